@@ -5,6 +5,9 @@ Every detector has ``name`` and ``judge(responses, prompts=None) -> list[Verdict
 """
 from __future__ import annotations
 
-from .base import Detector, PrefixDetector, load_detector, register_detector
+from .base import Detector, PrefixDetector, failed_verdict, load_detector, register_detector
 
-__all__ = ["Detector", "PrefixDetector", "load_detector", "register_detector"]
+# The detector `eval` and the other commands use unless told otherwise.
+DEFAULT_DETECTOR = "prefix"
+
+__all__ = ["DEFAULT_DETECTOR", "Detector", "failed_verdict", "PrefixDetector", "load_detector", "register_detector"]
