@@ -93,14 +93,15 @@ def serve(
     port: int = typer.Option(8000),
     api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this bearer key on every request."),
     adapter: Optional[str] = ADAPTER,
+    steer: Optional[str] = typer.Option(None, "--steer", help="Steer the model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
 ) -> None:
     """Serve a local model over an OpenAI-compatible /v1/chat/completions API."""
     import uvicorn
 
+    from ..internals.steering import load_target_with_steer
     from ..serve import create_app
-    from ..targets import load_target
 
-    target = load_target(model, adapter=adapter)
+    target = load_target_with_steer(model, steer, adapter=adapter)
     typer.echo(f"serving {target.id} on http://{host}:{port}/v1", err=True)
     uvicorn.run(create_app(target, api_key=api_key), host=host, port=port, log_level="warning")
 

@@ -77,10 +77,11 @@ def hooked(specs: Sequence[HookSpec]) -> Iterator[None]:
     handles = []
     try:
         for module, kind, fn in specs:
+            tagged = _tag(fn)
             if kind == "pre":
-                handles.append(module.register_forward_pre_hook(fn, with_kwargs=True))
+                handles.append(module.register_forward_pre_hook(tagged, with_kwargs=True))
             elif kind == "post":
-                handles.append(module.register_forward_hook(fn))
+                handles.append(module.register_forward_hook(tagged))
             else:  # pragma: no cover - programming error
                 raise ValueError(kind)
         yield
@@ -89,9 +90,22 @@ def hooked(specs: Sequence[HookSpec]) -> Iterator[None]:
             handle.remove()
 
 
+def _tag(fn: Callable) -> Callable:
+    def hook(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    hook._refusalkit_hook = True  # type: ignore[attr-defined]
+    return hook
+
+
 def count_hooks(model: nn.Module) -> int:
-    """Forward (pre-)hooks currently registered anywhere in the model (tests check it returns to 0)."""
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    """refusalkit's forward (pre-)hooks currently registered anywhere in the model; tests check it
+    is 0 after every call. (transformers installs its own output-capturing hooks, not counted.)"""
+    return sum(
+        getattr(fn, "_refusalkit_hook", False)
+        for m in model.modules()
+        for fn in list(m._forward_hooks.values()) + list(m._forward_pre_hooks.values())
+    )
 
 
 # --- hook functions ------------------------------------------------------------------------------
