@@ -269,3 +269,17 @@ def test_cli_commands_on_tiny_model(tmp_path):
     assert json.loads((tmp_path / "h" / "heads.json").read_text())["k"] == 1
     r = run("heads", "-m", "tiny-random", "--prompts", str(data), "--out", str(tmp_path / "h2"))
     assert r.exit_code != 0 and "exactly one of" in str(r.exception)
+
+
+def test_gated_steering_ablates_only_prompts_rated_harmless(tiny_target, dirs):
+    texts = HARMFUL[:3] + BENIGN[:3]
+    gated = SteeredTarget(tiny_target, dirs, "gated")
+    flagged = gated.rated_harmful(texts)
+    base = tiny_target.next_token_logits(texts)
+    ablated = SteeredTarget(tiny_target, dirs, "ablate").next_token_logits(texts)
+    got = gated.next_token_logits(texts)
+    for i, harmful in enumerate(flagged):
+        assert torch.allclose(got[i], base[i] if harmful else ablated[i], atol=1e-4)
+    from refusalkit.internals.steering import load_target_with_steer
+
+    assert load_target_with_steer("tiny-random", None).id == "tiny-random"

@@ -65,11 +65,12 @@ class Directions:
 
     @property
     def gate_layer(self) -> int:
-        """Layer whose harmfulness projection best separates harmful from harmless training prompts."""
-        if self.harm_proj_std is None:
+        """Layer whose harmfulness projection best separates harmful from harmless training prompts
+        (layer 0, the raw token embedding, excluded)."""
+        if self.harm_proj_std is None or self.n_layers < 2:
             return self.layer
         sep = (self.harm_proj_harmful - self.harm_proj_harmless) / self.harm_proj_std.clamp_min(1e-6)
-        return int(sep.argmax())
+        return 1 + int(sep[1:].argmax())
 
     def save(self, path: str | Path) -> Path:
         from safetensors.torch import save_file
