@@ -283,3 +283,14 @@ def test_gated_steering_ablates_only_prompts_rated_harmless(tiny_target, dirs):
     from refusalkit.internals.steering import load_target_with_steer
 
     assert load_target_with_steer("tiny-random", None).id == "tiny-random"
+
+
+def test_prompt_set_errors(tmp_path):
+    from refusalkit.internals.page import load_prompt_set
+
+    with pytest.raises(RefusalkitError):
+        load_prompt_set(str(tmp_path / "nope.jsonl"))
+    one_side = tmp_path / "one.jsonl"
+    one_side.write_text(json.dumps({"text": "hi", "label": "benign"}) + "\n")
+    with pytest.raises(RefusalkitError, match="both harmful and benign"):
+        load_prompt_set(str(one_side))

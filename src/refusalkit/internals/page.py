@@ -35,8 +35,20 @@ def write_json(path: str | Path, data: dict) -> Path:
 
 
 def load_prompt_set(spec: str, split: str | None = None) -> list[Prompt]:
-    """A labelled prompt set: a bundled suite name (``core``) or a JSONL file with ``text``/``prompt``,
-    ``label`` (benign|harmful) and optional ``split``, ``id``, ``category``, ``type``."""
+    """A labelled prompt set: a bundled suite name (``core``) or a file with text and ``label``
+    (benign|harmful), optional ``split``. Uses :func:`refusalkit.data.load_prompts` when installed;
+    otherwise reads JSONL itself."""
+    try:
+        from ..data import load_prompts  # type: ignore[attr-defined]
+    except ImportError:
+        load_prompts = None
+    prompts = load_prompts(spec, split=split) if load_prompts else _read_jsonl(spec, split)
+    if not any(p.label == "harmful" for p in prompts) or not any(p.label == "benign" for p in prompts):
+        raise RefusalkitError(f"prompt set '{spec}' needs both harmful and benign prompts (column 'label')")
+    return prompts
+
+
+def _read_jsonl(spec: str, split: str | None) -> list[Prompt]:
     path = Path(spec)
     if not path.exists():
         bundled = Path(__file__).resolve().parent.parent / "data" / "suites" / f"{spec}.jsonl"
