@@ -7,7 +7,9 @@ layer whose training scores separate the classes best (highest AUROC), our choic
 
 Inputs to ``fit``/``score`` are t_inst activations ``[n, L+1, d]`` (``Activations.t_inst``);
 ``fit_prompts``/``score_prompts`` capture them from a target. Layers 1..L are used by default (the
-layer-0 input is the raw token embedding). Saved as safetensors with JSON metadata.
+layer-0 input is the raw token embedding). Centroids come from the prompts given to ``fit`` with their
+labels; Zhao et al. use refused-harmful and answered-harmless prompts, which on a well-aligned model are
+nearly the same sets (pass only those to reproduce it exactly). Saved as safetensors with JSON metadata.
 """
 from __future__ import annotations
 
