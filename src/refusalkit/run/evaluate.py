@@ -82,7 +82,9 @@ def evaluate(
     if detector is None or isinstance(detector, str):
         detector = load_detector(detector or DEFAULT_DETECTOR)
     stopper = EarlyStop(detector) if early_stop is True else (early_stop or None)
-    settings = {"params": params.to_dict(), "early_stop": stopper.settings() if stopper else None}
+    # Everything that changes an answer; batch size does not, so a resumed run may use another one.
+    gen = {k: v for k, v in params.to_dict().items() if k != "batch_size"}
+    settings = {"params": gen, "early_stop": stopper.settings() if stopper else None}
     phash = params_hash(settings)
     wanted = {p.id for p in prompts}
     if len(wanted) != len(prompts):
