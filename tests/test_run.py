@@ -203,3 +203,13 @@ def test_report_is_self_contained_and_lists_refused_benign(tmp_path):
 def test_cli_errors_are_one_line(tmp_path):
     res = CliRunner().invoke(app, ["compare", str(tmp_path / "nothing"), str(tmp_path), "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "not a finished run folder" in str(res.exception)
+
+
+def test_early_stop_reads_partial_answers_with_a_text_judge(monkeypatch):
+    import refusalkit.judge as judges
+    from refusalkit.run.evaluate import partial_reader
+
+    shouty = _Shouty()
+    assert partial_reader(shouty) is shouty
+    monkeypatch.setattr(judges, "NEEDS_TARGET", ("shouty",), raising=False)  # a judge that runs a model
+    assert isinstance(partial_reader(shouty), PrefixDetector)

@@ -38,9 +38,14 @@ def run_eval(
     from ..judge import load_detector
     from ..run import evaluate, load_run, write_outputs
 
+    from .. import judge as judges
+
     items = load_prompts(prompts, split=split, limit=limit, **(columns or {}))
-    detector = load_detector(judge)
+    reads_model = judge in getattr(judges, "NEEDS_TARGET", ())  # e.g. an LLM judge: built on the target
+    detector = None if reads_model else load_detector(judge)  # unknown names fail before the model loads
     target = target_from_options(model, adapter, base_url, api_key)
+    if reads_model:
+        detector = load_detector(judge, target=target)
     summary = evaluate(
         target, items, params or GenParams(), detector, out_dir, early_stop=early_stop,
         run_info={"prompts": prompts, "split": split, "limit": limit, "name": out_dir.name},

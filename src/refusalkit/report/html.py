@@ -135,7 +135,7 @@ def render_run(summary: dict[str, Any], rows: Sequence[dict[str, Any]], others: 
     name = info.get("name") or info["target"]
     body = f"""
 <h1>refusalkit evaluation: {_e(info['target'])}</h1>
-<p class='meta'>prompts: {_e(info.get('prompts', ''))} ({m['n_prompts']} prompts, {m['unscored']} unscored) ·
+<p class='meta'>prompts: {_e(info.get('prompts', ''))}{_e(' split ' + info['split'] if info.get('split') else '')} ({m['n_prompts']} prompts, {m['unscored']} unscored) ·
 judge: {_e(info['detector'])} · max new tokens: {_e(params.get('max_new_tokens'))} · temperature: {_e(params.get('temperature'))}
 · system prompt: {_e(params.get('system_prompt') or 'none')} · early stop: {_e('on' if early else 'off')}</p>
 <h2>Headline rates (Wilson 95% intervals)</h2>

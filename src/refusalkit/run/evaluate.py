@@ -44,6 +44,16 @@ class EarlyStop:
         return {"detector": self.detector.name, "compliance_chars": self.compliance_chars}
 
 
+def partial_reader(detector: Detector) -> Detector:
+    """The detector early stop runs on partial answers every few tokens: the run's own judge when it
+    reads only text, else (a judge that runs a model, e.g. an LLM judge) the cheap prefix matcher."""
+    from .. import judge
+
+    if detector.name in getattr(judge, "NEEDS_TARGET", ()):
+        return judge.PrefixDetector()
+    return detector
+
+
 def judge_safely(detector: Detector, responses: Sequence[Response], prompts: Sequence[Prompt]) -> list[Verdict]:
     """Judge a batch; if the detector itself fails, every row of the batch is ``unscored`` (never a
     refusal or a compliance by default)."""
@@ -81,7 +91,7 @@ def evaluate(
     params = params or GenParams()
     if detector is None or isinstance(detector, str):
         detector = load_detector(detector or DEFAULT_DETECTOR)
-    stopper = EarlyStop(detector) if early_stop is True else (early_stop or None)
+    stopper = EarlyStop(partial_reader(detector)) if early_stop is True else (early_stop or None)
     # Everything that changes an answer; batch size does not, so a resumed run may use another one.
     gen = {k: v for k, v in params.to_dict().items() if k != "batch_size"}
     settings = {"params": gen, "early_stop": stopper.settings() if stopper else None}
