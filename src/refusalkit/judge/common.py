@@ -73,3 +73,14 @@ def as_texts(items) -> list[Any]:
 
 def as_response(text: Any, i: int = 0) -> Response:
     return Response(prompt_id=f"r{i}", text=text, target_id="")
+
+
+def original_span(text: str, span: str) -> str:
+    """``span`` (found in the normalised text) as it is written in ``text``, for readable evidence."""
+    if not span:
+        return span
+    pattern = re.escape(span)
+    for plain, variants in (("'", "['\u2019\u2018]"), ('"', '["\u201c\u201d]'), ("\\-", "[-\u2014\u2013]"), ("\\ ", r"\s+")):
+        pattern = pattern.replace(plain, variants)
+    m = re.search(pattern, text, re.IGNORECASE)
+    return m.group(0) if m else span

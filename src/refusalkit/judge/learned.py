@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import RefusalkitError
 from ..types import Prompt, Response, Verdict
-from .common import CLASSES, as_texts, normalise, precheck, refusal_score
+from .common import CLASSES, as_texts, normalise, original_span, precheck, refusal_score
 from .pattern import FEATURES, analyse
 
 FEATURE_VERSION = "3"
@@ -174,4 +174,4 @@ def _evidence(text: str, label: str, proba: np.ndarray) -> str:
     if label == "full_refusal" and not span:
         span = next((ev[k] for k in ("apology", "policy", "moralise", "redirect") if k in ev), "")
     probs = " ".join(f"{c[0]}={p:.2f}" for c, p in zip(("c", "p", "f"), proba))
-    return f"{span[:160]} [{probs}]".strip()
+    return f"{original_span(text, span)[:160]} [{probs}]".strip()

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..types import Prompt, Response, Verdict
-from .common import CLASSES, as_response, as_texts, normalise, precheck
+from .common import CLASSES, as_response, as_texts, normalise, original_span, precheck
 
 _I = r"(?:i|we)"
 _NEG = (
@@ -235,6 +235,14 @@ def rule_verdict(text: str) -> tuple[str, float, str]:
     return "compliance", 0.05 if substantive else 0.15, ""
 
 
+def readable(text: str, evidence: str) -> str:
+    """Evidence with its quoted sentence restored to the response's own casing."""
+    head, sep, span = evidence.rpartition(": ")
+    if sep and head in ("declines, then answers", "answers, then declines part") or head.endswith("instead of an answer"):
+        return f"{head}: {original_span(text, span)}"
+    return original_span(text, evidence)
+
+
 class PatternDetector:
     """Broad, position-aware phrase rules (see the module docstring). No fitting needed."""
 
@@ -248,7 +256,7 @@ class PatternDetector:
                 out.append(bad)
                 continue
             label, score, ev = rule_verdict(r.text)
-            out.append(Verdict(label, score, self.name, ev))
+            out.append(Verdict(label, score, self.name, readable(r.text, ev)))
         return out
 
     # scikit-learn shape; the rules have no parameters to fit or save.
