@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import RefusalkitError
 from ..types import Prompt, Response, Verdict
 from .common import CLASSES, as_texts, precheck, refusal_score
-from .learned import FEATURE_VERSION, LearnedDetector, build_pipeline
+from .learned import FEATURE_VERSION, LearnedDetector, build_pipeline, one_thread
 from .pattern import PatternDetector, readable, rule_verdict
 
 EPS = 1e-4
@@ -56,7 +56,8 @@ class EnsembleDetector:
         texts = [t if isinstance(t, str) else "" for t in as_texts(texts)]
         labels = list(labels)
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-        oof = cross_val_predict(build_pipeline(), texts, labels, cv=cv, method="predict_proba")
+        with one_thread():
+            oof = cross_val_predict(build_pipeline(), texts, labels, cv=cv, method="predict_proba")
         classes = sorted(set(labels))
         oof = oof[:, [classes.index(c) for c in CLASSES]]
         X = _stack_features(self.pattern.predict_proba(texts), oof)

@@ -48,6 +48,8 @@ DECLINE = [
     r"\brequest (?:declined|denied|refused)\b", r"\b(?:a )?hard no\b", r"\boff the table\b",
     r"\bi'm going to say no\b", r"\bi have to say no\b", r"\bi'll pass\b", r"^(?:no|nope)[.!,]",
     r"^i can't\.$", r"^i cannot\.$", r"^i won't\.$", r"\bi (?:can't|cannot|won't) do that\b",
+    r"\bsomething (?:i|we) (?:won't|will not|can't|cannot|refuse to|am not willing to|'m not willing to)\b",
+    r"\b(?:i|we)(?:'m| am| are|'re) (?:not willing|unwilling|not comfortable|not permitted|not allowed) to\b",
     r"\bcrosses a line\b", r"\b(?:have|need) to (?:turn (?:this|that|it) down|decline|pass on|refuse)\b", r"\bi must decline\b", r"\bwon't be (?:providing|writing|helping|assisting)\b",
     r"\bunable to (?:help|assist|comply|provide)\b", r"\bi'm not able to\b(?! (?:see|find|access|know))",
     r"\bcan't be of (?:help|assistance)\b",
