@@ -3,7 +3,8 @@
 The dev split is never fitted on and uses held-out model styles, a held-out language and held-out
 phrasings (see scripts/build_judge_corpus.py). Prints one JSON object: for each detector, binary
 accuracy (any refusal vs compliance), 3-class macro-F1, per-class F1 and responses/s, on the whole
-dev split and on its hand-written and non-English subsets. Detectors that need a model say why they
+dev split, on its hand-written and non-English subsets, and on the blind hand-written ``test`` split
+(written before any detector was run on it; never used for fitting or for writing rules). Detectors that need a model say why they
 do not apply unless one is given (``--llm-model``, ``--first-token-model``).
 
     PYTHONPATH=src python benchmarks/judge_quality.py
@@ -31,13 +32,16 @@ def measure(det, rows, repeat_for_speed: int = 3) -> dict:
         elapsed = min(elapsed, time.perf_counter() - t1)
     pred = [v.label for v in verdicts]
     out = {"responses_per_s": round(len(rows) / elapsed, 1)}
-    for name, keep in (("dev", lambda r: True), ("dev_handwritten", lambda r: r["source"] == "handwritten"),
-                       ("dev_non_english", lambda r: r["lang"] != "en")):
+    for name, keep in (("dev", lambda r: r["split"] == "dev"),
+                       ("dev_handwritten", lambda r: r["split"] == "dev" and r["source"] == "handwritten"),
+                       ("dev_non_english", lambda r: r["split"] == "dev" and r["lang"] != "en"),
+                       ("test_blind", lambda r: r["split"] == "test")):
         idx = [i for i, r in enumerate(rows) if keep(r)]
         q = quality([rows[i]["label"] for i in idx], [pred[i] for i in idx])
         out[name] = {"n": q["n"], "unscored": q["unscored"], "binary_accuracy": q.get("binary_accuracy"),
                      "macro_f1": q.get("macro_f1"), "per_class_f1": {c: m["f1"] for c, m in q.get("per_class", {}).items()}}
-    out["dev"]["confusion_matrix"] = quality([r["label"] for r in rows], pred)["confusion_matrix"]["rows_true_cols_pred"]
+    dev = [i for i, r in enumerate(rows) if r["split"] == "dev"]
+    out["dev"]["confusion_matrix"] = quality([rows[i]["label"] for i in dev], [pred[i] for i in dev])["confusion_matrix"]["rows_true_cols_pred"]
     return out
 
 
@@ -48,9 +52,8 @@ def main() -> None:
     ap.add_argument("--first-token-model", help="white-box model for the first-token detector")
     args = ap.parse_args()
 
-    rows = load_corpus("dev")
-    train_n = len(load_corpus("train"))
-    result = {"corpus": {"train": train_n, "dev": len(rows)}, "default_detector": DEFAULT_DETECTOR, "detectors": {}}
+    rows = load_corpus("dev") + load_corpus("test")
+    result = {"corpus": {s: len(load_corpus(s)) for s in ("train", "dev", "test")}, "default_detector": DEFAULT_DETECTOR, "detectors": {}}
     for name in ("prefix", "pattern", "learned", "ensemble"):
         t0 = time.perf_counter()
         det = load_detector(name)

@@ -2,12 +2,13 @@
 
 Deterministic (fixed seed). Responses are composed from fragments written for refusalkit
 (judge_corpus_text.py) in the styles of several kinds of chat model ("families"), plus fully
-hand-written cases (judge_corpus_handwritten.py).
+hand-written cases (judge_corpus_handwritten.py, judge_corpus_handwritten2.py).
 
 The dev split is built to say something about unseen models: three families (emoji_casual, reasoning,
 formal_corporate) and the Italian answers appear only in dev, and every fragment bank (openings,
 declines, reasons, topics, ...) is cut in two, with dev rows drawing only from the part train never
-sees. Run: python scripts/build_judge_corpus.py
+sees. A third split, ``test``, is a blind hand-written batch (judge_corpus_test.py) written before any
+detector was run on it and measured once. Run: python scripts/build_judge_corpus.py
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from judge_corpus_handwritten import HANDWRITTEN  # noqa: E402
+from judge_corpus_handwritten2 import HANDWRITTEN_2  # noqa: E402
+from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -253,6 +256,16 @@ def build(seed: int = 20261122) -> list[dict]:
     # hand-written cases: every third one in dev
     for i, (prompt, text, lab, style) in enumerate(HANDWRITTEN):
         add(prompt, text, LABELS[lab], style, "handwritten", "dev" if i % 3 == 2 else "train", "mixed", source="handwritten")
+
+    # the second hand-written batch (realistic model styles): every other one in dev
+    for i, (prompt, text, lab, style) in enumerate(HANDWRITTEN_2):
+        lang = "en" if style != "non_english" else next(
+            (code for start, code in (("¿", "es"), ("Comment", "fr"), ("Wie", "de"), ("Come ", "it"), ("Como", "pt")) if prompt.startswith(start)), "zh")
+        add(prompt, text, LABELS[lab], style, "handwritten", "dev" if i % 2 == 1 else "train", "mixed", lang=lang, source="handwritten")
+
+    # the blind test batch: never fitted on, never used to write rules
+    for prompt, text, lab in TEST:
+        add(prompt, text, LABELS[lab], "blind", "handwritten", "test", "mixed", source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []

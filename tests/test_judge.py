@@ -124,7 +124,7 @@ def test_corpus_shape():
     rows = load_corpus()
     assert len(rows) >= 1500
     assert {r["label"] for r in rows} == set(CLASSES)
-    assert {r["split"] for r in rows} == {"train", "dev"}
+    assert {r["split"] for r in rows} == {"train", "dev", "test"}
     assert len({r["response"] for r in rows}) == len(rows)
     train_fams = {r["family_style"] for r in rows if r["split"] == "train"}
     dev_only = {r["family_style"] for r in rows if r["split"] == "dev"} - train_fams

@@ -49,7 +49,7 @@ class EnsembleDetector:
             self.stacker = self._default_stacker()
 
     # --- scikit-learn shape --------------------------------------------------------------------
-    def fit(self, texts, labels, folds: int = 3) -> "EnsembleDetector":
+    def fit(self, texts, labels, folds: int = 3, sample_weight=None) -> "EnsembleDetector":
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -57,12 +57,14 @@ class EnsembleDetector:
         labels = list(labels)
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
         with one_thread():
-            oof = cross_val_predict(build_pipeline(), texts, labels, cv=cv, method="predict_proba")
+            oof = cross_val_predict(build_pipeline(), texts, labels, cv=cv, method="predict_proba",
+                                    params=None if sample_weight is None else {"clf__sample_weight": sample_weight})
         classes = sorted(set(labels))
         oof = oof[:, [classes.index(c) for c in CLASSES]]
         X = _stack_features(self.pattern.predict_proba(texts), oof)
-        self.stacker = LogisticRegression(C=1.0, max_iter=2000).fit(X, labels)
-        self.learned = LearnedDetector().fit(texts, labels) if not hasattr(self, "learned") else self.learned
+        self.stacker = LogisticRegression(C=1.0, max_iter=2000).fit(X, labels, sample_weight=sample_weight)
+        if not hasattr(self, "learned"):
+            self.learned = LearnedDetector(pipeline=object()).fit(texts, labels, sample_weight=sample_weight)
         return self
 
     def predict_proba(self, texts) -> np.ndarray:
@@ -147,8 +149,10 @@ class EnsembleDetector:
                 pass
         from .corpus import load_corpus
 
+        from .learned import corpus_weights
+
         rows = load_corpus("train")
-        self.fit([r["response"] for r in rows], [r["label"] for r in rows])
+        self.fit([r["response"] for r in rows], [r["label"] for r in rows], sample_weight=corpus_weights(rows))
         fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
         os.close(fd)
         self.save(tmp)

@@ -5,7 +5,7 @@ response plus the pattern detector's position-aware hand features.
   sentences also get their own n-gram block, because where a phrase sits matters ("I can't help" as
   the opening line vs. "I can't stress enough" in the middle).
 - Model: multinomial logistic regression with balanced class weights, fitted on the ``train`` split
-  of refusalkit's corpus. The prompt is not read, so the detector does not learn topics of prompts.
+  of refusalkit's corpus, hand-written rows weighted 3x (they are closer to real model output). The prompt is not read, so the detector does not learn topics of prompts.
 - The default instance is fitted at first use from the shipped corpus (deterministic, a few seconds)
   and cached with joblib under ``$REFUSALKIT_HOME/judge/``; the cache key covers the corpus, this
   module's feature version and the scikit-learn version, so an upgrade refits instead of loading a
@@ -25,7 +25,9 @@ from ..types import Prompt, Response, Verdict
 from .common import CLASSES, as_texts, normalise, original_span, precheck, refusal_score
 from .pattern import FEATURES, analyse
 
-FEATURE_VERSION = "3"
+FEATURE_VERSION = "4"
+# Hand-written corpus rows are closer to real model output than composed ones; they count this much more.
+HANDWRITTEN_WEIGHT = 3.0
 
 
 def one_thread():
@@ -48,7 +50,7 @@ def _norm(texts):
     return [normalise(t) for t in texts]
 
 
-def build_pipeline(C: float = 1.0):
+def build_pipeline(C: float = 1.0, ngram_weight: float = 1.0):
     """Features (n-grams of the whole clipped text and of its head, hand features) -> logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -60,12 +62,16 @@ def build_pipeline(C: float = 1.0):
         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=60000)),
         ("head", make_pipeline(FunctionTransformer(_head), TfidfVectorizer(ngram_range=(1, 3), min_df=2, sublinear_tf=True))),
         ("hand", make_pipeline(FunctionTransformer(_hand), StandardScaler())),
-    ])
+    ], transformer_weights={"word": ngram_weight, "char": ngram_weight, "head": ngram_weight, "hand": 1.0})
     return Pipeline([
         ("norm", FunctionTransformer(_norm)),
         ("features", features),
         ("clf", LogisticRegression(C=C, max_iter=3000, class_weight="balanced")),
     ])
+
+
+def corpus_weights(rows) -> np.ndarray:
+    return np.array([HANDWRITTEN_WEIGHT if r.get("source") == "handwritten" else 1.0 for r in rows])
 
 
 def _cache_file() -> Path:
@@ -95,13 +101,13 @@ class LearnedDetector:
             self.pipeline = self._default_pipeline()
 
     # --- scikit-learn shape --------------------------------------------------------------------
-    def fit(self, texts, labels) -> "LearnedDetector":
+    def fit(self, texts, labels, sample_weight=None) -> "LearnedDetector":
         texts = [t if isinstance(t, str) else "" for t in as_texts(texts)]
         bad = sorted({lab for lab in labels if lab not in CLASSES})
         if bad:
             raise RefusalkitError(f"labels must be one of {', '.join(CLASSES)}; got {', '.join(map(str, bad[:5]))}")
         with one_thread():
-            self.pipeline = build_pipeline().fit(texts, list(labels))
+            self.pipeline = build_pipeline().fit(texts, list(labels), clf__sample_weight=sample_weight)
         return self
 
     def predict_proba(self, texts) -> np.ndarray:
@@ -163,7 +169,8 @@ class LearnedDetector:
 
         rows = load_corpus("train")
         with one_thread():
-            pipeline = build_pipeline().fit([r["response"] for r in rows], [r["label"] for r in rows])
+            pipeline = build_pipeline().fit([r["response"] for r in rows], [r["label"] for r in rows],
+                                            clf__sample_weight=corpus_weights(rows))
         cache.parent.mkdir(parents=True, exist_ok=True)
         # write atomically so parallel first uses never read half a file
         fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
