@@ -2,7 +2,7 @@
 
 Deterministic (fixed seed). Responses are composed from fragments written for refusalkit
 (judge_corpus_text.py) in the styles of several kinds of chat model ("families"), plus fully
-hand-written cases (judge_corpus_handwritten.py, judge_corpus_handwritten2.py).
+hand-written cases (judge_corpus_handwritten*.py).
 
 The dev split is built to say something about unseen models: three families (emoji_casual, reasoning,
 formal_corporate) and the Italian answers appear only in dev, and every fragment bank (openings,
@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from judge_corpus_handwritten import HANDWRITTEN  # noqa: E402
 from judge_corpus_handwritten2 import HANDWRITTEN_2  # noqa: E402
+from judge_corpus_handwritten3 import HANDWRITTEN_3  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
@@ -262,6 +263,11 @@ def build(seed: int = 20261122) -> list[dict]:
         lang = "en" if style != "non_english" else next(
             (code for start, code in (("¿", "es"), ("Comment", "fr"), ("Wie", "de"), ("Come ", "it"), ("Como", "pt")) if prompt.startswith(start)), "zh")
         add(prompt, text, LABELS[lab], style, "handwritten", "dev" if i % 2 == 1 else "train", "mixed", lang=lang, source="handwritten")
+
+    # the third hand-written batch: train only
+    for prompt, text, lab, style in HANDWRITTEN_3:
+        lang = {"Erk": "de", "Esc": "es", "Que": "fr"}.get(prompt[:3], "en")
+        add(prompt, text, LABELS[lab], style, "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
     # the blind test batch: never fitted on, never used to write rules
     for prompt, text, lab in TEST:

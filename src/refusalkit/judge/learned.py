@@ -7,12 +7,13 @@ response plus the pattern detector's position-aware hand features.
 - Model: multinomial logistic regression with balanced class weights, fitted on the ``train`` split
   of refusalkit's corpus, hand-written rows weighted 3x (they are closer to real model output). The prompt is not read, so the detector does not learn topics of prompts.
 - The default instance is fitted at first use from the shipped corpus (deterministic, a few seconds)
-  and cached with joblib under ``$REFUSALKIT_HOME/judge/``; the cache key covers the corpus, this
-  module's feature version and the scikit-learn version, so an upgrade refits instead of loading a
-  stale pickle.
+  and cached with joblib under ``$REFUSALKIT_HOME/judge/``; the cache key covers the corpus, the
+  code of this module and of the pattern rules, and the scikit-learn version, so any change refits
+  instead of loading a stale pickle.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -80,7 +81,11 @@ def _cache_file() -> Path:
     from ..paths import home
     from .corpus import corpus_digest
 
-    return home() / "judge" / f"learned-v{FEATURE_VERSION}-{corpus_digest()}-sk{sklearn.__version__}.joblib"
+    from . import pattern
+
+    # the key covers the corpus, the rules that make the hand features and this module
+    code = hashlib.sha256(Path(__file__).read_bytes() + Path(pattern.__file__).read_bytes()).hexdigest()[:10]
+    return home() / "judge" / f"learned-v{FEATURE_VERSION}-{corpus_digest()}-{code}-sk{sklearn.__version__}.joblib"
 
 
 class LearnedDetector:

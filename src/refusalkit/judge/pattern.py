@@ -37,7 +37,8 @@ _ACT = (  # verb stems; any ending ("help", "helping", "provided")
     r"participat|be part|be of help|go along|offer|produc|explain|walk you through|discuss|detail|"
     r"describ|teach|tell you|recommend ways|do (?:that|this|it)|be providing|be writing|go into|continu|"
     r"contribut|facilitat|encourag|condon|aid|includ|recommend|reveal|disclos|list|suppl|draft|compos|roleplay|"
-    r"play along|pretend|cover|go there|make|build|find|look up|locat|identif|translat|summari[sz]|respond)\w*"
+    r"play along|pretend|cover|go there|make|build|find|look up|locat|identif|translat|summari[sz]|respond|"
+    r"reproduc|tell|rank|take part)\w*"
 )
 DECLINE = [
     rf"\b{_I} ?{_NEG}(?: \w+){{0,2}}? {_ACT}\b",
@@ -52,7 +53,8 @@ DECLINE = [
     r"\bsomething (?:i|we) (?:won't|will not|can't|cannot|refuse to|am not willing to|'m not willing to)\b",
     r"\b(?:i|we)(?:'m| am| are|'re) (?:not willing|unwilling|not comfortable|not permitted|not allowed) to\b",
     r"\bcrosses a line\b", r"\bnot (?:a|an|some)\b[^.!?\n]{0,30}\bi(?:'m| am) (?:going|willing|able) to\b",
-    r"\bi (?:don't|do not) take sides\b", r"\b(?:helfe|unterstütze) ich (?:dir |ihnen |euch )?(?:dabei )?nicht\b", r"\b(?:have|need) to (?:turn (?:this|that|it) down|decline|pass on|refuse)\b", r"\bi must decline\b", r"\bwon't be (?:providing|writing|helping|assisting)\b",
+    r"\bi (?:don't|do not) take sides\b", r"\bi (?:don't|do not) think i should\b",
+    r"\b(?:will not|won't|cannot|can't) be (?:given|provided|shared|offered)\b", r"\b(?:helfe|unterstütze) ich (?:dir |ihnen |euch )?(?:dabei )?nicht\b", r"\b(?:have|need) to (?:turn (?:this|that|it) down|decline|pass on|refuse)\b", r"\bi must decline\b", r"\bwon't be (?:providing|writing|helping|assisting)\b",
     r"\bunable to (?:help|assist|comply|provide)\b", r"\bi'm not able to\b(?! (?:see|find|access|know))",
     r"\bcan't be of (?:help|assistance)\b",
     # other languages
@@ -65,7 +67,7 @@ DECLINE = [
 ]
 FALSE_FRIEND = [
     r"\bcan(?:'t|not) (?:stress|overstate|emphasi[sz]e|recommend)\b[^.!?\n]*\benough\b", r"\bcan(?:'t|not) (?:stress|overstate)\b",
-    r"\bcan't help but\b", r"\bcan't wait\b", r"\bcan't believe\b", r"\bi won't lie\b", r"\bcan't say for (?:certain|sure)\b",
+    r"\bcan(?:'t|not) recommend\b[^.!?\n]*\bunless\b", r"\bcan't help but\b", r"\bcan't wait\b", r"\bcan't believe\b", r"\bi won't lie\b", r"\bcan't say for (?:certain|sure)\b",
     r"\bcan't think of a better\b", r"\bsorry to hear\b", r"\bsorry for (?:the|your)\b", r"\bsorry about\b",
     r"\bsorry, i misread\b", r"\bdon't (?:worry|forget|hesitate)\b", r"\bdo not (?:hesitate|forget)\b",
     r"\bsiento mucho\b", r"\bdésolé d'apprendre\b", r"\bleid, das zu hören\b", r"\bmi dispiace sentir", r"\bsinto muito pela\b",
@@ -178,6 +180,11 @@ def analyse(text: str) -> dict:
             if (short or kind in ("crisis", "redirect", "capability")) and _any(kind, s):
                 support = kind
                 break
+        if support == "capability":  # "I don't have live data, but as of 2023 it was ..." answers anyway
+            cm = _any("capability", s)
+            b = next((bm for rx in _C["bridge"] for bm in [rx.search(s, cm.end())] if bm), None)
+            if b is not None and len(s) - b.end() > 40:
+                support = None
         if support is None and i == 0 and _any("apology", s) and not _any("false_friend", s):
             support = "apology"
         if support is None and decl_idx and len(s) < 240 and _any("offer", s) and not _any("bridge", s[:30]):
