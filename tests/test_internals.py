@@ -267,6 +267,10 @@ def test_cli_commands_on_tiny_model(tmp_path):
     r = run("heads", "-m", "tiny-random", "--prompts", str(data), "--directions", dfile, "--n", "2", "--k", "1", "--max-new-tokens", "2", "--out", str(tmp_path / "h"))
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "h" / "heads.json").read_text())["k"] == 1
+    r = run("eval", "-m", "tiny-random", "--prompts", str(data), "--steer", f"{dfile}:gated", "--judge", "prefix",
+            "--max-new-tokens", "2", "--out", str(tmp_path / "e"))
+    assert r.exit_code == 0, r.output
+    assert "+steer:gated" in json.loads((tmp_path / "e" / "summary.json").read_text())["run"]["target"]
     r = run("heads", "-m", "tiny-random", "--prompts", str(data), "--out", str(tmp_path / "h2"))
     assert r.exit_code != 0 and "exactly one of" in str(r.exception)
 

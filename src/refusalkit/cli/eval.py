@@ -31,7 +31,7 @@ def run_eval(
     model: str, prompts: str, out_dir: Path, *, split: Optional[str] = None, limit: Optional[int] = None,
     judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, base_url: Optional[str] = None,
     api_key: Optional[str] = None, params: Optional[GenParams] = None, early_stop: bool = EARLY_STOP_DEFAULT,
-    columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None,
+    columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None, steer: Optional[str] = None,
 ) -> dict:
     """Shared by `eval` and `demo`: load prompts, target and judge, evaluate, print the headline."""
     from ..data import load_prompts
@@ -44,6 +44,10 @@ def run_eval(
     reads_model = judge in getattr(judges, "NEEDS_TARGET", ())  # e.g. an LLM judge: built on the target
     detector = None if reads_model else load_detector(judge)  # unknown names fail before the model loads
     target = target_from_options(model, adapter, base_url, api_key)
+    if steer:
+        from ..internals.steering import steer_target
+
+        target = steer_target(target, steer)
     if reads_model:
         detector = load_detector(judge, target=target)
     summary = evaluate(
@@ -82,6 +86,7 @@ def eval_command(
     type_col: Optional[str] = typer.Option(None, "--type-col"),
     label: Optional[str] = typer.Option(None, "--label", help="Label for every prompt of a file without a label column."),
     with_run: Optional[List[Path]] = typer.Option(None, "--with-run", help="Another run folder to show on the trade-off plot."),
+    steer: Optional[str] = typer.Option(None, "--steer", help="Steer a local model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
     adapter: Optional[str] = ADAPTER,
     base_url: Optional[str] = BASE_URL,
     api_key: Optional[str] = API_KEY,
@@ -90,7 +95,7 @@ def eval_command(
     columns = dict(text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col, default_label=label)
     params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
     run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, base_url=base_url,
-             api_key=api_key, params=params, early_stop=early_stop, columns=columns, with_runs=with_run)
+             api_key=api_key, params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer)
 
 
 @app.command()
