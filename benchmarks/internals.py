@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from refusalkit.internals.page import load_prompt_set
-from refusalkit.internals.pipeline import run_directions, run_guard, run_heads, run_steer, train_test
+from refusalkit.internals.pipeline import parse_layers, run_directions, run_guard, run_heads, run_steer, train_test
 from refusalkit.targets import ALIASES, load_target
 
 
@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=48)
     ap.add_argument("--n-val", type=int, default=8)
     ap.add_argument("--layer-stride", type=int, default=2)
+    ap.add_argument("--layers", default=None, help="candidate layers, e.g. 20-29 (replaces the drop-the-last-20%% rule)")
     ap.add_argument("--positions", default=None, help="comma-separated post-instruction indices to search (default all)")
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--max-new-tokens", type=int, default=16)
@@ -46,7 +47,8 @@ def main() -> None:
     target = load_target(model, adapter=args.adapter)
     train, test, how = train_test(load_prompt_set(args.prompts))
     positions = [int(p) for p in args.positions.split(",")] if args.positions else None
-    d = run_directions(target, train, out / "directions", args.n_train, args.n_val, args.layer_stride, positions, progress=False)
+    d = run_directions(target, train, out / "directions", args.n_train, args.n_val, args.layer_stride, positions, progress=False,
+                       layers=parse_layers(args.layers))
     t_dir = time.time() - t0
     from refusalkit.internals.directions import Directions
 
@@ -60,7 +62,7 @@ def main() -> None:
     result = {
         "model": target.id,
         "prompts": f"{args.prompts} ({how}); test prompts per side: {s['n_per_side']}",
-        "settings": {"n_train_per_side": d["n_train_per_side"], "n_val_per_side": d["n_val_per_side"], "layer_stride": args.layer_stride,
+        "settings": {"n_train_per_side": d["n_train_per_side"], "n_val_per_side": d["n_val_per_side"], "layer_stride": args.layer_stride, "layers": d["candidate_layers"],
                      "positions": positions or "all", "alpha": args.alpha, "max_new_tokens": args.max_new_tokens, "threads": args.threads},
         "selected": {"layer": d["selected"]["layer"], "position": d["selected"]["position"], "bypass": d["selected"]["bypass"],
                      "induce": d["selected"]["induce"], "kl": d["selected"]["kl"], "relaxed_filters": d["relaxed_filters"],

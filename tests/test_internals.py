@@ -298,3 +298,14 @@ def test_prompt_set_errors(tmp_path):
     one_side.write_text(json.dumps({"text": "hi", "label": "benign"}) + "\n")
     with pytest.raises(RefusalkitError, match="both harmful and benign"):
         load_prompt_set(str(one_side))
+
+
+def test_explicit_candidate_layers(tiny_target):
+    from refusalkit.internals.pipeline import parse_layers
+
+    assert parse_layers("1-3,7") == [1, 2, 3, 7] and parse_layers(None) is None
+    with pytest.raises(RefusalkitError):
+        parse_layers("a-b")
+    h, b = _prompts()
+    d, rows, _ = fit_directions(tiny_target, h[:2], b[:2], h[2:4], b[2:4], progress=False, layers=[1], positions=[-1])
+    assert {(r["layer"], r["pos"]) for r in rows} == {(1, 5)} and d.meta["candidate_layers"] == [1]

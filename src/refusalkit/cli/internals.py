@@ -41,13 +41,14 @@ def directions(
     n_train: int = typer.Option(64, help="Training prompts per side for the difference of means."),
     n_val: int = typer.Option(16, help="Held-out training prompts per side for scoring candidates."),
     layer_stride: int = typer.Option(1, help="Score every n-th layer only (faster search)."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Candidate layers, e.g. 20-29 (replaces the drop-the-last-20% rule)."),
     out: Path = typer.Option(Path("runs/directions"), "--out"),
 ) -> None:
     """Refusal direction (difference of means, bypass/induce/KL selection) and harmfulness direction."""
-    from ..internals.pipeline import run_directions
+    from ..internals.pipeline import parse_layers, run_directions
 
     target, train, _ = _setup(model, adapter, prompts)
-    s = run_directions(target, train, out, n_train, n_val, layer_stride)
+    s = run_directions(target, train, out, n_train, n_val, layer_stride, layers=parse_layers(layers))
     typer.echo(f"selected layer {s['selected']['layer']} position {s['selected']['position']}; directions in {s['directions_file']}")
     _done(out, "directions")
 

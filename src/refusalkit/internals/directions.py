@@ -182,11 +182,15 @@ def fit_directions(
     positions: Sequence[int] | None = None,
     batch_size: int = 32,
     progress: bool = True,
+    layers: Sequence[int] | None = None,
 ) -> tuple[Directions, list[dict], dict]:
     """Compute all candidates, score them on the validation prompts and select one.
 
     ``positions`` are indices into the post-instruction tokens (default: all of them);
-    ``layer_stride`` > 1 scores every n-th layer only (a cheaper search, our option).
+    ``layer_stride`` > 1 scores every n-th layer only, counted down from the last allowed layer (a
+    cheaper search, our option). ``layers`` lists the candidate layers explicitly and replaces the
+    drop-the-last-20% rule (for models whose refusal is written late, e.g. a LoRA on the top layers);
+    the file records it.
     """
     if min(len(harmful_train), len(harmless_train), len(harmful_val), len(harmless_val)) == 0:
         raise RefusalkitError("fitting directions needs harmful and harmless prompts for both training and validation")
@@ -195,17 +199,19 @@ def fit_directions(
     candidates, harmfulness = diff_means(harm, safe)
     L, P = candidates.shape[:2]
     positions = list(range(P)) if positions is None else [p % P for p in positions]
-    layers = [l for l in range(0, L, max(1, layer_stride)) if l < 0.8 * L] or list(range(L))
+    max_frac = 0.8 if layers is None else 1.0
+    allowed = sorted({l % L for l in layers}) if layers is not None else ([l for l in range(L) if l < 0.8 * L] or list(range(L)))
+    layers = allowed[::-1][:: max(1, layer_stride)][::-1]  # a stride keeps the last allowed layer
     # at layer 0 the template tokens' embeddings are identical for every prompt: no direction there
     norms = candidates.norm(dim=-1)
     layers = [l for l in layers if bool((norms[l, positions] > 1e-6 * norms.max()).all())] or [L - 1]
     rows, baseline = score_candidates(target, candidates, harmful_val, harmless_val, layers, positions, batch_size, progress)
-    best, relaxed = select(rows, L)
+    best, relaxed = select(rows, L, max_layer_frac=max_frac)
     unit = harmfulness / harmfulness.norm(dim=-1, keepdim=True)
     ph = (harm.t_inst[:, :L] * unit).sum(-1)  # [n, L]
     pb = (safe.t_inst[:, :L] * unit).sum(-1)
     std = torch.sqrt((ph.var(0, unbiased=False) + pb.var(0, unbiased=False)) / 2)
-    meta = {"model": target.id, "relaxed_filters": relaxed, "baseline": baseline, "selected": best,
+    meta = {"model": target.id, "relaxed_filters": relaxed, "candidate_layers": layers, "baseline": baseline, "selected": best,
             "n_train": [len(harmful_train), len(harmless_train)], "n_val": [len(harmful_val), len(harmless_val)]}
     dirs = Directions(candidates, harmfulness, best["layer"], best["pos"], harm.positions[1:], ph.mean(0), pb.mean(0), std, meta)
     return dirs, rows, baseline

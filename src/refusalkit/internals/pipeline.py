@@ -20,6 +20,20 @@ from .page import sides, write_json, write_page
 from .steering import SteeredTarget, export_abliterated
 
 
+def parse_layers(spec: str | None) -> list[int] | None:
+    """``"20-29"`` or ``"3,6,9"`` (or both mixed) → layer indices; None stays None."""
+    if not spec:
+        return None
+    out: list[int] = []
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.partition("-")
+            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise RefusalkitError(f"bad layer list '{spec}': use e.g. 20-29 or 3,6,9") from None
+    return out
+
+
 def train_test(prompts: Sequence[Prompt]) -> tuple[list[Prompt], list[Prompt], str]:
     """The set's own train/test split, else the first 80% of each label as train (said in the output)."""
     train = [p for p in prompts if p.split == "train"]
@@ -39,17 +53,18 @@ def _go():
 
 # --- directions -----------------------------------------------------------------------------------
 def run_directions(target, train: Sequence[Prompt], out: Path, n_train: int = 64, n_val: int = 16,
-                   layer_stride: int = 1, positions: Sequence[int] | None = None, progress: bool = True) -> dict:
+                   layer_stride: int = 1, positions: Sequence[int] | None = None, progress: bool = True,
+                   layers: Sequence[int] | None = None) -> dict:
     harm, safe = sides(train)
     if len(harm) < 2 or len(safe) < 2:
         raise RefusalkitError("directions need at least 2 harmful and 2 benign training prompts")
     n_val = min(n_val, len(harm) // 2, len(safe) // 2)
     n_tr = min(n_train, len(harm) - n_val, len(safe) - n_val)
     dirs, rows, baseline = fit_directions(target, harm[:n_tr], safe[:n_tr], harm[n_tr : n_tr + n_val], safe[n_tr : n_tr + n_val],
-                                          layer_stride=layer_stride, positions=positions, progress=progress)
+                                          layer_stride=layer_stride, positions=positions, progress=progress, layers=layers)
     path = dirs.save(Path(out) / "directions.safetensors")
     summary = {"model": target.id, "directions_file": str(path), "selected": {**dirs.meta["selected"], "position": dirs.positions[dirs.pos]},
-               "relaxed_filters": dirs.meta["relaxed_filters"], "baseline": baseline, "n_train_per_side": n_tr, "n_val_per_side": n_val,
+               "relaxed_filters": dirs.meta["relaxed_filters"], "candidate_layers": dirs.meta["candidate_layers"], "baseline": baseline, "n_train_per_side": n_tr, "n_val_per_side": n_val,
                "cosine_refusal_harmfulness_per_layer": dirs.cosine_per_layer(), "gate_layer": dirs.gate_layer, "candidates": rows}
     write_json(Path(out) / "directions.json", summary)
     go = _go()
