@@ -309,3 +309,12 @@ def test_explicit_candidate_layers(tiny_target):
     h, b = _prompts()
     d, rows, _ = fit_directions(tiny_target, h[:2], b[:2], h[2:4], b[2:4], progress=False, layers=[1], positions=[-1])
     assert {(r["layer"], r["pos"]) for r in rows} == {(1, 5)} and d.meta["candidate_layers"] == [1]
+
+
+def test_sides_spread_covers_types():
+    from refusalkit.internals.page import sides
+
+    ps = [Prompt(f"a{i}", "x", "benign", type="a") for i in range(5)] + [Prompt(f"b{i}", "y", "benign", type="b") for i in range(2)]
+    assert [p.type for p in sides(ps, 4)[1]] == ["a"] * 4
+    assert [p.id for p in sides(ps, 4, spread=True)[1]] == ["a0", "b0", "a1", "b1"]
+    assert len(sides(ps, 10, spread=True)[1]) == 7

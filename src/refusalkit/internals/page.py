@@ -77,8 +77,23 @@ def _read_jsonl(spec: str, split: str | None) -> list[Prompt]:
     return prompts
 
 
-def sides(prompts: Sequence[Prompt], n: int | None = None) -> tuple[list[Prompt], list[Prompt]]:
-    """(harmful, benign), each cut to ``n`` (in file order) when given."""
+def sides(prompts: Sequence[Prompt], n: int | None = None, spread: bool = False) -> tuple[list[Prompt], list[Prompt]]:
+    """(harmful, benign), each cut to ``n`` when given: the first ``n`` in file order, or with
+    ``spread`` taken round-robin across prompt types so every kind is represented."""
     harm = [p for p in prompts if p.label == "harmful"]
     safe = [p for p in prompts if p.label == "benign"]
-    return (harm[:n], safe[:n]) if n else (harm, safe)
+    if not n:
+        return harm, safe
+    return (_round_robin(harm, n), _round_robin(safe, n)) if spread else (harm[:n], safe[:n])
+
+
+def _round_robin(prompts: Sequence[Prompt], n: int) -> list[Prompt]:
+    groups: dict[str, list[Prompt]] = {}
+    for p in prompts:
+        groups.setdefault(p.type, []).append(p)
+    out: list[Prompt] = []
+    while len(out) < min(n, len(prompts)):
+        for g in groups.values():
+            if g and len(out) < n:
+                out.append(g.pop(0))
+    return out

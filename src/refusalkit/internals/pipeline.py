@@ -175,7 +175,7 @@ def steering_vs_guard(target, dirs: Directions, guard: LatentGuard, benign: Sequ
 # --- refusal cliff ------------------------------------------------------------------------------------
 def run_cliff(target, train: Sequence[Prompt], test: Sequence[Prompt], out: Path, layer: int = -1, n: int = 48,
               n_test: int = 24, max_new_tokens: int = 24, progress: bool = True) -> tuple[dict, object]:
-    harm, safe = sides(train, n)
+    harm, safe = sides(train, n, spread=True)  # every benign type, so some are answered even on an over-refusing model
     _, harm_ref = judged(target, harm, max_new_tokens, progress=progress)
     _, safe_ref = judged(target, safe, max_new_tokens, progress=progress)
     refused = [p for p, r in zip(harm, harm_ref) if r]
@@ -183,7 +183,7 @@ def run_cliff(target, train: Sequence[Prompt], test: Sequence[Prompt], out: Path
     probe, stats = train_probe(target, refused, answered, layer, progress=progress)
     probe.save(Path(out) / "probe.safetensors")
     curves = {}
-    for label, group in zip(("harmful", "benign"), sides(test, n_test)):
+    for label, group in zip(("harmful", "benign"), sides(test, n_test, spread=True)):
         responses, _ = judged(target, group, max_new_tokens, progress=progress)
         curves[label] = cliff_curves(position_scores(target, probe, group, responses, progress=progress))
     drop = cliff_drop(curves["harmful"]["tail_offsets"], curves["harmful"]["tail_mean"])
