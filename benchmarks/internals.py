@@ -3,7 +3,7 @@
     python benchmarks/internals.py [--model smollm2-135m-aligned] [--prompts core] [--n 32]
 
 Fits the refusal/harmfulness directions on the prompt set's train split, then measures on its test
-split (``n`` prompts per side, greedy answers of ``--max-new-tokens`` tokens judged by the default
+split (the first ``n`` prompts per side in file order, greedy answers of ``--max-new-tokens`` tokens judged by the default
 detector): harmful refusal before/after directional ablation, harmless refusal before/after
 activation addition, harmfulness-gated ablation, Latent Guard AUROC/accuracy, refusal-vs-harmfulness
 cosine per layer, and the effect of zero-ablating the top refusal heads. Every analysis also writes
