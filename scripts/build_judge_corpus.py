@@ -45,6 +45,7 @@ from judge_corpus_handwritten2 import HANDWRITTEN_2  # noqa: E402
 from judge_corpus_handwritten3 import HANDWRITTEN_3  # noqa: E402
 from judge_corpus_handwritten4 import HANDWRITTEN_4  # noqa: E402
 from judge_corpus_handwritten5 import HANDWRITTEN_5  # noqa: E402
+from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
@@ -302,6 +303,11 @@ def build(seed: int = 20261122) -> list[dict]:
     for prompt, text, lab in HANDWRITTEN_5:
         lang = {"¿Cu": "es", "Com": "fr"}.get(prompt[:3], "en")
         add(prompt, text, LABELS[lab], "contrast_pair", "handwritten", "train", "mixed", lang=lang, source="handwritten")
+
+    # the sixth hand-written batch (chat-model families' manners; partials and caveated answers): train only
+    for prompt, text, lab in HANDWRITTEN_6:
+        lang = {"Qua": "it", "Wie": "de", "¿Có": "es"}.get(prompt[:3], "en")
+        add(prompt, text, LABELS[lab], "family_manner", "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
     # the blind test batch: never fitted on, never used to write rules
     for prompt, text, lab in TEST:
