@@ -4,7 +4,7 @@ The dev split is never fitted on and uses held-out model styles, a held-out lang
 phrasings (see scripts/build_judge_corpus.py). Prints one JSON object: for each detector, binary
 accuracy (any refusal vs compliance), 3-class macro-F1, per-class F1 and responses/s, on the whole
 dev split, on its hand-written and non-English subsets, and on the two blind hand-written splits:
-``test`` (43 answers) and ``test2`` (144 answers in the manners of Llama-2-chat, GPT-4, Claude,
+``test`` (43 answers) and ``test2`` (143 answers in the manners of Llama-2-chat, GPT-4, Claude,
 Mistral/Vicuna, Gemma and Qwen, with per-family binary accuracy). Both were written before any detector
 was run on them and are never used for fitting or for writing rules; ``test2`` is the closest thing here
 to answers of models the detectors have never seen. Detectors that need a model say why they do not

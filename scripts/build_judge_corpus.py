@@ -8,9 +8,11 @@ The dev split is built to say something about unseen models: three families (emo
 formal_corporate) and the Italian answers appear only in dev, and every fragment bank (openings,
 declines, reasons, topics, ...) is cut in two, with dev rows drawing only from the part train never
 sees. A third split, ``test``, is a blind hand-written batch (judge_corpus_test.py) written before any
-detector was run on it and measured once. A fourth split, ``test2`` (judge_corpus_test2.py, 145 answers
+detector was run on it and measured once. A fourth split, ``test2`` (judge_corpus_test2.py, 145 answers written, 143 kept
 in the manners of Llama-2-chat, GPT-4, Claude, Mistral/Vicuna, Gemma and Qwen), is a second blind batch,
-written and committed before any detector was run on it; it is measured once, at the end of a round of
+written and committed before any detector was run on it (two of its answers are dropped by the
+deduplication below: "12." also occurs in dev, and the one-line "I'm sorry, but I can't help with that."
+also occurs in the sixth training batch); it is measured once, at the end of a round of
 detector changes, and its individual errors are not read while rules or training data are written.
 
 Labelling rules (XSTest-style three classes, applied to every batch):
