@@ -7,6 +7,7 @@ import sys
 
 from .app import app, state
 from . import models as _models  # noqa: F401  (registers commands)
+from . import evolve as _evolve  # noqa: F401  (registers commands)
 
 
 def main() -> None:
