@@ -144,11 +144,15 @@ def minilm_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
+_MINILM: dict = {}  # loaded once per process: tokenizer, model, and an embedding cache per text
+_CACHE_LIMIT = 200_000
+
+
 class MiniLMEmbedder(BaseEstimator, TransformerMixin):
     """Sentence embeddings (mean pooling over tokens, L2-normalised) as a scikit-learn transformer.
 
-    The model is loaded on first use and not pickled; embeddings are cached per text so that
-    cross-validation folds do not recompute them.
+    The model is loaded once per process and never pickled with a predictor; embeddings are cached
+    per text, so cross-validation folds (which clone the pipeline) do not recompute them.
     """
 
     def __init__(self, batch_size: int = 32) -> None:
@@ -159,9 +163,11 @@ class MiniLMEmbedder(BaseEstimator, TransformerMixin):
 
     def transform(self, X) -> np.ndarray:
         texts = list(X)
-        cache = self.__dict__.setdefault("_cache", {})
+        cache = _MINILM.setdefault("cache", {})
         todo = [t for t in dict.fromkeys(texts) if t not in cache]
         if todo:
+            if len(cache) + len(todo) > _CACHE_LIMIT:
+                cache.clear()
             for t, v in zip(todo, self._embed(todo)):
                 cache[t] = v
         return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
@@ -173,22 +179,23 @@ class MiniLMEmbedder(BaseEstimator, TransformerMixin):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        if "_model" not in self.__dict__:
+        if "model" not in _MINILM:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
             path = minilm_path()
-            self._tok = AutoTokenizer.from_pretrained(path)
-            self._model = AutoModel.from_pretrained(path).eval()
+            _MINILM["tok"] = AutoTokenizer.from_pretrained(path)
+            _MINILM["model"] = AutoModel.from_pretrained(path).eval()
+        tok, model = _MINILM["tok"], _MINILM["model"]
         out = []
         with torch.no_grad():
             for i in range(0, len(texts), self.batch_size):
-                enc = self._tok(texts[i : i + self.batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt")
-                hidden = self._model(**enc).last_hidden_state
+                enc = tok(texts[i : i + self.batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt")
+                hidden = model(**enc).last_hidden_state
                 mask = enc["attention_mask"].unsqueeze(-1).float()
                 vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 out.append(torch.nn.functional.normalize(vec, dim=-1).numpy())
         return np.concatenate(out)
-
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k not in ("_model", "_tok", "_cache")}
 
 
 # --- the predictor ------------------------------------------------------------------------------
