@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -214,24 +211,11 @@ def test_load_seeds_from_files(tmp_path):
 @pytest.fixture(scope="module")
 def served(tiny_target):
     """The tiny model behind `refusalkit serve` on a loopback port, as an openai: target."""
-    import uvicorn
-
-    from refusalkit.serve import create_app
+    from refusalkit.serve import background_server, create_app
     from refusalkit.targets import load_target
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(tiny_target), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield load_target("openai:tiny", base_url=f"http://127.0.0.1:{port}/v1")
-    server.should_exit = True
-    thread.join(timeout=5)
+    with background_server(create_app(tiny_target)) as base_url:
+        yield load_target("openai:tiny", base_url=base_url)
 
 
 def test_llm_rewriter_over_http_discards_noise(served):
