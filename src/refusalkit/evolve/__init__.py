@@ -46,13 +46,17 @@ def run_evolve(
     harm_threshold: float = 0.5,
     harm_judge=None,
     guard=None,
+    harm: HarmCheck | None = None,
     compare=None,
     detector=None,
     judge_tokens: int = 48,
     resume: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Evolve ``seeds`` against ``target`` and write the outputs under ``out_dir``; returns the report."""
+    """Evolve ``seeds`` against ``target`` and write the outputs under ``out_dir``; returns the report.
+
+    ``harm`` replaces the default safety filter (built from ``harm_threshold``, ``harm_judge``, ``guard``).
+    """
     from ..judge import DEFAULT_DETECTOR, load_detector
 
     config = config or EvolveConfig()
@@ -61,7 +65,7 @@ def run_evolve(
     out_dir.mkdir(parents=True, exist_ok=True)
     fitness = Fitness(target, mode=fitness_mode, samples=samples, temperature=sample_temperature,
                       max_new_tokens=judge_tokens, detector=detector)
-    harm = HarmCheck(threshold=harm_threshold, llm_judge=harm_judge, guard=guard)
+    harm = harm or HarmCheck(threshold=harm_threshold, llm_judge=harm_judge, guard=guard)
     result = evolve(
         seeds, fitness, harm,
         lambda rng: Mutator(rng, rewriter=rewriter, mode=rewriter_mode, max_words=config.max_words),
