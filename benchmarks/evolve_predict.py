@@ -60,7 +60,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from refusalkit.evolve import EvolveConfig, load_seeds, refusal_rate, run_evolve
-    from refusalkit.evolve.harm import HarmCheck, core_suite_labelled, train_harm_classifier
+    from refusalkit.evolve.harm import HarmCheck, builtin_labelled, core_suite_labelled, train_harm_classifier
     from refusalkit.judge import DEFAULT_DETECTOR, load_detector
     from refusalkit.targets import load_target
     from refusalkit.types import Prompt
@@ -132,13 +132,14 @@ def main() -> None:
         else:
             import random
 
-            rows = list(core_all) or [(t_, 0) for t_ in FALLBACK_SEEDS]
+            rows = list(core_all) or builtin_labelled()
+            prompt_set = "core-suite" if core_all else "refusalkit's own labelled harm-check"
             random.Random(0).shuffle(rows)
             rows = rows[: args.predictor_prompts]
             rr = refusal_rate(target, [r[0] for r in rows], detector, args.judge_tokens, progress=True)
             pairs = [(r[0], int(v in ("partial_refusal", "full_refusal"))) for r, v in zip(rows, rr["verdicts"]) if v != "unscored"]
             texts, y = [p[0] for p in pairs], [p[1] for p in pairs]
-            source = f"{len(rows)} core-suite prompts answered by {model}, judged by {detector.name}"
+            source = f"{len(rows)} {prompt_set} prompts answered by {model}, judged by {detector.name}"
         entry: dict = {"labels": source, "n": len(texts), "refused": int(sum(y))}
         try:
             metrics = RefusalPredictor().fit(texts, y, cv=5)
