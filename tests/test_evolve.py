@@ -238,3 +238,34 @@ def test_black_box_evolve_with_llm_rewriter_and_judge_over_http(served, tmp_path
     assert sum(report["discarded"].values()) >= 4  # 2 lineages x 2 strategies of noise from the rewriter
     assert report["safety_filter"]["judge_unparsed"] >= 1  # the noise judge is ignored, not obeyed
     assert report["evolved"] == 2  # the offline half still evolves both seeds
+
+
+def test_cli_evolve_and_resume(tmp_path):
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(SEEDS[:2]) + "\n")
+    out = tmp_path / "run"
+    base = ["evolve", "-m", "tiny-random", "--seeds", str(seeds), "--out", str(out), "--mutations", "2",
+            "--judge-tokens", "4"]
+    res = CliRunner().invoke(app, base + ["--generations", "1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["generations_done"] == 1
+    res = CliRunner().invoke(app, base + ["--generations", "1"])
+    assert isinstance(res.exception, RefusalkitError)  # an existing run needs --resume
+    res = CliRunner().invoke(app, base + ["--generations", "2", "--resume"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["generations_done"] == 2
+    res = CliRunner().invoke(app, ["evolve", "-m", "tiny-random", "--out", str(out)])
+    assert isinstance(res.exception, RefusalkitError) and "--seeds" in str(res.exception)
+
+
+@pytest.mark.integration
+def test_evolve_on_the_bundled_model(bundled_target, tmp_path):
+    cfg = EvolveConfig(generations=1, mutations=3, recombinations=1, seed=0)
+    report = run_evolve(_prompts(SEEDS[:2]), bundled_target, tmp_path, cfg, judge_tokens=16, progress=False)
+    assert report["evolved"] == 2 and report["generations_done"] == 1
+    rows = [json.loads(l) for l in (tmp_path / "evolved.jsonl").read_text().splitlines()]
+    assert all(0 <= r["refusal_prob"] <= 1 and r["seed_text"] in SEEDS for r in rows)
