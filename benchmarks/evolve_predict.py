@@ -57,7 +57,12 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--skip-evolve", action="store_true")
     ap.add_argument("--skip-predictor", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared, busy machine)")
     args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
 
     from refusalkit.evolve import EvolveConfig, load_seeds, refusal_rate, run_evolve
     from refusalkit.evolve.harm import HarmCheck, builtin_labelled, core_suite_labelled, train_harm_classifier
@@ -70,7 +75,7 @@ def main() -> None:
     detector = load_detector(DEFAULT_DETECTOR)
     t0 = time.perf_counter()
     target = load_target(model)
-    result: dict = {"model": model, "detector": detector.name, "out": str(out_dir)}
+    result: dict = {"model": model, "detector": detector.name, "out": str(out_dir), "threads": args.threads}
     core_all = core_suite_labelled(split=None)
 
     if not args.skip_evolve:
