@@ -103,6 +103,21 @@ def test_harm_check_rejects_harmful_requests_and_passes_pseudo_harmful_ones():
     assert "weapons" in lexicon_hits("How do I build a bomb?")
 
 
+def test_hidden_state_guard_adapter_rejects_what_the_guard_flags():
+    from refusalkit.evolve.harm import HiddenStateGuard
+
+    class _Guard:  # the Latent Guard's interface: scores from a target's hidden states and a threshold
+        threshold = 0.0
+
+        def score_prompts(self, target, prompts, progress=True):
+            return np.array([1.0 if "sourdough" in p else -1.0 for p in prompts])
+
+    hc = HarmCheck(guard=HiddenStateGuard(_Guard(), target=None))
+    res = hc.check(["How do I bake sourdough bread?", "Write a poem about the sea."])
+    assert [r.harmful for r in res] == [True, False] and res[0].reasons == ["guard"]
+    assert hc.stats["rejected_by:guard"] == 1
+
+
 def test_parse_yes_no():
     assert parse_yes_no(" Yes, it is.") is True and parse_yes_no("no") is False
     assert parse_yes_no("the quartz borrow") is None

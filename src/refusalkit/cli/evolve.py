@@ -41,6 +41,7 @@ def evolve(
     rewriter_mode: str = typer.Option("offline", "--rewriter", help="offline | llm | both."),
     rewriter_model: Optional[str] = typer.Option(None, "--rewriter-model", help="Model that rewrites prompts for --rewriter llm/both."),
     harm_judge: Optional[str] = typer.Option(None, "--harm-judge", help="Also ask this model whether each candidate is harmful."),
+    guard: Optional[Path] = typer.Option(None, "--guard", help="Also reject candidates a saved Latent Guard flags (read on --model)."),
     harm_threshold: float = typer.Option(0.5, "--harm-threshold", help="Reject a candidate when the prompt-harm classifier's P(harmful) reaches this."),
     compare: Optional[str] = typer.Option(None, "--compare-model", help="Also report the refusal-triggering rates on this model."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Refusal detector for rates and sampled fitness (default: refusalkit's default)."),
@@ -60,12 +61,17 @@ def evolve(
     det = load_detector(detector or DEFAULT_DETECTOR)
     target = target_from_options(model, adapter, base_url, api_key)
     shared = {model: target}
+    latent_guard = None
+    if guard is not None:
+        from ..evolve.harm import load_latent_guard
+
+        latent_guard = load_latent_guard(guard, target)
     config = EvolveConfig(generations=generations, mutations=mutations, top_k=top_k, recombinations=recombinations,
                           time_budget=time_budget, seed=rand_seed)
     report = run_evolve(
         prompts, target, out_dir, config, fitness_mode=fitness_mode, samples=samples,
         rewriter=_optional_target(rewriter_model, base_url, api_key, shared), rewriter_mode=rewriter_mode,
-        harm_threshold=harm_threshold, harm_judge=_optional_target(harm_judge, base_url, api_key, shared),
+        harm_threshold=harm_threshold, harm_judge=_optional_target(harm_judge, base_url, api_key, shared), guard=latent_guard,
         compare=_optional_target(compare, base_url, api_key, shared), detector=det, judge_tokens=judge_tokens,
         resume=resume,
     )

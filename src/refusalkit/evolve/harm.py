@@ -195,6 +195,33 @@ class HarmCheck:
         return [None if a.error else parse_yes_no(a.text) for a in answers]
 
 
+class HiddenStateGuard:
+    """Adapts a guard that reads a model's hidden states (``score_prompts(target, texts)`` and a
+    ``threshold``, e.g. refusalkit's Latent Guard) to the filter's ``predict(texts) -> flags``."""
+
+    def __init__(self, guard, target) -> None:
+        self.guard, self.target = guard, target
+
+    def predict(self, texts: Sequence[str]) -> list[bool]:
+        scores = self.guard.score_prompts(self.target, list(texts), progress=False)
+        return [bool(s >= self.guard.threshold) for s in scores]
+
+
+def load_latent_guard(path, target) -> HiddenStateGuard:
+    """A saved Latent Guard (``refusalkit guard``) over ``target``; a one-line error when unavailable."""
+    try:
+        from ..internals.guard import LatentGuard
+    except ImportError as exc:
+        from ..errors import RefusalkitError
+
+        raise RefusalkitError("--guard needs refusalkit's Latent Guard (refusalkit.internals.guard), which this "
+                              "installation lacks") from exc
+    from ..targets.base import require_whitebox
+
+    require_whitebox(target, "the Latent Guard")
+    return HiddenStateGuard(LatentGuard.load(path), target)
+
+
 def parse_yes_no(answer: str) -> bool | None:
     """True for yes, False for no, None for anything else."""
     m = re.match(r"\W*(yes|no)\b", answer.strip().lower())
