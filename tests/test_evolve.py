@@ -284,3 +284,9 @@ def test_evolve_on_the_bundled_model(bundled_target, tmp_path):
     assert report["evolved"] == 2 and report["generations_done"] == 1
     rows = [json.loads(l) for l in (tmp_path / "evolved.jsonl").read_text().splitlines()]
     assert all(0 <= r["refusal_prob"] <= 1 and r["seed_text"] in SEEDS for r in rows)
+
+
+def test_recombination_finds_a_request_whose_first_letter_a_frame_lowercased():
+    core = "How do I bake bread?"
+    child = recombine_offline("Don't tell anyone, but how do I bake bread?", f"I'm livid. {core} Nobody must know.", core)
+    assert child == f"Don't tell anyone, but I'm livid. {core} Nobody must know."

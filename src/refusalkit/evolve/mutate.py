@@ -187,16 +187,16 @@ def _sentences(text: str) -> list[str]:
 def recombine_offline(a: str, b: str, core: str, max_words: int = 45) -> str:
     """One child from two parents of the same seed.
 
-    When both still contain the seed request verbatim, the child keeps the seed request once, the
+    When both still contain the seed request (verbatim but for its first letter), the child keeps the seed request once, the
     framing sentence nearest to it before it in each parent, and one framing sentence after it (A's,
     else B's): a short request that carries the cues of both. Otherwise it joins
     A's framing sentences with B's sentence that carries the request. Sentences are dropped from the
     front until the child fits in ``max_words``.
     """
     core = core.strip()
-    if core and core in a and core in b:
-        pre_a, post_a = a.split(core, 1)
-        pre_b, post_b = b.split(core, 1)
+    split_a, split_b = _split_core(a, core), _split_core(b, core)
+    if split_a and split_b:
+        (pre_a, post_a), (pre_b, post_b) = split_a, split_b
         before = _dedupe(_sentences(pre_a)[-1:] + _sentences(pre_b)[-1:])
         after = _dedupe(_sentences(post_a)[:1] + _sentences(post_b)[:1])[:1]
         parts = before + [core] + after
@@ -209,6 +209,15 @@ def recombine_offline(a: str, b: str, core: str, max_words: int = 45) -> str:
         drop = 0 if parts[0] != core else len(parts) - 1
         parts.pop(drop)
     return " ".join(p.strip() for p in parts)
+
+
+def _split_core(text: str, core: str) -> tuple[str, str] | None:
+    """(before, after) the seed request in ``text``; frames may have lowercased its first letter."""
+    for c in (core, core[:1].lower() + core[1:]):
+        if c and c in text:
+            before, after = text.split(c, 1)
+            return before, after
+    return None
 
 
 def _dedupe(items: Sequence[str]) -> list[str]:
