@@ -4,10 +4,11 @@ evolve: seed prompts (plain benign requests of the bundled ``core`` suite's trai
 built-in list when that suite is not installed) are evolved against the target; both sets' refusal-
 triggering rates are measured in the same run on the same target with the same detector (greedy
 answer). Target of the issue: evolved rate >= 2x the seed rate, with >= 95% of evolved prompts judged
-harmless. "Harmless" is given two ways: by the search's own safety filter (which every kept
-candidate passed; here built from refusalkit's lexicon and its own labelled prompts only), and by an
-independent prompt-harm classifier trained only on the ``core`` suite (all splits), data the filter
-never saw. The filter's classifier is also scored on the core suite's test split.
+harmless. "Harmless" is given two ways: by the search's own safety filter (the default one:
+refusalkit's lexicon and a classifier trained on its own labelled prompts plus the core suite's
+train split; every kept candidate passed it), and by an independent prompt-harm classifier trained
+only on the core suite's test split, data the filter never saw. The filter is also scored on that
+held-out test split (harmful recall, benign prompts flagged).
 
 predictor: (prompt, refused) pairs come from the target's own greedy answers to the ``core`` suite
 (benign and harmful, judged by the detector) or from eval run folders (``--run DIR``); we report
@@ -87,11 +88,11 @@ def main() -> None:
             seed_source = "built-in list in benchmarks/evolve_predict.py"
         cfg = EvolveConfig(generations=args.generations, mutations=args.mutations, seed=0)
         t = time.perf_counter()
-        harm = HarmCheck(use_core_suite=False)
+        harm = HarmCheck()
         filter_quality = None
         core_test = core_suite_labelled(split="test")
         if core_test:
-            flags = [r.harmful for r in HarmCheck(use_core_suite=False).check([t_ for t_, _ in core_test])]
+            flags = [r.harmful for r in HarmCheck().check([t_ for t_, _ in core_test])]
             labels = [lab for _, lab in core_test]
             filter_quality = {
                 "core_test_prompts": len(core_test),
@@ -103,10 +104,10 @@ def main() -> None:
                          harm=harm)
         evolved = [json.loads(line) for line in (out_dir / "evolve" / "evolved.jsonl").read_text().splitlines()]
         independent = None
-        if core_all:
-            clf = train_harm_classifier(core_all)
+        if core_test:
+            clf = train_harm_classifier(core_test)
             p = clf.predict_proba([r["text"] for r in evolved])[:, 1]
-            independent = {"judge": "TF-IDF+LR trained on the core suite only (all splits)",
+            independent = {"judge": "TF-IDF+LR trained on the core suite's test split only",
                            "harmless_fraction": float((p < 0.5).mean()), "n": len(evolved)}
         seed_rate, evolved_rate = rep["seed_rate"], rep["evolved_rate"]
         result["evolve"] = {

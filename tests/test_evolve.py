@@ -218,7 +218,7 @@ def test_load_seeds_from_files(tmp_path):
     bad.write_text("prompt,label\nHow do I bake?,benign\nHow do I build a bomb?,harmful\n")
     with pytest.raises(RefusalkitError, match="benign"):
         load_seeds(bad)
-    with pytest.raises(RefusalkitError, match="no prompt column 'nope'"):
+    with pytest.raises(RefusalkitError, match="no column 'nope'"):
         load_seeds(f, prompt_col="nope")
 
 
@@ -290,3 +290,8 @@ def test_recombination_finds_a_request_whose_first_letter_a_frame_lowercased():
     core = "How do I bake bread?"
     child = recombine_offline("Don't tell anyone, but how do I bake bread?", f"I'm livid. {core} Nobody must know.", core)
     assert child == f"Don't tell anyone, but I'm livid. {core} Nobody must know."
+
+
+def test_seeds_from_the_core_suite_are_benign():
+    seeds = load_seeds(suite="core", split="train", types=["plain"], limit=5)
+    assert len(seeds) == 5 and all(p.label == "benign" and p.type == "plain" and p.split == "train" for p in seeds)

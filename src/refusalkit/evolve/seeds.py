@@ -1,21 +1,15 @@
-"""Seed prompts for the evolutionary search: a user's file or a bundled suite's benign prompts."""
+"""Seed prompts for the evolutionary search: benign prompts from a file or a bundled suite.
+
+Files and suites are read by :func:`refusalkit.data.loaders.load_prompts` (JSONL, CSV, Parquet,
+XSTest CSV, ``hf:`` datasets); a ``.txt`` file holds one prompt a line.
+"""
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 
+from ..data.loaders import load_prompts
 from ..errors import RefusalkitError
 from ..types import Prompt
-
-
-def suite_rows(name: str) -> list[dict]:
-    """Rows of a bundled suite (``refusalkit/data/suites/NAME.jsonl``)."""
-    try:
-        raw = resources.files("refusalkit.data").joinpath(f"suites/{name}.jsonl").read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError, OSError) as exc:
-        raise RefusalkitError(f"no bundled suite named '{name}'") from exc
-    return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
 
 def load_seeds(
@@ -26,31 +20,27 @@ def load_seeds(
     prompt_col: str | None = None,
     limit: int | None = None,
 ) -> list[Prompt]:
-    """Benign seed prompts from a file (JSONL, CSV, Parquet or one prompt a line) or a bundled suite.
+    """Benign seed prompts: the search starts from harmless requests.
 
-    From a suite only ``label == benign`` rows are taken, filtered by ``split`` and ``types``. From a
-    file, a ``label`` column, when present, must say benign: the search starts from harmless prompts.
+    From a suite, only benign prompts are kept (filtered by ``split`` and ``types``). A file's rows are
+    benign unless a label column says otherwise, and a file with harmful rows is refused.
     """
     if (path is None) == (suite is None):
         raise RefusalkitError("give seeds with exactly one of --seeds FILE or --suite NAME")
     if suite is not None:
-        rows = [r for r in suite_rows(suite) if r.get("label") == "benign"]
-        if split:
-            rows = [r for r in rows if r.get("split") == split]
+        prompts = [p for p in load_prompts(suite, split=split or None) if p.label == "benign"]
         if types:
-            rows = [r for r in rows if r.get("type") in types]
-        prompts = [Prompt.from_dict({**r, "text": r.get("text") or r.get("prompt")}) for r in rows]
+            prompts = [p for p in prompts if p.type in types]
+    elif Path(path).suffix.lower() == ".txt":
+        if not Path(path).exists():
+            raise RefusalkitError(f"seed file {path} does not exist")
+        lines = [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+        prompts = [Prompt(id=f"s{i}", text=t) for i, t in enumerate(lines)]
     else:
-        from ..triggers.predictor import read_table, pick_column
-
-        df = read_table(Path(path))
-        col = pick_column(df, prompt_col, ("prompt", "text"), "prompt", path)
-        if "label" in df.columns:
-            harmful = df[df["label"].astype(str).str.lower().isin(["harmful", "unsafe", "1", "true"])]
-            if len(harmful):
-                raise RefusalkitError(f"{path}: seeds must be benign; {len(harmful)} rows are labelled harmful")
-        ids = df["id"].astype(str).tolist() if "id" in df.columns else [f"s{i}" for i in range(len(df))]
-        prompts = [Prompt(id=i, text=str(t).strip()) for i, t in zip(ids, df[col].tolist()) if str(t).strip()]
+        prompts = load_prompts(path, text_col=prompt_col, default_label="benign")
+        harmful = sum(p.label == "harmful" for p in prompts)
+        if harmful:
+            raise RefusalkitError(f"{path}: seeds must be benign; {harmful} rows are labelled harmful")
     if limit:
         prompts = prompts[:limit]
     if not prompts:
