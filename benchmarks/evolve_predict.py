@@ -34,7 +34,8 @@ FALLBACK_SEEDS = [
 ]
 
 
-def pick_model(requested: str | None) -> str:
+def pick_model(requested: str | None) -> tuple[str, str]:
+    """The model to measure and why: the aligned bundled model when it is built, else the base model."""
     from refusalkit.targets import ALIASES
 
     try:
@@ -42,8 +43,12 @@ def pick_model(requested: str | None) -> str:
     except ImportError:
         pass
     if requested:
-        return requested
-    return "smollm2-135m-aligned" if "smollm2-135m-aligned" in ALIASES else "smollm2-135m"
+        return requested, "requested"
+    aligned = ALIASES.get("smollm2-135m-aligned")
+    if aligned is not None and Path(aligned.source()).is_dir():
+        return "smollm2-135m-aligned", "aligned bundled model (cached)"
+    # building the aligned model trains it (minutes to hours on a busy CPU): never as a side effect here
+    return "smollm2-135m", "aligned model not built or not installed: base bundled model instead"
 
 
 def main() -> None:
@@ -71,12 +76,12 @@ def main() -> None:
     from refusalkit.targets import load_target
     from refusalkit.types import Prompt
 
-    model = pick_model(args.model)
+    model, why = pick_model(args.model)
     out_dir = Path(args.out or tempfile.mkdtemp(prefix="evolve_bench_"))
     detector = load_detector(DEFAULT_DETECTOR)
     t0 = time.perf_counter()
     target = load_target(model)
-    result: dict = {"model": model, "detector": detector.name, "out": str(out_dir), "threads": args.threads}
+    result: dict = {"model": model, "model_choice": why, "detector": detector.name, "out": str(out_dir), "threads": args.threads}
     core_all = core_suite_labelled(split=None)
 
     if not args.skip_evolve:
