@@ -56,6 +56,10 @@ def test_clean_rewrite_accepts_a_request_and_discards_noise():
     assert clean_rewrite("I'm sorry, I can't help with baking bread at home.", parents) == (None, "refused")
     assert clean_rewrite("How do I bake bread at home?", parents) == (None, "unchanged")
     assert clean_rewrite("### $$$ 123 %%% bread bake home ((()))", parents)[1] == "not_text"
+    # the model answered instead of rewriting: not a request
+    assert clean_rewrite("To bake bread at home, follow a traditional recipe.", parents) == (None, "not_a_request")
+    assert clean_rewrite("Here's the rewritten request: How do you bake bread at home quickly?", parents)[0] == (
+        "How do you bake bread at home quickly?")
 
 
 class _EchoRewriter:

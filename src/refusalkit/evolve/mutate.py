@@ -138,6 +138,12 @@ _STOP = set(
 )
 _WORD_RE = re.compile(r"[a-z][a-z'\-]*")
 _LABEL_RE = re.compile(r"^\s*(?:rewritten|merged|new|revised)?\s*(?:request|prompt|version)\s*[a-c]?\s*:\s*", re.I)
+# "Here's a rewritten request: ..." -> what follows the colon
+_PREAMBLE_RE = re.compile(r"^[^:\n]{0,80}\b(?:re-?written|rewrite|merged|revised|here(?:'s| is))\b[^:\n]{0,80}:\s*", re.I)
+# A request asks (ends with "?"), speaks for the user (I, my, me) or opens with a request verb.
+_REQUEST_RE = re.compile(
+    r"\?\s*$|\b(?:i|i'm|i've|my|me|we|our)\b|^(?:\W*\w+\W+){0,3}?(?:write|explain|give|tell|help|suggest|list|describe|"
+    r"show|translate|summari[sz]e|create|make|plan|recommend|find|teach|compose|draft|name|answer)\b", re.I)
 
 
 def words(text: str) -> list[str]:
@@ -245,15 +251,17 @@ _REFUSAL_HEADS = ("i'm sorry", "i am sorry", "sorry", "i cannot", "i can't", "i 
 def clean_rewrite(answer: str, parents: Sequence[str], max_words: int = 45, min_overlap: float = 0.3) -> tuple[str | None, str]:
     """The rewritten request in an LLM answer, or ``(None, reason)`` when the answer is not usable.
 
-    Keeps the first paragraph, strips a leading label ("Rewritten request:") and quotes. Rejects empty
-    or overlong answers, answers that are mostly not words, refusals, copies of a parent, and answers
-    that keep less than ``min_overlap`` of the parents' content words (the task was lost: this is
-    what catches noise from a weak model).
+    Keeps the first paragraph, strips a leading preamble or label ("Here's the rewritten request:")
+    and quotes. Rejects empty or overlong answers, answers that are mostly not words, refusals, copies
+    of a parent, answers that do not read as a request (no question mark, no first person, no request
+    verb: usually the model answered instead of rewriting), and answers that keep less than
+    ``min_overlap`` of the parents' content words (the task was lost: this catches noise).
     """
     text = (answer or "").strip()
     if not text:
         return None, "empty"
     text = text.split("\n\n", 1)[0].strip()
+    text = _PREAMBLE_RE.sub("", text, count=1)
     text = _LABEL_RE.sub("", text).strip().strip('"\u201c\u201d\'` ').strip()
     text = " ".join(text.split())
     if not text:
@@ -276,6 +284,8 @@ def clean_rewrite(answer: str, parents: Sequence[str], max_words: int = 45, min_
         best = max(len(content_words(p) & content_words(text)) / max(1, len(content_words(p))) for p in parents)
         if best < min_overlap:
             return None, "task_lost"
+    if not _REQUEST_RE.search(text):
+        return None, "not_a_request"  # e.g. the model answered the request instead of rewriting it
     return text, ""
 
 
