@@ -170,7 +170,9 @@ def mutate_offline(text: str, strategy: str, rng: random.Random) -> str:
     if strategy not in _FRAMES:
         raise KeyError(strategy)
     frames = _FRAMES[strategy]
-    i = rng.randrange(len(frames))
+    # prefer a frame the prompt does not carry yet, so repeated mutation does not stack copies
+    fresh = [j for j, f in enumerate(frames) if _signature(f) not in text.lower()] or list(range(len(frames)))
+    i = rng.choice(fresh)
     word = ""
     if "{w}" in frames[i]:
         choices = _FORM_FIT.get(strategy, {}).get(i) or _WORDS[strategy]
@@ -184,6 +186,11 @@ def mutate_offline(text: str, strategy: str, rng: random.Random) -> str:
     if out and out[0].islower():
         out = out[0].upper() + out[1:]
     return out
+
+
+def _signature(frame: str) -> str:
+    """The longest literal piece of a frame (what shows in a prompt that already carries it)."""
+    return max(re.split(r"\{w\}|\{req\}", frame), key=len).strip().lower()
 
 
 def _sentences(text: str) -> list[str]:
