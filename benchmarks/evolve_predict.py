@@ -139,6 +139,7 @@ def main() -> None:
             "filter_rejection_rate": rep["safety_filter"]["rejection_rate"],
             "filter_on_core_test": filter_quality,
             "diversity": rep["diversity"],
+            "cis_separated": bool(rep["rates"][target.id]["evolved"]["ci95"][0] > rep["rates"][target.id]["seeds"]["ci95"][1]),
             "target_met": bool(evolved_rate is not None and seed_rate is not None and evolved_rate > 0
                                and evolved_rate >= 2 * seed_rate and rep["safety_filter"]["evolved_passed_filter"] >= 0.95),
             "examples": [{"seed": r["seed_text"], "evolved": r["text"], "verdict": r["verdict"], "answer": r["answer"][:120]}
