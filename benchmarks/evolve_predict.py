@@ -55,6 +55,7 @@ def pick_model(requested: str | None) -> tuple[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="default: smollm2-135m-aligned when installed, else smollm2-135m")
+    ap.add_argument("--adapter", default=None, help="LoRA adapter folder applied to --model")
     ap.add_argument("--seeds", type=int, default=12)
     ap.add_argument("--generations", type=int, default=3)
     ap.add_argument("--mutations", type=int, default=6)
@@ -81,8 +82,8 @@ def main() -> None:
     out_dir = Path(args.out or tempfile.mkdtemp(prefix="evolve_bench_"))
     detector = load_detector(DEFAULT_DETECTOR)
     t0 = time.perf_counter()
-    target = load_target(model)
-    result: dict = {"model": model, "model_choice": why, "detector": detector.name, "out": str(out_dir), "threads": args.threads}
+    target = load_target(model, adapter=args.adapter)
+    result: dict = {"model": model, "adapter": args.adapter, "model_choice": why, "detector": detector.name, "out": str(out_dir), "threads": args.threads}
     core_all = core_suite_labelled(split=None)
 
     if not args.skip_evolve:
