@@ -299,3 +299,24 @@ def test_recombination_finds_a_request_whose_first_letter_a_frame_lowercased():
 def test_seeds_from_the_core_suite_are_benign():
     seeds = load_seeds(suite="core", split="train", types=["plain"], limit=5)
     assert len(seeds) == 5 and all(p.label == "benign" and p.type == "plain" and p.split == "train" for p in seeds)
+
+
+def test_llm_rewriter_over_http_keeps_a_good_rewrite():
+    """A server whose model rewrites properly: the answer crosses HTTP and becomes a child."""
+    from refusalkit.serve import background_server, create_app
+    from refusalkit.targets import load_target
+
+    class _Rewriting:
+        id = "rewriting"
+
+        def generate_messages(self, convs, params=None, progress=False):
+            rewriter = _EchoRewriter()
+            return rewriter.generate([Prompt(id=f"c{i}", text=c[-1]["content"]) for i, c in enumerate(convs)])
+
+    with background_server(create_app(_Rewriting())) as url:
+        m = Mutator(random.Random(0), rewriter=load_target("openai:rewriting", base_url=url), mode="llm")
+        groups = m.mutate([(SEEDS[0], "emotion/anger")])
+        rec = m.recombine([(f"Ugh. {SEEDS[0]}", f"Sigh. {SEEDS[0]}", SEEDS[0])])
+    assert groups[0][0].text == f"Honestly I am furious. {SEEDS[0]}" and groups[0][0].source == "llm"
+    assert rec[0][0].text == f"Honestly I am furious. Ugh. {SEEDS[0]}"
+    assert not m.discarded
