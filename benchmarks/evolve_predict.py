@@ -164,6 +164,10 @@ def main() -> None:
             rr = refusal_rate(target, [r[0] for r in rows], detector, args.judge_tokens, progress=True)
             pairs = [(r[0], int(v in ("partial_refusal", "full_refusal"))) for r, v in zip(rows, rr["verdicts"]) if v != "unscored"]
             texts, y = [p[0] for p in pairs], [p[1] for p in pairs]
+            out_dir.mkdir(parents=True, exist_ok=True)
+            with (out_dir / "predictor_labels.jsonl").open("w", encoding="utf-8") as fh:
+                for text, refused in pairs:
+                    fh.write(json.dumps({"prompt": text, "refused": refused}) + "\n")
             source = f"{len(rows)} {prompt_set} prompts answered by {model}, judged by {detector.name}"
         entry: dict = {"labels": source, "n": len(texts), "refused": int(sum(y))}
         try:
