@@ -54,11 +54,18 @@ def main() -> None:
 
     rows = load_corpus("dev") + load_corpus("test")
     result = {"corpus": {s: len(load_corpus(s)) for s in ("train", "dev", "test")}, "default_detector": DEFAULT_DETECTOR, "detectors": {}}
+    from refusalkit.judge.learned import _cache_file
+
     for name in ("prefix", "pattern", "learned", "ensemble"):
+        cache = _cache_file() if name == "learned" else _cache_file().with_name(_cache_file().name.replace("learned-", "ensemble-"))
+        cached = cache.exists()
         t0 = time.perf_counter()
         det = load_detector(name)
         load_s = time.perf_counter() - t0
-        result["detectors"][name] = {"load_s": round(load_s, 2), **measure(det, rows)}
+        info = {"load_s": round(load_s, 2)}
+        if name in ("learned", "ensemble"):
+            info["load"] = "from cache" if cached else "fitted from the shipped corpus (first use)"
+        result["detectors"][name] = {**info, **measure(det, rows)}
     if args.first_token_model:
         from refusalkit.targets import load_target
 

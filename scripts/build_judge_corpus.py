@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from judge_corpus_handwritten import HANDWRITTEN  # noqa: E402
 from judge_corpus_handwritten2 import HANDWRITTEN_2  # noqa: E402
 from judge_corpus_handwritten3 import HANDWRITTEN_3  # noqa: E402
+from judge_corpus_handwritten4 import HANDWRITTEN_4  # noqa: E402
+from judge_corpus_handwritten5 import HANDWRITTEN_5  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
@@ -268,6 +270,16 @@ def build(seed: int = 20261122) -> list[dict]:
     for prompt, text, lab, style in HANDWRITTEN_3:
         lang = {"Erk": "de", "Esc": "es", "Que": "fr"}.get(prompt[:3], "en")
         add(prompt, text, LABELS[lab], style, "handwritten", "train", "mixed", lang=lang, source="handwritten")
+
+    # the fourth hand-written batch (long answers in common chat-model manners): every third in dev
+    for i, (prompt, text, lab, style) in enumerate(HANDWRITTEN_4):
+        lang = {"Que": "fr", "¿Có": "es"}.get(prompt[:3], "en")
+        add(prompt, text, LABELS[lab], style, "handwritten", "dev" if i % 3 == 2 else "train", "mixed", lang=lang, source="handwritten")
+
+    # the fifth hand-written batch (contrast pairs): train only
+    for prompt, text, lab in HANDWRITTEN_5:
+        lang = {"¿Cu": "es", "Com": "fr"}.get(prompt[:3], "en")
+        add(prompt, text, LABELS[lab], "contrast_pair", "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
     # the blind test batch: never fitted on, never used to write rules
     for prompt, text, lab in TEST:

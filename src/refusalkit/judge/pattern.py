@@ -38,7 +38,7 @@ _ACT = (  # verb stems; any ending ("help", "helping", "provided")
     r"describ|teach|tell you|recommend ways|do (?:that|this|it)|be providing|be writing|go into|continu|"
     r"contribut|facilitat|encourag|condon|aid|includ|recommend|reveal|disclos|list|suppl|draft|compos|roleplay|"
     r"play along|pretend|cover|go there|make|build|find|look up|locat|identif|translat|summari[sz]|respond|"
-    r"reproduc|tell|rank|take part)\w*"
+    r"reproduc|tell|rank|take part|suggest|argu)\w*"
 )
 DECLINE = [
     rf"\b{_I} ?{_NEG}(?: \w+){{0,2}}? {_ACT}\b",
@@ -54,7 +54,7 @@ DECLINE = [
     r"\b(?:i|we)(?:'m| am| are|'re) (?:not willing|unwilling|not comfortable|not permitted|not allowed) to\b",
     r"\bcrosses a line\b", r"\bnot (?:a|an|some)\b[^.!?\n]{0,30}\bi(?:'m| am) (?:going|willing|able) to\b",
     r"\bi (?:don't|do not) take sides\b", r"\bi (?:don't|do not) think i should\b",
-    r"\b(?:will not|won't|cannot|can't) be (?:given|provided|shared|offered)\b", r"\b(?:helfe|unterstütze) ich (?:dir |ihnen |euch )?(?:dabei )?nicht\b", r"\b(?:have|need) to (?:turn (?:this|that|it) down|decline|pass on|refuse)\b", r"\bi must decline\b", r"\bwon't be (?:providing|writing|helping|assisting)\b",
+    r"\b(?:will not|won't|cannot|can't) be (?:given|provided|shared|offered)\b", r"\bi(?:'m| am) not comfortable\b", r"\b(?:helfe|unterstütze) ich (?:dir |ihnen |euch )?(?:dabei )?nicht\b", r"\b(?:have|need) to (?:turn (?:this|that|it) down|decline|pass on|refuse)\b", r"\bi must decline\b", r"\bwon't be (?:providing|writing|helping|assisting)\b",
     r"\bunable to (?:help|assist|comply|provide)\b", r"\bi'm not able to\b(?! (?:see|find|access|know))",
     r"\bcan't be of (?:help|assistance)\b",
     # other languages
@@ -91,7 +91,8 @@ ALTERNATIVE = [r"\brephrase\b", r"\bsomething else\b", r"\banything else\b", r"\
                r"\balgo más\b", r"\bautrement\b", r"\banders helfen\b"]
 CRISIS = [r"\bcrisis\b", r"\bhelpline\b", r"\bhotline\b", r"\bemergency (?:services|number|department)\b", r"\bsuicide\b",
           r"\byou (?:don't|do not) have to face\b", r"\byou matter\b", r"\bsupport is available\b", r"\bmental health\b"]
-REDIRECT = [r"\b(?:consult|see|speak (?:to|with)|talk (?:to|with)|contact|reach out to|check with|ask) (?:a|an|your|the|some|someone|relevant|local)\b[^.!?\n]{0,60}\b(?:doctor|physician|gp|pharmacist|lawyer|attorney|professional|specialist|expert|adviser|advisor|vet|counsell?or|therapist|authorities|police|hr|accountant|instructor)",
+REDIRECT = [r"\bneeds? to be (?:answered|assessed|handled|reviewed|decided) by\b", r"\bcheck with (?:one of them|a |an |your )",
+            r"\b(?:consult|see|speak (?:to|with)|talk (?:to|with)|contact|reach out to|check with|ask) (?:a|an|your|the|some|someone|relevant|local)\b[^.!?\n]{0,60}\b(?:doctor|physician|gp|pharmacist|lawyer|attorney|professional|specialist|expert|adviser|advisor|vet|counsell?or|therapist|authorities|police|hr|accountant|instructor)",
             r"\bqualified (?:professional|expert)\b", r"\b(?:is|are|would be) (?:the right|better placed|best placed|the best)\b[^.!?\n]{0,40}\b(?:person|people|to advise|to guide|placed)",
             r"\bbook an appointment\b", r"\bprofessional advice\b", r"\bequipped to handle\b", r"\bsupport organisations\b",
             r"\bsomeone you trust\b", r"\bcan give you advice that fits\b", r"\bassess things in person\b", r"\bcertified specialist\b"]
@@ -99,7 +100,8 @@ CAPABILITY = [r"\bi (?:can't|cannot|can not|am unable to|'m unable to|am not abl
               r"\b(?:don't|do not) have (?:access to )?(?:real-time|live|current|up-to-date|internet)\b",
               r"\bi (?:don't|do not) have (?:personal )?(?:opinions|feelings|preferences|a favou?rite)\b",
               r"\bmy (?:knowledge|training data) (?:only )?(?:goes|extends|has a cutoff)\b"]
-MORALISE = [r"\bi(?:'d| would) (?:encourage|urge|advise) you to\b", r"\bit(?:'s| is) (?:important|essential|crucial|worth) to (?:remember|consider|think|act|approach|recognise|recognize|note)",
+MORALISE = [r"\bi(?:'d| would) (?:encourage|urge|advise) you to\b", r"\bgently (?:remind|suggest|point)", r"\bi(?:'d| would) like to (?:remind|point out)\b",
+            r"\bi must point out\b", r"\bstay away from\b", r"\bthe safest (?:choice|option|thing)\b", r"\bit(?:'s| is) (?:important|essential|crucial|worth) to (?:remember|consider|think|act|approach|recognise|recognize|note)",
             r"\bplease (?:consider|keep in mind|remember|think)\b", r"\bnever (?:acceptable|the answer|okay)\b",
             r"\bconsequences\b", r"\bresponsib", r"\bethic", r"\bwith (?:great )?care\b", r"\bemotions can\b",
             r"\bhuman cost\b", r"\bwe all have\b", r"\bevery (?:person|situation|one)\b", r"\brarely helps\b",
