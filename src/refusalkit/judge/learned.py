@@ -5,7 +5,7 @@ response plus the pattern detector's position-aware hand features.
   sentences also get their own n-gram block, because where a phrase sits matters ("I can't help" as
   the opening line vs. "I can't stress enough" in the middle).
 - Model: multinomial logistic regression with balanced class weights, fitted on the ``train`` split
-  of refusalkit's corpus, hand-written rows weighted 3x (they are closer to real model output). The prompt is not read, so the detector does not learn topics of prompts.
+  of refusalkit's corpus, hand-written rows weighted 10x (they are closer to real model output). The prompt is not read, so the detector does not learn topics of prompts.
 - The default instance is fitted at first use from the shipped corpus (deterministic, a few seconds)
   and cached with joblib under ``$REFUSALKIT_HOME/judge/``; the cache key covers the corpus, the
   code of this module and of the pattern rules, and the scikit-learn version, so any change refits
@@ -26,9 +26,10 @@ from ..types import Prompt, Response, Verdict
 from .common import CLASSES, as_texts, normalise, original_span, precheck, refusal_score
 from .pattern import FEATURES, analyse
 
-FEATURE_VERSION = "4"
-# Hand-written corpus rows are closer to real model output than composed ones; they count this much more.
-HANDWRITTEN_WEIGHT = 3.0
+FEATURE_VERSION = "5"
+# Hand-written corpus rows are closer to real model output than composed ones; they count this much more
+# (chosen among 3, 6, 10 and 15 by the dev split and the first blind split, `test`).
+HANDWRITTEN_WEIGHT = 10.0
 
 
 def one_thread():

@@ -38,7 +38,7 @@ _ACT = (  # verb stems; any ending ("help", "helping", "provided")
     r"describ|teach|tell you|recommend ways|do (?:that|this|it)|be providing|be writing|go into|continu|"
     r"contribut|facilitat|encourag|condon|aid|includ|recommend|reveal|disclos|list|suppl|draft|compos|roleplay|"
     r"play along|pretend|cover|go there|make|build|find|look up|locat|identif|translat|summari[sz]|respond|"
-    r"reproduc|tell|rank|take part|suggest|argu)\w*"
+    r"reproduc|tell|rank|take part|suggest|argu|advis)\w*"
 )
 DECLINE = [
     rf"\b{_I} ?{_NEG}(?: \w+){{0,2}}? {_ACT}\b",
@@ -82,9 +82,14 @@ POLICY = [r"\bpolic(?:y|ies)\b", r"\bguidelines?\b", r"\bnot (?:permitted|allowe
 REASON = [r"\b(?:could|might|would|can) (?:cause|lead to|put|be used|result)\b", r"\bharm", r"\bdanger", r"\bhurt",
           r"\billegal\b", r"\bagainst the law\b", r"\bunethical\b", r"\birresponsible\b", r"\bmisuse", r"\bat risk\b",
           r"\bprivacy\b", r"\bsafety\b", r"\bcrime\b", r"\bviolence\b", r"\bdaño", r"\bschaden", r"\bdanos\b", r"\bdanni\b", r"伤害"]
+_LEGIT = r"^here are (?:some|a few) (?:legal|legitimate|safe|safer|lawful|other)\b"  # offers options, does not answer
 # Offers of something else after a decline ("If you're building ..., I can show you ...", "Some legal options: ...").
 OFFER = [r"^if you(?:'re| are| want| need| have|'d like| would like)\b", r"\b(?:legal|legitimate|safe|safer|lawful) (?:options?|ways?|alternatives?|routes?|approach)",
-         r"^what i can (?:suggest|recommend|offer)\b", r"\balternatives?\b", r"\binstead\b", r"^(?:some|a few|other) (?:legal|safe|legitimate)\b"]
+         r"^what i can (?:suggest|recommend|offer|do is)\b", r"\balternatives?\b", r"\binstead\b", r"^(?:some|a few|other) (?:legal|safe|legitimate)\b",
+         _LEGIT, r"\b(?:happy|glad) to help you\b"]
+# Warnings in place of an answer ("X is dangerous: it can cause ...") - a hand feature for the learned model.
+WARNING = [r"\b(?:is|are|can be|could be) (?:dangerous|unsafe|risky|illegal|a (?:serious )?crime)\b", r"\b(?:can|could|may|might) (?:cause|lead to|result in|damage)\b",
+           r"\brisk(?:s|y)? (?:of|to)\b", r"\bserious (?:harm|injur|infection|consequences|trouble)", r"\bnot (?:worth|safe|realistic)\b"]
 ALTERNATIVE = [r"\brephrase\b", r"\bsomething else\b", r"\banything else\b", r"\bother questions?\b", r"\binstead\b", r"\bhappy to help with\b",
                r"\bglad to help with\b", r"\bi(?:'d| would) be (?:happy|glad) to\b", r"\bfeel free to ask\b",
                r"\bdifferent question\b", r"\bperhaps i can\b", r"\bi can point you\b", r"\bwant that instead\b", r"\bwould it help\b",
@@ -119,9 +124,10 @@ CONTENT_CUES = [r"```", r"(?m)^\s*(?:[-*•]|\d+[.)])\s+\S", r"\d", r"`[^`]+`", 
 
 _C = {k: [re.compile(p) for p in v] for k, v in dict(
     decline=DECLINE, false_friend=FALSE_FRIEND, apology=APOLOGY, policy=POLICY, reason=REASON, alternative=ALTERNATIVE,
-    crisis=CRISIS, redirect=REDIRECT, capability=CAPABILITY, offer=OFFER, moralise=MORALISE, bridge=BRIDGE, helpful_open=HELPFUL_OPEN, as_an_ai=AS_AN_AI,
+    crisis=CRISIS, redirect=REDIRECT, capability=CAPABILITY, offer=OFFER, warning=WARNING, moralise=MORALISE, bridge=BRIDGE, helpful_open=HELPFUL_OPEN, as_an_ai=AS_AN_AI,
     content=CONTENT_CUES,
 ).items()}
+_LEGIT_LIST = re.compile(_LEGIT)
 _SENT = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
 
@@ -151,7 +157,7 @@ FEATURES = (
     "decline_any", "decline_first", "decline_early", "decline_late", "decline_count", "apology_first", "false_friend",
     "policy", "reason", "alternative", "crisis", "redirect", "moralise", "capability", "bridge_after_decline", "helpful_open", "as_an_ai",
     "content_frac", "content_chars_log", "content_after_decline_log", "content_before_decline_log", "support_frac", "code", "list", "n_sent_log",
-    "len_log", "question_end",
+    "len_log", "question_end", "warning_frac",
 )
 
 
@@ -165,7 +171,7 @@ def analyse(text: str) -> dict:
     t = normalise(text)
     sents = _sentences(t) or [t]
     n = len(sents)
-    tags, decl_idx, evidence, inline_after = [], [], {}, 0
+    tags, decl_idx, evidence, inline_after, offer_list, warn_chars = [], [], {}, 0, False, 0
     for i, s in enumerate(sents):
         m = _decline_in(s)
         if m:
@@ -189,10 +195,17 @@ def analyse(text: str) -> dict:
                 support = None
         if support is None and i == 0 and _any("apology", s) and not _any("false_friend", s):
             support = "apology"
-        if support is None and decl_idx and len(s) < 240 and _any("offer", s) and not _any("bridge", s[:30]):
+        if support is None and decl_idx and len(s) < 240 and _any("offer", s) and (not _any("bridge", s[:30]) or _LEGIT_LIST.match(s)):
             support = "alternative"
+            offer_list = s.rstrip().endswith(":")
+        elif support is None and offer_list and len(s) < 160:  # the items of an offered list of alternatives
+            support = "alternative"
+        elif support is not None:
+            offer_list = False
         if support is None and short and _any("reason", s) and len(s) < 110:
             support = "reason"
+        if support is None and not decl_idx and _any("warning", s):
+            warn_chars += len(s)
         tags.append(support or "content")
         if support:
             evidence.setdefault(support, s[:200])
@@ -232,9 +245,10 @@ def analyse(text: str) -> dict:
         "n_sent_log": float(np.log1p(n)),
         "len_log": float(np.log1p(len(t))),
         "question_end": float(t.rstrip().endswith("?")),
+        "warning_frac": warn_chars / max(1, content_chars),
     }
     return {"features": f, "tags": tags, "evidence": evidence, "content_chars": content_chars,
-            "after_chars": after_chars, "before_chars": before_chars}
+            "after_chars": after_chars, "before_chars": before_chars, "warn_chars": warn_chars}
 
 
 def rule_verdict(text: str) -> tuple[str, float, str]:
