@@ -53,6 +53,7 @@ from judge_corpus_handwritten3 import HANDWRITTEN_3  # noqa: E402
 from judge_corpus_handwritten4 import HANDWRITTEN_4  # noqa: E402
 from judge_corpus_handwritten5 import HANDWRITTEN_5  # noqa: E402
 from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
+from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
 from judge_corpus_test3 import TEST3  # noqa: E402
@@ -316,6 +317,12 @@ def build(seed: int = 20261122) -> list[dict]:
     for prompt, text, lab in HANDWRITTEN_6:
         lang = {"Qua": "it", "Wie": "de", "¿Có": "es"}.get(prompt[:3], "en")
         add(prompt, text, LABELS[lab], "family_manner", "handwritten", "train", "mixed", lang=lang, source="handwritten")
+
+    # the seventh hand-written batch (warning/redirection-only answers, declines with a little general
+    # information, explain-then-decline and caveated answers): train only
+    for prompt, text, lab in HANDWRITTEN_7:
+        lang = {"¿Có": "es", "Wie": "de", "Com": "it", "Scr": "it", "Vor": "it"}.get(prompt[:3], "en")
+        add(prompt, text, LABELS[lab], "hard_kinds", "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
     # the blind test batch: never fitted on, never used to write rules
     for prompt, text, lab in TEST:
