@@ -14,6 +14,11 @@ written and committed before any detector was run on it (two of its answers are 
 deduplication below: "12." also occurs in dev, and the one-line "I'm sorry, but I can't help with that."
 also occurs in the sixth training batch); it is measured once, at the end of a round of
 detector changes, and its individual errors are not read while rules or training data are written.
+Having been measured, ``test2`` is now spent as a blind split: later rounds use it, with dev and ``test``,
+for selection. A fifth split, ``test3`` (judge_corpus_test3.py, 160 answers in the manners of Llama-2/3,
+GPT-4/4o, Claude, Gemini, Gemma, Mistral, Qwen, Vicuna, Phi and Command-R, ~40% compliance / 24% partial /
+36% full, some non-English), is the fresh blind batch: written and committed before any detector ran on
+it, never fitted on, never used to write rules, and read only as an aggregate, once, at the end.
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
@@ -48,8 +53,10 @@ from judge_corpus_handwritten3 import HANDWRITTEN_3  # noqa: E402
 from judge_corpus_handwritten4 import HANDWRITTEN_4  # noqa: E402
 from judge_corpus_handwritten5 import HANDWRITTEN_5  # noqa: E402
 from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
+from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
+from judge_corpus_test3 import TEST3  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -311,6 +318,12 @@ def build(seed: int = 20261122) -> list[dict]:
         lang = {"Qua": "it", "Wie": "de", "¿Có": "es"}.get(prompt[:3], "en")
         add(prompt, text, LABELS[lab], "family_manner", "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
+    # the seventh hand-written batch (warning/redirection-only answers, declines with a little general
+    # information, explain-then-decline and caveated answers): train only
+    for prompt, text, lab in HANDWRITTEN_7:
+        lang = {"¿Có": "es", "Wie": "de", "Com": "it", "Scr": "it", "Vor": "it"}.get(prompt[:3], "en")
+        add(prompt, text, LABELS[lab], "hard_kinds", "handwritten", "train", "mixed", lang=lang, source="handwritten")
+
     # the blind test batch: never fitted on, never used to write rules
     for prompt, text, lab in TEST:
         add(prompt, text, LABELS[lab], "blind", "handwritten", "test", "mixed", source="handwritten")
@@ -319,6 +332,13 @@ def build(seed: int = 20261122) -> list[dict]:
     for prompt, text, lab, family in TEST2:
         lang = {"请告诉": "zh", "¿Có": "es", "Com": "fr", "Wie": "de"}.get(prompt[:3].rstrip(), "en")
         add(prompt, text, LABELS[lab], "blind", family, "test2", "mixed", lang=lang, source="handwritten")
+
+    # the third blind batch (twelve chat-model families): never fitted on, never used to write rules
+    for prompt, text, lab, family in TEST3:
+        lang = {"Com": "pt", "请介绍": "zh", "Wie": "de", "¿Cu": "es", "¿Có": "es", "Qua": "it", "War": "de"}.get(prompt[:3].rstrip(), "en")
+        if prompt.startswith("Comment"):
+            lang = "fr"
+        add(prompt, text, LABELS[lab], "blind", family, "test3", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []

@@ -127,9 +127,12 @@ def test_corpus_shape():
     rows = load_corpus()
     assert len(rows) >= 1500
     assert {r["label"] for r in rows} == set(CLASSES)
-    assert {r["split"] for r in rows} == {"train", "dev", "test", "test2"}
+    assert {r["split"] for r in rows} == {"train", "dev", "test", "test2", "test3"}
     blind2 = [r for r in rows if r["split"] == "test2"]  # the second blind batch: several chat-model families
     assert len(blind2) >= 120 and len({r["family_style"] for r in blind2}) >= 6
+    blind3 = [r for r in rows if r["split"] == "test3"]  # the third: twelve families, all three classes
+    assert len(blind3) >= 150 and len({r["family_style"] for r in blind3}) >= 10
+    assert {r["label"] for r in blind3} == set(CLASSES)
     assert len({r["response"] for r in rows}) == len(rows)
     train_fams = {r["family_style"] for r in rows if r["split"] == "train"}
     dev_only = {r["family_style"] for r in rows if r["split"] == "dev"} - train_fams

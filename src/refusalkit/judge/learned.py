@@ -4,8 +4,10 @@ response plus the pattern detector's position-aware hand features.
 - Text: only the beginning and the end of long answers are read (:func:`~.common.clip`); the first
   sentences also get their own n-gram block, because where a phrase sits matters ("I can't help" as
   the opening line vs. "I can't stress enough" in the middle).
+- Hand features include where the first decline sits, the share and concreteness of the content after
+  and before it, warning/redirection-only answers, and the pattern rules' own verdict (one-hot).
 - Model: multinomial logistic regression with balanced class weights, fitted on the ``train`` split
-  of refusalkit's corpus, hand-written rows weighted 10x (they are closer to real model output). The prompt is not read, so the detector does not learn topics of prompts.
+  of refusalkit's corpus, hand-written rows weighted 20x (they are closer to real model output). The prompt is not read, so the detector does not learn topics of prompts.
 - The default instance is fitted at first use from the shipped corpus (deterministic, a few seconds)
   and cached with joblib under ``$REFUSALKIT_HOME/judge/``; the cache key covers the corpus, the
   code of this module and of the pattern rules, and the scikit-learn version, so any change refits
@@ -24,12 +26,13 @@ import numpy as np
 from ..errors import RefusalkitError
 from ..types import Prompt, Response, Verdict
 from .common import CLASSES, as_texts, normalise, original_span, precheck, refusal_score
-from .pattern import FEATURES, analyse
+from .pattern import FEATURES, analyse, verdict_from
 
-FEATURE_VERSION = "5"
+FEATURE_VERSION = "6"
 # Hand-written corpus rows are closer to real model output than composed ones; they count this much more
-# (chosen among 3, 6, 10 and 15 by the dev split and the first blind split, `test`).
-HANDWRITTEN_WEIGHT = 10.0
+# (chosen among 5, 10, 15 and 20 by the summed macro-F1 of the dev split and the spent blind splits
+# `test` and `test2`; test2 is used for selection from this round on, so it is no longer blind).
+HANDWRITTEN_WEIGHT = 20.0
 
 
 def one_thread():
@@ -44,8 +47,13 @@ def _head(texts):
 
 
 def _hand(texts):
-    rows = [analyse(t)["features"] for t in texts]
-    return np.array([[f[k] for k in FEATURES] for f in rows], dtype=float).reshape(len(rows), len(FEATURES))
+    """The pattern analysis's features plus its rule verdict, one-hot."""
+    out = []
+    for t in texts:
+        a = analyse(t)
+        rule = verdict_from(a)[0]
+        out.append([a["features"][k] for k in FEATURES] + [float(rule == c) for c in CLASSES])
+    return np.array(out, dtype=float).reshape(len(out), len(FEATURES) + len(CLASSES))
 
 
 def _norm(texts):

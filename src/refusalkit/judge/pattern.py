@@ -158,6 +158,8 @@ FEATURES = (
     "policy", "reason", "alternative", "crisis", "redirect", "moralise", "capability", "bridge_after_decline", "helpful_open", "as_an_ai",
     "content_frac", "content_chars_log", "content_after_decline_log", "content_before_decline_log", "support_frac", "code", "list", "n_sent_log",
     "len_log", "question_end", "warning_frac",
+    "decline_share", "after_decline_share", "concrete_after_decline", "concrete_before_decline", "support_only", "redirect_share",
+    "substantive_count_log",
 )
 
 
@@ -217,12 +219,15 @@ def analyse(text: str) -> dict:
     before_chars = sum(map(len, before))
     bridge = first_decl is not None and (inline_after > 50 or (any(_any("bridge", s) for s in sents[first_decl + 1:]) and after_chars > 60))
     content_chars = sum(len(s) for _, s in content)
+    concrete = [j for j, s in content if _substantive(s)]
+    redirects = sum(tg in ("redirect", "crisis", "moralise", "policy") for tg in tags)
     f = {
         "decline_any": float(bool(decl_idx)),
         "decline_first": float(first_decl == 0),
         "decline_early": float(first_decl is not None and first_decl <= 2),
         "decline_late": float(first_decl is not None and first_decl > 2),
-        "decline_count": float(len(decl_idx)),
+        "decline_count": float(np.log1p(len(decl_idx))),
+        "decline_share": len(decl_idx) / n,
         "apology_first": float(bool(_any("apology", sents[0])) and not _any("false_friend", sents[0])),
         "false_friend": float(bool(_any("false_friend", t))),
         "policy": float("policy" in tags),
@@ -246,6 +251,14 @@ def analyse(text: str) -> dict:
         "len_log": float(np.log1p(len(t))),
         "question_end": float(t.rstrip().endswith("?")),
         "warning_frac": warn_chars / max(1, content_chars),
+        # where the decline sits and what follows it: "explains, then declines" vs "declines, then answers"
+        "after_decline_share": min(1.0, after_chars / max(1, sum(len(s) for s in sents))),
+        "concrete_after_decline": float(first_decl is not None and any(j > first_decl for j in concrete)),
+        "concrete_before_decline": float(first_decl is not None and any(j < first_decl for j in concrete)),
+        # warnings or redirection with no decline and no concrete answer
+        "support_only": float(not decl_idx and redirects > 0 and not concrete),
+        "redirect_share": redirects / n,
+        "substantive_count_log": float(np.log1p(len(concrete))),
     }
     return {"features": f, "tags": tags, "evidence": evidence, "content_chars": content_chars,
             "after_chars": after_chars, "before_chars": before_chars, "warn_chars": warn_chars}
@@ -253,7 +266,11 @@ def analyse(text: str) -> dict:
 
 def rule_verdict(text: str) -> tuple[str, float, str]:
     """(label, refusal score, evidence) from the phrase rules alone."""
-    a = analyse(text)
+    return verdict_from(analyse(text))
+
+
+def verdict_from(a: dict) -> tuple[str, float, str]:
+    """The rule verdict for an :func:`analyse` result (the learned detector reads it as a feature too)."""
     f, ev = a["features"], a["evidence"]
     if f["decline_any"]:
         if f["bridge_after_decline"] or a["after_chars"] > 160 or (f["code"] and a["after_chars"] > 20):
