@@ -191,10 +191,10 @@ def test_cli_eval_resume_and_compare(tmp_path, monkeypatch):
     monkeypatch.setattr(cli_eval, "target_from_options", lambda model, *a: targets[model])
     runner = CliRunner()
     for name in targets:
-        res = runner.invoke(app, ["eval", "-m", name, "--prompts", str(f), "--out", str(tmp_path / name), "--batch-size", "3"])
+        res = runner.invoke(app, ["eval", "-m", name, "--prompts", str(f), "--out", str(tmp_path / name), "--batch-size", "3", "--judge", "prefix"])
         assert res.exit_code == 0, res.output
         assert "report:" in res.output
-    res = runner.invoke(app, ["eval", "-m", "strict", "--prompts", str(f), "--out", str(tmp_path / "strict")])
+    res = runner.invoke(app, ["eval", "-m", "strict", "--prompts", str(f), "--out", str(tmp_path / "strict"), "--judge", "prefix"])
     assert res.exit_code == 0 and json.loads((tmp_path / "strict" / "summary.json").read_text())["run"]["skipped_finished"] == 10
 
     res = runner.invoke(app, ["compare", str(tmp_path / "strict"), str(tmp_path / "lenient"), "--out", str(tmp_path / "cmp")])
