@@ -8,6 +8,7 @@ import sys
 from .app import app, state
 from . import models as _models  # noqa: F401  (registers commands)
 from . import eval as _eval  # noqa: F401
+from . import judge as _judge  # noqa: F401  (registers commands)
 
 
 def main() -> None:
