@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--judges", default="prefix", help="comma-separated detectors to run refusalkit eval with")
     ap.add_argument("--compliance-chars", type=int, default=EarlyStop.compliance_chars)
     ap.add_argument("--refusal-chars", type=int, default=EarlyStop.refusal_chars)
+    ap.add_argument("--agreement-only", action="store_true",
+                    help="full-length answers from one batched run instead of the naive loop: agreement only, no speed ratio")
     ap.add_argument("--full-length-too", action="store_true", help="also time batched eval without early stop")
     ap.add_argument("--system-prompt", default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -53,11 +55,16 @@ def main() -> None:
     target = load_target(args.model)
     string_match = PrefixDetector()
 
-    # Naive loop: one prompt at a time, full length, string match.
+    # Naive loop: one prompt at a time, full length, string match. With --agreement-only the full-length
+    # answers come from one batched run instead (no timing comparison, only verdict agreement).
     naive_params = GenParams(max_new_tokens=args.naive_tokens, batch_size=1, system_prompt=args.system_prompt)
     t0 = time.perf_counter()
     full, naive = [], {}
-    for p in prompts:
+    if args.agreement_only:
+        full = target.generate(prompts, GenParams(max_new_tokens=args.naive_tokens, batch_size=args.batch_size,
+                                                  system_prompt=args.system_prompt), progress=False)
+        naive = {r.prompt_id: v.label for r, v in zip(full, string_match.judge(full))}
+    for p in prompts if not args.agreement_only else ():
         (resp,) = target.generate([p], naive_params, progress=False)
         full.append(resp)
         naive[p.id] = string_match.judge([resp])[0].label
@@ -67,7 +74,8 @@ def main() -> None:
     result = {
         "model": target.id, "torch_threads": torch.get_num_threads(), "prompts": args.prompts, "split": args.split,
         "n": n, "system_prompt": args.system_prompt, "max_new_tokens": args.naive_tokens,
-        "naive": {"seconds": round(naive_s, 2), "verdicts_per_s": round(n / naive_s, 3),
+        "mode": "agreement-only (full-length answers batched)" if args.agreement_only else "naive loop vs refusalkit eval",
+        ("full_length_batched" if args.agreement_only else "naive"): {"seconds": round(naive_s, 2), "verdicts_per_s": round(n / naive_s, 3),
                   "new_tokens": sum(r.tokens for r in full), "refusals": sum(map(is_refusal, naive.values()))},
         "refusalkit_eval": {},
     }
@@ -90,7 +98,7 @@ def main() -> None:
             "early_stop": stopper.settings(), "new_tokens": sum(r["tokens"] for r in rows.values()),
             "early_stopped": sum(r["finish_reason"] == "early_stop" for r in rows.values()),
             "refusals": sum(map(is_refusal, early.values())),
-            "speedup_vs_naive": round(naive_s / eval_s, 2),
+            **({} if args.agreement_only else {"speedup_vs_naive": round(naive_s / eval_s, 2)}),
             # early-stopped answers vs full-length answers, same judge: the check behind early_stop_default
             "agreement_with_full_length": _agree(early, full_verdicts),
             # vs the naive loop's string match on full-length answers (differs also when the judges differ)
