@@ -107,10 +107,12 @@ def test_early_stop_rule():
     assert EarlyStop(Partial(), compliance_chars=1, refusal_chars=1)(["x" * 500]) == [False]  # caveats come late
 
 
-def test_early_stop_default_only_for_opening_judges():
+def test_early_stop_default_only_for_measured_judges():
+    from refusalkit.judge import load_detector
     from refusalkit.run import early_stop_default
 
     assert early_stop_default(PrefixDetector()) is True
+    assert early_stop_default(load_detector("pattern")) is True
     assert early_stop_default(_Shouty()) is False
 
 

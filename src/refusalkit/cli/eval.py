@@ -75,7 +75,7 @@ def eval_command(
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
     early_stop: Optional[bool] = typer.Option(
         None, "--early-stop/--no-early-stop",
-        help="Stop an answer once its verdict is settled (default: on for judges decided by the answer's opening, e.g. prefix).",
+        help="Stop an answer once its verdict is settled (default: on for the prefix and pattern judges).",
     ),
     text_col: Optional[str] = typer.Option(None, "--text-col", help="Column holding the prompt text."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Column holding benign/harmful (or safe/unsafe)."),
