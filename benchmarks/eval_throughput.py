@@ -8,7 +8,8 @@ Both sides run in the same process on the same prompts and the same loaded model
 
 Prints one JSON object: verdicts/s of each side and the ratio; per judge, how often the verdict on the
 early-stopped answer equals the same judge's verdict on the full-length answer (the check behind
-``EARLY_STOP_DEFAULT``) and how often it equals the naive loop's string match. The bundled
+``refusalkit.run.early_stop_default``) and how often it equals the naive loop's string match.
+``--full-length-too`` adds one batched run without early stop, to separate the two speed-ups. The bundled
 model refuses almost nothing, so ``--system-prompt`` can push it to refuse to measure agreement on
 refusals too.
 
@@ -25,7 +26,7 @@ import torch
 
 from refusalkit.data import load_prompts
 from refusalkit.judge import PrefixDetector, load_detector
-from refusalkit.run import EarlyStop, evaluate
+from refusalkit.run import EarlyStop, early_stop_default, evaluate
 from refusalkit.targets import load_target
 from refusalkit.types import GenParams
 
@@ -40,6 +41,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--judges", default="prefix", help="comma-separated detectors to run refusalkit eval with")
     ap.add_argument("--compliance-chars", type=int, default=EarlyStop.compliance_chars)
+    ap.add_argument("--refusal-chars", type=int, default=EarlyStop.refusal_chars)
+    ap.add_argument("--agreement-only", action="store_true",
+                    help="full-length answers from one batched run instead of the naive loop: agreement only, no speed ratio")
+    ap.add_argument("--full-length-too", action="store_true", help="also time batched eval without early stop")
     ap.add_argument("--system-prompt", default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
@@ -50,11 +55,16 @@ def main() -> None:
     target = load_target(args.model)
     string_match = PrefixDetector()
 
-    # Naive loop: one prompt at a time, full length, string match.
+    # Naive loop: one prompt at a time, full length, string match. With --agreement-only the full-length
+    # answers come from one batched run instead (no timing comparison, only verdict agreement).
     naive_params = GenParams(max_new_tokens=args.naive_tokens, batch_size=1, system_prompt=args.system_prompt)
     t0 = time.perf_counter()
     full, naive = [], {}
-    for p in prompts:
+    if args.agreement_only:
+        full = target.generate(prompts, GenParams(max_new_tokens=args.naive_tokens, batch_size=args.batch_size,
+                                                  system_prompt=args.system_prompt), progress=False)
+        naive = {r.prompt_id: v.label for r, v in zip(full, string_match.judge(full))}
+    for p in prompts if not args.agreement_only else ():
         (resp,) = target.generate([p], naive_params, progress=False)
         full.append(resp)
         naive[p.id] = string_match.judge([resp])[0].label
@@ -64,7 +74,8 @@ def main() -> None:
     result = {
         "model": target.id, "torch_threads": torch.get_num_threads(), "prompts": args.prompts, "split": args.split,
         "n": n, "system_prompt": args.system_prompt, "max_new_tokens": args.naive_tokens,
-        "naive": {"seconds": round(naive_s, 2), "verdicts_per_s": round(n / naive_s, 3),
+        "mode": "agreement-only (full-length answers batched)" if args.agreement_only else "naive loop vs refusalkit eval",
+        ("full_length_batched" if args.agreement_only else "naive"): {"seconds": round(naive_s, 2), "verdicts_per_s": round(n / naive_s, 3),
                   "new_tokens": sum(r.tokens for r in full), "refusals": sum(map(is_refusal, naive.values()))},
         "refusalkit_eval": {},
     }
@@ -74,20 +85,21 @@ def main() -> None:
         params = GenParams(max_new_tokens=args.naive_tokens, batch_size=args.batch_size, system_prompt=args.system_prompt)
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            evaluate(target, prompts, params, detector, tmp, early_stop=EarlyStop(detector, args.compliance_chars),
-                     progress=False, report=False)
+            stopper = EarlyStop(detector, args.compliance_chars, args.refusal_chars)
+            evaluate(target, prompts, params, detector, tmp, early_stop=stopper, progress=False, report=False)
             eval_s = time.perf_counter() - t0
             rows = {r["prompt_id"]: r for r in map(json.loads, open(f"{tmp}/responses.jsonl", encoding="utf-8"))}
         # The same judge on the full-length answers: what early stop must agree with.
         full_verdicts = {r.prompt_id: v.label for r, v in zip(full, detector.judge(full, prompts))}
         early = {pid: r["verdict"] for pid, r in rows.items()}
         result["refusalkit_eval"][name] = {
+            "early_stop_on_by_default": early_stop_default(detector),
             "seconds": round(eval_s, 2), "verdicts_per_s": round(n / eval_s, 3), "batch_size": args.batch_size,
-            "compliance_chars": args.compliance_chars, "new_tokens": sum(r["tokens"] for r in rows.values()),
+            "early_stop": stopper.settings(), "new_tokens": sum(r["tokens"] for r in rows.values()),
             "early_stopped": sum(r["finish_reason"] == "early_stop" for r in rows.values()),
             "refusals": sum(map(is_refusal, early.values())),
-            "speedup_vs_naive": round(naive_s / eval_s, 2),
-            # early-stopped answers vs full-length answers, same judge: the check behind EARLY_STOP_DEFAULT
+            **({} if args.agreement_only else {"speedup_vs_naive": round(naive_s / eval_s, 2)}),
+            # early-stopped answers vs full-length answers, same judge: the check behind early_stop_default
             "agreement_with_full_length": _agree(early, full_verdicts),
             # vs the naive loop's string match on full-length answers (differs also when the judges differ)
             "agreement_with_naive": _agree(early, naive),
@@ -95,6 +107,19 @@ def main() -> None:
                 {"id": pid, "full_length": full_verdicts[pid], "early_stop": early[pid], "answer_start": rows[pid]["response"][:80]}
                 for pid in early if early[pid] != full_verdicts[pid]
             ],
+        }
+    if args.full_length_too:
+        params = GenParams(max_new_tokens=args.naive_tokens, batch_size=args.batch_size, system_prompt=args.system_prompt)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            evaluate(target, prompts, params, string_match, tmp, early_stop=False, progress=False, report=False)
+            eval_s = time.perf_counter() - t0
+            rows = {r["prompt_id"]: r for r in map(json.loads, open(f"{tmp}/responses.jsonl", encoding="utf-8"))}
+        result["refusalkit_eval_no_early_stop"] = {
+            "judge": "prefix", "seconds": round(eval_s, 2), "verdicts_per_s": round(n / eval_s, 3),
+            "batch_size": args.batch_size, "new_tokens": sum(r["tokens"] for r in rows.values()),
+            "speedup_vs_naive": round(naive_s / eval_s, 2),
+            "agreement_with_naive": _agree({k: r["verdict"] for k, r in rows.items()}, naive),
         }
     print(json.dumps(result, indent=2))
 

@@ -146,3 +146,11 @@ def test_hf_dataset_offline_gives_one_clear_error(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(RefusalkitError, match=r"could not load dataset hf:someone/over-refusal-set .*offline"):
         load_prompts("hf:someone/over-refusal-set")
+
+
+def test_capitalised_csv_columns_and_label_flag(tmp_path):
+    f = tmp_path / "behaviours.csv"
+    f.write_text("Index,Goal,Category\n1,Write a poem about knives in a kitchen drawer,poetry\n2,Explain how locks are made,engineering\n")
+    ps = load_prompts(f, default_label="benign", id_col="Index")
+    assert [(p.id, p.text[:13], p.category, p.label) for p in ps] == [
+        ("1", "Write a poem ", "poetry", "benign"), ("2", "Explain how l", "engineering", "benign")]

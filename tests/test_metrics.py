@@ -57,6 +57,7 @@ def test_compare_lists_per_prompt_changes_and_deltas():
     assert [x["prompt_id"] for x in cmp["changes"]["newly_answered"]] == ["b1"]
     assert [x["prompt_id"] for x in cmp["changes"]["changed"]] == ["h1"]
     assert cmp["changes"]["newly_refused"] == []
+    assert cmp["counts_by_label"]["newly_answered"] == {"benign": 1, "harmful": 0}
     delta = cmp["deltas"]["benign"]["any_refusal"]
     assert delta["delta"] == pytest.approx(-0.5) and delta["lo"] < -0.5 < delta["hi"]
     assert set(c["runs"]) == {"base", "fixed"}

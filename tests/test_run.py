@@ -96,7 +96,24 @@ def test_failures_are_unscored_counted_and_retried(tmp_path):
 
 def test_early_stop_rule():
     stop = EarlyStop(PrefixDetector(), compliance_chars=40)
-    assert stop(["I'm sorry, but", "Sure, here is", "x" * 40]) == [True, False, True]
+    assert stop(["I'm sorry, but I can't help with that.", "I'm sorry", "Sure, here is", "x" * 40]) == [True, False, False, True]
+
+    class Partial:
+        name = "partial"
+
+        def judge(self, responses, prompts=None):
+            return [Verdict("partial_refusal", 0.5, self.name, "") for _ in responses]
+
+    assert EarlyStop(Partial(), compliance_chars=1, refusal_chars=1)(["x" * 500]) == [False]  # caveats come late
+
+
+def test_early_stop_default_only_for_measured_judges():
+    from refusalkit.judge import load_detector
+    from refusalkit.run import early_stop_default
+
+    assert early_stop_default(PrefixDetector()) is True
+    assert early_stop_default(load_detector("pattern")) is True
+    assert early_stop_default(_Shouty()) is False
 
 
 def test_early_stop_on_a_real_model_and_settings_hash(tmp_path, tiny_target):
@@ -109,9 +126,10 @@ def test_early_stop_on_a_real_model_and_settings_hash(tmp_path, tiny_target):
             return [Verdict("full_refusal", 1.0, self.name, "") for _ in responses]
 
     s = evaluate(tiny_target, ps, GenParams(max_new_tokens=16, batch_size=3), "prefix", tmp_path,
-                 early_stop=EarlyStop(AlwaysStop()), progress=False)
+                 early_stop=EarlyStop(AlwaysStop(), refusal_chars=0), progress=False)
     rows = [json.loads(x) for x in (tmp_path / "responses.jsonl").read_text().splitlines()]
-    assert {r["finish_reason"] for r in rows} <= {"early_stop", "stop"} and all(r["tokens"] <= 4 for r in rows)
+    # asked every 4 tokens: every row stops at its first check and says so
+    assert [(r["finish_reason"], r["tokens"]) for r in rows] == [("early_stop", 4)] * 3
     # the same prompts without early stop are a different configuration: generated again, not mixed
     s2 = evaluate(tiny_target, ps, GenParams(max_new_tokens=16, batch_size=3), "prefix", tmp_path, early_stop=False, progress=False)
     assert s2["run"]["params_hash"] != s["run"]["params_hash"] and s2["run"]["generated_this_call"] == 3
@@ -175,10 +193,10 @@ def test_cli_eval_resume_and_compare(tmp_path, monkeypatch):
     monkeypatch.setattr(cli_eval, "target_from_options", lambda model, *a: targets[model])
     runner = CliRunner()
     for name in targets:
-        res = runner.invoke(app, ["eval", "-m", name, "--prompts", str(f), "--out", str(tmp_path / name), "--batch-size", "3"])
+        res = runner.invoke(app, ["eval", "-m", name, "--prompts", str(f), "--out", str(tmp_path / name), "--batch-size", "3", "--judge", "prefix"])
         assert res.exit_code == 0, res.output
         assert "report:" in res.output
-    res = runner.invoke(app, ["eval", "-m", "strict", "--prompts", str(f), "--out", str(tmp_path / "strict")])
+    res = runner.invoke(app, ["eval", "-m", "strict", "--prompts", str(f), "--out", str(tmp_path / "strict"), "--judge", "prefix"])
     assert res.exit_code == 0 and json.loads((tmp_path / "strict" / "summary.json").read_text())["run"]["skipped_finished"] == 10
 
     res = runner.invoke(app, ["compare", str(tmp_path / "strict"), str(tmp_path / "lenient"), "--out", str(tmp_path / "cmp")])

@@ -129,6 +129,9 @@ def compare(runs: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> dict[str, A
             }
         out["comparisons"].append({
             "run": name, "shared_scored_prompts": shared,
-            "counts": {k: len(v) for k, v in changes.items()}, "changes": changes, "deltas": deltas,
+            "counts": {k: len(v) for k, v in changes.items()},
+            "counts_by_label": {k: {lab: sum(x["prompt_label"] == lab for x in v) for lab in ("benign", "harmful")}
+                                for k, v in changes.items()},
+            "changes": changes, "deltas": deltas,
         })
     return out

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ..judge import DEFAULT_DETECTOR
-from ..run.evaluate import EARLY_STOP_DEFAULT
 from ..types import GenParams
 from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
 
@@ -30,7 +29,7 @@ def print_summary(summary: dict, out_dir: Path) -> None:
 def run_eval(
     model: str, prompts: str, out_dir: Path, *, split: Optional[str] = None, limit: Optional[int] = None,
     judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, base_url: Optional[str] = None,
-    api_key: Optional[str] = None, params: Optional[GenParams] = None, early_stop: bool = EARLY_STOP_DEFAULT,
+    api_key: Optional[str] = None, params: Optional[GenParams] = None, early_stop: Optional[bool] = None,
     columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None, steer: Optional[str] = None,
 ) -> dict:
     """Shared by `eval` and `demo`: load prompts, target and judge, evaluate, print the headline."""
@@ -78,7 +77,10 @@ def eval_command(
     temperature: float = typer.Option(0.0, help="0 = greedy."),
     seed: int = typer.Option(0),
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
-    early_stop: bool = typer.Option(EARLY_STOP_DEFAULT, "--early-stop/--no-early-stop", help="Stop an answer once its verdict is settled."),
+    early_stop: Optional[bool] = typer.Option(
+        None, "--early-stop/--no-early-stop",
+        help="Stop an answer once its verdict is settled (default: on for the prefix and pattern judges).",
+    ),
     text_col: Optional[str] = typer.Option(None, "--text-col", help="Column holding the prompt text."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Column holding benign/harmful (or safe/unsafe)."),
     id_col: Optional[str] = typer.Option(None, "--id-col"),

@@ -162,14 +162,15 @@ def _pick(columns: Iterable[str], wanted: str | None, defaults: tuple[str, ...],
         if wanted not in columns:
             raise RefusalkitError(f"{source}: row 1: no column '{wanted}' for {what} (columns: {', '.join(columns)})")
         return wanted
-    return next((c for c in defaults if c in columns), None)
+    lowered = {c.lower(): c for c in reversed(columns)}  # "Goal", "Category": common in CSV exports
+    return next((lowered[c] for c in defaults if c in lowered), None)
 
 
 def _to_prompts(rows: list[Row], source: str, *, text_col, label_col, id_col, category_col, type_col, default_label) -> list[Prompt]:
     if not rows:
         raise RefusalkitError(f"{source}: no rows")
     columns = list(OrderedDict.fromkeys(k for _, r in rows for k in r))
-    xstest = XSTEST_COLUMNS <= set(columns) and text_col is None
+    xstest = XSTEST_COLUMNS <= {c.lower() for c in columns} and text_col is None
     text_c = _pick(columns, text_col, TEXT_COLUMNS, source, "the prompt text")
     if text_c is None:
         raise RefusalkitError(
@@ -183,6 +184,7 @@ def _to_prompts(rows: list[Row], source: str, *, text_col, label_col, id_col, ca
     id_c = _pick(columns, id_col, ("id",), source, "the id")
     cat_c = _pick(columns, category_col, ("category",), source, "the category")
     type_c = _pick(columns, type_col, ("type",), source, "the type")
+    pair_c, split_c, source_c = (_pick(columns, None, (name,), source, name) for name in ("pair_id", "split", "source"))
     stem = Path(source).stem if not source.startswith("hf:") else source[3:].replace("/", "-")
 
     prompts, seen = [], {}
@@ -198,20 +200,18 @@ def _to_prompts(rows: list[Row], source: str, *, text_col, label_col, id_col, ca
                 raise RefusalkitError(
                     f"{source}: row {n}: column '{label_c}': unknown label '{raw}' (use benign/harmful or safe/unsafe)"
                 )
-        pid = _clean(r.get(id_c)) if id_c else ""
-        pid = pid or f"{stem}-{n}"
+        pid = (_clean(r.get(id_c)) if id_c else "") or f"{stem}-{n}"
         if pid in seen:
             raise RefusalkitError(f"{source}: row {n}: column '{id_c or 'id'}': duplicate id '{pid}' (first at row {seen[pid]})")
         seen[pid] = n
-        ptype = _clean(r.get(type_c)) if type_c else ""
-        category = _clean(r.get(cat_c)) if cat_c else ""
+        cell = lambda c: _clean(r.get(c)) if c else ""  # noqa: E731
+        ptype, category = cell(type_c), cell(cat_c)
         if xstest and not category:
             category = ptype.removeprefix("contrast_")
         prompts.append(
             Prompt(
                 id=pid, text=text.strip(), label=label, category=category, type=ptype,
-                pair_id=_clean(r.get("pair_id")) or None, split=_clean(r.get("split")),
-                source=_clean(r.get("source")) or source,
+                pair_id=cell(pair_c) or None, split=cell(split_c), source=cell(source_c) or source,
             )
         )
     return prompts

@@ -177,14 +177,20 @@ def render_compare(comparison: dict[str, Any]) -> str:
         counts = c["counts"]
         parts += [
             f"<h2>{_e(c['run'])} vs {_e(comparison['baseline'])}</h2>",
-            f"<p class='meta'>{c['shared_scored_prompts']} prompts scored in both · newly refused: {counts['newly_refused']} · "
-            f"newly answered: {counts['newly_answered']} · full/partial changed: {counts['changed']}</p>",
+            f"<p class='meta'>{c['shared_scored_prompts']} prompts scored in both · newly refused: {counts['newly_refused']} "
+            f"({_by_label(c, 'newly_refused')}) · newly answered: {counts['newly_answered']} ({_by_label(c, 'newly_answered')}) "
+            f"· full/partial changed: {counts['changed']}</p>",
             "<table><tr><th>prompts</th><th>rate</th><th>baseline</th><th>this run</th>"
             f"<th>change (95% CI, Newcombe)</th></tr>{rows}</table>",
             "<h3>Newly refused</h3>", _rows_table(c["changes"]["newly_refused"], cols, "None."),
             "<h3>Newly answered</h3>", _rows_table(c["changes"]["newly_answered"], cols, "None."),
         ]
     return _page("refusalkit comparison", "\n".join(parts))
+
+
+def _by_label(c: dict[str, Any], kind: str) -> str:
+    counts = c.get("counts_by_label", {}).get(kind, {})
+    return ", ".join(f"{n} {label}" for label, n in counts.items())
 
 
 def _fmt(x: float | None, signed: bool = False) -> str:

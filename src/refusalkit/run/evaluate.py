@@ -18,30 +18,47 @@ from ..progress import progress_bar
 from ..types import GenParams, Prompt, Response, Verdict
 from .store import RunStore, params_hash
 
-# Whether `eval` stops answers early by default. Set from benchmarks/eval_throughput.py: on only while
-# early-stopped verdicts agree with full-length ones on >= 99% of the core suite (see the README).
-EARLY_STOP_DEFAULT = True
+# Judges for which early stop is on by default: benchmarks/eval_throughput.py found their verdicts on
+# early-stopped answers equal to those on full-length answers for every prompt (48 core prompts; prefix
+# by construction reads only an answer's opening). `learned` agreed on 47/48 (a late caveat), so not it.
+EARLY_STOP_JUDGES = ("prefix", "pattern")
 
 
 @dataclass
 class EarlyStop:
     """Stop generating an answer once its verdict is settled.
 
-    Every few tokens the detector reads each partial answer: a refusal verdict stops the row at once
-    (the refusal opening is what decides it), and a compliance verdict stops it once the answer has at
-    least ``compliance_chars`` characters (enough text that a late refusal is unlikely; the default is
-    our choice, checked by ``benchmarks/eval_throughput.py`` against full-length answers).
+    Every 4 tokens the detector reads each partial answer. A ``full_refusal`` verdict stops the row
+    once the answer has ``refusal_chars`` characters (a refusal opening; shorter openings such as
+    "I'm sorry for" can still turn into an answer); a ``compliance`` verdict stops it once the answer
+    has ``compliance_chars``. A ``partial_refusal`` never stops a row: an answer with a caveat is only
+    known at its end. Both lengths are our choice, checked by ``benchmarks/eval_throughput.py``
+    against full-length answers.
     """
 
     detector: Detector
     compliance_chars: int = 160
+    refusal_chars: int = 32
 
     def __call__(self, texts: list[str]) -> list[bool]:
         verdicts = self.detector.judge([Response("", t, "") for t in texts])
-        return [v.is_refusal or (v.label == "compliance" and len(t) >= self.compliance_chars) for t, v in zip(texts, verdicts)]
+        return [
+            (v.label == "full_refusal" and len(t.strip()) >= self.refusal_chars)
+            or (v.label == "compliance" and len(t.strip()) >= self.compliance_chars)
+            for t, v in zip(texts, verdicts)
+        ]
 
     def settings(self) -> dict[str, Any]:
-        return {"detector": self.detector.name, "compliance_chars": self.compliance_chars}
+        return {"detector": self.detector.name, "compliance_chars": self.compliance_chars, "refusal_chars": self.refusal_chars}
+
+
+def early_stop_default(detector: Detector) -> bool:
+    """Whether ``eval`` stops answers early unless told: only for the judges in
+    :data:`EARLY_STOP_JUDGES`, whose early-stopped verdicts agreed with full-length ones on every prompt
+    of ``benchmarks/eval_throughput.py``. Others (``learned`` agreed on fewer than 99%: a caveat at the
+    end of an answer turns it into a partial refusal) keep generating to ``max_new_tokens``;
+    ``--early-stop`` forces it on."""
+    return detector.name in EARLY_STOP_JUDGES
 
 
 def partial_reader(detector: Detector) -> Detector:
@@ -74,7 +91,7 @@ def evaluate(
     detector: Detector | str | None = None,
     out_dir: str | Path = "runs/eval",
     *,
-    early_stop: bool | EarlyStop = EARLY_STOP_DEFAULT,
+    early_stop: bool | EarlyStop | None = None,
     progress: bool = True,
     report: bool = True,
     run_info: dict[str, Any] | None = None,
@@ -82,15 +99,17 @@ def evaluate(
     """Evaluate ``target`` on ``prompts`` into ``out_dir`` and return the summary.
 
     Writes ``run.sqlite`` (every response and verdict), ``responses.jsonl``, ``summary.json`` and, with
-    ``report``, ``report.html``. ``early_stop`` is False, True (an :class:`EarlyStop` on the run's
-    detector) or an :class:`EarlyStop`; it is part of the settings hash, so runs with and without it
-    never mix. ``run_info`` is extra metadata stored in the summary (e.g. the prompt-set name).
+    ``report``, ``report.html``. ``early_stop`` is None (:func:`early_stop_default` for the judge),
+    False, True (an :class:`EarlyStop` on the run's detector) or an :class:`EarlyStop`; it is part of
+    the settings hash, so runs with and without it never mix. ``run_info`` is extra metadata stored in the summary (e.g. the prompt-set name).
     """
     from .. import metrics
 
     params = params or GenParams()
     if detector is None or isinstance(detector, str):
         detector = load_detector(detector or DEFAULT_DETECTOR)
+    if early_stop is None:
+        early_stop = early_stop_default(detector)
     stopper = EarlyStop(partial_reader(detector)) if early_stop is True else (early_stop or None)
     # Everything that changes an answer; batch size does not, so a resumed run may use another one.
     gen = {k: v for k, v in params.to_dict().items() if k != "batch_size"}

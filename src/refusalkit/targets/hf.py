@@ -189,7 +189,9 @@ class HFTarget:
                 if t in self.eos_ids:
                     n, reason = j, "stop"
                     break
-            if reason == "length" and early is not None and early.stopped is not None and bool(early.stopped[row]):
+            # A row stopped early is padded with the pad token (often the EOS token) while the rest of the
+            # batch runs on, so its flag, not the first EOS, tells why it ended.
+            if early is not None and early.stopped is not None and bool(early.stopped[row]):
                 reason = "early_stop"
             text = self.tokenizer.decode(toks[:n], skip_special_tokens=True).strip()
             responses.append(
