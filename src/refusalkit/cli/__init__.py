@@ -7,6 +7,7 @@ import sys
 
 from .app import app, state
 from . import models as _models  # noqa: F401  (registers commands)
+from . import train as _train  # noqa: F401
 
 
 def main() -> None:
