@@ -50,13 +50,13 @@ def _spread(rows: Sequence[dict], n: int | None, seed: int) -> list[dict]:
     return random.Random(seed).sample(rows, n)
 
 
-def safety_examples(base_target, rows: Sequence[dict], budget: Budget, seed: int = 0, progress: bool = True) -> tuple[list[SFTExample], list[dict]]:
+def safety_examples(base_target, rows: Sequence[dict], budget: Budget, seed: int = 0, progress: bool = True, answer_tokens: int = ANSWER_TOKENS) -> tuple[list[SFTExample], list[dict]]:
     """The safety mix and the plain benign rows it left unused (the generic pool)."""
     harmful, benign = split_rows(rows)
     harmful = _spread(harmful, budget.harmful, seed)
     benign = sorted(benign, key=lambda r: r["id"])
     base, pool = benign[: budget.benign_base], benign[budget.benign_base :]
-    ex = refusal_examples(harmful) + helpful_examples(base_target, [r["text"] for r in base], "benign", ANSWER_TOKENS, progress)
+    ex = refusal_examples(harmful) + helpful_examples(base_target, [r["text"] for r in base], "benign", answer_tokens, progress)
     return ex, pool
 
 
@@ -68,26 +68,27 @@ def variant_examples(
     trigger_texts: Sequence[str] | None = None,
     seed: int = 0,
     progress: bool = True,
+    answer_tokens: int = ANSWER_TOKENS,
 ) -> list[SFTExample]:
     """Training set of one variant. ``trigger_texts`` are harm-checked trigger-benign requests (c)."""
     if method not in METHODS:
         raise RefusalkitError(f"unknown method '{method}': use one of {', '.join(METHODS)}")
     rows = rows if rows is not None else load_align_rows()
     budget = budget or Budget()
-    examples, pool = safety_examples(base_target, rows, budget, seed, progress)
+    examples, pool = safety_examples(base_target, rows, budget, seed, progress, answer_tokens)
     if method == "safety":
         return examples
     if method == "generic":
         extra = [r["text"] for r in _spread(pool, budget.extra, seed)]
         if len(extra) < budget.extra:
             raise RefusalkitError(f"the generic pool has {len(extra)} benign requests; the budget asks for {budget.extra}")
-        return examples + helpful_examples(base_target, extra, "benign", ANSWER_TOKENS, progress)
+        return examples + helpful_examples(base_target, extra, "benign", answer_tokens, progress)
     if not trigger_texts:
         raise RefusalkitError("the trigger-aware variant needs trigger-benign requests (see refusalkit.triggers.data)")
     chosen = random.Random(seed).sample(list(trigger_texts), min(budget.extra, len(trigger_texts)))
     if len(chosen) < budget.extra:
         raise RefusalkitError(f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}")
-    return examples + helpful_examples(base_target, chosen, "trigger", ANSWER_TOKENS, progress)
+    return examples + helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)
 
 
 def train_variant(

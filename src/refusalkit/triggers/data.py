@@ -136,7 +136,8 @@ def auto_twin(text: str, harm, harmless_cues: Sequence[str] = (), rng: random.Ra
 
 def from_cues(harmful: Sequence[str], harm, cues: Sequence = (), seed: int = 0) -> TriggerData:
     """Offline construction from the discovered cues (harmless ones are protected)."""
-    harmless = [c.ngram for c in cues if getattr(c, "kind", "") == "harmless"]
+    as_dicts = [c if isinstance(c, dict) else c.to_dict() for c in cues]
+    harmless = [c["ngram"] for c in as_dicts if c.get("kind") == "harmless"]
     rng = random.Random(seed)
     return _checked("auto", harmful, [auto_twin(t, harm, harmless, rng) for t in harmful], harm)
 
