@@ -57,8 +57,11 @@ def _convert_smollm2(dest: Path) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    from ..progress import console
+
     gguf = bundled_gguf()
     folder, fname = str(gguf.parent), gguf.name
+    console.print(f"converting the bundled model once: {gguf.name} -> {dest.parent / dest.name.removesuffix('.tmp')} (about 30 s)")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
     quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
     # transformers will not save_pretrained a GGUF-loaded model: rebuild it from a clean config.
