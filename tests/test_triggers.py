@@ -87,3 +87,17 @@ def test_trigger_sources(harm, tiny_target):
     out = tdata.from_rewriter(EchoT(), harmful, harm, progress=False)
     assert len(out.accepted) + len(out.rejected) + out.unusable == len(harmful)
     assert len(out.rejected) >= 4
+
+
+def test_rewriter_over_http_on_loopback(tiny_target, harm):
+    """The rewriter source through an OpenAI-compatible server (refusalkit serve) on loopback."""
+    from refusalkit.serve import background_server, create_app
+    from refusalkit.targets import load_target
+
+    harmful = [r["text"] for r in load_align_rows() if r["label"] == "harmful"][:4]
+    with background_server(create_app(tiny_target)) as url:
+        rewriter = load_target("openai:tiny-random", base_url=url, api_key="unused")
+        out = tdata.from_rewriter(rewriter, harmful, harm, max_new_tokens=12, progress=False)
+    # every request is accounted for: accepted, rejected by the harm check, or unusable (random words)
+    assert len(out.accepted) + len(out.rejected) + out.unusable == len(harmful)
+    assert all(isinstance(t, str) and t for t in out.accepted + out.rejected)

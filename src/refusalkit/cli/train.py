@@ -16,11 +16,11 @@ def _config(epochs: float, lr: float, rank: int, batch_size: int, max_length: in
     return SFTConfig(rank=rank, alpha=2 * rank, lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, seed=seed)
 
 
-EPOCHS = typer.Option(1.5, help="Passes over the training mix.")
+EPOCHS = typer.Option(1.0, help="Passes over the training mix.")
 LR = typer.Option(5e-4, help="AdamW learning rate (linear warm-up and decay).")
 RANK = typer.Option(16, help="LoRA rank (alpha = 2 x rank) on all attention and MLP projections.")
 BATCH = typer.Option(8, "--batch-size")
-MAXLEN = typer.Option(88, "--max-length", help="Tokens per example (prompt + answer).")
+MAXLEN = typer.Option(80, "--max-length", help="Tokens per example (prompt + answer).")
 MAXSTEPS = typer.Option(None, "--max-steps", help="Stop after this many steps (smoke runs).")
 SEED = typer.Option(0)
 

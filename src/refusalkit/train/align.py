@@ -32,9 +32,9 @@ ANSWER_TOKENS = 64
 class Budget:
     """How many examples of each kind a variant trains on (``None`` = all available)."""
 
-    harmful: int | None = None
-    benign_base: int = 137  # plain benign in the safety mix; the rest of the train split is the generic pool
-    extra: int = 137  # K: helpful examples (b) and (c) add on top of the safety mix
+    harmful: int | None = 200
+    benign_base: int = 96  # plain benign in the safety mix; the rest of the train split is the generic pool
+    extra: int = 96  # K: helpful examples (b) and (c) add on top of the safety mix
 
 
 def split_rows(rows: Sequence[dict], split: str = "train") -> tuple[list[dict], list[dict]]:
@@ -47,7 +47,8 @@ def _spread(rows: Sequence[dict], n: int | None, seed: int) -> list[dict]:
     rows = list(rows)
     if n is None or n >= len(rows):
         return rows
-    return random.Random(seed).sample(rows, n)
+    random.Random(seed).shuffle(rows)  # a prefix of one fixed order: a larger budget extends a smaller one
+    return rows[:n]
 
 
 def safety_examples(base_target, rows: Sequence[dict], budget: Budget, seed: int = 0, progress: bool = True, answer_tokens: int = ANSWER_TOKENS) -> tuple[list[SFTExample], list[dict]]:
@@ -85,7 +86,7 @@ def variant_examples(
         return examples + helpful_examples(base_target, extra, "benign", answer_tokens, progress)
     if not trigger_texts:
         raise RefusalkitError("the trigger-aware variant needs trigger-benign requests (see refusalkit.triggers.data)")
-    chosen = random.Random(seed).sample(list(trigger_texts), min(budget.extra, len(trigger_texts)))
+    chosen = _spread(trigger_texts, budget.extra, seed)
     if len(chosen) < budget.extra:
         raise RefusalkitError(f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}")
     return examples + helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)

@@ -38,11 +38,11 @@ class SFTConfig:
     alpha: int = 32
     dropout: float = 0.0
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-    top_layers: int | None = 12  # LoRA only on the last N blocks: backward stops there (CPU time)
+    top_layers: int | None = 8  # LoRA only on the last N blocks: backward stops there (CPU time)
     lr: float = 5e-4
-    epochs: float = 1.5
+    epochs: float = 1.0
     batch_size: int = 8
-    max_length: int = 88
+    max_length: int = 80
     warmup: float = 0.05
     seed: int = 0
     save_every: int = 10
@@ -62,6 +62,7 @@ class TrainResult:
     seconds: float
     cached: bool
     losses: list[float] = field(default_factory=list)
+    fingerprint: str = ""
 
 
 def is_trained(out_dir: Path, fingerprint: str) -> bool:
@@ -137,7 +138,7 @@ def train_lora(
     out_dir = Path(out_dir)
     fp = fingerprint(target.id, examples, config)
     if is_trained(out_dir, fp):
-        return TrainResult(out_dir, 0, 0, 0.0, cached=True)
+        return TrainResult(out_dir, 0, 0, 0.0, cached=True, fingerprint=fp)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
 
@@ -216,4 +217,4 @@ def train_lora(
     shutil.rmtree(ckpt, ignore_errors=True)
     # Leave the caller's target usable: its model now carries the trained adapter, merged.
     target.model = model.merge_and_unload()
-    return TrainResult(out_dir, total, start, time.time() - t0, cached=False, losses=losses)
+    return TrainResult(out_dir, total, start, time.time() - t0, cached=False, losses=losses, fingerprint=fp)

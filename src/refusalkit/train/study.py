@@ -45,10 +45,10 @@ class StudySettings:
     api_key: str | None = None
     sft: SFTConfig = field(default_factory=SFTConfig)
     budget: Budget = field(default_factory=Budget)
-    eval_limit: int | None = None  # prompts of the core test split (None = all)
-    max_new_tokens: int = 64
+    eval_limit: int | None = 120  # prompts of the core test split, round-robin over kinds (None = all)
+    max_new_tokens: int = 32  # the detector decides on the opening; early stop ends most answers sooner
     batch_size: int = 16
-    cue_texts: int = 120  # harmful train requests analysed for triggers
+    cue_texts: int = 60  # harmful train requests analysed for triggers
     answer_tokens: int = 64
 
     @classmethod
@@ -124,8 +124,12 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
         target = fresh_base()
         examples = timed(f"data_{method}", lambda: variant_examples(method, target, rows, settings.budget, trigger_texts, answer_tokens=settings.answer_tokens))
         _log(f"training variant {method} on {len(examples)} examples")
-        timed(f"train_{method}", lambda: train_lora(target, examples, out / "adapters" / method, settings.sft, description=f"training {method}"))
-        target.id = f"{settings.model}+{method}"
+        result = timed(f"train_{method}", lambda: train_lora(target, examples, out / "adapters" / method, settings.sft, description=f"training {method}"))
+        if result.cached:  # the finished adapter was reused: apply it to the fresh base
+            target = load_target(settings.model, adapter=str(result.adapter_dir))
+        # The run store keys answers by target id: name the adapter's exact training so a changed
+        # setting never reuses stale answers.
+        target.id = f"{settings.model}+{method}-{result.fingerprint[:8]}"
         return target, len(examples)
 
     sizes = {}
