@@ -94,3 +94,53 @@ def test_align_set_shape():
     # held-out intents never appear in training rows
     train_intents = {r["intent"] for r in harmful if r["split"] == "train"}
     assert not train_intents & {r["intent"] for r in harmful if r["split"] == "test"}
+
+
+def test_helpful_answers_are_cached(tiny_target, tmp_path, monkeypatch):
+    from refusalkit.train import data
+
+    monkeypatch.setenv("REFUSALKIT_HOME", str(tmp_path))
+    texts = ["Explain rainbows.", "What is a haiku?"]
+    first = data.helpful_answers(tiny_target, texts, max_new_tokens=5, progress=False)
+    assert set(first) == set(texts)
+    cache = tmp_path / "answers" / "tiny-random" / "greedy-5.jsonl"
+    assert len(cache.read_text().splitlines()) == 2
+
+    def boom(*a, **k):
+        raise AssertionError("cached answers must not be generated again")
+
+    monkeypatch.setattr(tiny_target, "generate", boom)
+    assert data.helpful_answers(tiny_target, texts, max_new_tokens=5, progress=False) == first
+
+
+def test_variant_data_share_one_budget(tiny_target, monkeypatch):
+    from refusalkit.errors import RefusalkitError
+    from refusalkit.train import data
+    from refusalkit.train.align import Budget, variant_examples
+
+    monkeypatch.setattr(data, "helpful_answers", lambda target, texts, **kw: {t: (f"Sure: {t}", True) for t in texts})
+
+    rows = load_align_rows()
+    budget = Budget(harmful=10, benign_base=4, extra=5)
+    twins = [r["trigger_benign"] for r in rows if r["label"] == "harmful" and r["split"] == "train"]
+    kw = dict(rows=rows, budget=budget, progress=False, answer_tokens=6)
+    safety = variant_examples("safety", tiny_target, **kw)
+    generic = variant_examples("generic", tiny_target, **kw)
+    fixed = variant_examples("triggers", tiny_target, trigger_texts=twins, **kw)
+
+    def kinds(exs):
+        out = {}
+        for e in exs:
+            out[e.kind] = out.get(e.kind, 0) + 1
+        return out
+
+    assert kinds(safety) == {"refusal": 10, "benign": 4}
+    assert len(generic) == len(fixed) == len(safety) + 5
+    assert kinds(fixed)["trigger"] == 5 and kinds(generic)["benign"] == 9
+    assert safety == generic[: len(safety)] == fixed[: len(safety)]  # (b) and (c) extend the same safety mix
+    extra = {e.prompt for e in generic[len(safety):]}
+    assert not extra & {e.prompt for e in safety}
+    held_out = {r["text"] for r in rows if r["split"] == "test"}
+    assert not held_out & {e.prompt for e in fixed}
+    with pytest.raises(RefusalkitError):
+        variant_examples("triggers", tiny_target, trigger_texts=[], **kw)
