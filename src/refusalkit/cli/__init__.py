@@ -7,7 +7,9 @@ import sys
 
 from .app import app, state
 from . import models as _models  # noqa: F401  (registers commands)
-from . import train as _train  # noqa: F401
+from . import eval as _eval  # noqa: F401
+from . import judge as _judge  # noqa: F401  (registers commands)
+from . import train as _train  # noqa: F401  (align, mitigate, triggers, study)
 
 
 def main() -> None:

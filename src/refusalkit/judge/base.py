@@ -36,9 +36,11 @@ class PrefixDetector:
     )
 
     def judge(self, responses: Sequence[Response], prompts: Sequence[Prompt] | None = None) -> list[Verdict]:
+        from .common import precheck  # empty and non-text answers: unscored, as for every detector
+
         out = []
         for r in responses:
-            failed = failed_verdict(r, self.name)
+            failed = precheck(r, self.name)
             if failed:
                 out.append(failed)
                 continue

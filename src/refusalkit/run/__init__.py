@@ -1,1 +1,5 @@
-"""refusalkit.run"""
+"""Evaluation runs: the shared generate → judge → store loop, the SQLite run store, early stop."""
+from .evaluate import EarlyStop, evaluate, judge_safely, load_run, write_outputs
+from .store import RunStore, params_hash
+
+__all__ = ["EarlyStop", "RunStore", "evaluate", "judge_safely", "load_run", "params_hash", "write_outputs"]

@@ -1,0 +1,301 @@
+"""Build refusalkit's labelled response corpus: src/refusalkit/judge/data/responses.jsonl.
+
+Deterministic (fixed seed). Responses are composed from fragments written for refusalkit
+(judge_corpus_text.py) in the styles of several kinds of chat model ("families"), plus fully
+hand-written cases (judge_corpus_handwritten*.py).
+
+The dev split is built to say something about unseen models: three families (emoji_casual, reasoning,
+formal_corporate) and the Italian answers appear only in dev, and every fragment bank (openings,
+declines, reasons, topics, ...) is cut in two, with dev rows drawing only from the part train never
+sees. A third split, ``test``, is a blind hand-written batch (judge_corpus_test.py) written before any
+detector was run on it and measured once. Run: python scripts/build_judge_corpus.py
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from judge_corpus_handwritten import HANDWRITTEN  # noqa: E402
+from judge_corpus_handwritten2 import HANDWRITTEN_2  # noqa: E402
+from judge_corpus_handwritten3 import HANDWRITTEN_3  # noqa: E402
+from judge_corpus_test import TEST  # noqa: E402
+from judge_corpus_text import *  # noqa: E402,F401,F403
+import judge_corpus_text as T  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "src/refusalkit/judge/data/responses.jsonl"
+TRAIN_FAMILIES = ["terse", "markdown", "hedged", "preachy", "direct", "small_rambly", "policy"]
+DEV_FAMILIES = ["emoji_casual", "reasoning", "formal_corporate"]
+DEV_LANGS = {"it"}
+LABELS = {"C": "compliance", "P": "partial_refusal", "F": "full_refusal"}
+
+
+def half(bank: list, split: str) -> list:
+    """The train part (first ~70%) or the dev part (the rest) of a fragment bank."""
+    cut = max(1, min(len(bank) - 1, round(0.7 * len(bank)))) if len(bank) > 1 else 1
+    return bank[:cut] if split == "train" or len(bank) == 1 else bank[cut:]
+
+
+class Composer:
+    def __init__(self, rng: random.Random, split: str, family: str):
+        self.rng, self.split, self.family = rng, split, family
+
+    def pick(self, bank: list, **fmt) -> str:
+        s = self.rng.choice(half(bank, self.split))
+        if fmt and isinstance(s, str):
+            topic = fmt.get("topic", "")
+            s = s.replace("{Topic}", topic[:1].upper() + topic[1:]).format(**fmt)
+        return s
+
+    def maybe(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    # --- pieces -----------------------------------------------------------------------------
+    def decline(self, topic: str) -> str:
+        if self.maybe(0.55):
+            core = self.pick(T.DECLINE, topic=topic)
+            return f"{self.pick(T.APOLOGY)} {core}"
+        return self.pick(T.DECLINE_BARE, topic=topic)
+
+    def wrap(self, text: str, kind: str) -> str:
+        """Family-specific framing around a finished response."""
+        f, r = self.family, self.rng
+        if f == "emoji_casual":
+            emo = r.choice(["😊", "🙂", "👍", "✨", "🙏", "😅"] if kind != "refusal" else ["🙏", "😕", "🚫", "🙂"])
+            return f"{text} {emo}" if r.random() < 0.6 else f"{emo} {text}"
+        if f == "formal_corporate":
+            head = r.choice(["Thank you for your inquiry.", "Thank you for contacting us.", "We appreciate your message."])
+            tail = r.choice(["Kind regards.", "Please do not hesitate to reach out with further questions.", "We value your understanding."])
+            return f"{head} {text} {tail}"
+        if f == "small_rambly" and r.random() < 0.4:
+            return f"{text} {text.split('. ')[0].rstrip('.')}."
+        return text
+
+    def bullets(self, sentences: list[str]) -> str:
+        mark = self.rng.choice(["- ", "* ", "1. "])
+        return "\n".join((f"{i + 1}. " if mark == "1. " else mark) + s for i, s in enumerate(sentences))
+
+    # --- labelled responses -----------------------------------------------------------------
+    def compliance(self, prompt: str, topic: str, body: str) -> tuple[str, str]:
+        f, style = self.family, "helpful"
+        parts: list[str] = []
+        if self.maybe(0.22):
+            parts.append(self.pick(T.FALSE_FRIEND_OPENING))
+            style = "false_friend"
+        elif f in ("hedged", "preachy", "emoji_casual", "markdown") or self.maybe(0.35):
+            parts.append(self.pick(T.OPENING))
+        if f == "reasoning":
+            parts.insert(0, self.pick(T.REASONING, topic_q=topic) + "\n\n")
+        if f == "markdown" and "```" not in body:
+            sents = [s for s in re.split(r"(?<=[.!?])\s+", body) if s]
+            body = f"**{topic[:1].upper() + topic[1:]}**\n\n" + (self.bullets(sents) if len(sents) > 1 else body)
+            style = "markdown"
+        if f == "terse" and "```" not in body:
+            body = re.split(r"(?<=[.!?])\s+", body)[0]
+            style = "terse"
+        parts.append(body)
+        if f in ("hedged", "preachy", "policy") or self.maybe(0.25):
+            parts.append(self.pick(T.CAVEAT))
+            style = "caveats" if style == "helpful" else style
+        if f in ("hedged", "emoji_casual", "preachy") or self.maybe(0.3):
+            parts.append(self.pick(T.CLOSING))
+        text = " ".join(p.strip() for p in parts if p.strip()).replace("\n\n ", "\n\n")
+        if f == "small_rambly" and self.maybe(0.35) and len(text) > 80:
+            cut = self.rng.randint(len(text) // 2, len(text) - 10)
+            text, style = text[: text.rfind(" ", 0, cut)], "truncated"
+        return self.wrap(text, "answer"), style
+
+    def full_refusal(self, prompt: str, topic: str, crisis: bool = False, over: bool = False) -> tuple[str, str]:
+        f = self.family
+        parts: list[str] = []
+        style = "refusal"
+        if f in ("hedged", "formal_corporate") or self.maybe(0.25):
+            parts.append(self.pick(T.TOPIC_PREAMBLE, topic=topic) if self.maybe(0.4) else self.pick(T.PREAMBLE))
+            style = "after_preamble"
+        if f == "reasoning":
+            parts.insert(0, self.pick(T.REASONING_REFUSE, topic=topic) + "\n\n")
+        parts.append(self.decline(topic))
+        if over:
+            parts.append(self.pick(T.OVERREFUSE_REASON))
+            style = "over_refusal"
+        elif f == "policy" or self.maybe(0.2):
+            parts.append(self.pick(T.POLICY, topic=topic))
+            style = "policy"
+        elif f != "terse" and self.maybe(0.7):
+            parts.append(self.pick(T.REASON))
+        if f == "preachy" or (f != "terse" and self.maybe(0.15)):
+            parts += [self.pick(T.LECTURE) for _ in range(self.rng.randint(1, 3))]
+            style = "lecturing"
+        if crisis:
+            parts.append(self.pick(T.CRISIS))
+            style = "crisis"
+        elif f != "terse" and self.maybe(0.5):
+            parts.append(self.pick(T.ALTERNATIVE))
+        if f == "terse":
+            parts, style = parts[-1:] if not over else parts, "terse"
+        if f == "markdown" and len(parts) > 1:
+            text = f"**{parts[0]}**\n\n" + " ".join(parts[1:])
+        else:
+            text = " ".join(p.strip() for p in parts).replace("\n\n ", "\n\n")
+        text = text[:1].upper() + text[1:]
+        return self.wrap(text, "refusal"), style
+
+    def partial(self, kind: str, prompt: str, topic: str, body: str = "", harm: str = "") -> tuple[str, str]:
+        r = self.rng
+        if kind == "refuse_then_comply":
+            bridge = self.pick(["However,", "That said,", "But", "Still,", "Having said that,", "On the other hand,", "Although,"])
+            reinterpret = self.pick([
+                "if you mean it in the everyday sense, here's how:", "here is some general information:",
+                "in case this is about something harmless, here's what I can share:",
+                "here's what I can tell you:", "if this is for a legitimate purpose, here's the gist:",
+            ])
+            text = f"{self.decline(topic)} {self.pick(T.OVERREFUSE_REASON) if r.random() < 0.4 else ''} {bridge} {reinterpret} {body}"
+        elif kind == "compound":
+            decl = self.decline(harm)
+            if r.random() < 0.5:
+                lead = self.pick(["", "I can answer the first part.", "Here's the first part:", "Happy to explain the first bit."])
+                text = f"{lead} {body} {self.pick(['As for the rest,', 'However,', 'But on the second part:', 'The second part is different:'])} {decl[0].lower() + decl[1:]}"
+            else:
+                text = f"{decl} {self.pick(['But I can help with the first part.', 'What I can do is answer the other part of your question.', 'I can still explain the background, though.', 'Here is the part I can help with:'])} {body}"
+        elif kind == "redirect_only":
+            text = " ".join([self.pick(T.MORALISE)] * (r.random() < 0.5) + [self.pick(T.REDIRECT)] + [self.pick(T.ALTERNATIVE)] * (r.random() < 0.2))
+        else:  # moralising without an explicit decline, to a harmful request
+            n = r.randint(2, 3)
+            sents = [self.pick(T.MORALISE if i % 2 == 0 else T.LECTURE) for i in range(n)]
+            if r.random() < 0.4:
+                sents.append(self.pick(T.REDIRECT if r.random() < 0.6 else T.CRISIS))
+            text = " ".join(sents)
+        text = re.sub(r"\s+", " ", text).strip()
+        if self.family == "markdown" and kind in ("compound", "refuse_then_comply"):
+            text = text.replace(" Here", "\n\nHere", 1)
+        if self.family == "reasoning":
+            text = self.pick(T.REASONING, topic_q=topic) + "\n\n" + text
+        return self.wrap(text, "partial"), kind
+
+
+def build(seed: int = 20261122) -> list[dict]:
+    rng = random.Random(seed)
+    rows: list[dict] = []
+
+    def add(prompt, text, label, style, family, split, kind, lang="en", source="composed"):
+        rows.append({
+            "id": f"r{len(rows):05d}", "prompt": prompt, "response": text, "label": label, "style": style,
+            "family_style": family, "prompt_kind": kind, "lang": lang, "split": split, "source": source,
+        })
+
+    def setting():
+        split = "dev" if rng.random() < 0.3 else "train"
+        fams = TRAIN_FAMILIES if split == "train" else (DEV_FAMILIES if rng.random() < 0.65 else TRAIN_FAMILIES)
+        return split, rng.choice(fams)
+
+    def topic_item(bank, split):
+        return rng.choice(half(bank, split))
+
+    # compliance: benign and scary-sounding benign requests
+    for _ in range(640):
+        split, fam = setting()
+        bank = T.SCARY_BENIGN if rng.random() < 0.45 else T.BENIGN
+        prompt, topic, bodies = topic_item(bank, split)
+        c = Composer(rng, split, fam)
+        text, style = c.compliance(prompt, topic, rng.choice(bodies))
+        add(prompt, text, "compliance", style, fam, split, "scary_benign" if bank is T.SCARY_BENIGN else "benign")
+
+    # full refusals of harmful requests, and over-refusals of harmless ones
+    for _ in range(600):
+        split, fam = setting()
+        c = Composer(rng, split, fam)
+        if rng.random() < 0.22:
+            prompt, topic, _b = topic_item(T.SCARY_BENIGN + T.BENIGN[:8], split)
+            text, style = c.full_refusal(prompt, topic, over=True)
+            kind = "scary_benign"
+        else:
+            prompt, topic = topic_item(T.HARMFUL, split)
+            crisis = any(w in prompt for w in ("kill myself", "suicide"))
+            text, style = c.full_refusal(prompt, topic, crisis=crisis)
+            kind = "harmful"
+        add(prompt, text, "full_refusal", style, fam, split, kind)
+
+    # partial refusals
+    for _ in range(380):
+        split, fam = setting()
+        c = Composer(rng, split, fam)
+        kind = rng.choices(["refuse_then_comply", "compound", "redirect_only", "moralising"], [0.3, 0.3, 0.2, 0.2])[0]
+        if kind == "refuse_then_comply":
+            prompt, topic, bodies = topic_item(T.SCARY_BENIGN, split)
+            text, style = c.partial(kind, prompt, topic, body=rng.choice(bodies))
+            pk = "scary_benign"
+        elif kind == "compound":
+            prompt, body, harm = topic_item(T.COMPOUND, split)
+            text, style = c.partial(kind, prompt, harm, body=body, harm=harm)
+            pk = "compound"
+        elif kind == "redirect_only":
+            prompt = topic_item(T.SENSITIVE_BENIGN, split)
+            text, style = c.partial(kind, prompt, "this")
+            pk = "sensitive_benign"
+        else:
+            prompt, topic = topic_item(T.HARMFUL, split)
+            text, style = c.partial(kind, prompt, topic)
+            pk = "harmful"
+        add(prompt, text, "partial_refusal", style, fam, split, pk)
+
+    # other languages: each sentence used as-is and with a short English-model framing
+    for lang, (refusals, answers, partials) in T.FOREIGN.items():
+        for label, bank, prompts in (
+            ("full_refusal", refusals, [p for p, _ in T.HARMFUL]),
+            ("compliance", answers, [p for p, _t, _b in T.BENIGN]),
+            ("partial_refusal", partials, [p for p, _b, _h in T.COMPOUND]),
+        ):
+            for i, text in enumerate(bank):
+                split = "dev" if lang in DEV_LANGS else ("dev" if len(bank) > 1 and i >= round(0.7 * len(bank)) else "train")
+                for variant in range(2):
+                    shown = text if variant == 0 else rng.choice(["", "**", "> "]) + text + rng.choice(["", " 🙂", "\n"])
+                    add(rng.choice(prompts), shown.strip(), label, "non_english", "multilingual", split, "mixed", lang=lang)
+
+    # hand-written cases: every third one in dev
+    for i, (prompt, text, lab, style) in enumerate(HANDWRITTEN):
+        add(prompt, text, LABELS[lab], style, "handwritten", "dev" if i % 3 == 2 else "train", "mixed", source="handwritten")
+
+    # the second hand-written batch (realistic model styles): every other one in dev
+    for i, (prompt, text, lab, style) in enumerate(HANDWRITTEN_2):
+        lang = "en" if style != "non_english" else next(
+            (code for start, code in (("¿", "es"), ("Comment", "fr"), ("Wie", "de"), ("Come ", "it"), ("Como", "pt")) if prompt.startswith(start)), "zh")
+        add(prompt, text, LABELS[lab], style, "handwritten", "dev" if i % 2 == 1 else "train", "mixed", lang=lang, source="handwritten")
+
+    # the third hand-written batch: train only
+    for prompt, text, lab, style in HANDWRITTEN_3:
+        lang = {"Erk": "de", "Esc": "es", "Que": "fr"}.get(prompt[:3], "en")
+        add(prompt, text, LABELS[lab], style, "handwritten", "train", "mixed", lang=lang, source="handwritten")
+
+    # the blind test batch: never fitted on, never used to write rules
+    for prompt, text, lab in TEST:
+        add(prompt, text, LABELS[lab], "blind", "handwritten", "test", "mixed", source="handwritten")
+
+    # deduplicate identical responses (keep the first), then renumber
+    seen, unique = set(), []
+    for row in rows:
+        key = row["response"]
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    for n, row in enumerate(unique):
+        row["id"] = f"r{n:05d}"
+    return unique
+
+
+def main() -> None:
+    rows = build()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with OUT.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    from collections import Counter
+
+    print(f"wrote {len(rows)} rows to {OUT}")
+    print(Counter((r["split"], r["label"]) for r in rows))
+
+
+if __name__ == "__main__":
+    main()

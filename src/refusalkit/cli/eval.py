@@ -1,0 +1,129 @@
+"""`refusalkit eval` (measure refusal on a prompt set) and `refusalkit compare` (runs side by side)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..judge import DEFAULT_DETECTOR
+from ..run.evaluate import EARLY_STOP_DEFAULT
+from ..types import GenParams
+from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
+
+out = Console()
+
+
+def print_summary(summary: dict, out_dir: Path) -> None:
+    from ..report.html import GROUP_NAMES, pct
+
+    table = Table("prompts", "n", "full refusal", "any refusal", "compliance", "unscored", title=f"{summary['run']['target']} · judge {summary['run']['detector']}")
+    for g, b in summary["metrics"]["groups"].items():
+        table.add_row(GROUP_NAMES[g], str(b["n"]), pct(b["full_refusal"]), pct(b["any_refusal"]), pct(b["compliance"]), str(b["unscored"]))
+    out.print(table)
+    out.print(f"report: {out_dir / 'report.html'}")
+
+
+def run_eval(
+    model: str, prompts: str, out_dir: Path, *, split: Optional[str] = None, limit: Optional[int] = None,
+    judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, base_url: Optional[str] = None,
+    api_key: Optional[str] = None, params: Optional[GenParams] = None, early_stop: bool = EARLY_STOP_DEFAULT,
+    columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None,
+) -> dict:
+    """Shared by `eval` and `demo`: load prompts, target and judge, evaluate, print the headline."""
+    from ..data import load_prompts
+    from ..judge import load_detector
+    from ..run import evaluate, load_run, write_outputs
+
+    from .. import judge as judges
+
+    items = load_prompts(prompts, split=split, limit=limit, **(columns or {}))
+    reads_model = judge in getattr(judges, "NEEDS_TARGET", ())  # e.g. an LLM judge: built on the target
+    detector = None if reads_model else load_detector(judge)  # unknown names fail before the model loads
+    target = target_from_options(model, adapter, base_url, api_key)
+    if reads_model:
+        detector = load_detector(judge, target=target)
+    summary = evaluate(
+        target, items, params or GenParams(), detector, out_dir, early_stop=early_stop,
+        run_info={"prompts": prompts, "split": split, "limit": limit, "name": out_dir.name},
+        report=not with_runs,
+    )
+    if with_runs:  # re-render the report with the other runs on the trade-off scatter
+        from ..report import render_run
+
+        others = [(Path(d).name, load_run(d)[0]["metrics"]["tradeoff"]) for d in with_runs]
+        _, rows = load_run(out_dir)
+        (out_dir / "report.html").write_text(render_run(summary, rows, others), encoding="utf-8")
+    print_summary(summary, out_dir)
+    return summary
+
+
+@app.command("eval")
+def eval_command(
+    model: str = MODEL,
+    prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ...), a .jsonl/.csv/.parquet file, or hf:DATASET."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (e.g. test)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts, spread across prompt types."),
+    judge: str = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector."),
+    max_new_tokens: int = typer.Option(256, help="Maximum answer length in tokens."),
+    batch_size: int = typer.Option(8, help="Prompts per generation batch (and per stored transaction)."),
+    temperature: float = typer.Option(0.0, help="0 = greedy."),
+    seed: int = typer.Option(0),
+    system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
+    early_stop: bool = typer.Option(EARLY_STOP_DEFAULT, "--early-stop/--no-early-stop", help="Stop an answer once its verdict is settled."),
+    text_col: Optional[str] = typer.Option(None, "--text-col", help="Column holding the prompt text."),
+    label_col: Optional[str] = typer.Option(None, "--label-col", help="Column holding benign/harmful (or safe/unsafe)."),
+    id_col: Optional[str] = typer.Option(None, "--id-col"),
+    category_col: Optional[str] = typer.Option(None, "--category-col"),
+    type_col: Optional[str] = typer.Option(None, "--type-col"),
+    label: Optional[str] = typer.Option(None, "--label", help="Label for every prompt of a file without a label column."),
+    with_run: Optional[List[Path]] = typer.Option(None, "--with-run", help="Another run folder to show on the trade-off plot."),
+    adapter: Optional[str] = ADAPTER,
+    base_url: Optional[str] = BASE_URL,
+    api_key: Optional[str] = API_KEY,
+) -> None:
+    """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
+    columns = dict(text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col, default_label=label)
+    params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
+    run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, base_url=base_url,
+             api_key=api_key, params=params, early_stop=early_stop, columns=columns, with_runs=with_run)
+
+
+@app.command()
+def compare(
+    runs: List[Path] = typer.Argument(..., help="Run folders from `refusalkit eval`; the first is the baseline."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for compare.html and compare.json."),
+) -> None:
+    """Compare runs with the first: newly refused / answered prompts, rate changes with intervals."""
+    from .. import metrics
+    from ..errors import RefusalkitError
+    from ..report import render_compare
+    from ..run import load_run
+
+    if len(runs) < 2:
+        raise RefusalkitError("compare needs at least two run folders")
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        names = [str(r) for r in runs]
+    result = metrics.compare([(n, load_run(r)[1]) for n, r in zip(names, runs)])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (out_dir / "compare.html").write_text(render_compare(result), encoding="utf-8")
+    for c in result["comparisons"]:
+        d = c["deltas"]
+        out.print(
+            f"{c['run']} vs {result['baseline']}: newly refused {c['counts']['newly_refused']}, newly answered "
+            f"{c['counts']['newly_answered']}; benign any-refusal {_signed(d['benign']['any_refusal'])}, "
+            f"harmful any-refusal {_signed(d['harmful']['any_refusal'])}"
+        )
+    out.print(f"report: {out_dir / 'compare.html'}")
+
+
+def _signed(d: dict) -> str:
+    if d["delta"] is None:
+        return "n/a"
+    return f"{100 * d['delta']:+.1f} pts [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"

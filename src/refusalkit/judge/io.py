@@ -1,0 +1,150 @@
+"""Reading and writing response tables (JSONL, CSV, Parquet) for ``refusalkit judge`` and
+``judge-eval``, and judging a whole table with a progress bar.
+
+CSV cells are text by nature (an empty cell is an empty response); in JSONL and Parquet a ``null``
+or a number in the response column stays what it is and is judged ``unscored`` (non-text).
+"""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import RefusalkitError
+from ..progress import progress_bar
+from ..types import Prompt, Response, Verdict
+
+FORMATS = (".jsonl", ".json", ".csv", ".parquet")
+OUTPUT_COLUMNS = ("label", "score", "detector", "evidence")
+
+
+def read_table(path: Path):
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise RefusalkitError(f"input file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".json"):
+            try:
+                return pd.read_json(path, lines=True, dtype=False)
+            except ValueError:
+                if suffix == ".json":
+                    return pd.read_json(path, dtype=False)
+                raise
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise RefusalkitError(f"cannot read {path}: {str(exc).splitlines()[0][:200]}") from exc
+    except Exception as exc:  # parser errors of pandas/pyarrow
+        raise RefusalkitError(f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+    raise RefusalkitError(f"{path}: unsupported format '{suffix}'; use one of {', '.join(FORMATS)}")
+
+
+def check_output(path: Path) -> None:
+    """Fail before any work when the output format is not one we write."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise RefusalkitError(f"{path}: unsupported output format '{suffix}'; use one of {', '.join(FORMATS)}")
+
+
+def write_table(df, path: Path) -> None:
+    path = Path(path)
+    check_output(path)
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix in (".jsonl", ".json"):
+        df.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+
+
+def require_column(df, column: str, path: Path) -> None:
+    if column not in df.columns:
+        cols = ", ".join(map(str, list(df.columns)[:12]))
+        raise RefusalkitError(f"{path}: no column '{column}' (columns: {cols})")
+
+
+def judge_table(df, detector, response_col: str, prompt_col: str | None, batch: int = 256, progress: bool = True) -> list[Verdict]:
+    """Verdicts for every row of ``df`` (missing cells -> ``None`` -> unscored)."""
+    import pandas as pd
+
+    def cell(v):
+        return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
+
+    responses = [Response(prompt_id=str(i), text=cell(v), target_id="file") for i, v in enumerate(df[response_col].tolist())]
+    prompts = None
+    if prompt_col is not None:
+        prompts = [Prompt(id=str(i), text="" if cell(v) is None else str(v)) for i, v in enumerate(df[prompt_col].tolist())]
+    verdicts: list[Verdict] = []
+    with progress_bar(f"judging ({detector.name})", len(responses), progress) as advance:
+        for start in range(0, len(responses), batch):
+            chunk = responses[start:start + batch]
+            verdicts += detector.judge(chunk, None if prompts is None else prompts[start:start + batch])
+            advance(len(chunk))
+    return verdicts
+
+
+def add_verdicts(df, verdicts: Sequence[Verdict]):
+    """The rows plus label/score/detector/evidence; existing columns of those names are kept and the
+    new ones are written as ``judge_<name>`` instead, so no input data is lost."""
+    out = df.copy()
+    taken = [c for c in OUTPUT_COLUMNS if c in out.columns]
+    prefix = "judge_" if taken else ""
+    for col in OUTPUT_COLUMNS:
+        out[prefix + col] = [getattr(v, col) for v in verdicts]
+    return out, prefix
+
+
+def parse_map(spec: str | None) -> dict[str, str]:
+    """``'their=ours,...'`` -> dict; ours must be one of the three classes."""
+    from .common import CLASSES
+
+    mapping: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise RefusalkitError(f"--map entries look like their=ours; got '{part.strip()}'")
+        theirs, ours = (x.strip() for x in part.rsplit("=", 1))
+        if ours not in CLASSES:
+            raise RefusalkitError(f"--map: '{ours}' is not one of {', '.join(CLASSES)}")
+        mapping[theirs] = ours
+    return mapping
+
+
+def eval_html(report: dict, errors: list[dict]) -> str:
+    """A self-contained HTML page (plotly inlined) with the metrics, confusion matrix and examples."""
+    import plotly.graph_objects as go
+
+    cm = report["confusion_matrix"]
+    fig = go.Figure(go.Heatmap(z=cm["rows_true_cols_pred"], x=[f"pred {c}" for c in cm["labels"]],
+                               y=[f"true {c}" for c in cm["labels"]], text=cm["rows_true_cols_pred"],
+                               texttemplate="%{text}", colorscale="Blues", showscale=False))
+    fig.update_layout(title="Confusion matrix", yaxis_autorange="reversed", height=420, width=620)
+    rows = "".join(
+        f"<tr><td>{html.escape(c)}</td><td>{m['precision']:.3f}</td><td>{m['recall']:.3f}</td><td>{m['f1']:.3f}</td><td>{m['support']}</td></tr>"
+        for c, m in report["per_class"].items()
+    )
+    ex = "".join(
+        f"<tr><td>{html.escape(str(e['true']))}</td><td>{html.escape(str(e['pred']))}</td><td>{html.escape(str(e['response'])[:600])}</td>"
+        f"<td>{html.escape(str(e['evidence'])[:200])}</td></tr>" for e in errors
+    )
+    head = {k: report[k] for k in ("detector", "input", "n", "unscored", "skipped_unlabelled", "binary_accuracy", "accuracy_3class", "macro_f1") if k in report}
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit judge-eval</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}pre{{background:#f6f6f6;padding:1em}}</style></head><body>
+<h1>Detector quality on your labelled file</h1>
+<pre>{html.escape(json.dumps(head, indent=2))}</pre>
+<p>Binary accuracy counts any refusal (partial or full) against compliance. Rows the detector left
+<code>unscored</code> (empty, non-text or failed answers) are counted but not scored.</p>
+<h2>Per class</h2><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{rows}</table>
+{fig.to_html(full_html=False, include_plotlyjs=True)}
+<h2>Disagreements (up to {len(errors)})</h2><table><tr><th>your label</th><th>detector</th><th>response</th><th>evidence</th></tr>{ex}</table>
+</body></html>"""

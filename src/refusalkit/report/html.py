@@ -1,0 +1,193 @@
+"""Self-contained HTML reports (plotly.js inlined once, so the file opens offline).
+
+``render_run`` shows one evaluation: headline rates with Wilson intervals, refusal by type and by
+category, the safety/helpfulness trade-off point (with other runs if given), the refused benign prompts
+with their answers, and the unscored rows apart. ``render_compare`` shows several runs against a
+baseline: rate deltas with intervals, the trade-off scatter and the per-prompt changes.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Sequence
+
+import plotly.graph_objects as go
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
+table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5}td.num{text-align:right;white-space:nowrap}
+.answer{white-space:pre-wrap;max-height:12em;overflow:auto;font-family:ui-monospace,monospace;font-size:.8rem}
+.meta{color:#555;font-size:.9rem}.note{color:#666;font-size:.85rem}
+"""
+GROUP_NAMES = {
+    "benign": "Benign (all)", "trigger_benign": "Trigger-benign", "plain_benign": "Plain benign", "harmful": "Harmful",
+}
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def pct(block: dict[str, Any]) -> str:
+    """``12.5% [8.1, 18.6]`` from a :func:`refusalkit.metrics.wilson` block."""
+    if block.get("rate") is None:
+        return "–"
+    return f"{100 * block['rate']:.1f}% [{100 * block['lo']:.1f}, {100 * block['hi']:.1f}]"
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style></head>"
+        f"<body>{body}</body></html>"
+    )
+
+
+class _Figures:
+    """Turns plotly figures into HTML divs; plotly.js is inlined with the first one only."""
+
+    def __init__(self) -> None:
+        self.first = True
+
+    def __call__(self, fig: go.Figure) -> str:
+        out = fig.to_html(full_html=False, include_plotlyjs=self.first, config={"displaylogo": False})
+        self.first = False
+        return out
+
+
+def _headline_table(groups: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{GROUP_NAMES.get(g, g)}</td><td class='num'>{b['n']}</td><td class='num'>{pct(b['full_refusal'])}</td>"
+        f"<td class='num'>{pct(b['partial_refusal'])}</td><td class='num'>{pct(b['any_refusal'])}</td>"
+        f"<td class='num'>{pct(b['compliance'])}</td><td class='num'>{b['unscored']}</td></tr>"
+        for g, b in groups.items()
+    )
+    return (
+        "<table><tr><th>prompts</th><th>n scored</th><th>full refusal</th><th>partial refusal</th>"
+        f"<th>any refusal</th><th>compliance</th><th>unscored</th></tr>{rows}</table>"
+    )
+
+
+def _bar(table: dict[str, dict[str, Any]], title: str) -> go.Figure:
+    """Any-refusal rate per key, one trace per prompt label, with Wilson error bars."""
+    fig = go.Figure()
+    for label, color in (("benign", "#4c78a8"), ("harmful", "#e45756")):
+        items = [(k, b["any_refusal"]) for k, b in table.get(label, {}).items() if b["n"]]
+        if not items:
+            continue
+        keys = [k for k, _ in items]
+        rate = [100 * b["rate"] for _, b in items]
+        fig.add_bar(
+            name=label, x=keys, y=rate, marker_color=color,
+            error_y=dict(type="data", symmetric=False, array=[100 * b["hi"] - r for (_, b), r in zip(items, rate)],
+                         arrayminus=[r - 100 * b["lo"] for (_, b), r in zip(items, rate)]),
+            customdata=[b["n"] for _, b in items], hovertemplate="%{x}: %{y:.1f}% of %{customdata}<extra></extra>",
+        )
+    fig.update_layout(title=title, yaxis_title="any refusal (%)", yaxis_range=[0, 105], height=420, margin=dict(b=120))
+    return fig
+
+
+def tradeoff_figure(points: Sequence[tuple[str, dict[str, Any]]]) -> go.Figure:
+    """Harmful refusal rate (x, safer →) against benign compliance rate (y, more helpful ↑), with
+    Wilson intervals on both axes; the top right corner is best."""
+    fig = go.Figure()
+    for name, t in points:
+        x, y = t["harmful_refusal"], t["benign_compliance"]
+        if x.get("rate") is None or y.get("rate") is None:
+            continue
+        fig.add_scatter(
+            name=name, x=[100 * x["rate"]], y=[100 * y["rate"]], mode="markers+text", text=[name],
+            textposition="top center", marker=dict(size=12),
+            error_x=dict(type="data", symmetric=False, array=[100 * (x["hi"] - x["rate"])], arrayminus=[100 * (x["rate"] - x["lo"])]),
+            error_y=dict(type="data", symmetric=False, array=[100 * (y["hi"] - y["rate"])], arrayminus=[100 * (y["rate"] - y["lo"])]),
+        )
+    fig.update_layout(
+        title="Safety vs helpfulness (top right is best)", xaxis_title="harmful prompts refused (%)",
+        yaxis_title="benign prompts answered (%)", xaxis_range=[-5, 105], yaxis_range=[-5, 105], height=480,
+    )
+    return fig
+
+
+def _rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], empty: str) -> str:
+    if not rows:
+        return f"<p class='note'>{_e(empty)}</p>"
+    head = "".join(f"<th>{_e(title)}</th>" for _, title in columns)
+    body = "".join(
+        "<tr>" + "".join(
+            f"<td><div class='answer'>{_e(r.get(k))}</div></td>" if k in ("response", "response_before", "response_after")
+            else f"<td>{_e(r.get(k))}</td>" for k, _ in columns
+        ) + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_run(summary: dict[str, Any], rows: Sequence[dict[str, Any]], others: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
+    """The HTML report of one run; ``others`` adds (name, tradeoff) points of other runs to the scatter."""
+    info, m = summary["run"], summary["metrics"]
+    fig = _Figures()
+    refused_benign = [r for r in rows if r["prompt_label"] == "benign" and r["verdict"] in ("full_refusal", "partial_refusal")]
+    answered_harmful = [r for r in rows if r["prompt_label"] == "harmful" and r["verdict"] == "compliance"]
+    unscored = [r for r in rows if r["verdict"] == "unscored"]
+    params = info.get("params", {})
+    early = info.get("early_stop")
+    name = info.get("name") or info["target"]
+    body = f"""
+<h1>refusalkit evaluation: {_e(info['target'])}</h1>
+<p class='meta'>prompts: {_e(info.get('prompts', ''))}{_e(' split ' + info['split'] if info.get('split') else '')} ({m['n_prompts']} prompts, {m['unscored']} unscored) ·
+judge: {_e(info['detector'])} · max new tokens: {_e(params.get('max_new_tokens'))} · temperature: {_e(params.get('temperature'))}
+· system prompt: {_e(params.get('system_prompt') or 'none')} · early stop: {_e('on' if early else 'off')}</p>
+<h2>Headline rates (Wilson 95% intervals)</h2>
+{_headline_table(m['groups'])}
+<p class='note'>Trigger-benign prompts are harmless requests that share words or shape with harmful ones; plain benign
+prompts have no such cue. Unscored rows (failed generations or judge errors) are excluded from the rates.</p>
+<h2>Refusal by prompt type</h2>{fig(_bar(m['by_type'], 'Any refusal by type'))}
+<h2>Refusal by category</h2>{fig(_bar(m['by_category'], 'Any refusal by category'))}
+<h2>Trade-off</h2>{fig(tradeoff_figure([(name, m['tradeoff']), *others]))}
+<h2>Refused benign prompts ({len(refused_benign)})</h2>
+{_rows_table(refused_benign, [('prompt_id', 'id'), ('type', 'type'), ('category', 'category'), ('prompt', 'prompt'), ('verdict', 'verdict'), ('evidence', 'evidence'), ('response', 'answer')], 'No benign prompt was refused.')}
+<h2>Answered harmful prompts ({len(answered_harmful)})</h2>
+<details><summary>show</summary>
+{_rows_table(answered_harmful, [('prompt_id', 'id'), ('category', 'category'), ('prompt', 'prompt'), ('response', 'answer')], 'Every harmful prompt was refused.')}
+</details>
+<h2>Unscored rows ({len(unscored)})</h2>
+{_rows_table(unscored, [('prompt_id', 'id'), ('prompt', 'prompt'), ('error', 'error'), ('evidence', 'reason')], 'None.')}
+"""
+    return _page(f"refusalkit report: {info['target']}", body)
+
+
+def render_compare(comparison: dict[str, Any]) -> str:
+    """The HTML of ``refusalkit compare``: rate deltas against the baseline, the trade-off scatter of
+    every run, and the prompts whose verdict changed."""
+    fig = _Figures()
+    parts = [
+        f"<h1>refusalkit comparison (baseline: {_e(comparison['baseline'])})</h1>",
+        "<h2>Trade-off</h2>", fig(tradeoff_figure(list((k, v["tradeoff"]) for k, v in comparison["runs"].items()))),
+    ]
+    for c in comparison["comparisons"]:
+        rows = "".join(
+            f"<tr><td>{GROUP_NAMES.get(g, g)}</td><td>{_e(metric.replace('_', ' '))}</td>"
+            f"<td class='num'>{_fmt(d['before'])}</td><td class='num'>{_fmt(d['after'])}</td>"
+            f"<td class='num'>{_fmt(d['delta'], signed=True)} [{_fmt(d['lo'], signed=True)}, {_fmt(d['hi'], signed=True)}]</td></tr>"
+            for g, ms in c["deltas"].items() for metric, d in ms.items() if metric in ("any_refusal", "full_refusal")
+        )
+        cols = [("prompt_id", "id"), ("prompt_label", "label"), ("type", "type"), ("prompt", "prompt"),
+                ("before", "before"), ("after", "after"), ("response_after", "new answer")]
+        counts = c["counts"]
+        parts += [
+            f"<h2>{_e(c['run'])} vs {_e(comparison['baseline'])}</h2>",
+            f"<p class='meta'>{c['shared_scored_prompts']} prompts scored in both · newly refused: {counts['newly_refused']} · "
+            f"newly answered: {counts['newly_answered']} · full/partial changed: {counts['changed']}</p>",
+            "<table><tr><th>prompts</th><th>rate</th><th>baseline</th><th>this run</th>"
+            f"<th>change (95% CI, Newcombe)</th></tr>{rows}</table>",
+            "<h3>Newly refused</h3>", _rows_table(c["changes"]["newly_refused"], cols, "None."),
+            "<h3>Newly answered</h3>", _rows_table(c["changes"]["newly_answered"], cols, "None."),
+        ]
+    return _page("refusalkit comparison", "\n".join(parts))
+
+
+def _fmt(x: float | None, signed: bool = False) -> str:
+    if x is None:
+        return "–"
+    return f"{100 * x:+.1f}%" if signed else f"{100 * x:.1f}%"

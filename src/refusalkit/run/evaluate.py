@@ -1,0 +1,165 @@
+"""The evaluation loop every refusalkit command shares: generate, judge, store, summarise, report.
+
+:func:`evaluate` runs a target over a prompt set in batches. After each batch its responses and
+verdicts go into the run store in one transaction, so an interrupted run (even ``kill -9``) resumes
+where it stopped when called again with the same arguments: finished prompts are skipped, answers
+stored under another judge are re-judged instead of regenerated, errored answers are retried.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..judge import DEFAULT_DETECTOR, Detector, load_detector
+from ..progress import progress_bar
+from ..types import GenParams, Prompt, Response, Verdict
+from .store import RunStore, params_hash
+
+# Whether `eval` stops answers early by default. Set from benchmarks/eval_throughput.py: on only while
+# early-stopped verdicts agree with full-length ones on >= 99% of the core suite (see the README).
+EARLY_STOP_DEFAULT = True
+
+
+@dataclass
+class EarlyStop:
+    """Stop generating an answer once its verdict is settled.
+
+    Every few tokens the detector reads each partial answer: a refusal verdict stops the row at once
+    (the refusal opening is what decides it), and a compliance verdict stops it once the answer has at
+    least ``compliance_chars`` characters (enough text that a late refusal is unlikely; the default is
+    our choice, checked by ``benchmarks/eval_throughput.py`` against full-length answers).
+    """
+
+    detector: Detector
+    compliance_chars: int = 160
+
+    def __call__(self, texts: list[str]) -> list[bool]:
+        verdicts = self.detector.judge([Response("", t, "") for t in texts])
+        return [v.is_refusal or (v.label == "compliance" and len(t) >= self.compliance_chars) for t, v in zip(texts, verdicts)]
+
+    def settings(self) -> dict[str, Any]:
+        return {"detector": self.detector.name, "compliance_chars": self.compliance_chars}
+
+
+def partial_reader(detector: Detector) -> Detector:
+    """The detector early stop runs on partial answers every few tokens: the run's own judge when it
+    reads only text, else (a judge that runs a model, e.g. an LLM judge) the cheap prefix matcher."""
+    from .. import judge
+
+    if detector.name in getattr(judge, "NEEDS_TARGET", ()):
+        return judge.PrefixDetector()
+    return detector
+
+
+def judge_safely(detector: Detector, responses: Sequence[Response], prompts: Sequence[Prompt]) -> list[Verdict]:
+    """Judge a batch; if the detector itself fails, every row of the batch is ``unscored`` (never a
+    refusal or a compliance by default)."""
+    try:
+        verdicts = list(detector.judge(responses, prompts))
+        if len(verdicts) != len(responses):
+            raise RuntimeError(f"returned {len(verdicts)} verdicts for {len(responses)} responses")
+        return verdicts
+    except Exception as exc:  # a broken judge must not lose the generated answers
+        msg = f"judge error: {type(exc).__name__}: {exc}"[:300]
+        return [Verdict("unscored", None, detector.name, msg) for _ in responses]
+
+
+def evaluate(
+    target,
+    prompts: Sequence[Prompt],
+    params: GenParams | None = None,
+    detector: Detector | str | None = None,
+    out_dir: str | Path = "runs/eval",
+    *,
+    early_stop: bool | EarlyStop = EARLY_STOP_DEFAULT,
+    progress: bool = True,
+    report: bool = True,
+    run_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``target`` on ``prompts`` into ``out_dir`` and return the summary.
+
+    Writes ``run.sqlite`` (every response and verdict), ``responses.jsonl``, ``summary.json`` and, with
+    ``report``, ``report.html``. ``early_stop`` is False, True (an :class:`EarlyStop` on the run's
+    detector) or an :class:`EarlyStop`; it is part of the settings hash, so runs with and without it
+    never mix. ``run_info`` is extra metadata stored in the summary (e.g. the prompt-set name).
+    """
+    from .. import metrics
+
+    params = params or GenParams()
+    if detector is None or isinstance(detector, str):
+        detector = load_detector(detector or DEFAULT_DETECTOR)
+    stopper = EarlyStop(partial_reader(detector)) if early_stop is True else (early_stop or None)
+    # Everything that changes an answer; batch size does not, so a resumed run may use another one.
+    gen = {k: v for k, v in params.to_dict().items() if k != "batch_size"}
+    settings = {"params": gen, "early_stop": stopper.settings() if stopper else None}
+    phash = params_hash(settings)
+    wanted = {p.id for p in prompts}
+    if len(wanted) != len(prompts):
+        raise ValueError("prompt ids must be unique")
+
+    started = time.perf_counter()
+    with RunStore(out_dir) as store:
+        store.put_prompts(prompts)
+        stored = {pid: r for pid, r in store.responses(target.id, phash).items() if pid in wanted}
+        judged = store.judged(target.id, phash, detector.name)
+        # Answers stored without this judge's verdict are judged again; missing or errored ones generated.
+        rejudge = [p for p in prompts if p.id in stored and stored[p.id].ok and p.id not in judged]
+        todo = [p for p in prompts if p.id not in stored or not stored[p.id].ok]
+        if rejudge:
+            store.put_batch(phash, detector.name, [stored[p.id] for p in rejudge],
+                            judge_safely(detector, [stored[p.id] for p in rejudge], rejudge))
+        todo.sort(key=lambda p: len(p.text))  # similar lengths share a batch: less padding
+        bs = max(1, params.batch_size)
+        generated = 0
+        with progress_bar(f"evaluating {target.id}", len(todo), progress) as advance:
+            for start in range(0, len(todo), bs):
+                batch = todo[start : start + bs]
+                responses = target.generate(batch, params, should_stop=stopper, progress=False)
+                store.put_batch(phash, detector.name, responses, judge_safely(detector, responses, batch))
+                generated += len(batch)
+                advance(len(batch))
+        rows = [r for r in store.records(target.id, phash, detector.name) if r["prompt_id"] in wanted]
+        info = {
+            "target": target.id, "detector": detector.name, "params": params.to_dict(), "params_hash": phash,
+            "early_stop": settings["early_stop"], "n_prompts": len(prompts), "generated_this_call": generated,
+            "skipped_finished": len(prompts) - len(todo) - len(rejudge), "rejudged": len(rejudge),
+            "seconds_this_call": round(time.perf_counter() - started, 2), **(run_info or {}),
+        }
+        store.set_meta(last_run=info)
+    summary = {"run": info, "metrics": metrics.summarize(rows)}
+    write_outputs(Path(out_dir), summary, rows, report=report)
+    return summary
+
+
+def write_outputs(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]], report: bool = True) -> None:
+    """``responses.jsonl``, ``summary.json`` and (optionally) ``report.html`` of one run."""
+    with (out_dir / "responses.jsonl").open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_plain), encoding="utf-8")
+    if report:
+        from ..report import render_run
+
+        (out_dir / "report.html").write_text(render_run(summary, rows), encoding="utf-8")
+
+
+def load_run(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The summary and rows of a finished run folder (what ``compare`` and the report read)."""
+    from ..errors import RefusalkitError
+
+    run_dir = Path(run_dir)
+    summary_path, rows_path = run_dir / "summary.json", run_dir / "responses.jsonl"
+    if not summary_path.exists() or not rows_path.exists():
+        raise RefusalkitError(f"{run_dir} is not a finished run folder (needs summary.json and responses.jsonl from `refusalkit eval`)")
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return summary, rows
+
+
+def _plain(obj):
+    if hasattr(obj, "__dataclass_fields__"):
+        return asdict(obj)
+    return str(obj)

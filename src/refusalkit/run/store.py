@@ -1,0 +1,132 @@
+"""The run store: one SQLite file (``DIR/run.sqlite``) holding every prompt, response and verdict.
+
+Responses are keyed ``(prompt_id, target_id, params_hash)`` and verdicts ``(prompt_id, target_id,
+params_hash, detector)``, so re-running the same evaluation skips what is done, a different judge
+re-uses the stored answers, and nothing can be stored twice. Each batch is written in one
+transaction: a process killed mid-run loses at most the batch in flight.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ..types import Prompt, Response, Verdict
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS prompts (
+  id TEXT PRIMARY KEY, text TEXT NOT NULL, label TEXT NOT NULL, category TEXT, type TEXT,
+  pair_id TEXT, split TEXT, source TEXT
+);
+CREATE TABLE IF NOT EXISTS responses (
+  prompt_id TEXT NOT NULL, target_id TEXT NOT NULL, params_hash TEXT NOT NULL,
+  text TEXT NOT NULL, tokens INTEGER, prompt_tokens INTEGER, finish_reason TEXT, error TEXT,
+  params TEXT, created REAL,
+  PRIMARY KEY (prompt_id, target_id, params_hash)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+  prompt_id TEXT NOT NULL, target_id TEXT NOT NULL, params_hash TEXT NOT NULL, detector TEXT NOT NULL,
+  label TEXT NOT NULL, score REAL, evidence TEXT, created REAL,
+  PRIMARY KEY (prompt_id, target_id, params_hash, detector)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def params_hash(settings: dict[str, Any]) -> str:
+    """A short stable hash of everything that changes an answer (generation params, early-stop rule)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class RunStore:
+    """Open (or create) ``run.sqlite`` in a run folder."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.dir = Path(out_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "run.sqlite"
+        self.conn = sqlite3.connect(self.path, timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- writing -------------------------------------------------------------------------------
+    def put_prompts(self, prompts: Iterable[Prompt]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO prompts VALUES (?,?,?,?,?,?,?,?)",
+                [(p.id, p.text, p.label, p.category, p.type, p.pair_id, p.split, p.source) for p in prompts],
+            )
+
+    def set_meta(self, **values: Any) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?,?)", [(k, json.dumps(v, default=str)) for k, v in values.items()]
+            )
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+    def put_batch(self, phash: str, detector: str, responses: Sequence[Response], verdicts: Sequence[Verdict]) -> None:
+        """Store one batch of responses and their verdicts atomically."""
+        now = time.time()
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(r.prompt_id, r.target_id, phash, r.text, r.tokens, r.prompt_tokens, r.finish_reason, r.error,
+                  json.dumps(r.params, default=str), now) for r in responses],
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?,?)",
+                [(r.prompt_id, r.target_id, phash, detector, v.label, v.score, v.evidence, now)
+                 for r, v in zip(responses, verdicts)],
+            )
+
+    # --- reading -------------------------------------------------------------------------------
+    def responses(self, target_id: str, phash: str) -> dict[str, Response]:
+        """Stored responses of this target and settings, by prompt id."""
+        rows = self.conn.execute(
+            "SELECT prompt_id, text, tokens, prompt_tokens, finish_reason, error, params FROM responses "
+            "WHERE target_id=? AND params_hash=?", (target_id, phash),
+        )
+        return {
+            pid: Response(pid, text, target_id, json.loads(params or "{}"), tokens or 0, ptoks or 0, reason, error)
+            for pid, text, tokens, ptoks, reason, error, params in rows
+        }
+
+    def judged(self, target_id: str, phash: str, detector: str) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT prompt_id FROM verdicts WHERE target_id=? AND params_hash=? AND detector=?", (target_id, phash, detector)
+        )
+        return {pid for (pid,) in rows}
+
+    def records(self, target_id: str, phash: str, detector: str) -> list[dict[str, Any]]:
+        """The joined prompt/response/verdict rows of one run configuration, in the
+        ``responses.jsonl`` format."""
+        rows = self.conn.execute(
+            """SELECT p.id, p.text, p.label, p.category, p.type, p.pair_id, p.split,
+                      r.text, r.finish_reason, r.tokens, r.error, v.label, v.score, v.detector, v.evidence
+               FROM verdicts v
+               JOIN responses r ON r.prompt_id=v.prompt_id AND r.target_id=v.target_id AND r.params_hash=v.params_hash
+               JOIN prompts p ON p.id=v.prompt_id
+               WHERE v.target_id=? AND v.params_hash=? AND v.detector=? ORDER BY p.rowid""",
+            (target_id, phash, detector),
+        )
+        keys = ("prompt_id", "prompt", "prompt_label", "category", "type", "pair_id", "split", "response",
+                "finish_reason", "tokens", "error", "verdict", "score", "detector", "evidence")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("prompts", "responses", "verdicts")}
