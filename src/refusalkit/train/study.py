@@ -45,7 +45,7 @@ class StudySettings:
     api_key: str | None = None
     sft: SFTConfig = field(default_factory=SFTConfig)
     budget: Budget = field(default_factory=Budget)
-    eval_limit: int | None = 120  # prompts of the core test split, round-robin over kinds (None = all)
+    eval_limit: int | None = None  # prompts of the core test split (None = all; a limit samples round-robin over kinds)
     max_new_tokens: int = 32  # the detector decides on the opening; early stop ends most answers sooner
     batch_size: int = 16
     cue_texts: int = 60  # harmful train requests analysed for triggers
