@@ -144,3 +144,31 @@ def test_variant_data_share_one_budget(tiny_target, monkeypatch):
     assert not held_out & {e.prompt for e in fixed}
     with pytest.raises(RefusalkitError):
         variant_examples("triggers", tiny_target, trigger_texts=[], **kw)
+
+
+def test_align_set_is_disjoint_from_core_test_split():
+    """No alignment request (or trigger twin) repeats or nearly repeats a core test prompt."""
+    import re
+    from difflib import SequenceMatcher
+
+    data = pytest.importorskip("refusalkit.data")
+    core = [p.text for p in data.load_prompts("core", split="test")]
+
+    def words(t):
+        return set(re.findall(r"[a-z']+", t.lower()))
+
+    texts = set()
+    for r in load_align_rows():
+        texts.add(r["text"])
+        if r.get("trigger_benign"):
+            texts.add(r["trigger_benign"])
+    def flat(t):
+        return " ".join(re.findall(r"[a-z']+", t.lower()))
+
+    core_words = [(flat(c), words(c)) for c in core]
+    for t in texts:
+        wt, ft = words(t), flat(t)
+        for fc, wc in core_words:
+            assert fc not in ft and ft not in fc, (t, fc)  # one inside the other (e.g. a framed copy)
+            if len(wt & wc) / max(1, len(wt | wc)) >= 0.5:  # only then is the character ratio worth computing
+                assert SequenceMatcher(None, ft, fc).ratio() < 0.8, (t, fc)
