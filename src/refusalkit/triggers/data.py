@@ -125,7 +125,7 @@ def auto_twin(text: str, harm, harmless_cues: Sequence[str] = (), rng: random.Ra
                 cue_words.update(range(i, i + len(toks)))
     intent = rng.choice(HARMLESS_INTENTS)
     end = "?" if text.rstrip().endswith("?") else "."
-    cuts = [k for k in range(1, len(words)) if normed[k - 1] in CONNECTORS]
+    cuts = [k for k in range(2, len(words)) if normed[k - 1] in CONNECTORS]  # keep at least two words of frame
     if not cuts:
         return None
     cands = [f"{' '.join(words[:k])} {intent}{end}" for k in cuts]
