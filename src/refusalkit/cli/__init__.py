@@ -11,6 +11,7 @@ from . import eval as _eval  # noqa: F401
 from . import judge as _judge  # noqa: F401  (registers commands)
 from . import internals as _internals  # noqa: F401
 from . import evolve as _evolve  # noqa: F401  (registers commands)
+from . import train as _train  # noqa: F401  (align, mitigate, triggers, study)
 
 
 def main() -> None:

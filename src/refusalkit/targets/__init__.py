@@ -36,4 +36,6 @@ def load_target(
     return HFTarget.load(spec, adapter=adapter)
 
 
+from ..train import aligned as _aligned  # noqa: E402,F401  (registers smollm2-135m-aligned)
+
 __all__ = ["ALIASES", "Target", "as_prompts", "load_target", "require_whitebox", "to_messages"]

@@ -1,0 +1,146 @@
+"""`refusalkit align` and `refusalkit mitigate`: LoRA safety alignment and its over-refusal fixes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .app import app
+
+
+def _config(epochs: float, lr: float, rank: int, batch_size: int, max_length: int, max_steps: Optional[int], seed: int):
+    from ..train.sft import SFTConfig
+
+    return SFTConfig(rank=rank, alpha=2 * rank, lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, seed=seed)
+
+
+EPOCHS = typer.Option(1.0, help="Passes over the training mix.")
+LR = typer.Option(5e-4, help="AdamW learning rate (linear warm-up and decay).")
+RANK = typer.Option(16, help="LoRA rank (alpha = 2 x rank) on all attention and MLP projections.")
+BATCH = typer.Option(8, "--batch-size")
+MAXLEN = typer.Option(80, "--max-length", help="Tokens per example (prompt + answer).")
+MAXSTEPS = typer.Option(None, "--max-steps", help="Stop after this many steps (smoke runs).")
+SEED = typer.Option(0)
+
+
+def _done(result, what: str) -> None:
+    if result.cached:
+        typer.echo(f"{what}: reused the finished adapter in {result.adapter_dir}", err=True)
+    else:
+        extra = f", resumed at step {result.resumed_from}" if result.resumed_from else ""
+        typer.echo(f"{what}: {result.steps} steps in {result.seconds:.0f}s{extra}; adapter in {result.adapter_dir}", err=True)
+    typer.echo(str(result.adapter_dir))
+
+
+@app.command()
+def align(
+    out_dir: Path = typer.Option(..., "--out", help="Adapter folder (resumes from its checkpoint if killed)."),
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
+    epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
+    max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED,
+) -> None:
+    """Safety-align a model with LoRA SFT on the bundled alignment set (harmful -> refusal, benign -> helpful).
+
+    Load the result anywhere with `--model MODEL --adapter OUT`.
+    """
+    from ..train.align import train_variant
+
+    result = train_variant("safety", model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed))
+    _done(result, "align")
+
+
+@app.command()
+def mitigate(
+    method: str = typer.Option(..., "--method", help="generic (safety + plain benign) or triggers (safety + trigger-aware benign)."),
+    out_dir: Path = typer.Option(..., "--out", help="Adapter folder (resumable)."),
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
+    source: str = typer.Option("pairs", "--source", help="Trigger-aware data: pairs | rewriter | auto."),
+    rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests into benign twins (e.g. openai:NAME)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="Server of an openai: rewriter."),
+    api_key: Optional[str] = typer.Option(None, "--api-key"),
+    epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
+    max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED,
+) -> None:
+    """Safety alignment plus an over-refusal mitigation at the same data budget."""
+    from ..errors import RefusalkitError
+    from ..train.align import train_variant
+    from ..train.data import load_align_rows
+
+    if method not in ("generic", "triggers"):
+        raise RefusalkitError(f"unknown method '{method}': use generic or triggers")
+    texts = None
+    if method == "triggers":
+        from ..targets import load_target
+        from ..triggers import data as tdata
+        from ..triggers.harm import PromptHarmClassifier
+
+        rows = load_align_rows()
+        harm = PromptHarmClassifier.from_align_rows(rows)
+        rw = load_target(rewriter, base_url=base_url, api_key=api_key) if rewriter else None
+        built = tdata.build(source, rows, harm, rewriter=rw)
+        s = built.summary()
+        typer.echo(f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable", err=True)
+        texts = built.accepted
+    result = train_variant(method, model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), trigger_texts=texts)
+    _done(result, f"mitigate ({method})")
+
+
+@app.command()
+def triggers(
+    model: str = typer.Option("smollm2-135m-aligned", "--model", "-m", help="White-box model to explain."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder to apply."),
+    prompts: str = typer.Option("align", "--prompts", help="'align' (the alignment set's harmful train side) or a prompt file/suite."),
+    out_dir: Path = typer.Option(Path("runs/triggers"), "--out"),
+    limit: int = typer.Option(120, "--limit", help="Requests analysed."),
+    examples: int = typer.Option(8, help="Most-refused requests shown word by word."),
+    max_n: int = typer.Option(3, "--max-n", help="Longest n-gram considered."),
+    min_count: int = typer.Option(3, "--min-count", help="Requests an n-gram must occur in."),
+) -> None:
+    """Find refusal triggers: per-word attribution (occlusion, gradient x input) and corpus-level cues, split harmful/harmless."""
+    from ..errors import RefusalkitError
+    from ..targets import load_target
+    from ..train.data import load_align_rows
+    from ..triggers.discover import discover, write_report
+    from ..triggers.harm import PromptHarmClassifier
+
+    rows = load_align_rows()
+    if prompts == "align":
+        texts = [r["text"] for r in rows if r["label"] == "harmful" and r.get("split") == "train"]
+    else:
+        from ..data import load_prompts
+
+        texts = [p.text for p in load_prompts(prompts)]
+    if not texts:
+        raise RefusalkitError(f"no prompts in {prompts}")
+    texts = texts[:: max(1, len(texts) // limit)][:limit]
+    target = load_target(model, adapter=adapter)
+    result = discover(target, texts, PromptHarmClassifier.from_align_rows(rows), examples=examples, max_n=max_n, min_count=min_count)
+    js, page = write_report(result, out_dir)
+    for c in result["cues"][:10]:
+        typer.echo(f"{c['ngram']:<32} {c['kind']:<9} occlusion {c['occlusion'] if c['occlusion'] is not None else float('nan'):+.3f}  n={c['count']}")
+    typer.echo(f"wrote {js} and {page}", err=True)
+
+
+@app.command()
+def study(
+    out_dir: Path = typer.Option(..., "--out"),
+    quick: bool = typer.Option(False, "--quick", help="Tiny settings (smoke test; numbers not meaningful)."),
+    model: str = typer.Option("smollm2-135m", "--model", "-m"),
+    judge: Optional[str] = typer.Option(None, "--judge", help="Detector for every variant (default: refusalkit's default)."),
+    source: str = typer.Option("pairs", "--source", help="Trigger-aware data that trains variant (c): pairs | auto | rewriter."),
+    rewriter: Optional[str] = typer.Option(None, "--rewriter"),
+    base_url: Optional[str] = typer.Option(None, "--base-url"),
+    api_key: Optional[str] = typer.Option(None, "--api-key"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
+) -> None:
+    """Align the model, find its refusal triggers, train the mitigations, evaluate everything, write one report."""
+    from ..train.study import StudySettings, run_study
+
+    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key)
+    settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
+    if limit:
+        settings.eval_limit = limit
+    result = run_study(out_dir, settings)
+    typer.echo(json.dumps({"variants": {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in result["variants"].items()}, "targets": result["targets"]}, indent=1))

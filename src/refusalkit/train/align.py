@@ -1,0 +1,110 @@
+"""refusalkit's own safety alignment and the mitigations compared against it.
+
+Every variant is a fresh LoRA SFT of the base model on a mix built from the alignment set's
+``train`` split:
+
+- ``safety`` (variant a, what ``refusalkit align`` trains): harmful → refusal ∪ a base share of the
+  plain benign requests → the base model's own helpful answer (a standard alignment mix);
+- ``generic`` (variant b): ``safety`` + K more plain benign requests → helpful;
+- ``triggers`` (variant c): ``safety`` + K trigger-benign requests (the harmful requests' harmless
+  frames and topics, harm-checked) → helpful.
+
+(b) and (c) add the same number K of helpful examples, so they compare at the same data budget.
+Helpful answers are generated once by the base model and cached (:func:`helpful_answers`).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import RefusalkitError
+from ..paths import home
+from .data import SFTExample, helpful_examples, load_align_rows, refusal_examples
+from .sft import SFTConfig, TrainResult, train_lora
+
+METHODS = ("safety", "generic", "triggers")
+ANSWER_TOKENS = 64
+
+
+@dataclass
+class Budget:
+    """How many examples of each kind a variant trains on (``None`` = all available)."""
+
+    harmful: int | None = 200
+    benign_base: int = 96  # plain benign in the safety mix; the rest of the train split is the generic pool
+    extra: int = 96  # K: helpful examples (b) and (c) add on top of the safety mix
+
+
+def split_rows(rows: Sequence[dict], split: str = "train") -> tuple[list[dict], list[dict]]:
+    harmful = [r for r in rows if r["label"] == "harmful" and r.get("split", "train") == split]
+    benign = [r for r in rows if r["label"] == "benign" and r.get("split", "train") == split]
+    return harmful, benign
+
+
+def _spread(rows: Sequence[dict], n: int | None, seed: int) -> list[dict]:
+    rows = list(rows)
+    if n is None or n >= len(rows):
+        return rows
+    random.Random(seed).shuffle(rows)  # a prefix of one fixed order: a larger budget extends a smaller one
+    return rows[:n]
+
+
+def safety_examples(base_target, rows: Sequence[dict], budget: Budget, seed: int = 0, progress: bool = True, answer_tokens: int = ANSWER_TOKENS) -> tuple[list[SFTExample], list[dict]]:
+    """The safety mix and the plain benign rows it left unused (the generic pool)."""
+    harmful, benign = split_rows(rows)
+    harmful = _spread(harmful, budget.harmful, seed)
+    benign = sorted(benign, key=lambda r: r["id"])
+    base, pool = benign[: budget.benign_base], benign[budget.benign_base :]
+    ex = refusal_examples(harmful) + helpful_examples(base_target, [r["text"] for r in base], "benign", answer_tokens, progress)
+    return ex, pool
+
+
+def variant_examples(
+    method: str,
+    base_target,
+    rows: Sequence[dict] | None = None,
+    budget: Budget | None = None,
+    trigger_texts: Sequence[str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    answer_tokens: int = ANSWER_TOKENS,
+) -> list[SFTExample]:
+    """Training set of one variant. ``trigger_texts`` are harm-checked trigger-benign requests (c)."""
+    if method not in METHODS:
+        raise RefusalkitError(f"unknown method '{method}': use one of {', '.join(METHODS)}")
+    rows = rows if rows is not None else load_align_rows()
+    budget = budget or Budget()
+    examples, pool = safety_examples(base_target, rows, budget, seed, progress, answer_tokens)
+    if method == "safety":
+        return examples
+    if method == "generic":
+        extra = [r["text"] for r in _spread(pool, budget.extra, seed)]
+        if len(extra) < budget.extra:
+            raise RefusalkitError(f"the generic pool has {len(extra)} benign requests; the budget asks for {budget.extra}")
+        return examples + helpful_examples(base_target, extra, "benign", answer_tokens, progress)
+    if not trigger_texts:
+        raise RefusalkitError("the trigger-aware variant needs trigger-benign requests (see refusalkit.triggers.data)")
+    chosen = _spread(trigger_texts, budget.extra, seed)
+    if len(chosen) < budget.extra:
+        raise RefusalkitError(f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}")
+    return examples + helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)
+
+
+def train_variant(
+    method: str,
+    base: str = "smollm2-135m",
+    out_dir: str | Path | None = None,
+    config: SFTConfig | None = None,
+    budget: Budget | None = None,
+    trigger_texts: Sequence[str] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Build a variant's data with the base model, then LoRA-train it into ``out_dir``."""
+    from ..targets import load_target
+
+    target = load_target(base)
+    examples = variant_examples(method, target, budget=budget, trigger_texts=trigger_texts, progress=progress)
+    out = Path(out_dir) if out_dir else home() / "adapters" / f"{target.id}-{method}"
+    return train_lora(target, examples, out, config, progress=progress, description=f"training {method}")

@@ -1,0 +1,123 @@
+"""Training data for refusalkit's safety alignment and its mitigations.
+
+The bundled alignment set (``data/suites/align.jsonl``) holds harmful requests with refusal targets
+(and each one's benign *trigger version*) and plain benign requests whose helpful answers are written
+by the base model itself at build time. Those answers are cached under
+``$REFUSALKIT_HOME/answers/<model>/`` keyed by request text, so every later build reuses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import RefusalkitError
+from ..paths import home
+from ..types import GenParams, Prompt
+
+ALIGN_REQUIRED = ("id", "text", "label")
+
+
+@dataclass
+class SFTExample:
+    """One supervised pair: the user request and the answer the model should learn.
+
+    ``eos`` says whether the answer is complete (then the end-of-turn token is trained too);
+    a helpful answer cut at the generation budget is trained without it. ``kind`` is
+    ``refusal``, ``benign`` or ``trigger`` (for counts and reports).
+    """
+
+    prompt: str
+    answer: str
+    kind: str
+    eos: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def align_path() -> Path:
+    return Path(str(resources.files("refusalkit.data") / "suites" / "align.jsonl"))
+
+
+def load_align_rows(path: str | Path | None = None) -> list[dict]:
+    """Rows of the alignment set (or a file in its layout), with one clear error per bad row."""
+    path = Path(path) if path else align_path()
+    if not path.exists():
+        raise RefusalkitError(f"alignment set {path} does not exist")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RefusalkitError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+        for key in ALIGN_REQUIRED:
+            if not str(row.get(key) or "").strip():
+                raise RefusalkitError(f"{path}:{n}: missing or empty '{key}'")
+        if row["label"] == "harmful" and not str(row.get("target") or "").strip():
+            raise RefusalkitError(f"{path}:{n}: a harmful row needs a refusal in 'target'")
+        rows.append(row)
+    return rows
+
+
+def as_prompt(row: dict) -> Prompt:
+    return Prompt.from_dict(row)
+
+
+def _cache_file(target_id: str, max_new_tokens: int) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in target_id)
+    folder = home() / "answers" / safe
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"greedy-{max_new_tokens}.jsonl"
+
+
+def helpful_answers(target, texts: Sequence[str], max_new_tokens: int = 64, batch_size: int = 16, progress: bool = True) -> dict[str, tuple[str, bool]]:
+    """Greedy answers of ``target`` to each text: ``{text: (answer, complete)}``.
+
+    Answers are appended to a per-model cache file as they are produced, so an interrupted build
+    keeps what it has and a re-run only generates the missing ones.
+    """
+    path = _cache_file(target.id, max_new_tokens)
+    cache: dict[str, tuple[str, bool]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill; it is regenerated
+            cache[row["prompt"]] = (row["answer"], row["complete"])
+    missing = list(dict.fromkeys(t for t in texts if t not in cache))
+    params = GenParams(max_new_tokens=max_new_tokens, batch_size=batch_size)
+    chunk = batch_size * 4
+    for start in range(0, len(missing), chunk):
+        part = missing[start : start + chunk]
+        responses = target.generate([Prompt(id=f"a{i}", text=t) for i, t in enumerate(part)], params, progress=progress)
+        with path.open("a", encoding="utf-8") as fh:
+            for text, resp in zip(part, responses):
+                if not resp.ok:
+                    raise RefusalkitError(f"could not generate a helpful answer for {text!r}: {resp.error}")
+                cache[text] = (resp.text, resp.finish_reason == "stop")
+                fh.write(json.dumps({"prompt": text, "answer": resp.text, "complete": cache[text][1]}) + "\n")
+    return {t: cache[t] for t in texts}
+
+
+def helpful_examples(target, texts: Sequence[str], kind: str, max_new_tokens: int = 64, progress: bool = True) -> list[SFTExample]:
+    answers = helpful_answers(target, texts, max_new_tokens=max_new_tokens, progress=progress)
+    return [SFTExample(t, answers[t][0], kind, eos=answers[t][1]) for t in texts if answers[t][0].strip()]
+
+
+def refusal_examples(rows: Sequence[dict]) -> list[SFTExample]:
+    return [SFTExample(r["text"], r["target"], "refusal") for r in rows if r["label"] == "harmful"]
+
+
+def data_hash(examples: Sequence[SFTExample], extra: dict | None = None) -> str:
+    """Fingerprint of a training set (and its settings) that names a cached adapter."""
+    h = hashlib.sha256(json.dumps([e.to_dict() for e in examples], sort_keys=True).encode())
+    if extra:
+        h.update(json.dumps(extra, sort_keys=True).encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,220 @@
+"""LoRA supervised fine-tuning of a local transformers target (peft), resumable.
+
+Each example is rendered with the model's chat template exactly as at inference time (system prompt
+included), and the loss covers the answer tokens only (prompt positions are labelled -100). The
+adapter folder this writes loads anywhere with ``--adapter DIR``.
+
+Resuming: every ``save_every`` steps the LoRA weights, optimizer and scheduler state and the step
+number go to ``OUT/checkpoint`` (written to a temporary folder and renamed, so a kill never leaves a
+half checkpoint). The batch order is a pure function of (seed, epoch), so a re-run with the same data
+and settings continues exactly where the killed run stopped. A finished folder whose fingerprint
+matches is reused as is.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..errors import RefusalkitError
+from ..progress import progress_bar
+from .data import SFTExample, data_hash
+
+MANIFEST = "refusalkit-train.json"
+
+
+@dataclass
+class SFTConfig:
+    """LoRA and optimisation settings. Defaults were tuned on the bundled SmolLM2-135M (see README)."""
+
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    top_layers: int | None = 8  # LoRA only on the last N blocks: backward stops there (CPU time)
+    lr: float = 5e-4
+    epochs: float = 1.0
+    batch_size: int = 8
+    max_length: int = 80
+    warmup: float = 0.05
+    seed: int = 0
+    save_every: int = 10
+    max_steps: int | None = None  # cap (tests, --quick)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["target_modules"] = list(self.target_modules)
+        return d
+
+
+@dataclass
+class TrainResult:
+    adapter_dir: Path
+    steps: int
+    resumed_from: int
+    seconds: float
+    cached: bool
+    losses: list[float] = field(default_factory=list)
+    fingerprint: str = ""
+
+
+def is_trained(out_dir: Path, fingerprint: str) -> bool:
+    manifest = out_dir / MANIFEST
+    if not manifest.exists() or not (out_dir / "adapter_config.json").exists():
+        return False
+    return json.loads(manifest.read_text()).get("fingerprint") == fingerprint
+
+
+def fingerprint(base_id: str, examples: Sequence[SFTExample], config: SFTConfig) -> str:
+    cfg = config.to_dict()
+    cfg.pop("save_every")
+    return data_hash(examples, {"base": base_id, **cfg})
+
+
+def _encode(tokenizer, render, ex: SFTExample, max_length: int) -> tuple[list[int], list[int]]:
+    prompt_ids = tokenizer(render(ex.prompt), add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(ex.answer, add_special_tokens=False)["input_ids"]
+    if ex.eos:
+        answer_ids = answer_ids + [tokenizer.eos_token_id]
+    prompt_ids = prompt_ids[-(max_length - 8) :]  # only an overlong request loses its start
+    answer_ids = answer_ids[: max(1, max_length - len(prompt_ids))]
+    return prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids
+
+
+def _batch(encoded, pad_id: int):
+    width = max(len(ids) for ids, _ in encoded)
+    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(encoded), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for row, (ids, lab) in enumerate(encoded):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, : len(lab)] = torch.tensor(lab)
+        mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+
+def _order(n: int, batch_size: int, epochs: float, seed: int) -> list[list[int]]:
+    """All batches of the run, epoch by epoch, shuffled by (seed, epoch): the same on every re-run."""
+    batches: list[list[int]] = []
+    per_epoch = math.ceil(n / batch_size)
+    total = max(1, round(per_epoch * epochs))
+    epoch = 0
+    while len(batches) < total:
+        idx = list(range(n))
+        random.Random(seed * 1000 + epoch).shuffle(idx)
+        batches += [idx[i : i + batch_size] for i in range(0, n, batch_size)]
+        epoch += 1
+    return batches[:total]
+
+
+def train_lora(
+    target,
+    examples: Sequence[SFTExample],
+    out_dir: str | Path,
+    config: SFTConfig | None = None,
+    progress: bool = True,
+    description: str = "aligning",
+) -> TrainResult:
+    """Fine-tune a LoRA adapter on ``examples`` into ``out_dir`` (resuming from its checkpoint).
+
+    ``target`` is a local :class:`~refusalkit.targets.hf.HFTarget`; its model receives the adapter
+    in place (load a fresh target to evaluate the base again).
+    """
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+
+    from ..targets.base import require_whitebox
+
+    require_whitebox(target, "LoRA fine-tuning")
+    config = config or SFTConfig()
+    if not examples:
+        raise RefusalkitError("no training examples")
+    out_dir = Path(out_dir)
+    fp = fingerprint(target.id, examples, config)
+    if is_trained(out_dir, fp):
+        return TrainResult(out_dir, 0, 0, 0.0, cached=True, fingerprint=fp)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+
+    tok = target.tokenizer
+    encoded = [_encode(tok, target.render, ex, config.max_length) for ex in examples]
+    batches = _order(len(encoded), config.batch_size, config.epochs, config.seed)
+    if config.max_steps:
+        batches = batches[: config.max_steps]
+    total = len(batches)
+
+    n_layers = target.model.config.num_hidden_layers
+    layers = None
+    if config.top_layers and config.top_layers < n_layers:
+        layers = list(range(n_layers - config.top_layers, n_layers))
+    lora = LoraConfig(
+        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules=list(config.target_modules), layers_to_transform=layers, task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(target.model, lora)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    warm = max(1, int(config.warmup * total))
+    # Linear warm-up, then linear decay to zero.
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
+    )
+
+    ckpt = out_dir / "checkpoint"
+    start, losses = 0, []
+    state_file = ckpt / "state.pt"
+    if state_file.exists():
+        state = torch.load(state_file, weights_only=False)
+        if state.get("fingerprint") == fp:
+            set_peft_model_state_dict(model, state["lora"])
+            optim.load_state_dict(state["optim"])
+            sched.load_state_dict(state["sched"])
+            start, losses = state["step"], state["losses"]
+
+    def save_checkpoint(step: int) -> None:
+        tmp = out_dir / "checkpoint.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        torch.save({
+            "fingerprint": fp, "step": step, "losses": losses, "lora": get_peft_model_state_dict(model),
+            "optim": optim.state_dict(), "sched": sched.state_dict(),
+        }, tmp / "state.pt")
+        shutil.rmtree(ckpt, ignore_errors=True)
+        tmp.rename(ckpt)
+
+    t0 = time.time()
+    model.train()
+    with progress_bar(f"{description} ({total} steps)", total, progress) as advance:
+        advance(start)
+        for step in range(start, total):
+            batch = _batch([encoded[i] for i in batches[step]], tok.pad_token_id)
+            loss = model(**{k: v.to(target.device) for k, v in batch.items()}).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optim.step()
+            sched.step()
+            optim.zero_grad(set_to_none=True)
+            losses.append(round(float(loss.detach()), 4))
+            advance(1)
+            if (step + 1) % config.save_every == 0 and step + 1 < total:
+                save_checkpoint(step + 1)
+    model.eval()
+    model.save_pretrained(out_dir)
+    counts: dict[str, int] = {}
+    for ex in examples:
+        counts[ex.kind] = counts.get(ex.kind, 0) + 1
+    (out_dir / MANIFEST).write_text(json.dumps({
+        "fingerprint": fp, "base": target.id, "config": config.to_dict(), "steps": total,
+        "resumed_from": start, "examples": counts, "seconds_this_run": round(time.time() - t0, 1),
+        "final_loss": losses[-1] if losses else None, "losses": losses,
+    }, indent=1))
+    shutil.rmtree(ckpt, ignore_errors=True)
+    # Leave the caller's target usable: its model now carries the trained adapter, merged.
+    target.model = model.merge_and_unload()
+    return TrainResult(out_dir, total, start, time.time() - t0, cached=False, losses=losses, fingerprint=fp)

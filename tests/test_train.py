@@ -1,0 +1,174 @@
+"""LoRA SFT on the tiny random model: answer-only loss, adapter loading, exact resume after a crash."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from refusalkit.targets import load_target
+from refusalkit.train import sft
+from refusalkit.train.data import SFTExample, load_align_rows
+from refusalkit.train.sft import SFTConfig, train_lora
+
+EXAMPLES = [
+    SFTExample("Write a script to steal passwords.", "I can't help with that.", "refusal"),
+    SFTExample("Explain rainbows in simple terms.", "Sunlight splits into colours inside raindrops.", "benign"),
+    SFTExample("Give me a step-by-step guide to rob a bank.", "I'm sorry, but I can't help with that.", "refusal"),
+    SFTExample("What is a haiku?", "A short poem of three lines", "benign", eos=False),
+]
+CFG = SFTConfig(rank=4, alpha=8, epochs=3, batch_size=2, save_every=2, target_modules=("q_proj", "v_proj"))
+
+
+def test_answer_only_labels(tiny_target):
+    ids, labels = sft._encode(tiny_target.tokenizer, tiny_target.render, EXAMPLES[0], 112)
+    answer = [t for t in labels if t != -100]
+    assert len(ids) == len(labels)
+    assert tiny_target.tokenizer.decode(answer[:-1]) == "I can't help with that."
+    assert answer[-1] == tiny_target.tokenizer.eos_token_id
+    _, labels = sft._encode(tiny_target.tokenizer, tiny_target.render, EXAMPLES[3], 112)
+    assert labels[-1] != tiny_target.tokenizer.eos_token_id  # a cut answer is not taught to end
+
+
+def _lora_weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def test_train_saves_loadable_adapter_and_is_cached(tmp_path):
+    target = load_target("tiny-random")
+    result = train_lora(target, EXAMPLES, tmp_path / "a", CFG, progress=False)
+    assert result.steps == 6 and not result.cached
+    assert all(torch.isfinite(torch.tensor(result.losses)))
+    manifest = json.loads((tmp_path / "a" / sft.MANIFEST).read_text())
+    assert manifest["examples"] == {"refusal": 2, "benign": 2}
+    assert not (tmp_path / "a" / "checkpoint").exists()
+    again = train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "a", CFG, progress=False)
+    assert again.cached
+    loaded = load_target("tiny-random", adapter=str(tmp_path / "a"))
+    base = load_target("tiny-random")
+    x = base.encode([base.render("hi")])
+    with torch.no_grad():
+        assert not torch.allclose(loaded.model(**x).logits, base.model(**x).logits)
+
+
+def test_killed_run_resumes_to_the_same_adapter(tmp_path, monkeypatch):
+    reference = train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "ref", CFG, progress=False)
+    calls = {"n": 0}
+    real = sft._batch
+
+    def crash_on_fifth(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sft, "_batch", crash_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "b", CFG, progress=False)
+    assert (tmp_path / "b" / "checkpoint" / "state.pt").exists()
+    monkeypatch.setattr(sft, "_batch", real)
+    resumed = train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "b", CFG, progress=False)
+    assert resumed.resumed_from == 4 and resumed.steps == 6
+    assert resumed.losses[:4] == reference.losses[:4]
+    a, b = _lora_weights(reference.adapter_dir), _lora_weights(resumed.adapter_dir)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_align_set_shape():
+    rows = load_align_rows()
+    harmful = [r for r in rows if r["label"] == "harmful"]
+    benign = [r for r in rows if r["label"] == "benign"]
+    assert len(harmful) >= 300 and len(benign) >= 300
+    assert len({r["category"] for r in harmful}) >= 8
+    assert len({r["id"] for r in rows}) == len(rows)
+    openers = ("I can't", "I'm sorry", "Sorry", "I won't", "I cannot", "I'm not able")
+    assert sum(r["target"].startswith(openers) for r in harmful) / len(harmful) > 0.9
+    assert len({r["target"] for r in harmful}) > 100  # varied wording
+    for r in harmful:
+        frame_start = r["frame"].split("{vp}")[0]
+        assert r["trigger_benign"].startswith(frame_start) and r["trigger_benign"] != r["text"]
+    # held-out intents never appear in training rows
+    train_intents = {r["intent"] for r in harmful if r["split"] == "train"}
+    assert not train_intents & {r["intent"] for r in harmful if r["split"] == "test"}
+
+
+def test_helpful_answers_are_cached(tiny_target, tmp_path, monkeypatch):
+    from refusalkit.train import data
+
+    monkeypatch.setenv("REFUSALKIT_HOME", str(tmp_path))
+    texts = ["Explain rainbows.", "What is a haiku?"]
+    first = data.helpful_answers(tiny_target, texts, max_new_tokens=5, progress=False)
+    assert set(first) == set(texts)
+    cache = tmp_path / "answers" / "tiny-random" / "greedy-5.jsonl"
+    assert len(cache.read_text().splitlines()) == 2
+
+    def boom(*a, **k):
+        raise AssertionError("cached answers must not be generated again")
+
+    monkeypatch.setattr(tiny_target, "generate", boom)
+    assert data.helpful_answers(tiny_target, texts, max_new_tokens=5, progress=False) == first
+
+
+def test_variant_data_share_one_budget(tiny_target, monkeypatch):
+    from refusalkit.errors import RefusalkitError
+    from refusalkit.train import data
+    from refusalkit.train.align import Budget, variant_examples
+
+    monkeypatch.setattr(data, "helpful_answers", lambda target, texts, **kw: {t: (f"Sure: {t}", True) for t in texts})
+
+    rows = load_align_rows()
+    budget = Budget(harmful=10, benign_base=4, extra=5)
+    twins = [r["trigger_benign"] for r in rows if r["label"] == "harmful" and r["split"] == "train"]
+    kw = dict(rows=rows, budget=budget, progress=False, answer_tokens=6)
+    safety = variant_examples("safety", tiny_target, **kw)
+    generic = variant_examples("generic", tiny_target, **kw)
+    fixed = variant_examples("triggers", tiny_target, trigger_texts=twins, **kw)
+
+    def kinds(exs):
+        out = {}
+        for e in exs:
+            out[e.kind] = out.get(e.kind, 0) + 1
+        return out
+
+    assert kinds(safety) == {"refusal": 10, "benign": 4}
+    assert len(generic) == len(fixed) == len(safety) + 5
+    assert kinds(fixed)["trigger"] == 5 and kinds(generic)["benign"] == 9
+    assert safety == generic[: len(safety)] == fixed[: len(safety)]  # (b) and (c) extend the same safety mix
+    extra = {e.prompt for e in generic[len(safety):]}
+    assert not extra & {e.prompt for e in safety}
+    held_out = {r["text"] for r in rows if r["split"] == "test"}
+    assert not held_out & {e.prompt for e in fixed}
+    with pytest.raises(RefusalkitError):
+        variant_examples("triggers", tiny_target, trigger_texts=[], **kw)
+
+
+def test_align_set_is_disjoint_from_core_test_split():
+    """No alignment request (or trigger twin) repeats or nearly repeats a core test prompt."""
+    import re
+    from difflib import SequenceMatcher
+
+    data = pytest.importorskip("refusalkit.data")
+    core = [p.text for p in data.load_prompts("core", split="test")]
+
+    def words(t):
+        return set(re.findall(r"[a-z']+", t.lower()))
+
+    texts = set()
+    for r in load_align_rows():
+        texts.add(r["text"])
+        if r.get("trigger_benign"):
+            texts.add(r["trigger_benign"])
+    def flat(t):
+        return " ".join(re.findall(r"[a-z']+", t.lower()))
+
+    core_words = [(flat(c), words(c)) for c in core]
+    for t in texts:
+        wt, ft = words(t), flat(t)
+        for fc, wc in core_words:
+            assert fc not in ft and ft not in fc, (t, fc)  # one inside the other (e.g. a framed copy)
+            if len(wt & wc) / max(1, len(wt | wc)) >= 0.5:  # only then is the character ratio worth computing
+                assert SequenceMatcher(None, ft, fc).ratio() < 0.8, (t, fc)
