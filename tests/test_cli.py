@@ -38,13 +38,13 @@ def test_unknown_model():
 
 
 def test_missing_prompt_file(tmp_path):
-    assert_one_line_error(run_cli("generate", "--model", "tiny-random", "--prompts", str(tmp_path / "x.jsonl")), "does not exist")
+    assert_one_line_error(run_cli("generate", "--model", "tiny-random", "--prompts", str(tmp_path / "x.jsonl")), "no prompt file or bundled suite")
 
 
 def test_bad_jsonl_names_the_line(tmp_path):
     f = tmp_path / "p.jsonl"
     f.write_text('{"prompt": "ok"}\n{"prompt": \n')
-    assert_one_line_error(run_cli("generate", "--model", "tiny-random", "--prompts", str(f)), "p.jsonl:2", "not valid JSON")
+    assert_one_line_error(run_cli("generate", "--model", "tiny-random", "--prompts", str(f)), "p.jsonl: row 2", "not valid JSON")
 
 
 def test_unreachable_server():

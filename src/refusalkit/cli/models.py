@@ -29,25 +29,15 @@ def models() -> None:
 
 
 def read_prompt_lines(path: Path) -> list[Prompt]:
-    """Prompts from a JSONL file (``prompt`` or ``text`` key, optional ``id``) or a plain text file."""
+    """Prompts from a plain text file (one a line) or any file the prompt loaders read (JSONL/CSV/Parquet)."""
+    if path.suffix.lower() != ".txt":
+        from ..data import load_prompts
+
+        return load_prompts(path, default_label="benign")
     if not path.exists():
         raise RefusalkitError(f"prompt file {path} does not exist")
-    prompts = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        if path.suffix == ".jsonl":
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RefusalkitError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-            text = row.get("prompt", row.get("text"))
-            if not isinstance(text, str) or not text.strip():
-                raise RefusalkitError(f"{path}:{n}: needs a non-empty 'prompt' or 'text' field")
-            prompts.append(Prompt(id=str(row.get("id", f"p{len(prompts)}")), text=text))
-        else:
-            prompts.append(Prompt(id=f"p{len(prompts)}", text=line.strip()))
-    return prompts
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Prompt(id=f"p{i}", text=t) for i, t in enumerate(lines)]
 
 
 @app.command()

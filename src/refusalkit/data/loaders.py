@@ -11,7 +11,7 @@ import io
 import json
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from ..errors import RefusalkitError
 from ..types import Prompt
@@ -73,7 +73,7 @@ def load_prompts(
             raise RefusalkitError(f"{source}: no prompts in split '{split}' (splits present: {', '.join(present)})")
         prompts = kept
     if limit is not None and limit < len(prompts):
-        prompts = _round_robin(prompts, limit)
+        prompts = round_robin(prompts, limit)
     return prompts
 
 
@@ -226,12 +226,14 @@ def _clean(value: Any) -> str:
     return str(value).strip()
 
 
-def _round_robin(prompts: list[Prompt], limit: int) -> list[Prompt]:
+def round_robin(prompts: Sequence[Prompt], limit: int) -> list[Prompt]:
+    """Up to ``limit`` prompts taken in turn from each (label, type) group, in file order within a group."""
     groups: dict[tuple[str, str], list[Prompt]] = OrderedDict()
     for p in prompts:
         groups.setdefault((p.label, p.type), []).append(p)
     out: list[Prompt] = []
     queues = [list(g) for g in groups.values()]
+    limit = min(limit, len(prompts))
     while len(out) < limit:
         for q in queues:
             if q and len(out) < limit:

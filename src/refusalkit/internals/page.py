@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import RefusalkitError
+from ..data.loaders import load_prompts, round_robin
 from ..types import Prompt
 
 
@@ -35,45 +36,10 @@ def write_json(path: str | Path, data: dict) -> Path:
 
 
 def load_prompt_set(spec: str, split: str | None = None) -> list[Prompt]:
-    """A labelled prompt set: a bundled suite name (``core``) or a file with text and ``label``
-    (benign|harmful), optional ``split``. Uses :func:`refusalkit.data.load_prompts` when installed;
-    otherwise reads JSONL itself."""
-    try:
-        from ..data import load_prompts  # type: ignore[attr-defined]
-    except ImportError:
-        load_prompts = None
-    prompts = load_prompts(spec, split=split) if load_prompts else _read_jsonl(spec, split)
+    """A labelled prompt set (a bundled suite name such as ``core``, or a file) that has both sides."""
+    prompts = load_prompts(spec, split=split)
     if not any(p.label == "harmful" for p in prompts) or not any(p.label == "benign" for p in prompts):
         raise RefusalkitError(f"prompt set '{spec}' needs both harmful and benign prompts (column 'label')")
-    return prompts
-
-
-def _read_jsonl(spec: str, split: str | None) -> list[Prompt]:
-    path = Path(spec)
-    if not path.exists():
-        bundled = Path(__file__).resolve().parent.parent / "data" / "suites" / f"{spec}.jsonl"
-        if not bundled.exists():
-            raise RefusalkitError(f"prompt set '{spec}' is neither a file nor a bundled suite")
-        path = bundled
-    prompts = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RefusalkitError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-        text = row.get("text", row.get("prompt"))
-        if not isinstance(text, str) or not text.strip():
-            raise RefusalkitError(f"{path}:{n}: needs a non-empty 'text' or 'prompt' field")
-        label = row.get("label", "")
-        if label not in ("benign", "harmful"):
-            raise RefusalkitError(f"{path}:{n}: column 'label' must be benign or harmful, got {label!r}")
-        prompts.append(Prompt.from_dict({**row, "text": text, "id": str(row.get("id", f"p{n}"))}))
-    if split:
-        prompts = [p for p in prompts if p.split == split]
-        if not prompts:
-            raise RefusalkitError(f"prompt set '{spec}' has no prompts in split '{split}'")
     return prompts
 
 
@@ -84,16 +50,4 @@ def sides(prompts: Sequence[Prompt], n: int | None = None, spread: bool = False)
     safe = [p for p in prompts if p.label == "benign"]
     if not n:
         return harm, safe
-    return (_round_robin(harm, n), _round_robin(safe, n)) if spread else (harm[:n], safe[:n])
-
-
-def _round_robin(prompts: Sequence[Prompt], n: int) -> list[Prompt]:
-    groups: dict[str, list[Prompt]] = {}
-    for p in prompts:
-        groups.setdefault(p.type, []).append(p)
-    out: list[Prompt] = []
-    while len(out) < min(n, len(prompts)):
-        for g in groups.values():
-            if g and len(out) < n:
-                out.append(g.pop(0))
-    return out
+    return (round_robin(harm, n), round_robin(safe, n)) if spread else (harm[:n], safe[:n])
