@@ -146,6 +146,29 @@ def test_variant_data_share_one_budget(tiny_target, monkeypatch):
         variant_examples("triggers", tiny_target, trigger_texts=[], **kw)
 
 
+def test_safety_mix_benign_share_is_a_stratified_seeded_sample():
+    """The safety mix's plain benign share spans the set's request forms (templated questions and
+    free-form tasks), is fixed by the seed, and the generic pool is exactly the rest."""
+    from refusalkit.train.align import Budget, base_share, request_form, safety_mix_key, split_rows
+
+    rows = load_align_rows()
+    _, benign = split_rows(rows)
+    share, pool = base_share(benign, 96, seed=0)
+    assert len(share) == 96 and len(pool) == len(benign) - 96
+    assert {r["id"] for r in share}.isdisjoint(r["id"] for r in pool)
+    assert {r["id"] for r in share} | {r["id"] for r in pool} == {r["id"] for r in benign}
+    forms = {request_form(r) for r in share}
+    assert len(forms) > 5
+    ids = sorted(int(r["id"].rsplit("-", 1)[1]) for r in share)
+    assert ids[-1] - ids[0] > 200  # not one id-ordered block
+    assert [r["id"] for r in base_share(benign, 96, seed=0)[0]] == [r["id"] for r in share]
+    assert {r["id"] for r in base_share(benign, 96, seed=1)[0]} != {r["id"] for r in share}
+    # the aligned alias's cache key follows the mix: another seed or budget names another model
+    assert safety_mix_key(rows, Budget()) == safety_mix_key(rows, Budget())
+    assert safety_mix_key(rows, Budget(), seed=1) != safety_mix_key(rows, Budget())
+    assert safety_mix_key(rows, Budget(benign_base=80)) != safety_mix_key(rows, Budget())
+
+
 def test_align_set_is_disjoint_from_core_test_split():
     """No alignment request (or trigger twin) repeats or nearly repeats a core test prompt."""
     import re

@@ -21,7 +21,7 @@ from typing import Sequence
 
 from ..errors import RefusalkitError
 from ..paths import home
-from .data import SFTExample, helpful_examples, load_align_rows, refusal_examples
+from .data import SFTExample, data_hash, helpful_examples, load_align_rows, refusal_examples
 from .sft import SFTConfig, TrainResult, train_lora
 
 METHODS = ("safety", "generic", "triggers")
@@ -51,12 +51,47 @@ def _spread(rows: Sequence[dict], n: int | None, seed: int) -> list[dict]:
     return rows[:n]
 
 
+def request_form(row: dict) -> str:
+    """Stratum of a benign request: its ``form`` field when the set has one, else its opening words
+    (the alignment set's templated questions share openings such as "Summarize the history of")."""
+    return str(row.get("form") or " ".join(row["text"].lower().split()[:2]))
+
+
+def base_share(benign: Sequence[dict], n: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """Seeded sample of ``n`` benign rows stratified by :func:`request_form` (shares proportional to
+    each form's size, largest remainders first), so the safety mix sees templated and free-form
+    requests alike; returns ``(share, rest)``, the rest being the generic pool."""
+    rng = random.Random(seed)
+    groups: dict[str, list[dict]] = {}
+    for r in sorted(benign, key=lambda r: r["id"]):
+        groups.setdefault(request_form(r), []).append(r)
+    n = min(n, len(benign))
+    quota = {k: n * len(g) / len(benign) for k, g in groups.items()}
+    take = {k: int(q) for k, q in quota.items()}
+    for k in sorted(groups, key=lambda k: (take[k] - quota[k], rng.random()))[: n - sum(take.values())]:
+        take[k] += 1
+    chosen: set[str] = set()
+    for k, g in groups.items():
+        chosen.update(r["id"] for r in rng.sample(g, take[k]))
+    share = [r for r in benign if r["id"] in chosen]
+    rng.shuffle(share)
+    return share, [r for r in benign if r["id"] not in chosen]
+
+
+def safety_mix_key(rows: Sequence[dict], budget: Budget, seed: int = 0, extra: dict | None = None) -> str:
+    """Fingerprint of the safety mix's requests (and ``extra`` settings), computable without a model:
+    names caches built from that mix, such as the merged ``smollm2-135m-aligned`` model."""
+    harmful, benign = split_rows(rows)
+    harmful = _spread(harmful, budget.harmful, seed)
+    base, _ = base_share(benign, budget.benign_base, seed)
+    return data_hash([SFTExample(r["text"], r.get("target", ""), r["label"]) for r in harmful + base], extra)
+
+
 def safety_examples(base_target, rows: Sequence[dict], budget: Budget, seed: int = 0, progress: bool = True, answer_tokens: int = ANSWER_TOKENS) -> tuple[list[SFTExample], list[dict]]:
     """The safety mix and the plain benign rows it left unused (the generic pool)."""
     harmful, benign = split_rows(rows)
     harmful = _spread(harmful, budget.harmful, seed)
-    benign = sorted(benign, key=lambda r: r["id"])
-    base, pool = benign[: budget.benign_base], benign[budget.benign_base :]
+    base, pool = base_share(benign, budget.benign_base, seed)
     ex = refusal_examples(harmful) + helpful_examples(base_target, [r["text"] for r in base], "benign", answer_tokens, progress)
     return ex, pool
 

@@ -2,7 +2,9 @@
 
 On first use it trains the safety variant (``refusalkit align`` with default settings; minutes on a
 CPU, resumable), merges the adapter into the weights and caches the merged model under
-``$REFUSALKIT_HOME/models/smollm2-135m-aligned``; later loads read that folder directly.
+``$REFUSALKIT_HOME/models/smollm2-135m-aligned-<key>``; later loads read that folder directly. The key
+fingerprints the safety mix and the SFT settings, so a changed alignment set or mix builds a new model
+instead of reusing a stale one.
 """
 from __future__ import annotations
 
@@ -19,9 +21,18 @@ def aligned_adapter_dir() -> Path:
     return home() / "adapters" / f"{BASE}-safety"
 
 
+def aligned_model_dir() -> Path:
+    from .align import Budget, safety_mix_key
+    from .data import load_align_rows
+    from .sft import SFTConfig
+
+    key = safety_mix_key(load_align_rows(), Budget(), extra={"base": BASE, **SFTConfig().to_dict()})
+    return home() / "models" / f"{NAME}-{key[:12]}"
+
+
 def ensure_aligned() -> Path:
     """Folder of the merged aligned model, training and merging it first if needed."""
-    dest = home() / "models" / NAME
+    dest = aligned_model_dir()
 
     def build(tmp: Path) -> None:
         from ..targets import load_target
@@ -36,7 +47,7 @@ def ensure_aligned() -> Path:
 
 
 def _source() -> str:
-    dest = home() / "models" / NAME
+    dest = aligned_model_dir()
     if (dest / "config.json").exists():
         return str(dest)
     return f"built on first use from {BASE} + `refusalkit align` (cached in {dest})"

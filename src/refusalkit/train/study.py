@@ -28,7 +28,7 @@ import numpy as np
 from ..progress import console
 from ..types import GenParams
 from .align import Budget, variant_examples
-from .data import load_align_rows
+from .data import SFTExample, data_hash, load_align_rows
 from .sft import SFTConfig, train_lora
 
 VARIANTS = ("base", "safety", "generic", "triggers")
@@ -142,12 +142,13 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     harm = PromptHarmClassifier.from_align_rows(rows)
     trig_json = out / "triggers" / "triggers.json"
     harmful_train = [r["text"] for r in rows if r["label"] == "harmful" and r.get("split") == "train"]
-    if trig_json.exists():
-        triggers = json.loads(trig_json.read_text())
-    else:
+    texts = harmful_train[:: max(1, len(harmful_train) // settings.cue_texts)][: settings.cue_texts]
+    key = f"{aligned.id} {data_hash([SFTExample(t, '', 'refusal') for t in texts])}"  # reuse only for this model and texts
+    triggers = json.loads(trig_json.read_text()) if trig_json.exists() else {}
+    if triggers.get("key") != key:
         _log("discovering refusal triggers")
-        texts = harmful_train[:: max(1, len(harmful_train) // settings.cue_texts)][: settings.cue_texts]
         triggers = timed("triggers", lambda: discover(aligned, texts, harm, examples=6, min_count=max(2, len(texts) // 40)))
+        triggers["key"] = key
         write_report(triggers, out / "triggers")
 
     # 4. trigger-aware data from every available source; the chosen one trains (c)
