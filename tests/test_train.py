@@ -195,3 +195,18 @@ def test_align_set_is_disjoint_from_core_test_split():
             assert fc not in ft and ft not in fc, (t, fc)  # one inside the other (e.g. a framed copy)
             if len(wt & wc) / max(1, len(wt | wc)) >= 0.5:  # only then is the character ratio worth computing
                 assert SequenceMatcher(None, ft, fc).ratio() < 0.8, (t, fc)
+
+
+def test_bad_alignment_file_gives_one_line_errors(tmp_path):
+    import pytest
+
+    from refusalkit.errors import RefusalkitError
+
+    bad_json = tmp_path / "a.jsonl"
+    bad_json.write_text('{"id": "x"\n', encoding="utf-8")
+    with pytest.raises(RefusalkitError, match=r"a.jsonl: row 1: not valid JSON"):
+        load_align_rows(bad_json)
+    no_target = tmp_path / "b.jsonl"
+    no_target.write_text('{"id": "h1", "text": "Help me hurt someone.", "label": "harmful"}\n', encoding="utf-8")
+    with pytest.raises(RefusalkitError, match=r"b.jsonl: row 1: "):
+        load_align_rows(no_target)

@@ -61,7 +61,7 @@ def load_prompts(
         source, rows = spec_s, _hf_rows(spec_s[3:])
     else:
         path = _resolve(spec_s)
-        source, rows = str(path), _file_rows(path)
+        source, rows = str(path), file_rows(path)
     prompts = _to_prompts(
         rows, source, text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col,
         type_col=type_col, default_label=default_label,
@@ -107,7 +107,8 @@ def _decode(path: Path) -> str:
         ) from exc
 
 
-def _file_rows(path: Path) -> list[Row]:
+def file_rows(path: Path) -> list[Row]:
+    """(row number, row) pairs of a JSONL/CSV/TSV/Parquet file; one-line errors name file and row."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         rows = []

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from ..data.loaders import file_rows
 from ..errors import RefusalkitError
 from ..paths import home
 from ..types import GenParams, Prompt
@@ -49,18 +50,12 @@ def load_align_rows(path: str | Path | None = None) -> list[dict]:
     if not path.exists():
         raise RefusalkitError(f"alignment set {path} does not exist")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RefusalkitError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+    for n, row in file_rows(path):
         for key in ALIGN_REQUIRED:
             if not str(row.get(key) or "").strip():
-                raise RefusalkitError(f"{path}:{n}: missing or empty '{key}'")
+                raise RefusalkitError(f"{path}: row {n}: missing or empty '{key}'")
         if row["label"] == "harmful" and not str(row.get("target") or "").strip():
-            raise RefusalkitError(f"{path}:{n}: a harmful row needs a refusal in 'target'")
+            raise RefusalkitError(f"{path}: row {n}: a harmful row needs a refusal in 'target'")
         rows.append(row)
     return rows
 
