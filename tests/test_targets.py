@@ -95,3 +95,15 @@ def test_missing_bundled_package_says_how_to_install(monkeypatch):
 def test_missing_adapter_folder(tmp_path):
     with pytest.raises(RefusalkitError, match="does not exist"):
         load_target("tiny-random", adapter=str(tmp_path / "nope"))
+
+
+def test_default_device_follows_env_then_cuda(monkeypatch):
+    from refusalkit.targets import hf
+
+    monkeypatch.setenv("REFUSALKIT_DEVICE", "cuda:3")
+    assert hf.default_device() == "cuda:3"
+    monkeypatch.delenv("REFUSALKIT_DEVICE")
+    monkeypatch.setattr(hf.torch.cuda, "is_available", lambda: False)
+    assert hf.default_device() == "cpu"
+    monkeypatch.setattr(hf.torch.cuda, "is_available", lambda: True)
+    assert hf.default_device() == "cuda"

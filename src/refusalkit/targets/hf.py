@@ -1,6 +1,7 @@
 """Local transformers models: batched, left-padded generation and white-box access."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -61,6 +62,12 @@ def _has_eos(row: torch.Tensor, eos_ids: set[int]) -> bool:
     return any(int(t) in eos_ids for t in row)
 
 
+def default_device() -> str:
+    """Where local models run: ``$REFUSALKIT_DEVICE`` if set (``cpu``, ``cuda``, ``cuda:1``...), else the
+    first GPU when PyTorch sees one, else the CPU."""
+    return os.environ.get("REFUSALKIT_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 class HFTarget:
     """A causal LM from transformers, run locally (CPU by default)."""
 
@@ -96,8 +103,7 @@ class HFTarget:
         if adapter:
             model = _apply_adapter(model, adapter)
             target_id = f"{target_id}+{Path(adapter).name}"
-        if device:
-            model = model.to(device)
+        model = model.to(device or default_device())
         return cls(model, tokenizer, target_id)
 
     @property
