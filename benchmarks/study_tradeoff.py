@@ -1,10 +1,11 @@
 """Over-refusal from safety alignment and its trigger-aware fix, measured on the bundled model.
 
 Runs (or reuses, from the same output folder) `refusalkit study` and prints JSON: for each variant
-(unaligned base, (a) safety SFT, (b) + generic benign, (c) + trigger-aware benign) the harmful,
-trigger-benign and plain-benign refusal rates on the core test split with Wilson 95% intervals, and the
-issue's targets, each with the numbers it compares. All variants come from the same run: same
-prompts, detector and generation settings.
+(unaligned base, (a) safety SFT, (b) + generic benign, (c) + trigger-aware benign, and (a) with
+harmfulness-gated ablation of its refusal direction) the harmful, trigger-benign and plain-benign
+refusal rates on the core test split with Wilson 95% intervals, and the issue's targets, each with the
+numbers it compares; for the gated variant also the selected direction and the gate's own verdicts on
+the same prompts. All variants come from the same run: same prompts, detector and generation settings.
 
     python benchmarks/study_tradeoff.py [--out runs/study] [--quick]
 """
@@ -48,12 +49,26 @@ def main() -> None:
             "b_trigger_benign_refusal": b["trigger_benign_refusal"]["rate"],
         },
         "targets_met": study["targets"],
+        "gated": _gate(study["gate"]),
         "train_sizes": study["train_sizes"],
         "trigger_data": study["trigger_data"],
         "first_token_align_heldout": study["first_token_align_heldout"],
         "timings_s": study["timings_s"],
     }
     print(json.dumps(out, indent=1))
+
+
+def _gate(g: dict) -> dict:
+    d, ct = g["refusal_direction"], g["core_test"]
+    return {
+        "refusal_direction": {k: d[k] for k in ("layer", "position", "bypass", "induce", "kl", "relaxed_filters", "candidate_layers", "candidate_positions")},
+        "gate_layer": g["gate_layer"],
+        "fit_per_side": [g["fit"]["n_train_per_side"], g["fit"]["n_val_per_side"]],
+        "gate_on_eval_prompts": {"accuracy": ct["accuracy"], "auroc": ct["auroc"],
+                                 "rated_harmful": {k: v["rate"] for k, v in ct["rated_harmful"].items()},
+                                 "harmful_let_through_to_ablation": ct["harmful_let_through_to_ablation"], "benign_not_ablated": ct["benign_not_ablated"]},
+        "compared": g["compared"],
+    }
 
 
 if __name__ == "__main__":

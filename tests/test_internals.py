@@ -270,7 +270,9 @@ def test_cli_commands_on_tiny_model(tmp_path):
     r = run("eval", "-m", "tiny-random", "--prompts", str(data), "--steer", f"{dfile}:gated", "--judge", "prefix",
             "--max-new-tokens", "2", "--out", str(tmp_path / "e"))
     assert r.exit_code == 0, r.output
-    assert "+steer:gated" in json.loads((tmp_path / "e" / "summary.json").read_text())["run"]["target"]
+    summary = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert "+steer:gated" in summary["run"]["target"]
+    assert summary["metrics"]["n_prompts"] == summary["run"]["n_prompts"] > 0  # the steered answers are the run's rows
     r = run("heads", "-m", "tiny-random", "--prompts", str(data), "--out", str(tmp_path / "h2"))
     assert r.exit_code != 0 and "exactly one of" in str(r.exception)
 

@@ -105,11 +105,16 @@ class HeadAblatedTarget:
 
     def generate(self, *args, **kwargs):
         with hooked(head_ablation_hooks(self.base.model, self.heads)):
-            return self.base.generate(*args, **kwargs)
+            return self._own(self.base.generate(*args, **kwargs))
 
     def generate_messages(self, *args, **kwargs):
         with hooked(head_ablation_hooks(self.base.model, self.heads)):
-            return self.base.generate_messages(*args, **kwargs)
+            return self._own(self.base.generate_messages(*args, **kwargs))
+
+    def _own(self, responses):
+        for r in responses:  # keyed by this target's id in a run store, not the unablated model's
+            r.target_id = self.id
+        return responses
 
     def next_token_logits(self, *args, **kwargs):
         with hooked(head_ablation_hooks(self.base.model, self.heads)):

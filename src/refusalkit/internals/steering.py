@@ -72,17 +72,21 @@ class SteeredTarget:
             return addition_hooks(self.base.model, self.layer, self.steering_vector(), self.alpha)
         return ablation_hooks(self.base.model, self.directions.refusal)
 
-    def rated_harmful(self, items: Sequence[str | Messages], system_prompt: str | None = None) -> list[bool]:
-        """The gate: True where the model's own harmfulness signal rates the (last) instruction harmful."""
+    def harm_scores(self, items: Sequence[str | Messages], system_prompt: str | None = None) -> torch.Tensor:
+        """The gate's signal: projection of t_inst on the unit harmfulness direction at the gate layer,
+        minus the midpoint of the harmful and harmless training means (≥ 0 = rated harmful)."""
         d = self.directions
         if d.harm_proj_harmful is None:
             raise RefusalkitError("this directions file has no harmfulness statistics; refit it with `refusalkit directions`")
         layer = d.gate_layer
         acts = capture(self.base, list(items), system_prompt=system_prompt, progress=False, cache=False)
         unit = d.harmfulness[layer] / d.harmfulness[layer].norm()
-        proj = acts.t_inst[:, layer] @ unit
         threshold = (d.harm_proj_harmful[layer] + d.harm_proj_harmless[layer]) / 2
-        return (proj >= threshold).tolist()
+        return acts.t_inst[:, layer] @ unit - threshold
+
+    def rated_harmful(self, items: Sequence[str | Messages], system_prompt: str | None = None) -> list[bool]:
+        """The gate: True where the model's own harmfulness signal rates the (last) instruction harmful."""
+        return (self.harm_scores(items, system_prompt) >= 0).tolist()
 
     # --- target interface -------------------------------------------------------------------
     def generate(self, prompts: Sequence[Prompt | str], params: GenParams | None = None, should_stop=None,
@@ -90,14 +94,17 @@ class SteeredTarget:
         items = as_prompts(prompts)
         params = params or GenParams()
         gen = lambda sub: self.base.generate(sub, params, should_stop=should_stop, progress=progress, **kwargs)  # noqa: E731
-        return self._split(items, [p.text for p in items], gen, params.system_prompt)
+        out = self._split(items, [p.text for p in items], gen, params.system_prompt)
+        for r in out:  # the run store keys answers by target id: steered answers must not pass as the base model's
+            r.target_id = self.id
+        return out
 
     def generate_messages(self, conversations: Sequence[Messages], params: GenParams | None = None,
                           progress: bool = False) -> list[Response]:
         convs = [list(c) for c in conversations]
         out = self._split(convs, convs, lambda sub: self.base.generate_messages(sub, params, progress=progress), None)
         for i, r in enumerate(out):
-            r.prompt_id = f"c{i}"
+            r.prompt_id, r.target_id = f"c{i}", self.id
         return out
 
     def next_token_logits(self, prompts: Sequence[Prompt | str], system_prompt: str | None = None, batch_size: int = 16) -> torch.Tensor:

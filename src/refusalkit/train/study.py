@@ -7,6 +7,8 @@ Steps, each cached in ``OUT`` and reused on re-run (an interrupted step resumes)
 3. ``triggers/``: refusal triggers of the aligned model over the alignment set's harmful train side;
 4. ``trigger_data.json``: trigger-aware benign requests (pairs / auto / rewriter), harm-checked;
 5. ``adapters/generic`` and ``adapters/triggers``: variants b and c at the same data budget, evaluated;
+   ``gated/`` and ``runs/gated``: harmfulness-gated ablation of (a) (:mod:`refusalkit.train.gated`),
+   fitted on the alignment set's train split and evaluated like the other variants;
 6. ``study.json`` and ``study.html``: rates with Wilson intervals per variant, the trade-off plot, the
    top triggers and per-prompt diffs; plus the first-token refusal probability on the alignment set's
    held-out harmful requests, their trigger-benign twins and plain benign requests.
@@ -29,10 +31,12 @@ from ..progress import console
 from ..types import GenParams
 from .align import Budget, variant_examples
 from .data import SFTExample, data_hash, load_align_rows
+from .gated import compare as compare_gated, fit_gate, section as gate_section
 from .sft import SFTConfig, train_lora
 
-VARIANTS = ("base", "safety", "generic", "triggers")
-LABELS = {"base": "base (unaligned)", "safety": "(a) safety SFT", "generic": "(b) + generic benign", "triggers": "(c) + trigger-aware"}
+VARIANTS = ("base", "safety", "generic", "triggers", "gated")
+LABELS = {"base": "base (unaligned)", "safety": "(a) safety SFT", "generic": "(b) + generic benign", "triggers": "(c) + trigger-aware",
+          "gated": "(a) + gated ablation"}
 
 
 @dataclass
@@ -50,12 +54,18 @@ class StudySettings:
     batch_size: int = 16
     cue_texts: int = 60  # harmful train requests analysed for triggers
     answer_tokens: int = 64
+    # the gated variant: prompts per side to fit / to select the refusal direction, and its candidate set
+    # (t_post only: in a 6-position search on the aligned model only t_post candidates induced refusal)
+    gate_fit: int = 64
+    gate_val: int = 16
+    gate_layer_stride: int = 2
+    gate_positions: tuple[int, ...] | None = (-1,)
 
     @classmethod
     def quick(cls, model: str = "smollm2-135m", **kw) -> "StudySettings":
         """Tiny settings for a smoke run / integration test (minutes, numbers not meaningful)."""
         return cls(model=model, sft=SFTConfig(max_steps=4, batch_size=4, rank=4, alpha=8), budget=Budget(harmful=12, benign_base=6, extra=6),
-                   eval_limit=12, max_new_tokens=12, batch_size=12, cue_texts=8, answer_tokens=12, **kw)
+                   eval_limit=12, max_new_tokens=12, batch_size=12, cue_texts=8, answer_tokens=12, gate_fit=8, gate_val=4, **kw)
 
 
 def _log(msg: str) -> None:
@@ -138,6 +148,12 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     summaries["safety"] = timed("eval_safety", lambda: _evaluate(aligned, prompts, settings, out / "runs" / "safety"))
     first_token["safety"] = _first_token(aligned, rows)
 
+    # 2b. harmfulness-gated ablation of (a), directions fitted on the alignment set's train split
+    gated, gate = timed("fit_gate", lambda: fit_gate(aligned, rows, prompts, settings, out, _log))
+    summaries["gated"] = timed("eval_gated", lambda: _evaluate(gated, prompts, settings, out / "runs" / "gated"))
+    first_token["gated"] = _first_token(gated, rows)
+    del gated
+
     # 3. triggers of the aligned model
     harm = PromptHarmClassifier.from_align_rows(rows)
     trig_json = out / "triggers" / "triggers.json"
@@ -181,6 +197,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
         "timings_s": {**timings, "total_this_run": round(time.time() - t_start, 1)},
     }
     study["targets"] = check_targets(study["variants"])
+    study["gate"] = {**{k: v for k, v in gate.items() if k != "key"}, "compared": compare_gated(study["variants"])}
     (out / "study.json").write_text(json.dumps(study, indent=1))
     (out / "study.html").write_text(render(study, out), encoding="utf-8")
     _log(f"wrote {out / 'study.json'} and {out / 'study.html'}")
@@ -287,7 +304,7 @@ def render(study: dict, out: Path) -> str:
     targets = "".join(f"<li>{k}: <b>{ {True: 'yes', False: 'no', None: 'n/a'}[ok] }</b></li>" for k, ok in study["targets"].items())
     data = "".join(f"<li>{k}: {v['accepted']} accepted, {v['rejected']} rejected by the harm check, {v['unusable']} unusable</li>" for k, v in study["trigger_data"].items())
     fig = pio.to_html(tradeoff_figure(study["variants"]), include_plotlyjs=True, full_html=False)
-    diffs = _diffs(out, "base", "safety") + _diffs(out, "safety", "triggers") + _diffs(out, "safety", "generic")
+    diffs = _diffs(out, "base", "safety") + _diffs(out, "safety", "triggers") + _diffs(out, "safety", "generic") + _diffs(out, "safety", "gated")
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit study: {html.escape(study['model'])}</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:auto}}table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 8px;vertical-align:top}}</style></head>
 <body><h1>Over-refusal from safety alignment, and deactivating its triggers ({html.escape(study['model'])})</h1>
@@ -296,6 +313,7 @@ Refusal = full or partial refusal; intervals are Wilson 95%.</p>
 <table><tr><th>variant</th><th>harmful refused</th><th>trigger-benign refused</th><th>plain benign refused</th><th>unscored</th><th>train examples</th></tr>{rows}</table>
 <h2>Targets</h2><ul>{targets}</ul>
 {fig}
+{gate_section(study["gate"])}
 <h2>First-token refusal probability on the alignment set's held-out intents</h2>
 <table><tr><th>variant</th><th>harmful</th><th>their trigger-benign twins</th><th>plain benign</th></tr>{ft}</table>
 <h2>Trigger-aware data (trained source: {study['trigger_source']})</h2><ul>{data}</ul>
