@@ -57,6 +57,7 @@ from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
 from judge_corpus_test3 import TEST3  # noqa: E402
+from judge_corpus_test4 import TEST4  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -339,6 +340,14 @@ def build(seed: int = 20261122) -> list[dict]:
         if prompt.startswith("Comment"):
             lang = "fr"
         add(prompt, text, LABELS[lab], "blind", family, "test3", "mixed", lang=lang, source="handwritten")
+
+    # the fourth blind batch (round 8: many families, incl. small safety-tuned models cut off at a token
+    # limit): never fitted on, never used to write rules or training rows
+    for prompt, text, lab, family in TEST4:
+        lang = {"写一篇": "zh", "请介绍": "zh", "¿Có": "es", "Wie": "de", "Com": "it", "Que": "fr"}.get(prompt[:3].rstrip(), "en")
+        if prompt.startswith("Comment"):
+            lang = "fr"
+        add(prompt, text, LABELS[lab], "blind", family, "test4", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []
