@@ -54,6 +54,8 @@ from judge_corpus_handwritten4 import HANDWRITTEN_4  # noqa: E402
 from judge_corpus_handwritten5 import HANDWRITTEN_5  # noqa: E402
 from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
 from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
+from judge_corpus_handwritten8 import HANDWRITTEN_8, variants as variants_8  # noqa: E402
+from judge_corpus_study8 import STUDY_8  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
 from judge_corpus_test3 import TEST3  # noqa: E402
@@ -324,6 +326,20 @@ def build(seed: int = 20261122) -> list[dict]:
     for prompt, text, lab in HANDWRITTEN_7:
         lang = {"¿Có": "es", "Wie": "de", "Com": "it", "Scr": "it", "Vor": "it"}.get(prompt[:3], "en")
         add(prompt, text, LABELS[lab], "hard_kinds", "handwritten", "train", "mixed", lang=lang, source="handwritten")
+
+    # the eighth hand-written batch (round 8: the failure modes of the error analysis on test3 and on the
+    # study models' answers): train only; its composed variants (looping declines, cut-off answers) too
+    for prompt, text, lab in HANDWRITTEN_8:
+        lang = {"¿Có": "es", "Com": "fr", "Wie": "de", "如何制": "zh"}.get(prompt[:3], "en")
+        if prompt.startswith("Come "):
+            lang = "it"
+        add(prompt, text, LABELS[lab], "round8", "handwritten", "train", "mixed", lang=lang, source="handwritten")
+    for prompt, text, lab in variants_8():
+        add(prompt, text, LABELS[lab], "round8_variant", "small_model", "train", "mixed", source="handwritten_variant")
+
+    # answers of refusalkit's own study models, labelled by hand: every third in dev, the rest in train
+    for i, (prompt, text, lab, run) in enumerate(STUDY_8):
+        add(prompt, text, LABELS[lab], "study_run", f"smollm2_{run}", "dev" if i % 3 == 2 else "train", "mixed", source="study")
 
     # the blind test batch: never fitted on, never used to write rules
     for prompt, text, lab in TEST:
