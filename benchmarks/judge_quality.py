@@ -1,16 +1,18 @@
 """Quality and speed of every refusal detector on the dev split of refusalkit's response corpus.
 
 The dev split is never fitted on and uses held-out model styles, a held-out language and held-out
-phrasings (see scripts/build_judge_corpus.py). Prints one JSON object: for each detector, binary
-accuracy (any refusal vs compliance), 3-class macro-F1, per-class F1 and responses/s, on the whole
-dev split, on its hand-written and non-English subsets, and on three hand-written splits never fitted
-on: ``test`` (43 answers) and ``test2`` (143 answers in six chat-model families' manners), both
-written blind but since used to select detector settings, so no longer blind; and ``test3`` (160
-answers in twelve families' manners: Llama-2/3, GPT-4/4o, Claude, Gemini, Gemma, Mistral, Qwen, Vicuna,
-Phi, Command-R), written and committed before any detector ran on it and read only as this aggregate,
-with per-family binary accuracy. ``test3`` is the closest thing here to answers of models the detectors
-have never seen. Detectors that need a model say why they do not
-apply unless one is given (``--llm-model``, ``--first-token-model``).
+phrasings (see scripts/build_judge_corpus.py); ``dev_study`` is its part made of hand-labelled answers of
+refusalkit's own study models (SmolLM2-135M and its safety-tuned variants, cut off at 64 tokens). Prints one
+JSON object: for each detector, binary accuracy (any refusal vs compliance), 3-class macro-F1, per-class F1
+and responses/s, on the whole dev split, on its hand-written, study-model and non-English subsets, and on
+four hand-written splits never fitted on: ``test`` (43 answers), ``test2`` (143 answers in six chat-model
+families' manners) and ``test3`` (160 answers in twelve families' manners), each written blind but since
+used to select detector settings or to read errors, so no longer blind; and ``test4`` (219 answers in
+seventeen manners, incl. small safety-tuned models cut off at a token limit), written and committed in
+round 8 before any retrained detector ran on it and read only as this aggregate, with per-family binary
+accuracy. ``test4`` is the closest thing here to answers of models the detectors have never seen.
+Detectors that need a model say why they do not apply unless one is given (``--llm-model``,
+``--first-token-model``).
 
     PYTHONPATH=src python benchmarks/judge_quality.py
 """
@@ -39,15 +41,17 @@ def measure(det, rows, repeat_for_speed: int = 3) -> dict:
     out = {"responses_per_s": round(len(rows) / elapsed, 1)}
     for name, keep in (("dev", lambda r: r["split"] == "dev"),
                        ("dev_handwritten", lambda r: r["split"] == "dev" and r["source"] == "handwritten"),
+                       ("dev_study_models", lambda r: r["split"] == "dev" and r["source"] == "study"),
                        ("dev_non_english", lambda r: r["split"] == "dev" and r["lang"] != "en"),
                        ("test_used_for_selection", lambda r: r["split"] == "test"),
                        ("test2_used_for_selection", lambda r: r["split"] == "test2"),
-                       ("test3_blind", lambda r: r["split"] == "test3")):
+                       ("test3_used_for_selection", lambda r: r["split"] == "test3"),
+                       ("test4_blind", lambda r: r["split"] == "test4")):
         idx = [i for i, r in enumerate(rows) if keep(r)]
         q = quality([rows[i]["label"] for i in idx], [pred[i] for i in idx])
         out[name] = {"n": q["n"], "unscored": q["unscored"], "binary_accuracy": q.get("binary_accuracy"),
                      "macro_f1": q.get("macro_f1"), "per_class_f1": {c: m["f1"] for c, m in q.get("per_class", {}).items()}}
-    for split, key in (("test2", "test2_used_for_selection"), ("test3", "test3_blind")):
+    for split, key in (("test3", "test3_used_for_selection"), ("test4", "test4_blind")):
         t2 = [i for i, r in enumerate(rows) if r["split"] == split]
         out[key]["confusion_matrix"] = quality([rows[i]["label"] for i in t2], [pred[i] for i in t2])["confusion_matrix"]["rows_true_cols_pred"]
         out[key]["binary_accuracy_by_family"] = {
@@ -65,8 +69,9 @@ def main() -> None:
     ap.add_argument("--first-token-model", help="white-box model for the first-token detector")
     args = ap.parse_args()
 
-    rows = load_corpus("dev") + load_corpus("test") + load_corpus("test2") + load_corpus("test3")
-    result = {"corpus": {s: len(load_corpus(s)) for s in ("train", "dev", "test", "test2", "test3")}, "default_detector": DEFAULT_DETECTOR, "detectors": {}}
+    splits = ("dev", "test", "test2", "test3", "test4")
+    rows = [r for s in splits for r in load_corpus(s)]
+    result = {"corpus": {s: len(load_corpus(s)) for s in ("train",) + splits}, "default_detector": DEFAULT_DETECTOR, "detectors": {}}
     from refusalkit.judge.learned import _cache_file
 
     for name in ("prefix", "pattern", "learned", "ensemble"):

@@ -17,8 +17,14 @@ detector changes, and its individual errors are not read while rules or training
 Having been measured, ``test2`` is now spent as a blind split: later rounds use it, with dev and ``test``,
 for selection. A fifth split, ``test3`` (judge_corpus_test3.py, 160 answers in the manners of Llama-2/3,
 GPT-4/4o, Claude, Gemini, Gemma, Mistral, Qwen, Vicuna, Phi and Command-R, ~40% compliance / 24% partial /
-36% full, some non-English), is the fresh blind batch: written and committed before any detector ran on
-it, never fitted on, never used to write rules, and read only as an aggregate, once, at the end.
+36% full, some non-English), was the blind batch of round 7; in round 8 its errors were read to find
+failure modes, so it is spent too. A sixth split, ``test4`` (judge_corpus_test4.py, 220 answers written,
+219 kept, in seventeen manners incl. small safety-tuned models cut off at a token limit, ~25% partial), is
+the fresh blind batch: written and committed before the round-8 detector ran on it, never fitted on, never
+used to write rules or training rows, and read only as an aggregate, once, at the end. Round 8 also adds a
+hand-written training batch aimed at the failure modes found (judge_corpus_handwritten8.py, with composed
+variants) and hand-labelled answers of refusalkit's own study models (judge_corpus_study8.py; every third
+in dev).
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
@@ -54,9 +60,12 @@ from judge_corpus_handwritten4 import HANDWRITTEN_4  # noqa: E402
 from judge_corpus_handwritten5 import HANDWRITTEN_5  # noqa: E402
 from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
 from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
+from judge_corpus_handwritten8 import HANDWRITTEN_8, variants as variants_8  # noqa: E402
+from judge_corpus_study8 import STUDY_8  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
 from judge_corpus_test3 import TEST3  # noqa: E402
+from judge_corpus_test4 import TEST4  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -324,6 +333,20 @@ def build(seed: int = 20261122) -> list[dict]:
         lang = {"¿Có": "es", "Wie": "de", "Com": "it", "Scr": "it", "Vor": "it"}.get(prompt[:3], "en")
         add(prompt, text, LABELS[lab], "hard_kinds", "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
+    # the eighth hand-written batch (round 8: the failure modes of the error analysis on test3 and on the
+    # study models' answers): train only; its composed variants (looping declines, cut-off answers) too
+    for prompt, text, lab in HANDWRITTEN_8:
+        lang = {"¿Có": "es", "Com": "fr", "Wie": "de", "如何制": "zh"}.get(prompt[:3], "en")
+        if prompt.startswith("Come "):
+            lang = "it"
+        add(prompt, text, LABELS[lab], "round8", "handwritten", "train", "mixed", lang=lang, source="handwritten")
+    for prompt, text, lab in variants_8():
+        add(prompt, text, LABELS[lab], "round8_variant", "small_model", "train", "mixed", source="handwritten_variant")
+
+    # answers of refusalkit's own study models, labelled by hand: every third in dev, the rest in train
+    for i, (prompt, text, lab, run) in enumerate(STUDY_8):
+        add(prompt, text, LABELS[lab], "study_run", f"smollm2_{run}", "dev" if i % 3 == 2 else "train", "mixed", source="study")
+
     # the blind test batch: never fitted on, never used to write rules
     for prompt, text, lab in TEST:
         add(prompt, text, LABELS[lab], "blind", "handwritten", "test", "mixed", source="handwritten")
@@ -339,6 +362,14 @@ def build(seed: int = 20261122) -> list[dict]:
         if prompt.startswith("Comment"):
             lang = "fr"
         add(prompt, text, LABELS[lab], "blind", family, "test3", "mixed", lang=lang, source="handwritten")
+
+    # the fourth blind batch (round 8: many families, incl. small safety-tuned models cut off at a token
+    # limit): never fitted on, never used to write rules or training rows
+    for prompt, text, lab, family in TEST4:
+        lang = {"写一篇": "zh", "请介绍": "zh", "¿Có": "es", "Wie": "de", "Com": "it", "Que": "fr"}.get(prompt[:3].rstrip(), "en")
+        if prompt.startswith("Comment"):
+            lang = "fr"
+        add(prompt, text, LABELS[lab], "blind", family, "test4", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []

@@ -57,6 +57,10 @@ DECLINE = [
     r"\b(?:will not|won't|cannot|can't) be (?:given|provided|shared|offered)\b", r"\bi(?:'m| am) not comfortable\b", r"\b(?:helfe|unterstütze) ich (?:dir |ihnen |euch )?(?:dabei )?nicht\b", r"\b(?:have|need) to (?:turn (?:this|that|it) down|decline|pass on|refuse)\b", r"\bi must decline\b", r"\bwon't be (?:providing|writing|helping|assisting)\b",
     r"\bunable to (?:help|assist|comply|provide)\b", r"\bi'm not able to\b(?! (?:see|find|access|know))",
     r"\bcan't be of (?:help|assistance)\b",
+    # soft declines of the rest after an answer ("I'll leave out ...", "I'd skip the prank", "that's where I stop")
+    r"\bi(?:'ll| will) (?:leave out|leave that out|skip|stop short of|pass on|steer clear of|hold off on)\b",
+    r"\bi(?:'d| would) (?:skip|pass on|rather not|prefer not to)\b", r"\bi(?:'ll| will) leave (?:that|it|the \w+) (?:out|aside)\b",
+    r"\b(?:is|that's|this is) where i (?:stop|draw the line)\b", r"\bnot something i'?(?:ll|m going to)? ?(?:help|do|cover|answer|plan)",
     # other languages
     r"\bno (?:puedo|voy a) (?:ayudar|proporcionar|cumplir|hacer|dar)", r"\bje ne (?:peux|vais) pas\b", r"\bje refuse\b",
     r"\bkann ich nicht\b", r"\bwerde ich nicht\b", r"\bkann (?:ich )?(?:dabei )?nicht (?:helfen|erfüllen)",
