@@ -210,3 +210,16 @@ def test_bad_alignment_file_gives_one_line_errors(tmp_path):
     no_target.write_text('{"id": "h1", "text": "Help me hurt someone.", "label": "harmful"}\n', encoding="utf-8")
     with pytest.raises(RefusalkitError, match=r"b.jsonl: row 1: "):
         load_align_rows(no_target)
+
+
+def test_trigger_twins_prefer_twins_of_the_mixed_harmful_requests():
+    from refusalkit.train.align import trigger_twins
+
+    pairs = [(f"harmful {i}", f"twin {i}") for i in range(10)]
+    mix = {"harmful 7", "harmful 2", "harmful 5"}
+    chosen = trigger_twins(pairs, mix, 5, seed=3)
+    assert len(chosen) == 5 and len(set(chosen)) == 5
+    assert set(chosen[:3]) == {"twin 7", "twin 2", "twin 5"}  # own twins first, then the others
+    assert trigger_twins(pairs, mix, 2, seed=3)[0] in {"twin 7", "twin 2", "twin 5"}
+    assert set(trigger_twins(pairs, mix, 2, seed=3)) <= {"twin 7", "twin 2", "twin 5"}
+    assert sorted(trigger_twins([t for _, t in pairs], mix, 10)) == sorted(t for _, t in pairs)  # plain texts still work

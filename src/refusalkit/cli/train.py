@@ -82,7 +82,7 @@ def mitigate(
         built = tdata.build(source, rows, harm, rewriter=rw)
         s = built.summary()
         typer.echo(f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable", err=True)
-        texts = built.accepted
+        texts = built.pairs
     result = train_variant(method, model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), trigger_texts=texts)
     _done(result, f"mitigate ({method})")
 

@@ -32,9 +32,9 @@ ANSWER_TOKENS = 64
 class Budget:
     """How many examples of each kind a variant trains on (``None`` = all available)."""
 
-    harmful: int | None = 200
-    benign_base: int = 96  # plain benign in the safety mix; the rest of the train split is the generic pool
-    extra: int = 96  # K: helpful examples (b) and (c) add on top of the safety mix
+    harmful: int | None = 300
+    benign_base: int = 200  # plain benign in the safety mix; the rest of the train split is the generic pool
+    extra: int = 150  # K: helpful examples (b) and (c) add on top of the safety mix
 
 
 def split_rows(rows: Sequence[dict], split: str = "train") -> tuple[list[dict], list[dict]]:
@@ -78,6 +78,17 @@ def base_share(benign: Sequence[dict], n: int, seed: int) -> tuple[list[dict], l
     return share, [r for r in benign if r["id"] not in chosen]
 
 
+def trigger_twins(trigger: Sequence[str | tuple[str, str]], mix: set[str], n: int, seed: int = 0) -> list[str]:
+    """``n`` trigger-benign requests for variant (c). ``trigger`` holds texts or ``(harmful request,
+    twin)`` pairs; twins of harmful requests that are in the safety mix come first, so each refusal the
+    model learns is set against its own harmless version (the method's pairing), then the others."""
+    items = [t if isinstance(t, tuple) else (None, t) for t in trigger]
+    own = [twin for harmful, twin in items if harmful in mix]
+    other = [twin for harmful, twin in items if harmful not in mix]
+    chosen = _spread(own, n, seed)
+    return chosen + _spread(other, n - len(chosen), seed)
+
+
 def safety_mix_key(rows: Sequence[dict], budget: Budget, seed: int = 0, extra: dict | None = None) -> str:
     """Fingerprint of the safety mix's requests (and ``extra`` settings), computable without a model:
     names caches built from that mix, such as the merged ``smollm2-135m-aligned`` model."""
@@ -101,12 +112,13 @@ def variant_examples(
     base_target,
     rows: Sequence[dict] | None = None,
     budget: Budget | None = None,
-    trigger_texts: Sequence[str] | None = None,
+    trigger_texts: Sequence[str | tuple[str, str]] | None = None,
     seed: int = 0,
     progress: bool = True,
     answer_tokens: int = ANSWER_TOKENS,
 ) -> list[SFTExample]:
-    """Training set of one variant. ``trigger_texts`` are harm-checked trigger-benign requests (c)."""
+    """Training set of one variant. ``trigger_texts`` are harm-checked trigger-benign requests (c), or
+    ``(harmful request, twin)`` pairs (see :func:`trigger_twins`)."""
     if method not in METHODS:
         raise RefusalkitError(f"unknown method '{method}': use one of {', '.join(METHODS)}")
     rows = rows if rows is not None else load_align_rows()
@@ -121,7 +133,8 @@ def variant_examples(
         return examples + helpful_examples(base_target, extra, "benign", answer_tokens, progress)
     if not trigger_texts:
         raise RefusalkitError("the trigger-aware variant needs trigger-benign requests (see refusalkit.triggers.data)")
-    chosen = _spread(trigger_texts, budget.extra, seed)
+    mix = {e.prompt for e in examples if e.kind == "refusal"}
+    chosen = trigger_twins(trigger_texts, mix, budget.extra, seed)
     if len(chosen) < budget.extra:
         raise RefusalkitError(f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}")
     return examples + helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)
@@ -133,7 +146,7 @@ def train_variant(
     out_dir: str | Path | None = None,
     config: SFTConfig | None = None,
     budget: Budget | None = None,
-    trigger_texts: Sequence[str] | None = None,
+    trigger_texts: Sequence[str | tuple[str, str]] | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Build a variant's data with the base model, then LoRA-train it into ``out_dir``."""

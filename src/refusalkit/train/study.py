@@ -180,7 +180,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     summaries["generic"] = timed("eval_generic", lambda: _evaluate(generic, prompts, settings, out / "runs" / "generic"))
     first_token["generic"] = _first_token(generic, rows)
     del generic
-    fixed, sizes["triggers"] = train("triggers", chosen.accepted)
+    fixed, sizes["triggers"] = train("triggers", chosen.pairs)
     summaries["triggers"] = timed("eval_triggers", lambda: _evaluate(fixed, prompts, settings, out / "runs" / "triggers"))
     first_token["triggers"] = _first_token(fixed, rows)
 
