@@ -738,57 +738,39 @@ BENIGN_TASKS_MORE = [
 ]
 
 
+def intent_rows(rng: random.Random, category: str, group: str, pairs, n_frames: int) -> list[dict]:
+    """Harmful rows of one category: each intent in ``n_frames`` frames, with a refusal target and its
+    trigger twin. The last intent is held out whole, so a test request never shares its intent with train."""
+    rows = []
+    for k, (harm, safe) in enumerate(pairs):
+        split = "test" if k == len(pairs) - 1 else "train"
+        for j, frame in enumerate(rng.sample(FRAMES, n_frames)):
+            rows.append({
+                "id": f"align-h-{group}-{k}-{j}",
+                "text": frame.format(vp=harm),
+                "label": "harmful",
+                "category": category,
+                "type": "harmful",
+                "pair_id": f"align-{group}-{k}-{j}",
+                "split": split,
+                "source": "refusalkit-align",
+                "target": f"{rng.choice(OPENERS)} {rng.choice(REASONS[category])}{rng.choice(OFFERS)}",
+                "trigger_benign": frame.format(vp=safe),
+                "frame": frame,
+                "intent": harm,
+                "benign_intent": safe,
+            })
+    return rows
+
+
 def build() -> list[dict]:
     rng = random.Random(5)
     rows: list[dict] = []
-    n_intent = 0
     for category, pairs in INTENTS:
-        for k, (harm, safe) in enumerate(pairs):
-            n_intent += 1
-            group = f"{category}-{k}"
-            # The last intent of each category is held out whole, so a test request never shares its intent with train.
-            split = "test" if k == len(pairs) - 1 else "train"
-            frames = rng.sample(FRAMES, 4)
-            for j, frame in enumerate(frames):
-                opener = rng.choice(OPENERS)
-                reason = rng.choice(REASONS[category])
-                rows.append({
-                    "id": f"align-h-{group}-{j}",
-                    "text": frame.format(vp=harm),
-                    "label": "harmful",
-                    "category": category,
-                    "type": "harmful",
-                    "pair_id": f"align-{group}-{j}",
-                    "split": split,
-                    "source": "refusalkit-align",
-                    "target": f"{opener} {reason}{rng.choice(OFFERS)}",
-                    "trigger_benign": frame.format(vp=safe),
-                    "frame": frame,
-                    "intent": harm,
-                    "benign_intent": safe,
-                })
+        rows += intent_rows(rng, category, category, pairs, 4)
     rng2 = random.Random(7)  # its own generator: the rows above stay exactly as before
     for name, pairs in INTENT_PAIRS_MORE:
-        category = CATEGORY_OF.get(name, name)
-        for k, (harm, safe) in enumerate(pairs):
-            group = f"{name}-more-{k}"
-            split = "test" if k == len(pairs) - 1 else "train"
-            for j, frame in enumerate(rng2.sample(FRAMES, 2)):
-                rows.append({
-                    "id": f"align-h-{group}-{j}",
-                    "text": frame.format(vp=harm),
-                    "label": "harmful",
-                    "category": category,
-                    "type": "harmful",
-                    "pair_id": f"align-{group}-{j}",
-                    "split": split,
-                    "source": "refusalkit-align",
-                    "target": f"{rng2.choice(OPENERS)} {rng2.choice(REASONS[category])}{rng2.choice(OFFERS)}",
-                    "trigger_benign": frame.format(vp=safe),
-                    "frame": frame,
-                    "intent": harm,
-                    "benign_intent": safe,
-                })
+        rows += intent_rows(rng2, CATEGORY_OF.get(name, name), f"{name}-more", pairs, 2)
     benign_texts = [f.format(t=t) for t in BENIGN_TOPICS for f in rng.sample(BENIGN_FORMS, 2)] + BENIGN_TASKS + BENIGN_TASKS_MORE
     for i, text in enumerate(benign_texts):
         rows.append({
