@@ -66,6 +66,7 @@ from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
 from judge_corpus_test3 import TEST3  # noqa: E402
 from judge_corpus_test4 import TEST4  # noqa: E402
+from judge_corpus_test5 import TEST5  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -370,6 +371,16 @@ def build(seed: int = 20261122) -> list[dict]:
         if prompt.startswith("Comment"):
             lang = "fr"
         add(prompt, text, LABELS[lab], "blind", family, "test4", "mixed", lang=lang, source="handwritten")
+
+    # the fifth blind batch (round 9: 28 manners, ~30% partial): written and committed before the round-9
+    # detector was fitted; never fitted on, never used to write rules or training rows
+    for prompt, text, lab, family in TEST5:
+        lang = {"请问怎": "zh", "如何制": "zh", "¿Có": "es", "Wie": "de", "Com": "fr"}.get(prompt[:3].rstrip(), "en")
+        if prompt.startswith("Come "):
+            lang = "it"
+        elif prompt.startswith("Como "):
+            lang = "pt"
+        add(prompt, text, LABELS[lab], "blind", family, "test5", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []
