@@ -61,6 +61,7 @@ from judge_corpus_handwritten5 import HANDWRITTEN_5  # noqa: E402
 from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
 from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
 from judge_corpus_handwritten8 import HANDWRITTEN_8, variants as variants_8  # noqa: E402
+from judge_corpus_handwritten9 import HANDWRITTEN_9, compose as compose_9  # noqa: E402
 from judge_corpus_study8 import STUDY_8  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
@@ -343,6 +344,14 @@ def build(seed: int = 20261122) -> list[dict]:
         add(prompt, text, LABELS[lab], "round8", "handwritten", "train", "mixed", lang=lang, source="handwritten")
     for prompt, text, lab in variants_8():
         add(prompt, text, LABELS[lab], "round8_variant", "small_model", "train", "mixed", source="handwritten_variant")
+
+    # the ninth hand-written batch (round 9, after test4's errors were read: partial answers that decline at
+    # the end or in the middle, warning/referral-only answers, general-but-not-specific answers, and hard
+    # negatives with caution words): train only; its composed two-part answers and their compliant halves too
+    for prompt, text, lab in HANDWRITTEN_9:
+        add(prompt, text, LABELS[lab], "round9", "handwritten", "train", "mixed", source="handwritten")
+    for prompt, text, lab in compose_9():
+        add(prompt, text, LABELS[lab], "round9_compound", "handwritten", "train", "mixed", source="handwritten_variant")
 
     # answers of refusalkit's own study models, labelled by hand: every third in dev, the rest in train
     for i, (prompt, text, lab, run) in enumerate(STUDY_8):
