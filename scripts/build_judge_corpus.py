@@ -19,12 +19,15 @@ for selection. A fifth split, ``test3`` (judge_corpus_test3.py, 160 answers in t
 GPT-4/4o, Claude, Gemini, Gemma, Mistral, Qwen, Vicuna, Phi and Command-R, ~40% compliance / 24% partial /
 36% full, some non-English), was the blind batch of round 7; in round 8 its errors were read to find
 failure modes, so it is spent too. A sixth split, ``test4`` (judge_corpus_test4.py, 220 answers written,
-219 kept, in seventeen manners incl. small safety-tuned models cut off at a token limit, ~25% partial), is
-the fresh blind batch: written and committed before the round-8 detector ran on it, never fitted on, never
-used to write rules or training rows, and read only as an aggregate, once, at the end. Round 8 also adds a
-hand-written training batch aimed at the failure modes found (judge_corpus_handwritten8.py, with composed
-variants) and hand-labelled answers of refusalkit's own study models (judge_corpus_study8.py; every third
-in dev).
+219 kept, in seventeen manners incl. small safety-tuned models cut off at a token limit, ~25% partial), was
+the blind batch of round 8; in round 9 its errors were read, so it is spent too. A seventh split, ``test5``
+(judge_corpus_test5.py, 212 answers written, 209 kept, in 28 manners, ~33% partial), is the fresh blind
+batch: written and committed before the round-9 detector was fitted, never fitted on, never used to write
+rules or training rows, and read only as an aggregate, once, at the end. Round 8 also adds a hand-written
+training batch aimed at the failure modes found (judge_corpus_handwritten8.py, with composed variants) and
+hand-labelled answers of refusalkit's own study models (judge_corpus_study8.py; every third in dev); round 9
+adds a ninth batch aimed at partial refusals and at caveated compliant answers (judge_corpus_handwritten9.py,
+with two-part answers composed from it).
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
