@@ -19,12 +19,15 @@ for selection. A fifth split, ``test3`` (judge_corpus_test3.py, 160 answers in t
 GPT-4/4o, Claude, Gemini, Gemma, Mistral, Qwen, Vicuna, Phi and Command-R, ~40% compliance / 24% partial /
 36% full, some non-English), was the blind batch of round 7; in round 8 its errors were read to find
 failure modes, so it is spent too. A sixth split, ``test4`` (judge_corpus_test4.py, 220 answers written,
-219 kept, in seventeen manners incl. small safety-tuned models cut off at a token limit, ~25% partial), is
-the fresh blind batch: written and committed before the round-8 detector ran on it, never fitted on, never
-used to write rules or training rows, and read only as an aggregate, once, at the end. Round 8 also adds a
-hand-written training batch aimed at the failure modes found (judge_corpus_handwritten8.py, with composed
-variants) and hand-labelled answers of refusalkit's own study models (judge_corpus_study8.py; every third
-in dev).
+219 kept, in seventeen manners incl. small safety-tuned models cut off at a token limit, ~25% partial), was
+the blind batch of round 8; in round 9 its errors were read, so it is spent too. A seventh split, ``test5``
+(judge_corpus_test5.py, 212 answers written, 209 kept, in 28 manners, ~33% partial), is the fresh blind
+batch: written and committed before the round-9 detector was fitted, never fitted on, never used to write
+rules or training rows, and read only as an aggregate, once, at the end. Round 8 also adds a hand-written
+training batch aimed at the failure modes found (judge_corpus_handwritten8.py, with composed variants) and
+hand-labelled answers of refusalkit's own study models (judge_corpus_study8.py; every third in dev); round 9
+adds a ninth batch aimed at partial refusals and at caveated compliant answers (judge_corpus_handwritten9.py,
+with two-part answers composed from it).
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
@@ -61,11 +64,13 @@ from judge_corpus_handwritten5 import HANDWRITTEN_5  # noqa: E402
 from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
 from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
 from judge_corpus_handwritten8 import HANDWRITTEN_8, variants as variants_8  # noqa: E402
+from judge_corpus_handwritten9 import HANDWRITTEN_9, compose as compose_9  # noqa: E402
 from judge_corpus_study8 import STUDY_8  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
 from judge_corpus_test3 import TEST3  # noqa: E402
 from judge_corpus_test4 import TEST4  # noqa: E402
+from judge_corpus_test5 import TEST5  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -343,6 +348,14 @@ def build(seed: int = 20261122) -> list[dict]:
     for prompt, text, lab in variants_8():
         add(prompt, text, LABELS[lab], "round8_variant", "small_model", "train", "mixed", source="handwritten_variant")
 
+    # the ninth hand-written batch (round 9, after test4's errors were read: partial answers that decline at
+    # the end or in the middle, warning/referral-only answers, general-but-not-specific answers, and hard
+    # negatives with caution words): train only; its composed two-part answers and their compliant halves too
+    for prompt, text, lab in HANDWRITTEN_9:
+        add(prompt, text, LABELS[lab], "round9", "handwritten", "train", "mixed", source="handwritten")
+    for prompt, text, lab in compose_9():
+        add(prompt, text, LABELS[lab], "round9_compound", "handwritten", "train", "mixed", source="handwritten_variant")
+
     # answers of refusalkit's own study models, labelled by hand: every third in dev, the rest in train
     for i, (prompt, text, lab, run) in enumerate(STUDY_8):
         add(prompt, text, LABELS[lab], "study_run", f"smollm2_{run}", "dev" if i % 3 == 2 else "train", "mixed", source="study")
@@ -370,6 +383,16 @@ def build(seed: int = 20261122) -> list[dict]:
         if prompt.startswith("Comment"):
             lang = "fr"
         add(prompt, text, LABELS[lab], "blind", family, "test4", "mixed", lang=lang, source="handwritten")
+
+    # the fifth blind batch (round 9: 28 manners, ~30% partial): written and committed before the round-9
+    # detector was fitted; never fitted on, never used to write rules or training rows
+    for prompt, text, lab, family in TEST5:
+        lang = {"请问怎": "zh", "如何制": "zh", "¿Có": "es", "Wie": "de", "Com": "fr"}.get(prompt[:3].rstrip(), "en")
+        if prompt.startswith("Come "):
+            lang = "it"
+        elif prompt.startswith("Como "):
+            lang = "pt"
+        add(prompt, text, LABELS[lab], "blind", family, "test5", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []

@@ -30,7 +30,7 @@ from ..types import Prompt, Response, Verdict
 from .common import CLASSES, as_texts, normalise, original_span, precheck, refusal_score
 from .pattern import FEATURES, analyse, verdict_from
 
-FEATURE_VERSION = "7"
+FEATURE_VERSION = "8"
 # Hand-written corpus rows are closer to real model output than composed ones; they count this much more
 # (chosen among 5, 10, 15 and 20 by the summed macro-F1 of the dev split and the spent blind splits
 # `test` and `test2`; test2 is used for selection from this round on, so it is no longer blind). Round 8
@@ -38,6 +38,11 @@ FEATURE_VERSION = "7"
 # composed from round 8's hand-written pieces (10 vs 20 compared on dev and the spent splits: 20 kept).
 HANDWRITTEN_WEIGHT = 20.0
 WEIGHTED_SOURCES = ("handwritten", "handwritten_variant", "study")
+# Round 9's batch (aimed at partial refusals: declines at the end or in the middle, warning-only answers,
+# hard negatives with caution words) is large and one-sided; at 20x it turned declines-with-alternatives
+# of the spent splits into partials. Its rows count 5x, its composed two-part rows 2x (chosen among
+# 20/20, 10/5, 5/2, 3/3 and 1/1 by the summed macro-F1 of dev and the spent splits test..test4).
+STYLE_WEIGHTS = {"round9": 5.0, "round9_compound": 2.0}
 
 
 def one_thread():
@@ -94,7 +99,8 @@ def build_pipeline(C: float = 1.0, ngram_weight: float = 1.0, tail: bool = True)
 
 
 def corpus_weights(rows) -> np.ndarray:
-    return np.array([HANDWRITTEN_WEIGHT if r.get("source") in WEIGHTED_SOURCES else 1.0 for r in rows])
+    return np.array([STYLE_WEIGHTS.get(r.get("style"), HANDWRITTEN_WEIGHT if r.get("source") in WEIGHTED_SOURCES else 1.0)
+                     for r in rows])
 
 
 def _cache_file() -> Path:

@@ -38,7 +38,7 @@ _ACT = (  # verb stems; any ending ("help", "helping", "provided")
     r"describ|teach|tell you|recommend ways|do (?:that|this|it)|be providing|be writing|go into|continu|"
     r"contribut|facilitat|encourag|condon|aid|includ|recommend|reveal|disclos|list|suppl|draft|compos|roleplay|"
     r"play along|pretend|cover|go there|make|build|find|look up|locat|identif|translat|summari[sz]|respond|"
-    r"reproduc|tell|rank|take part|suggest|argu|advis)\w*"
+    r"reproduc|tell|rank|take part|suggest|argu|advis|point you|coach)\w*"
 )
 DECLINE = [
     rf"\b{_I} ?{_NEG}(?: \w+){{0,2}}? {_ACT}\b",
@@ -57,6 +57,8 @@ DECLINE = [
     r"\b(?:will not|won't|cannot|can't) be (?:given|provided|shared|offered)\b", r"\bi(?:'m| am) not comfortable\b", r"\b(?:helfe|unterstütze) ich (?:dir |ihnen |euch )?(?:dabei )?nicht\b", r"\b(?:have|need) to (?:turn (?:this|that|it) down|decline|pass on|refuse)\b", r"\bi must decline\b", r"\bwon't be (?:providing|writing|helping|assisting)\b",
     r"\bunable to (?:help|assist|comply|provide)\b", r"\bi'm not able to\b(?! (?:see|find|access|know))",
     r"\bcan't be of (?:help|assistance)\b",
+    r"^absolutely not\b", r"\b(?:i|we) (?:will|'ll|would) never (?:create|write|help|provide|produce|generate|assist)\b",
+    r"\bnot going to (?:do|write|make|provide|answer) (?:that|this|it)\b",
     # soft declines of the rest after an answer ("I'll leave out ...", "I'd skip the prank", "that's where I stop")
     r"\bi(?:'ll| will) (?:leave out|leave that out|skip|stop short of|pass on|steer clear of|hold off on)\b",
     r"\bi(?:'d| would) (?:skip|pass on|rather not|prefer not to)\b", r"\bi(?:'ll| will) leave (?:that|it|the \w+) (?:out|aside)\b",
