@@ -73,6 +73,28 @@ def test_new_judge_rejudges_without_generating(tmp_path):
     assert s["metrics"]["groups"]["plain_benign"]["any_refusal"]["rate"] == 1.0
 
 
+def test_retrained_detector_of_the_same_name_rejudges(tmp_path):
+    """Verdicts are keyed by name@version: a detector refitted under the same name (a new refusalkit
+    release's learned model) re-judges stored answers instead of reusing its older self's verdicts."""
+
+    class Versioned(_Shouty):
+        name = "versioned"
+
+        def __init__(self, version, label):
+            self.version, self.label = version, label
+
+        def judge(self, responses, prompts=None):
+            return [Verdict(self.label, 1.0, self.name, "") for _ in responses]
+
+    ps = prompts(6)
+    evaluate(FakeTarget(), ps, GenParams(batch_size=4), Versioned("v1", "full_refusal"), tmp_path, early_stop=False, progress=False)
+    again = evaluate(FakeTarget(), ps, GenParams(batch_size=4), Versioned("v1", "compliance"), tmp_path, early_stop=False, progress=False)
+    assert again["run"]["rejudged"] == 0  # same version: stored verdicts stand
+    newer = evaluate(FakeTarget(), ps, GenParams(batch_size=4), Versioned("v2", "compliance"), tmp_path, early_stop=False, progress=False)
+    assert newer["run"]["rejudged"] == 6 and newer["run"]["detector"] == "versioned@v2"
+    assert newer["metrics"]["groups"]["plain_benign"]["any_refusal"]["rate"] == 0.0
+
+
 def test_failures_are_unscored_counted_and_retried(tmp_path):
     ps = prompts(5)
     flaky = FakeTarget(fail_words=("capital",))

@@ -42,11 +42,13 @@ class EnsembleDetector:
         self.target = target
         self.use_llm = (target is not None) if use_llm is None else use_llm
         self.llm_weight, self.first_token_weight = llm_weight, first_token_weight
+        self.version: str | None = None  # the shipped learned model's, when built on it (see run.evaluate.judge_key)
         if path is not None:
             self._load(Path(path))
         else:
             self.learned = LearnedDetector()
             self.stacker = self._default_stacker()
+            self.version = self.learned.version
 
     # --- scikit-learn shape --------------------------------------------------------------------
     def fit(self, texts, labels, folds: int = 3, sample_weight=None) -> "EnsembleDetector":
@@ -63,6 +65,7 @@ class EnsembleDetector:
         oof = oof[:, [classes.index(c) for c in CLASSES]]
         X = _stack_features(self.pattern.predict_proba(texts), oof)
         self.stacker = LogisticRegression(C=1.0, max_iter=2000).fit(X, labels, sample_weight=sample_weight)
+        self.version = None
         if not hasattr(self, "learned"):
             self.learned = LearnedDetector(pipeline=object()).fit(texts, labels, sample_weight=sample_weight)
         return self

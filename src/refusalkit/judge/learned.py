@@ -126,12 +126,15 @@ class LearnedDetector:
     name = "learned"
 
     def __init__(self, path: str | os.PathLike | None = None, pipeline=None) -> None:
+        self.version: str | None = None  # names the fitted model where it is known (run stores key verdicts by it)
         if pipeline is not None:
             self.pipeline = pipeline
         elif path is not None:
             self.pipeline = self._load_pipeline(Path(path))
+            self.version = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
         else:
             self.pipeline = self._default_pipeline()
+            self.version = _cache_file().stem.removeprefix("learned-")
 
     # --- scikit-learn shape --------------------------------------------------------------------
     def fit(self, texts, labels, sample_weight=None) -> "LearnedDetector":
@@ -141,6 +144,7 @@ class LearnedDetector:
             raise RefusalkitError(f"labels must be one of {', '.join(CLASSES)}; got {', '.join(map(str, bad[:5]))}")
         with one_thread():
             self.pipeline = build_pipeline().fit(texts, list(labels), clf__sample_weight=sample_weight)
+        self.version = None  # refitted: no longer the shipped model
         return self
 
     def predict_proba(self, texts) -> np.ndarray:

@@ -71,6 +71,14 @@ def partial_reader(detector: Detector) -> Detector:
     return detector
 
 
+def judge_key(detector: Detector) -> str:
+    """The name verdicts are stored under: the detector's name, plus its ``version`` when it has one
+    (the learned detector's names its corpus and code), so a retrained detector re-judges stored
+    answers instead of reusing verdicts of its older self."""
+    version = getattr(detector, "version", None)
+    return f"{detector.name}@{version}" if version else detector.name
+
+
 def judge_safely(detector: Detector, responses: Sequence[Response], prompts: Sequence[Prompt]) -> list[Verdict]:
     """Judge a batch; if the detector itself fails, every row of the batch is ``unscored`` (never a
     refusal or a compliance by default)."""
@@ -123,12 +131,13 @@ def evaluate(
     with RunStore(out_dir) as store:
         store.put_prompts(prompts)
         stored = {pid: r for pid, r in store.responses(target.id, phash).items() if pid in wanted}
-        judged = store.judged(target.id, phash, detector.name)
+        judge_id = judge_key(detector)
+        judged = store.judged(target.id, phash, judge_id)
         # Answers stored without this judge's verdict are judged again; missing or errored ones generated.
         rejudge = [p for p in prompts if p.id in stored and stored[p.id].ok and p.id not in judged]
         todo = [p for p in prompts if p.id not in stored or not stored[p.id].ok]
         if rejudge:
-            store.put_batch(phash, detector.name, [stored[p.id] for p in rejudge],
+            store.put_batch(phash, judge_id, [stored[p.id] for p in rejudge],
                             judge_safely(detector, [stored[p.id] for p in rejudge], rejudge))
         todo.sort(key=lambda p: len(p.text))  # similar lengths share a batch: less padding
         bs = max(1, params.batch_size)
@@ -137,12 +146,12 @@ def evaluate(
             for start in range(0, len(todo), bs):
                 batch = todo[start : start + bs]
                 responses = target.generate(batch, params, should_stop=stopper, progress=False)
-                store.put_batch(phash, detector.name, responses, judge_safely(detector, responses, batch))
+                store.put_batch(phash, judge_id, responses, judge_safely(detector, responses, batch))
                 generated += len(batch)
                 advance(len(batch))
-        rows = [r for r in store.records(target.id, phash, detector.name) if r["prompt_id"] in wanted]
+        rows = [r for r in store.records(target.id, phash, judge_id) if r["prompt_id"] in wanted]
         info = {
-            "target": target.id, "detector": detector.name, "params": params.to_dict(), "params_hash": phash,
+            "target": target.id, "detector": judge_id, "params": params.to_dict(), "params_hash": phash,
             "early_stop": settings["early_stop"], "n_prompts": len(prompts), "generated_this_call": generated,
             "skipped_finished": len(prompts) - len(todo) - len(rejudge), "rejudged": len(rejudge),
             "seconds_this_call": round(time.perf_counter() - started, 2), **(run_info or {}),
