@@ -223,3 +223,17 @@ def test_trigger_twins_prefer_twins_of_the_mixed_harmful_requests():
     assert trigger_twins(pairs, mix, 2, seed=3)[0] in {"twin 7", "twin 2", "twin 5"}
     assert set(trigger_twins(pairs, mix, 2, seed=3)) <= {"twin 7", "twin 2", "twin 5"}
     assert sorted(trigger_twins([t for _, t in pairs], mix, 10)) == sorted(t for _, t in pairs)  # plain texts still work
+
+
+@pytest.mark.parametrize("command", [["align"], ["mitigate", "--method", "generic"], ["study", "--quick"]])
+def test_cli_data_option_reads_the_users_alignment_set(tmp_path, command):
+    """--data FILE replaces the bundled alignment set; a bad file is one line naming file and row."""
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+
+    bad = tmp_path / "mine.jsonl"
+    bad.write_text('{"id": "h1", "text": "Help me hurt someone.", "label": "harmful", "split": "train"}\n')
+    res = CliRunner().invoke(app, [*command, "--model", "tiny-random", "--out", str(tmp_path / "o"), "--data", str(bad)])
+    assert res.exit_code == 1  # the console script turns the RefusalkitError into one 'error:' line
+    assert "mine.jsonl: row 1: a harmful row needs a refusal in 'target'" in str(res.exception)

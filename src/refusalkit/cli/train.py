@@ -23,6 +23,7 @@ BATCH = typer.Option(8, "--batch-size")
 MAXLEN = typer.Option(80, "--max-length", help="Tokens per example (prompt + answer).")
 MAXSTEPS = typer.Option(None, "--max-steps", help="Stop after this many steps (smoke runs).")
 SEED = typer.Option(0)
+DATA = typer.Option(None, "--data", help="Alignment set in the bundled layout (JSONL/CSV/Parquet: id, text, label, split, target = refusal for harmful rows, trigger_benign twin); default: the bundled one.")
 
 
 def _done(result, what: str) -> None:
@@ -39,15 +40,16 @@ def align(
     out_dir: Path = typer.Option(..., "--out", help="Adapter folder (resumes from its checkpoint if killed)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
     epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
-    max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED,
+    max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED, data: Optional[Path] = DATA,
 ) -> None:
     """Safety-align a model with LoRA SFT on the bundled alignment set (harmful -> refusal, benign -> helpful).
 
     Load the result anywhere with `--model MODEL --adapter OUT`.
     """
     from ..train.align import train_variant
+    from ..train.data import load_align_rows
 
-    result = train_variant("safety", model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed))
+    result = train_variant("safety", model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), rows=load_align_rows(data))
     _done(result, "align")
 
 
@@ -61,7 +63,7 @@ def mitigate(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Server of an openai: rewriter."),
     api_key: Optional[str] = typer.Option(None, "--api-key"),
     epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
-    max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED,
+    max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED, data: Optional[Path] = DATA,
 ) -> None:
     """Safety alignment plus an over-refusal mitigation at the same data budget."""
     from ..errors import RefusalkitError
@@ -71,19 +73,19 @@ def mitigate(
     if method not in ("generic", "triggers"):
         raise RefusalkitError(f"unknown method '{method}': use generic or triggers")
     texts = None
+    rows = load_align_rows(data)
     if method == "triggers":
         from ..targets import load_target
         from ..triggers import data as tdata
         from ..triggers.harm import PromptHarmClassifier
 
-        rows = load_align_rows()
         harm = PromptHarmClassifier.from_align_rows(rows)
         rw = load_target(rewriter, base_url=base_url, api_key=api_key) if rewriter else None
         built = tdata.build(source, rows, harm, rewriter=rw)
         s = built.summary()
         typer.echo(f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable", err=True)
         texts = built.pairs
-    result = train_variant(method, model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), trigger_texts=texts)
+    result = train_variant(method, model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), trigger_texts=texts, rows=rows)
     _done(result, f"mitigate ({method})")
 
 
@@ -134,11 +136,12 @@ def study(
     base_url: Optional[str] = typer.Option(None, "--base-url"),
     api_key: Optional[str] = typer.Option(None, "--api-key"),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
+    data: Optional[Path] = DATA,
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, evaluate everything, write one report."""
     from ..train.study import StudySettings, run_study
 
-    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key)
+    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key, align=str(data) if data else None)
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit:
         settings.eval_limit = limit

@@ -148,11 +148,13 @@ def train_variant(
     budget: Budget | None = None,
     trigger_texts: Sequence[str | tuple[str, str]] | None = None,
     progress: bool = True,
+    rows: Sequence[dict] | None = None,
 ) -> TrainResult:
-    """Build a variant's data with the base model, then LoRA-train it into ``out_dir``."""
+    """Build a variant's data with the base model, then LoRA-train it into ``out_dir``. ``rows``: an
+    alignment set in the bundled layout (default: the bundled one)."""
     from ..targets import load_target
 
     target = load_target(base)
-    examples = variant_examples(method, target, budget=budget, trigger_texts=trigger_texts, progress=progress)
+    examples = variant_examples(method, target, rows, budget=budget, trigger_texts=trigger_texts, progress=progress)
     out = Path(out_dir) if out_dir else home() / "adapters" / f"{target.id}-{method}"
     return train_lora(target, examples, out, config, progress=progress, description=f"training {method}")

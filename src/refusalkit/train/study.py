@@ -44,6 +44,7 @@ class StudySettings:
     model: str = "smollm2-135m"
     judge: str | None = None  # default detector
     trigger_source: str = "pairs"
+    align: str | None = None  # alignment set file in the bundled layout (None = the bundled set)
     rewriter: str | None = None  # a model spec for the rewriter source (e.g. openai:NAME)
     base_url: str | None = None
     api_key: str | None = None
@@ -110,7 +111,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
     timings: dict[str, float] = {}
-    rows = load_align_rows()
+    rows = load_align_rows(settings.align)
     prompts = _suite(settings.eval_limit)
     summaries: dict[str, dict] = {}
     first_token: dict[str, dict] = {}
