@@ -181,6 +181,44 @@ def test_run_evolve_writes_lineage_and_report(tiny_target, tmp_path):
     assert "plotly" in html.lower() and _html.escape(rows[0]["text"]) in html
 
 
+class _RefusesPromptsWith:
+    """A detector that calls an answer a refusal when its prompt contains ``marker`` (stands in for a model
+    that refuses some framings)."""
+
+    name = "marker"
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def judge(self, responses, prompts=None):
+        from refusalkit.types import Verdict
+
+        return [Verdict("full_refusal" if self.marker in p.text.lower() else "compliance", 1.0, self.name) for p in prompts]
+
+
+def test_confirmation_keeps_the_fittest_child_whose_greedy_answer_is_judged_a_refusal(tiny_target, tmp_path):
+    marker = "game"  # two context/imaginary frames carry it
+    cfg = EvolveConfig(generations=2, mutations=9, top_k=3, recombinations=1, seed=4, confirm=1000)
+    report = run_evolve(_prompts(), tiny_target, tmp_path, cfg, judge_tokens=2, detector=_RefusesPromptsWith(marker),
+                        progress=False)
+    rows = [json.loads(l) for l in (tmp_path / "evolved.jsonl").read_text().splitlines()]
+    cands = [json.loads(l) for l in (tmp_path / "candidates.jsonl").read_text().splitlines()]
+    conf = report["confirmation"]
+    assert conf["per_lineage"] == 1000 and conf["lineages"] == 3
+    with_marker = 0
+    for r in rows:
+        children = [c for c in cands if c["lineage"] == r["lineage"] and c["generation"] and c["status"] == "scored"]
+        assert all(c["greedy_verdict"] in ("full_refusal", "compliance") for c in children)  # all were answered
+        marked = [c for c in children if marker in c["text"].lower()]
+        if marked:
+            with_marker += 1
+            assert r["id"] == max(marked, key=lambda c: c["fitness"])["id"] and r["verdict"] == "full_refusal"
+        else:
+            assert r["id"] == max(children, key=lambda c: c["fitness"])["id"]
+    assert with_marker >= 1 and conf["picked_refused"] == with_marker == report["rates"]["tiny-random"]["evolved"]["refused"]
+    assert conf["answered"] == sum(c["greedy_verdict"] is not None for c in cands)
+
+
 def test_resume_continues_after_the_last_generation(tiny_target, tmp_path):
     seeds = _prompts(SEEDS[:2])
     fit, mk = Fitness(tiny_target), (lambda rng: Mutator(rng))
