@@ -250,6 +250,7 @@ def main() -> None:
     ap.add_argument("--predictor-prompts", type=int, default=0, help="core-suite prompts answered for predictor labels (0: all)")
     ap.add_argument("--run", action="append", default=[], help="eval run folder(s) for predictor labels instead")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--json-out", default=None, help="also write the JSON here, after every section (a killed run keeps what it measured)")
     ap.add_argument("--skip-evolve", action="store_true")
     ap.add_argument("--skip-predictor", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared, busy machine)")
@@ -270,7 +271,12 @@ def main() -> None:
     t0 = time.perf_counter()
     target = load_target(model, adapter=args.adapter)
     result: dict = {"model": model, "adapter": args.adapter, "model_choice": why, "detector": detector.name, "out": str(out_dir),
-                    "threads": args.threads}
+                    "threads": args.threads, "args": {k: v for k, v in vars(args).items() if k not in ("out", "json_out")}}
+
+    def checkpoint() -> None:
+        if args.json_out:
+            Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json_out).write_text(json.dumps(result | {"seconds_so_far": round(time.perf_counter() - t0, 1)}, indent=2) + "\n")
 
     if not args.skip_evolve:
         judges = harm_judges()
@@ -282,6 +288,7 @@ def main() -> None:
             seeds = [Prompt(id=f"s{i}", text=t) for i, t in enumerate(FALLBACK_SEEDS[: args.seeds])]
             source = "built-in list in benchmarks/evolve_predict.py"
         result["evolve"] = evolve_set("plain", seeds, source, target, out_dir, args, detector, judges)
+        checkpoint()
         if args.lookalike_seeds:
             from refusalkit.data.loaders import load_prompts
 
@@ -294,6 +301,7 @@ def main() -> None:
             result["evolve_lookalike_seeds"] = evolve_set(
                 "lookalike", look, "core suite, benign look-alike types (round robin over types), train split",
                 target, out_dir, args, detector, judges)
+            checkpoint()
 
     if not args.skip_predictor:
         from refusalkit.triggers.predictor import load_labelled
@@ -310,6 +318,8 @@ def main() -> None:
         result["predictor"] = entry
 
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
     json.dump(result, sys.stdout, indent=2)
     print()
 
