@@ -312,9 +312,11 @@ def test_cli_evolve_and_resume(tmp_path):
     assert json.loads(res.stdout)["generations_done"] == 1
     res = CliRunner().invoke(app, base + ["--generations", "1"])
     assert isinstance(res.exception, RefusalkitError)  # an existing run needs --resume
-    res = CliRunner().invoke(app, base + ["--generations", "2", "--resume"])
+    res = CliRunner().invoke(app, base + ["--generations", "2", "--resume", "--confirm", "2"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["generations_done"] == 2
+    report = json.loads((out / "report.json").read_text())
+    assert report["confirmation"]["per_lineage"] == 2 and report["confirmation"]["answered"] == 4  # 2 seeds x 2 children
     res = CliRunner().invoke(app, ["evolve", "-m", "tiny-random", "--out", str(out)])
     assert isinstance(res.exception, RefusalkitError) and "--seeds" in str(res.exception)
 
