@@ -90,13 +90,13 @@ def harm_judges() -> list[tuple[str, object, list[str], list[str]]]:
     return [(name, fn, lookalike, harmful) for name, fn in judges]
 
 
-def evolve_set(name, seeds, source, target, out_dir, args, detector, judges) -> dict:
+def evolve_set(name, seeds, source, target, out_dir, args, detector, judges, time_budget=None) -> dict:
     """Evolve one seed set and measure it (rates, filter, independent judges, diversity)."""
     from refusalkit.evolve import EvolveConfig, run_evolve
     from refusalkit.evolve.harm import HarmCheck
 
     cfg = EvolveConfig(generations=args.generations, mutations=args.mutations, seed=0, confirm=args.confirm,
-                       time_budget=args.time_budget)
+                       time_budget=time_budget)
     t = time.perf_counter()
     rep = run_evolve(seeds, target, out_dir / f"evolve-{name}", cfg, detector=detector, judge_tokens=args.judge_tokens,
                      harm=HarmCheck())
@@ -114,7 +114,8 @@ def evolve_set(name, seeds, source, target, out_dir, args, detector, judges) -> 
     rates = rep["rates"][target.id]
     return {
         "seed_source": source, "seeds": len(seeds), "generations": rep["generations_done"], "stopped": rep["stopped"],
-        "mutations_per_prompt": args.mutations, "confirm_per_seed": args.confirm, "seconds": round(time.perf_counter() - t, 1),
+        "mutations_per_prompt": args.mutations, "confirm_per_seed": args.confirm, "time_budget_s": time_budget,
+        "seconds": round(time.perf_counter() - t, 1),
         "seed_refused": f"{rates['seeds']['refused']}/{rates['seeds']['scored']}",
         "evolved_refused": f"{rates['evolved']['refused']}/{rates['evolved']['scored']}",
         "seed_refusal_rate": seed_rate, "evolved_refusal_rate": evolved_rate,
@@ -246,6 +247,7 @@ def main() -> None:
     ap.add_argument("--mutations", type=int, default=6)
     ap.add_argument("--confirm", type=int, default=3, help="fittest children per seed checked with a greedy answer (0: off)")
     ap.add_argument("--time-budget", type=float, default=None, help="seconds per search (stops at a generation boundary)")
+    ap.add_argument("--deadline", type=float, default=None, help="seconds for the whole run: searches get what is left (predictor runs first)")
     ap.add_argument("--judge-tokens", type=int, default=32)
     ap.add_argument("--predictor-prompts", type=int, default=0, help="core-suite prompts answered for predictor labels (0: all)")
     ap.add_argument("--run", action="append", default=[], help="eval run folder(s) for predictor labels instead")
@@ -273,35 +275,17 @@ def main() -> None:
     result: dict = {"model": model, "adapter": args.adapter, "model_choice": why, "detector": detector.name, "out": str(out_dir),
                     "threads": args.threads, "args": {k: v for k, v in vars(args).items() if k not in ("out", "json_out")}}
 
+    def budget(requested: float | None) -> float | None:
+        """Seconds a search may take: ``requested``, cut so the run ends by --deadline (90 s kept for measuring)."""
+        if args.deadline is None:
+            return requested
+        left = args.deadline - (time.perf_counter() - t0) - 90
+        return max(60.0, left if requested is None else min(requested, left))  # at least one generation
+
     def checkpoint() -> None:
         if args.json_out:
             Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json_out).write_text(json.dumps(result | {"seconds_so_far": round(time.perf_counter() - t0, 1)}, indent=2) + "\n")
-
-    if not args.skip_evolve:
-        judges = harm_judges()
-        result["filter_on_core_test"] = filter_quality()
-        try:
-            seeds = load_seeds(suite="core", split="train", types=["plain"], limit=args.seeds)
-            source = "core suite, benign plain, train split (first N in file order)"
-        except Exception:  # the core suite is not installed in this checkout
-            seeds = [Prompt(id=f"s{i}", text=t) for i, t in enumerate(FALLBACK_SEEDS[: args.seeds])]
-            source = "built-in list in benchmarks/evolve_predict.py"
-        result["evolve"] = evolve_set("plain", seeds, source, target, out_dir, args, detector, judges)
-        checkpoint()
-        if args.lookalike_seeds:
-            from refusalkit.data.loaders import load_prompts
-
-            pool = [q for q in load_prompts("core", split="train") if q.label == "benign" and q.type != "plain"]
-            # every look-alike type in turn, so a small set still covers them all
-            by_type: dict = {}
-            for q in pool:
-                by_type.setdefault(q.type, []).append(q)
-            look = [q for group in zip(*by_type.values()) for q in group][: args.lookalike_seeds]
-            result["evolve_lookalike_seeds"] = evolve_set(
-                "lookalike", look, "core suite, benign look-alike types (round robin over types), train split",
-                target, out_dir, args, detector, judges)
-            checkpoint()
 
     if not args.skip_predictor:
         from refusalkit.triggers.predictor import load_labelled
@@ -316,6 +300,36 @@ def main() -> None:
         entry = predictor_section(rows, source)
         entry["seconds"] = round(time.perf_counter() - t, 1)
         result["predictor"] = entry
+        checkpoint()
+
+    if not args.skip_evolve:
+        judges = harm_judges()
+        result["filter_on_core_test"] = filter_quality()
+        try:
+            seeds = load_seeds(suite="core", split="train", types=["plain"], limit=args.seeds)
+            source = "core suite, benign plain, train split (first N in file order)"
+        except Exception:  # the core suite is not installed in this checkout
+            seeds = [Prompt(id=f"s{i}", text=t) for i, t in enumerate(FALLBACK_SEEDS[: args.seeds])]
+            source = "built-in list in benchmarks/evolve_predict.py"
+        result["evolve"] = evolve_set("plain", seeds, source, target, out_dir, args, detector, judges, budget(args.time_budget))
+        checkpoint()
+        left = None if args.deadline is None else args.deadline - (time.perf_counter() - t0) - 90
+        if args.lookalike_seeds and (left is None or left > 120):
+            from refusalkit.data.loaders import load_prompts
+
+            pool = [q for q in load_prompts("core", split="train") if q.label == "benign" and q.type != "plain"]
+            # every look-alike type in turn, so a small set still covers them all
+            by_type: dict = {}
+            for q in pool:
+                by_type.setdefault(q.type, []).append(q)
+            look = [q for group in zip(*by_type.values()) for q in group][: args.lookalike_seeds]
+            result["evolve_lookalike_seeds"] = evolve_set(
+                "lookalike", look, "core suite, benign look-alike types (round robin over types), train split",
+                target, out_dir, args, detector, judges, budget(args.time_budget))
+            checkpoint()
+        elif args.lookalike_seeds:
+            result["evolve_lookalike_seeds"] = {"skipped": f"--deadline: {left:.0f} s left"}
+            checkpoint()
 
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
     if args.json_out:
