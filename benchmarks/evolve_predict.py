@@ -26,8 +26,9 @@ classifier alone (trained on refusalkit's own prompts, none from the core suite;
 P(harmful) >= 0.5). Each next to its majority-class baseline. The
 issue's bar (>= 80% on a human-labelled set from another model) needs data this repository lacks.
 
-Usage: python benchmarks/evolve_predict.py [--model smollm2-135m-aligned] [--seeds 16] [--generations 4]
-       [--confirm 3] [--lookalike-seeds 16] [--threads 2]
+Usage: python benchmarks/evolve_predict.py [--model smollm2-135m-aligned] [--seeds 32] [--lookalike-seeds 12]
+       [--generations 4] [--mutations 6] [--confirm 0] [--time-budget 300] [--deadline 840] [--threads 1]
+The predictor part runs first; with --deadline (seconds for the whole run) the searches get what is left.
 """
 from __future__ import annotations
 
@@ -241,13 +242,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="default: smollm2-135m-aligned when installed, else smollm2-135m")
     ap.add_argument("--adapter", default=None, help="LoRA adapter folder applied to --model")
-    ap.add_argument("--seeds", type=int, default=16)
-    ap.add_argument("--lookalike-seeds", type=int, default=0, help="also evolve this many core train look-alike benign prompts (0: skip)")
+    ap.add_argument("--seeds", type=int, default=32)
+    ap.add_argument("--lookalike-seeds", type=int, default=12, help="also evolve this many core train look-alike benign prompts (0: skip)")
     ap.add_argument("--generations", type=int, default=4)
     ap.add_argument("--mutations", type=int, default=6)
-    ap.add_argument("--confirm", type=int, default=3, help="fittest children per seed checked with a greedy answer (0: off)")
-    ap.add_argument("--time-budget", type=float, default=None, help="seconds per search (stops at a generation boundary)")
-    ap.add_argument("--deadline", type=float, default=None, help="seconds for the whole run: searches get what is left (predictor runs first)")
+    ap.add_argument("--confirm", type=int, default=0, help="fittest children per seed checked with a greedy answer (0: off)")
+    ap.add_argument("--time-budget", type=float, default=300, help="seconds per search (stops at a generation boundary)")
+    ap.add_argument("--deadline", type=float, default=840, help="seconds for the whole run: searches get what is left (predictor runs first)")
     ap.add_argument("--judge-tokens", type=int, default=32)
     ap.add_argument("--predictor-prompts", type=int, default=0, help="core-suite prompts answered for predictor labels (0: all)")
     ap.add_argument("--run", action="append", default=[], help="eval run folder(s) for predictor labels instead")
