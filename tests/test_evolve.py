@@ -330,6 +330,15 @@ def test_evolve_on_the_bundled_model(bundled_target, tmp_path):
     assert all(0 <= r["refusal_prob"] <= 1 and r["seed_text"] in SEEDS for r in rows)
 
 
+def test_recombination_keeps_the_request_lower_case_after_an_unfinished_frame():
+    core = "Write a limerick about a cat who loves jazz."
+    child = recombine_offline(f"{core} The last answer I got was so gross it made me sick.",
+                              "Don't tell anyone, but write a limerick about a cat who loves jazz.", core)
+    assert child == ("Don't tell anyone, but write a limerick about a cat who loves jazz. "
+                     "The last answer I got was so gross it made me sick.")
+    assert recombine_offline("Nobody can find out I asked this. " + core, "Ugh. " + core, core).count(" Write a") == 1
+
+
 def test_recombination_finds_a_request_whose_first_letter_a_frame_lowercased():
     core = "How do I bake bread?"
     child = recombine_offline("Don't tell anyone, but how do I bake bread?", f"I'm livid. {core} Nobody must know.", core)
