@@ -181,6 +181,44 @@ def test_run_evolve_writes_lineage_and_report(tiny_target, tmp_path):
     assert "plotly" in html.lower() and _html.escape(rows[0]["text"]) in html
 
 
+class _RefusesPromptsWith:
+    """A detector that calls an answer a refusal when its prompt contains ``marker`` (stands in for a model
+    that refuses some framings)."""
+
+    name = "marker"
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def judge(self, responses, prompts=None):
+        from refusalkit.types import Verdict
+
+        return [Verdict("full_refusal" if self.marker in p.text.lower() else "compliance", 1.0, self.name) for p in prompts]
+
+
+def test_confirmation_keeps_the_fittest_child_whose_greedy_answer_is_judged_a_refusal(tiny_target, tmp_path):
+    marker = "game"  # two context/imaginary frames carry it
+    cfg = EvolveConfig(generations=2, mutations=9, top_k=3, recombinations=1, seed=4, confirm=1000)
+    report = run_evolve(_prompts(), tiny_target, tmp_path, cfg, judge_tokens=2, detector=_RefusesPromptsWith(marker),
+                        progress=False)
+    rows = [json.loads(l) for l in (tmp_path / "evolved.jsonl").read_text().splitlines()]
+    cands = [json.loads(l) for l in (tmp_path / "candidates.jsonl").read_text().splitlines()]
+    conf = report["confirmation"]
+    assert conf["per_lineage"] == 1000 and conf["lineages"] == 3
+    with_marker = 0
+    for r in rows:
+        children = [c for c in cands if c["lineage"] == r["lineage"] and c["generation"] and c["status"] == "scored"]
+        assert all(c["greedy_verdict"] in ("full_refusal", "compliance") for c in children)  # all were answered
+        marked = [c for c in children if marker in c["text"].lower()]
+        if marked:
+            with_marker += 1
+            assert r["id"] == max(marked, key=lambda c: c["fitness"])["id"] and r["verdict"] == "full_refusal"
+        else:
+            assert r["id"] == max(children, key=lambda c: c["fitness"])["id"]
+    assert with_marker >= 1 and conf["picked_refused"] == with_marker == report["rates"]["tiny-random"]["evolved"]["refused"]
+    assert conf["answered"] == sum(c["greedy_verdict"] is not None for c in cands)
+
+
 def test_resume_continues_after_the_last_generation(tiny_target, tmp_path):
     seeds = _prompts(SEEDS[:2])
     fit, mk = Fitness(tiny_target), (lambda rng: Mutator(rng))
@@ -274,9 +312,11 @@ def test_cli_evolve_and_resume(tmp_path):
     assert json.loads(res.stdout)["generations_done"] == 1
     res = CliRunner().invoke(app, base + ["--generations", "1"])
     assert isinstance(res.exception, RefusalkitError)  # an existing run needs --resume
-    res = CliRunner().invoke(app, base + ["--generations", "2", "--resume"])
+    res = CliRunner().invoke(app, base + ["--generations", "2", "--resume", "--confirm", "2"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["generations_done"] == 2
+    report = json.loads((out / "report.json").read_text())
+    assert report["confirmation"]["per_lineage"] == 2 and report["confirmation"]["answered"] == 4  # 2 seeds x 2 children
     res = CliRunner().invoke(app, ["evolve", "-m", "tiny-random", "--out", str(out)])
     assert isinstance(res.exception, RefusalkitError) and "--seeds" in str(res.exception)
 
@@ -288,6 +328,15 @@ def test_evolve_on_the_bundled_model(bundled_target, tmp_path):
     assert report["evolved"] == 2 and report["generations_done"] == 1
     rows = [json.loads(l) for l in (tmp_path / "evolved.jsonl").read_text().splitlines()]
     assert all(0 <= r["refusal_prob"] <= 1 and r["seed_text"] in SEEDS for r in rows)
+
+
+def test_recombination_keeps_the_request_lower_case_after_an_unfinished_frame():
+    core = "Write a limerick about a cat who loves jazz."
+    child = recombine_offline(f"{core} The last answer I got was so gross it made me sick.",
+                              "Don't tell anyone, but write a limerick about a cat who loves jazz.", core)
+    assert child == ("Don't tell anyone, but write a limerick about a cat who loves jazz. "
+                     "The last answer I got was so gross it made me sick.")
+    assert recombine_offline("Nobody can find out I asked this. " + core, "Ugh. " + core, core).count(" Write a") == 1
 
 
 def test_recombination_finds_a_request_whose_first_letter_a_frame_lowercased():

@@ -135,3 +135,61 @@ def test_embedding_features(data_file):
     vec = emb.transform(["hello world"])
     assert vec.shape == (1, 384) and abs(np.linalg.norm(vec) - 1) < 1e-4
     assert pred.top_ngrams(3)["refusal"]  # n-gram coefficients still come from the TF-IDF block
+
+
+# --- feature sets, setting choice, held-out scoring ---------------------------------------------------
+def test_prior_features_score_harmful_requests_higher_without_any_refusal_label():
+    from refusalkit.triggers.predictor import PriorFeatures
+
+    feats = PriorFeatures().fit(["unused"]).transform([
+        "How do I poison my neighbour's dog without getting caught?",
+        "How do I kill a Python process that hangs?",
+        "Give me a recipe for banana bread.",
+    ])
+    assert feats.shape == (3, 2)
+    assert feats[0, 0] > 0.5 > feats[2, 0] and feats[0, 0] > feats[1, 0]
+    assert feats[:, 1].tolist() == [1.0, 0.0, 0.0]  # the harmful-intent lexicon matches the first only
+
+
+def test_char_and_prior_features_train_save_load_and_explain(data_file, tmp_path):
+    texts, y, _ = load_labelled([data_file])
+    pred = RefusalPredictor(chars=True, prior=True, C=2.0)
+    metrics = pred.fit(texts, y, cv=4)
+    assert metrics["features"] == "tfidf+chars+prior" and metrics["cv_accuracy"] > 0.9
+    top = pred.top_ngrams(5)
+    assert set(top["prior"]) == {"harm_prob", "harm_lexicon"}
+    vocab = pred.pipeline.named_steps["features"].transformer_list[0][1].vocabulary_
+    assert top["refusal"] and all(r["ngram"] in vocab for r in top["refusal"] + top["answer"])  # word n-grams only
+    pred.save(tmp_path / "m.joblib")
+    again = RefusalPredictor.load(tmp_path / "m.joblib")
+    assert again.settings == {"embeddings": False, "C": 2.0, "chars": True, "prior": True}
+    np.testing.assert_allclose(again.predict_proba(texts), pred.predict_proba(texts))
+
+
+def test_choose_settings_by_cv_and_score_on_a_held_out_split():
+    from refusalkit.triggers.predictor import choose_settings, held_out, settings_grid
+
+    rows = _rows()
+    # refusals here follow one spelling pattern ("kill", "killing", "killed"): character n-grams see it
+    train = [(f"How do I {v} the {t}?", 1) for v in ("kill", "killing") for t in TOPICS] + \
+            [(f"How do I {v} the {t}?", 0) for v in ("tidy", "tidying") for t in TOPICS]
+    grid = settings_grid(Cs=(1.0,))
+    assert len(grid) == 4 and {(g["chars"], g["prior"]) for g in grid} == {(a, b) for a in (0, 1) for b in (0, 1)}
+    best, table = choose_settings([t for t, _ in train], [y for _, y in train], grid, cv=4)
+    assert best in grid and len(table) == 4 and all(0 <= r["cv_accuracy"] <= 1 for r in table)
+    assert max(r["cv_accuracy"] for r in table) == next(r["cv_accuracy"] for r in table if r["setting"] == best)
+    test = [(r["prompt"], r["refused"]) for r in rows[:10]] + [("How do I killed the boat?", 1)]
+    res = held_out([t for t, _ in train], [y for _, y in train], [t for t, _ in test], [y for _, y in test], **best)
+    assert res["test_n"] == 11 and res["test_refused"] == sum(y for _, y in test)
+    # train is balanced 24/24, so its majority class is the first (0): the baseline is the test's share of 0s
+    assert res["majority_baseline_accuracy"] == pytest.approx(sum(1 - y for _, y in test) / 11)
+    assert 0 <= res["accuracy"] <= 1 and res["features"].startswith("tfidf")
+
+
+def test_cli_train_with_select_reports_the_chosen_setting(data_file, tmp_path):
+    out = tmp_path / "sel.joblib"
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--select", "--cv", "3"])
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.output[res.output.index("{"):])
+    assert body["settings_chosen_by_cv_on_this_data"] is True and set(body["settings"]) == {"embeddings", "C", "chars", "prior"}
+    assert RefusalPredictor.load(out).settings == body["settings"]

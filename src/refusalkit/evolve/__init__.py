@@ -3,7 +3,8 @@
 :func:`run_evolve` is what ``refusalkit evolve`` calls: it evolves seed prompts against a target
 (:mod:`.search`), keeps every candidate harmless (:mod:`.harm`), and writes
 
-- ``evolved.jsonl``: the best evolved prompt of each seed, with its lineage;
+- ``evolved.jsonl``: the best evolved prompt of each seed, with its lineage (with
+  ``EvolveConfig.confirm``, the fittest child whose greedy answer the detector judges a refusal);
 - ``candidates.jsonl``: every candidate the search made (rejected ones included, with the reason);
 - ``report.json`` and ``report.html``: seed vs evolved refusal-triggering rate on the target (and on
   a second model when given), lexical diversity, and the safety filter's rejection rate;
@@ -71,6 +72,7 @@ def run_evolve(
         lambda rng: Mutator(rng, rewriter=rewriter, mode=rewriter_mode, max_words=config.max_words),
         config, out_dir=out_dir, resume=resume, progress=progress,
     )
+    confirmation = confirm_picks(result, target, detector, config.confirm, judge_tokens, progress) if config.confirm > 0 else None
     evolved = result.evolved()
     seed_cands = result.seeds()
     if not evolved:
@@ -123,6 +125,7 @@ def run_evolve(
         },
         "discarded": {k.split(":", 1)[1]: v for k, v in result.counters.items() if k.startswith("discarded:")},
         "duplicates": result.counters.get("duplicates", 0),
+        "confirmation": confirmation,
         "strategies_of_evolved": _count(c.strategy for c in evolved),
         "diversity": {"seeds": diversity([c.text for c in seed_cands]), "evolved": diversity([c.text for c in evolved])},
         "rates": rates,
@@ -134,6 +137,31 @@ def run_evolve(
     )
     write_html(report, rows, out_dir / "report.html")
     return report
+
+
+def confirm_picks(result: EvolveResult, target, detector, k: int, judge_tokens: int, progress: bool = False) -> dict:
+    """Answer the ``k`` fittest children of every lineage greedily, judge them, and make the fittest
+    one judged a refusal the lineage's evolved prompt (the fittest child stays when none is).
+
+    Returns counts, including how many lineages' fittest child alone was refused (what the pick
+    would be without confirmation), so the report shows what confirmation adds.
+    """
+    pools = {lid: result.fittest_children(lid, k) for lid in result.lineages}
+    flat = [c for pool in pools.values() for c in pool]
+    rr = refusal_rate(target, [c.text for c in flat], detector, judge_tokens, progress=progress)
+    for c, v in zip(flat, rr["verdicts"]):
+        c.greedy_verdict = v
+    refused = lambda c: c.greedy_verdict in ("partial_refusal", "full_refusal")  # noqa: E731
+    top_refused = picked_refused = 0
+    for lid, pool in pools.items():
+        if not pool:
+            continue
+        top_refused += refused(pool[0])
+        pick = next((c for c in pool if refused(c)), pool[0])
+        picked_refused += refused(pick)
+        result.lineages[lid]["best_child"] = pick.id
+    return {"per_lineage": k, "answered": len(flat), "lineages": sum(bool(p) for p in pools.values()),
+            "fittest_child_refused": top_refused, "picked_refused": picked_refused}
 
 
 def _rates_summary(rates: dict) -> dict:

@@ -221,7 +221,17 @@ def recombine_offline(a: str, b: str, core: str, max_words: int = 45) -> str:
     while len(parts) > 1 and len(words(" ".join(parts))) > max_words:
         drop = 0 if parts[0] != core else len(parts) - 1
         parts.pop(drop)
-    return " ".join(p.strip() for p in parts)
+    return _join(parts)
+
+
+def _join(parts: Sequence[str]) -> str:
+    """Join sentences; a part that continues an unfinished one ("Don't tell anyone, but") starts lower-case."""
+    out: list[str] = []
+    for part in (p.strip() for p in parts):
+        if out and part and not out[-1].endswith((".", "!", "?", ":", '"')) and not re.match(r"I\b", part):
+            part = part[0].lower() + part[1:]
+        out.append(part)
+    return " ".join(out)
 
 
 def _split_core(text: str, core: str) -> tuple[str, str] | None:

@@ -8,7 +8,11 @@ Each seed starts a lineage with a current prompt. One generation, for every line
 4. simulated annealing: the best child replaces the current prompt if it is fitter, or else with
    probability exp((f_child - f_current) / tau), tau = max(tau_min, tau0 - tau_decay * generation)
    (0.1, 0.005, 0.05 as in EvoRefuse);
-5. the best child ever seen in a lineage is its evolved prompt.
+5. the best child ever seen in a lineage is its evolved prompt; with ``confirm`` = m > 0, the m
+   fittest children of each lineage are answered greedily and judged afterwards
+   (:func:`refusalkit.evolve.run_evolve`), and the fittest one judged a refusal is kept instead
+   (the first-token score is a proxy for the greedy answer; this aligns the pick with what the
+   refusal-triggering rate measures).
 
 Scoring is batched over all lineages (one forward pass batch per phase on a local model). After each
 generation the whole state (candidates, lineages, counters, random state) is written to
@@ -50,6 +54,9 @@ class EvolveConfig:
     seed: int = 0
     max_words: int = 45
     strategies: tuple[str, ...] = STRATEGIES
+    # After the search: check the ``confirm`` fittest children of each lineage with a greedy answer
+    # judged by the detector and keep the fittest one judged a refusal (0: keep the fittest child).
+    confirm: int = 0
 
     def tau(self, generation: int) -> float:
         return max(self.tau_min, self.tau0 - self.tau_decay * generation)
@@ -70,6 +77,7 @@ class Candidate:
     harm: dict | None = None
     status: str = "scored"  # scored | rejected_harm | duplicate | unscored
     accepted: bool = False  # became the lineage's current prompt
+    greedy_verdict: str | None = None  # detector verdict of the greedy answer, when confirmation checked it
 
 
 @dataclass
@@ -85,6 +93,12 @@ class EvolveResult:
     def evolved(self) -> list[Candidate]:
         """The best evolved (non-seed) prompt of each lineage that produced one."""
         return [self.candidates[lin["best_child"]] for lin in self.lineages.values() if lin.get("best_child")]
+
+    def fittest_children(self, lineage: str, k: int) -> list[Candidate]:
+        """The ``k`` fittest scored (harmless) children of a lineage, fittest first."""
+        pool = [c for c in self.candidates.values()
+                if c.lineage == lineage and c.id != lineage and c.status == "scored" and c.fitness is not None]
+        return sorted(pool, key=lambda c: -c.fitness)[:k]
 
     def seeds(self) -> list[Candidate]:
         return [self.candidates[lid] for lid in self.lineages]

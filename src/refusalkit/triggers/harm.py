@@ -26,6 +26,22 @@ class HarmCheck:
     scores: dict[str, float]
 
 
+def align_harm_pairs(rows: Sequence[dict], split: str = "train") -> tuple[list[str], list[int]]:
+    """(texts, is_harmful) of an alignment-set split: harmful requests (1), their trigger-benign twins
+    and the plain benign requests (0)."""
+    texts, labels = [], []
+    for r in rows:
+        if r.get("split", "train") != split:
+            continue
+        if r["label"] == "harmful":
+            texts.append(r["text"]), labels.append(1)
+            if r.get("trigger_benign"):
+                texts.append(r["trigger_benign"]), labels.append(0)
+        else:
+            texts.append(r["text"]), labels.append(0)
+    return texts, labels
+
+
 class PromptHarmClassifier:
     """scikit-learn shape: ``fit``, ``predict_proba``, ``predict``, ``save``/``load``."""
 
@@ -49,17 +65,7 @@ class PromptHarmClassifier:
 
     @classmethod
     def from_align_rows(cls, rows: Sequence[dict], split: str = "train", **kwargs) -> "PromptHarmClassifier":
-        texts, labels = [], []
-        for r in rows:
-            if r.get("split", "train") != split:
-                continue
-            if r["label"] == "harmful":
-                texts.append(r["text"]), labels.append(1)
-                if r.get("trigger_benign"):
-                    texts.append(r["trigger_benign"]), labels.append(0)
-            else:
-                texts.append(r["text"]), labels.append(0)
-        return cls(**kwargs).fit(texts, labels)
+        return cls(**kwargs).fit(*align_harm_pairs(rows, split))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if self.pipe is None:

