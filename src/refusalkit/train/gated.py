@@ -120,8 +120,9 @@ def fit_gate(aligned, rows: Sequence[dict], prompts: Sequence[Prompt], settings,
     return gated, info
 
 
-def compare(variants: dict) -> dict:
-    """Informational comparisons of the gated variant with (a) and (c) (not among the issue's targets)."""
+def rate_checks(variants: dict):
+    """``(r, test)`` for comparing study variants: ``r(variant, metric)`` is a rate (None where no prompt
+    was scored) and ``test(fn, *rates)`` is ``fn(*rates)`` as a bool, or None when a rate is missing."""
 
     def r(name, key):
         return variants[name][key]["rate"]
@@ -129,6 +130,12 @@ def compare(variants: dict) -> dict:
     def test(fn, *rates):
         return None if any(x is None for x in rates) else bool(fn(*rates))
 
+    return r, test
+
+
+def compare(variants: dict) -> dict:
+    """Informational comparisons of the gated variant with (a) and (c) (not among the issue's targets)."""
+    r, test = rate_checks(variants)
     g_h, g_t, g_p = r("gated", "harmful_refusal"), r("gated", "trigger_benign_refusal"), r("gated", "plain_benign_refusal")
     return {
         "gated_trigger_over_refusal_below_a": test(lambda g, a: g < a, g_t, r("safety", "trigger_benign_refusal")),

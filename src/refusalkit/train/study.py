@@ -31,7 +31,7 @@ from ..progress import console
 from ..types import GenParams
 from .align import Budget, variant_examples
 from .data import SFTExample, data_hash, load_align_rows
-from .gated import compare as compare_gated, fit_gate, section as gate_section
+from .gated import compare as compare_gated, fit_gate, rate_checks, section as gate_section
 from .sft import SFTConfig, train_lora
 
 VARIANTS = ("base", "safety", "generic", "triggers", "gated")
@@ -219,13 +219,7 @@ def _headline(summary: dict) -> dict:
 
 def check_targets(v: dict) -> dict:
     """The issue's targets, each True/False (None where a group had no scored prompt)."""
-
-    def r(name, key):
-        return v[name][key]["rate"]
-
-    def test(fn, *rates):
-        return None if any(x is None for x in rates) else bool(fn(*rates))
-
+    r, test = rate_checks(v)
     a_h, a_t, a_p = r("safety", "harmful_refusal"), r("safety", "trigger_benign_refusal"), r("safety", "plain_benign_refusal")
     c_h, c_t, b_t = r("triggers", "harmful_refusal"), r("triggers", "trigger_benign_refusal"), r("generic", "trigger_benign_refusal")
     base_t = r("base", "trigger_benign_refusal")
