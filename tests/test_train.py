@@ -223,6 +223,7 @@ def test_trigger_twins_prefer_twins_of_the_mixed_harmful_requests():
     assert trigger_twins(pairs, mix, 2, seed=3)[0] in {"twin 7", "twin 2", "twin 5"}
     assert set(trigger_twins(pairs, mix, 2, seed=3)) <= {"twin 7", "twin 2", "twin 5"}
     assert sorted(trigger_twins([t for _, t in pairs], mix, 10)) == sorted(t for _, t in pairs)  # plain texts still work
+    assert trigger_twins([list(p) for p in pairs], mix, 3, seed=3) == chosen[:3]  # pairs read back from JSON
 
 
 @pytest.mark.parametrize("command", [["align"], ["mitigate", "--method", "generic"], ["study", "--quick"]])

@@ -69,7 +69,7 @@ def default_device() -> str:
 
 
 class HFTarget:
-    """A causal LM from transformers, run locally (CPU by default)."""
+    """A causal LM from transformers, run locally (on the GPU when there is one, see :func:`default_device`)."""
 
     whitebox = True
 

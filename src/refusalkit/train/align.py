@@ -82,7 +82,7 @@ def trigger_twins(trigger: Sequence[str | tuple[str, str]], mix: set[str], n: in
     """``n`` trigger-benign requests for variant (c). ``trigger`` holds texts or ``(harmful request,
     twin)`` pairs; twins of harmful requests that are in the safety mix come first, so each refusal the
     model learns is set against its own harmless version (the method's pairing), then the others."""
-    items = [t if isinstance(t, tuple) else (None, t) for t in trigger]
+    items = [tuple(t) if isinstance(t, (tuple, list)) else (None, t) for t in trigger]  # pairs read back from JSON are lists
     own = [twin for harmful, twin in items if harmful in mix]
     other = [twin for harmful, twin in items if harmful not in mix]
     chosen = _spread(own, n, seed)
