@@ -320,3 +320,23 @@ def test_sides_spread_covers_types():
     assert [p.type for p in sides(ps, 4)[1]] == ["a"] * 4
     assert [p.id for p in sides(ps, 4, spread=True)[1]] == ["a0", "b0", "a1", "b1"]
     assert len(sides(ps, 10, spread=True)[1]) == 7
+
+
+@pytest.mark.parametrize("kind", ["directions", "guard", "probe"])
+def test_saved_internals_files_reject_foreign_files_in_one_line(tmp_path, kind):
+    from safetensors.torch import save_file
+
+    from refusalkit.errors import RefusalkitError
+    from refusalkit.internals.cliff import RefusalProbe
+    from refusalkit.internals.directions import Directions
+    from refusalkit.internals.guard import LatentGuard
+
+    load = {"directions": Directions.load, "guard": LatentGuard.load, "probe": RefusalProbe.load}[kind]
+    garbage, foreign = tmp_path / "garbage.safetensors", tmp_path / "foreign.safetensors"
+    garbage.write_bytes(b"not a tensor file at all")
+    save_file({"x": torch.zeros(2)}, str(foreign))
+    for path in (garbage, foreign):
+        with pytest.raises(RefusalkitError, match=f"is not a refusalkit {kind} file"):
+            load(path)
+    with pytest.raises(RefusalkitError, match="does not exist"):
+        load(tmp_path / "missing.safetensors")

@@ -8,7 +8,6 @@ on [0, 1]) and, for the template tail where the cliff sits, by offset from the e
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +19,7 @@ from sklearn.metrics import accuracy_score
 from ..errors import RefusalkitError
 from ..progress import progress_bar
 from ..types import Prompt, Response
+from . import tensorfile
 from .capture import capture
 from .hooks import hooked
 
@@ -54,25 +54,13 @@ class RefusalProbe:
         return (self.predict_proba(X) >= 0.5).astype(int)
 
     def save(self, path: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"w": self.w.contiguous(), "b": torch.tensor([float(self.clf.intercept_[0])])}, str(path),
-                  metadata={"refusalkit_probe": json.dumps({"layer": self.layer, "C": self.C})})
-        return path
+        tensors = {"w": self.w, "b": torch.tensor([float(self.clf.intercept_[0])])}
+        return tensorfile.write(path, tensors, "refusalkit_probe", {"layer": self.layer, "C": self.C})
 
     @classmethod
     def load(cls, path: str | Path) -> "RefusalProbe":
-        from safetensors import safe_open
-
-        if not Path(path).exists():
-            raise RefusalkitError(f"probe file {path} does not exist (fit one with `refusalkit cliff`)")
-        with safe_open(str(path), framework="pt") as fh:
-            meta = json.loads((fh.metadata() or {}).get("refusalkit_probe", "null") or "null")
-            if not meta:
-                raise RefusalkitError(f"{path} is not a refusalkit probe file")
-            w, b = fh.get_tensor("w").numpy(), float(fh.get_tensor("b")[0])
+        meta, tensors = tensorfile.read(path, "refusalkit_probe", "probe", "fit one with `refusalkit cliff`")
+        w, b = tensors["w"].numpy(), float(tensors["b"][0])
         probe = cls(meta["layer"], meta["C"])
         probe.clf = LogisticRegression()
         probe.clf.classes_, probe.clf.coef_, probe.clf.intercept_ = np.array([0, 1]), w[None, :].astype(np.float64), np.array([b])

@@ -16,7 +16,6 @@ file records which were relaxed. The harmfulness direction is the same differenc
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -27,6 +26,7 @@ from ..errors import RefusalkitError
 from ..progress import progress_bar
 from ..scoring import refusal_metric, refusal_prob_from_logits, refusal_token_ids
 from ..types import Prompt
+from . import tensorfile
 from .capture import Activations, capture
 from .hooks import HookSpec, ablation_hooks, addition_hooks, hooked
 
@@ -73,33 +73,17 @@ class Directions:
         return 1 + int(sep[1:].argmax())
 
     def save(self, path: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"candidates": self.candidates, "harmfulness": self.harmfulness}
         for name in ("harm_proj_harmful", "harm_proj_harmless", "harm_proj_std"):
             if getattr(self, name) is not None:
                 tensors[name] = getattr(self, name)
         meta = {"layer": self.layer, "pos": self.pos, "positions": self.positions, **self.meta}
-        save_file({k: v.contiguous().float() for k, v in tensors.items()}, str(path),
-                  metadata={"refusalkit": json.dumps(meta)})
-        return path
+        return tensorfile.write(path, {k: v.float() for k, v in tensors.items()}, "refusalkit", meta)
 
     @classmethod
     def load(cls, path: str | Path) -> "Directions":
-        from safetensors import safe_open
-
-        path = Path(path)
-        if not path.exists():
-            raise RefusalkitError(f"directions file {path} does not exist (make one with `refusalkit directions`)")
-        try:
-            with safe_open(str(path), framework="pt") as fh:
-                meta = json.loads((fh.metadata() or {}).get("refusalkit", "null"))
-                tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-        except Exception as exc:  # safetensors raises its own error types for bad files
-            raise RefusalkitError(f"{path} is not a refusalkit directions file ({exc})") from exc
-        if not meta or "candidates" not in tensors:
+        meta, tensors = tensorfile.read(path, "refusalkit", "directions", "make one with `refusalkit directions`")
+        if "candidates" not in tensors:
             raise RefusalkitError(f"{path} is not a refusalkit directions file (no candidates/metadata)")
         layer, pos, positions = meta.pop("layer"), meta.pop("pos"), meta.pop("positions")
         return cls(tensors["candidates"], tensors["harmfulness"], layer, pos, positions,

@@ -13,7 +13,6 @@ nearly the same sets (pass only those to reproduce it exactly). Saved as safeten
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +22,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from ..errors import RefusalkitError
 from ..types import Prompt
+from . import tensorfile
 from .capture import capture
 
 
@@ -101,31 +101,13 @@ class LatentGuard:
 
     # --- persistence -----------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        from safetensors.torch import save_file
-
         self._check()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"mode": self.mode, "layer": self.layer, "threshold": self.threshold}
-        save_file({"mu_harmful": self.mu_harmful.contiguous(), "mu_harmless": self.mu_harmless.contiguous()}, str(path),
-                  metadata={"refusalkit_guard": json.dumps(meta)})
-        return path
+        return tensorfile.write(path, {"mu_harmful": self.mu_harmful, "mu_harmless": self.mu_harmless}, "refusalkit_guard", meta)
 
     @classmethod
     def load(cls, path: str | Path) -> "LatentGuard":
-        from safetensors import safe_open
-
-        path = Path(path)
-        if not path.exists():
-            raise RefusalkitError(f"guard file {path} does not exist (fit one with `refusalkit guard`)")
-        try:
-            with safe_open(str(path), framework="pt") as fh:
-                meta = json.loads((fh.metadata() or {}).get("refusalkit_guard", "null"))
-                tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-        except Exception as exc:
-            raise RefusalkitError(f"{path} is not a refusalkit guard file ({exc})") from exc
-        if not meta:
-            raise RefusalkitError(f"{path} is not a refusalkit guard file")
+        meta, tensors = tensorfile.read(path, "refusalkit_guard", "guard", "fit one with `refusalkit guard`")
         guard = cls(meta["mode"], meta["layer"], meta["threshold"])
         guard.mu_harmful, guard.mu_harmless = tensors["mu_harmful"], tensors["mu_harmless"]
         return guard
