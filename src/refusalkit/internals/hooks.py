@@ -54,21 +54,21 @@ def block_parts(layer: nn.Module) -> tuple[nn.Module, nn.Module]:
     return attn, mlp
 
 
+def _first_child(module: nn.Module, names: Sequence[str]) -> nn.Linear:
+    for name in names:
+        child = getattr(module, name, None)
+        if child is not None:
+            return child
+    raise CapabilityError(f"cannot find the output projection of {type(module).__name__}")
+
+
 def out_proj(attn: nn.Module) -> nn.Linear:
     """The attention output projection (``o_proj``), whose input is the heads' outputs side by side."""
-    for name in ("o_proj", "out_proj", "c_proj", "dense"):
-        proj = getattr(attn, name, None)
-        if proj is not None:
-            return proj
-    raise CapabilityError(f"cannot find the output projection of {type(attn).__name__}")
+    return _first_child(attn, ("o_proj", "out_proj", "c_proj", "dense"))
 
 
 def mlp_out_proj(mlp: nn.Module) -> nn.Linear:
-    for name in ("down_proj", "c_proj", "fc2", "dense_4h_to_h"):
-        proj = getattr(mlp, name, None)
-        if proj is not None:
-            return proj
-    raise CapabilityError(f"cannot find the output projection of {type(mlp).__name__}")
+    return _first_child(mlp, ("down_proj", "c_proj", "fc2", "dense_4h_to_h"))
 
 
 @contextmanager
