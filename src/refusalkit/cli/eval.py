@@ -35,7 +35,7 @@ def run_eval(
     """Shared by `eval` and `demo`: load prompts, target and judge, evaluate, print the headline."""
     from ..data import load_prompts
     from ..judge import load_detector
-    from ..run import evaluate, load_run, write_outputs
+    from ..run import evaluate, load_run
 
     from .. import judge as judges
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from ..errors import RefusalkitError
 from ..types import Prompt
