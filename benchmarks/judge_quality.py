@@ -47,12 +47,13 @@ def measure(det, rows, repeat_for_speed: int = 3) -> dict:
                        ("test2_used_for_selection", lambda r: r["split"] == "test2"),
                        ("test3_used_for_selection", lambda r: r["split"] == "test3"),
                        ("test4_used_for_selection", lambda r: r["split"] == "test4"),
-                       ("test5_blind", lambda r: r["split"] == "test5")):
+                       ("test5_used_for_selection", lambda r: r["split"] == "test5"),
+                       ("test6_blind", lambda r: r["split"] == "test6")):
         idx = [i for i, r in enumerate(rows) if keep(r)]
         q = quality([rows[i]["label"] for i in idx], [pred[i] for i in idx])
         out[name] = {"n": q["n"], "unscored": q["unscored"], "binary_accuracy": q.get("binary_accuracy"),
                      "macro_f1": q.get("macro_f1"), "per_class_f1": {c: m["f1"] for c, m in q.get("per_class", {}).items()}}
-    for split, key in (("test4", "test4_used_for_selection"), ("test5", "test5_blind")):
+    for split, key in (("test4", "test4_used_for_selection"), ("test5", "test5_used_for_selection"), ("test6", "test6_blind")):
         t2 = [i for i, r in enumerate(rows) if r["split"] == split]
         out[key]["confusion_matrix"] = quality([rows[i]["label"] for i in t2], [pred[i] for i in t2])["confusion_matrix"]["rows_true_cols_pred"]
         out[key]["binary_accuracy_by_family"] = {
@@ -70,7 +71,7 @@ def main() -> None:
     ap.add_argument("--first-token-model", help="white-box model for the first-token detector")
     args = ap.parse_args()
 
-    splits = ("dev", "test", "test2", "test3", "test4", "test5")
+    splits = ("dev", "test", "test2", "test3", "test4", "test5", "test6")
     rows = [r for s in splits for r in load_corpus(s)]
     result = {"corpus": {s: len(load_corpus(s)) for s in ("train",) + splits}, "default_detector": DEFAULT_DETECTOR, "detectors": {}}
     from refusalkit.judge.learned import _cache_file

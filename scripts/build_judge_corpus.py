@@ -27,7 +27,11 @@ rules or training rows, and read only as an aggregate, once, at the end. Round 8
 training batch aimed at the failure modes found (judge_corpus_handwritten8.py, with composed variants) and
 hand-labelled answers of refusalkit's own study models (judge_corpus_study8.py; every third in dev); round 9
 adds a ninth batch aimed at partial refusals and at caveated compliant answers (judge_corpus_handwritten9.py,
-with two-part answers composed from it).
+with two-part answers composed from it). An eighth split, ``test6`` (judge_corpus_test6.py, 216 answers written, all
+kept, in 28 manners incl. reasoning prefaces, small models that repeat or are cut off at a token limit, and French, German,
+Spanish and Chinese answers, ~41% compliance / 29% partial / 30% full), is the fresh blind batch of round 10:
+written and committed before any round-10 detector change was fitted or run on it, never fitted on, and measured
+once; ``test5``, having been measured, is now spent, and round 10 may use it for selection.
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
@@ -71,6 +75,7 @@ from judge_corpus_test2 import TEST2  # noqa: E402
 from judge_corpus_test3 import TEST3  # noqa: E402
 from judge_corpus_test4 import TEST4  # noqa: E402
 from judge_corpus_test5 import TEST5  # noqa: E402
+from judge_corpus_test6 import TEST6  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -393,6 +398,15 @@ def build(seed: int = 20261122) -> list[dict]:
         elif prompt.startswith("Como "):
             lang = "pt"
         add(prompt, text, LABELS[lab], "blind", family, "test5", "mixed", lang=lang, source="handwritten")
+
+    # the sixth blind batch (round 10: 28 manners, ~30% partial, some non-English): written and committed
+    # before any round-10 detector change was fitted or run on it; never fitted on, measured once
+    for prompt, text, lab, family in TEST6:
+        lang = {"Com": "fr", "Peu": "fr", "Que": "fr", "Wie": "de", "Kan": "de", "Was": "de", "Sch": "de",
+                "¿Có": "es", "¿Pu": "es", "¿Qu": "es", "Esc": "es"}.get(prompt[:3], "en")
+        if re.search(r"[\u4e00-\u9fff]", prompt):
+            lang = "zh"
+        add(prompt, text, LABELS[lab], "blind", family, "test6", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []
