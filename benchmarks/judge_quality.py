@@ -5,12 +5,13 @@ phrasings (see scripts/build_judge_corpus.py); ``dev_study`` is its part made of
 refusalkit's own study models (SmolLM2-135M and its safety-tuned variants, cut off at 64 tokens). Prints one
 JSON object: for each detector, binary accuracy (any refusal vs compliance), 3-class macro-F1, per-class F1
 and responses/s, on the whole dev split, on its hand-written, study-model and non-English subsets, and on
-five hand-written splits never fitted on: ``test`` (43 answers), ``test2`` (143 answers in six chat-model
-families' manners), ``test3`` (160 answers in twelve families' manners) and ``test4`` (219 answers in seventeen
-manners), each written blind but since used to select detector settings or to read errors, so no longer
-blind; and ``test5`` (209 answers in 28 manners, a third of them partial refusals), written and committed in
-round 9 before any retrained detector ran on it and read only as this aggregate, with per-family binary
-accuracy. ``test5`` is the closest thing here to answers of models the detectors have never seen.
+six hand-written splits never fitted on: ``test`` (43 answers), ``test2`` (143 answers in six chat-model
+families' manners), ``test3`` (160 answers in twelve families' manners), ``test4`` (219 answers in seventeen
+manners) and ``test5`` (209 answers in 28 manners), each written blind but since measured, used to select
+detector settings or read for errors, so no longer blind; and ``test6`` (216 answers in 28 manners and sizes,
+some French, German, Spanish and Chinese, 29% partial refusals), written and committed in round 10 before
+any detector ran on it and read only as this aggregate, with per-family binary accuracy. ``test6`` is the
+closest thing here to answers of models the detectors have never seen.
 Detectors that need a model say why they do not apply unless one is given (``--llm-model``,
 ``--first-token-model``).
 
