@@ -7,7 +7,10 @@ refusal rates on the core test split with Wilson 95% intervals, and the issue's 
 numbers it compares; for the gated variant also the selected direction and the gate's own verdicts on
 the same prompts. All variants come from the same run: same prompts, detector and generation settings.
 
-    python benchmarks/study_tradeoff.py [--out runs/study] [--quick]
+    python benchmarks/study_tradeoff.py [--out runs/study] [--quick] [--suite-train] [--epochs N] [--all-layers]
+
+The last three flags are those of `refusalkit study` (the core suite's train split joins the alignment
+data; passes over each mix; LoRA on every block instead of the last 8).
 """
 from __future__ import annotations
 
@@ -22,8 +25,15 @@ def main() -> None:
     ap.add_argument("--out", default="runs/study")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--suite-train", action="store_true")
+    ap.add_argument("--epochs", type=float)
+    ap.add_argument("--all-layers", action="store_true")
     args = ap.parse_args()
-    settings = StudySettings.quick(args.model) if args.quick else StudySettings(model=args.model)
+    settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model, suite_train=args.suite_train)
+    if args.epochs:
+        settings.sft.epochs = args.epochs
+    if args.all_layers:
+        settings.sft.top_layers = None
     study = run_study(args.out, settings)
 
     def pct(x):

@@ -146,6 +146,37 @@ def test_variant_data_share_one_budget(tiny_target, monkeypatch):
         variant_examples("triggers", tiny_target, trigger_texts=[], **kw)
 
 
+def test_suite_train_rows_are_pinned_into_the_mix_and_lead_the_trigger_data(tiny_target, monkeypatch):
+    """--suite-train: every harmful prompt of the core suite's train split is in the safety mix on top of
+    the budget (with a refusal target), its trigger-benign prompts fill (c)'s first places, and nothing of
+    the core test split enters training."""
+    from refusalkit.data import load_prompts
+    from refusalkit.train import data
+    from refusalkit.train.align import SUITE_SOURCE, Budget, suite_train_rows, variant_examples
+
+    monkeypatch.setattr(data, "helpful_answers", lambda target, texts, **kw: {t: (f"Sure: {t}", True) for t in texts})
+    rows = load_align_rows()
+    extra, first = suite_train_rows(rows)
+    core_train = load_prompts("core", split="train")
+    assert len(extra) == sum(p.label == "harmful" for p in core_train) and all(r["source"] == SUITE_SOURCE and r["target"] for r in extra)
+    assert first and all(p.type != "plain" for p in core_train if p.text in first)
+    assert sum(bool(r["trigger_benign"]) for r in extra) == sum(bool(p.pair_id) and p.label == "benign" for p in core_train)
+    test_texts = {p.text for p in load_prompts("core", split="test")}
+    assert not test_texts & ({r["text"] for r in extra} | set(first))
+
+    budget = Budget(harmful=10, benign_base=4, extra=5)
+    twins = [(r["text"], r["trigger_benign"]) for r in rows + extra if r["label"] == "harmful" and r["trigger_benign"]]
+    kw = dict(rows=rows + extra, budget=budget, progress=False, answer_tokens=6)
+    safety = variant_examples("safety", tiny_target, **kw)
+    refusals = [e.prompt for e in safety if e.kind == "refusal"]
+    assert len(refusals) == 10 + len(extra) and {r["text"] for r in extra} <= set(refusals)
+    fixed = variant_examples("triggers", tiny_target, trigger_texts=twins, first_triggers=first, **kw)
+    assert [e.prompt for e in fixed if e.kind == "trigger"] == first[:5]
+    plain = variant_examples("triggers", tiny_target, trigger_texts=twins, **kw)  # without first: twins of the mix's own requests
+    own = {twin for harmful, twin in twins if harmful in set(refusals)}
+    assert {e.prompt for e in plain if e.kind == "trigger"} <= own and [e.prompt for e in plain if e.kind == "trigger"] != first[:5]
+
+
 def test_safety_mix_benign_share_is_a_stratified_seeded_sample():
     """The safety mix's plain benign share spans the set's request forms (templated questions and
     free-form tasks), is fixed by the seed, and the generic pool is exactly the rest."""

@@ -137,13 +137,21 @@ def study(
     api_key: Optional[str] = typer.Option(None, "--api-key"),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
     data: Optional[Path] = DATA,
+    suite_train: bool = typer.Option(False, "--suite-train", help="Also align on the core suite's train split: its harmful prompts join every safety mix, its trigger-benign prompts come first in (c)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over each variant's mix (default 1)."),
+    all_layers: bool = typer.Option(False, "--all-layers", help="LoRA on every block instead of the last 8 (learns intent better; slower on a CPU)."),
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, evaluate everything, write one report."""
     from ..train.study import StudySettings, run_study
 
-    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key, align=str(data) if data else None)
+    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key, align=str(data) if data else None,
+              suite_train=suite_train)
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit:
         settings.eval_limit = limit
+    if epochs:
+        settings.sft.epochs = epochs
+    if all_layers:
+        settings.sft.top_layers = None
     result = run_study(out_dir, settings)
     typer.echo(json.dumps({"variants": {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in result["variants"].items()}, "targets": result["targets"]}, indent=1))

@@ -11,6 +11,10 @@ Every variant is a fresh LoRA SFT of the base model on a mix built from the alig
 
 (b) and (c) add the same number K of helpful examples, so they compare at the same data budget.
 Helpful answers are generated once by the base model and cached (:func:`helpful_answers`).
+
+Optionally (:func:`suite_train_rows`, ``refusalkit study --suite-train``) an evaluation suite's ``train``
+split joins the alignment data: its harmful prompts are pinned into every variant's safety mix, and its
+trigger-benign prompts (homonyms, figurative language, safe contexts, ...) come first in (c)'s K.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from .sft import SFTConfig, TrainResult, train_lora
 
 METHODS = ("safety", "generic", "triggers")
 ANSWER_TOKENS = 64
+SUITE_SOURCE = "suite-train"  # rows a suite's train split adds; always in the safety mix
 
 
 @dataclass
@@ -49,6 +54,29 @@ def _spread(rows: Sequence[dict], n: int | None, seed: int) -> list[dict]:
         return rows
     random.Random(seed).shuffle(rows)  # a prefix of one fixed order: a larger budget extends a smaller one
     return rows[:n]
+
+
+def harmful_mix(harmful: Sequence[dict], budget: Budget, seed: int) -> list[dict]:
+    """The safety mix's harmful rows: every pinned suite row, then ``budget.harmful`` of the others."""
+    pinned = [r for r in harmful if r.get("source") == SUITE_SOURCE]
+    return pinned + _spread([r for r in harmful if r.get("source") != SUITE_SOURCE], budget.harmful, seed)
+
+
+def suite_train_rows(rows: Sequence[dict], suite: str = "core") -> tuple[list[dict], list[str]]:
+    """A suite's ``train`` split in the alignment layout: its harmful prompts as refusal rows (wording taken
+    in turn from the alignment set's own refusals; a contrast pair's benign half as ``trigger_benign``),
+    and its trigger-benign prompts (every benign kind but ``plain``), in suite order, for variant (c)."""
+    from ..data import load_prompts
+
+    prompts = load_prompts(suite, split="train")
+    refusals = [r["target"] for r in rows if r["label"] == "harmful"]
+    if not refusals:
+        raise RefusalkitError("the alignment set has no harmful rows whose refusals the suite's requests could borrow")
+    twin = {p.pair_id: p.text for p in prompts if p.label == "benign" and p.pair_id}
+    harmful = [p for p in prompts if p.label == "harmful"]
+    extra = [{"id": p.id, "text": p.text, "label": "harmful", "split": "train", "category": "suite", "source": SUITE_SOURCE,
+              "trigger_benign": twin.get(p.pair_id), "target": refusals[(7 * i) % len(refusals)]} for i, p in enumerate(harmful)]
+    return extra, [p.text for p in prompts if p.label == "benign" and (p.type or "plain") != "plain"]
 
 
 def request_form(row: dict) -> str:
@@ -78,14 +106,16 @@ def base_share(benign: Sequence[dict], n: int, seed: int) -> tuple[list[dict], l
     return share, [r for r in benign if r["id"] not in chosen]
 
 
-def trigger_twins(trigger: Sequence[str | tuple[str, str]], mix: set[str], n: int, seed: int = 0) -> list[str]:
+def trigger_twins(trigger: Sequence[str | tuple[str, str]], mix: set[str], n: int, seed: int = 0, first: Sequence[str] = ()) -> list[str]:
     """``n`` trigger-benign requests for variant (c). ``trigger`` holds texts or ``(harmful request,
-    twin)`` pairs; twins of harmful requests that are in the safety mix come first, so each refusal the
-    model learns is set against its own harmless version (the method's pairing), then the others."""
+    twin)`` pairs; ``first`` (a suite's trigger-benign train prompts) come first, then twins of harmful
+    requests that are in the safety mix, so each refusal the model learns is set against its own harmless
+    version (the method's pairing), then the others."""
     items = [tuple(t) if isinstance(t, (tuple, list)) else (None, t) for t in trigger]  # pairs read back from JSON are lists
     own = [twin for harmful, twin in items if harmful in mix]
     other = [twin for harmful, twin in items if harmful not in mix]
-    chosen = _spread(own, n, seed)
+    chosen = list(first[:n])
+    chosen += _spread(own, n - len(chosen), seed)
     return chosen + _spread(other, n - len(chosen), seed)
 
 
@@ -93,7 +123,7 @@ def safety_mix_key(rows: Sequence[dict], budget: Budget, seed: int = 0, extra: d
     """Fingerprint of the safety mix's requests (and ``extra`` settings), computable without a model:
     names caches built from that mix, such as the merged ``smollm2-135m-aligned`` model."""
     harmful, benign = split_rows(rows)
-    harmful = _spread(harmful, budget.harmful, seed)
+    harmful = harmful_mix(harmful, budget, seed)
     base, _ = base_share(benign, budget.benign_base, seed)
     return data_hash([SFTExample(r["text"], r.get("target", ""), r["label"]) for r in harmful + base], extra)
 
@@ -101,7 +131,7 @@ def safety_mix_key(rows: Sequence[dict], budget: Budget, seed: int = 0, extra: d
 def safety_examples(base_target, rows: Sequence[dict], budget: Budget, seed: int = 0, progress: bool = True, answer_tokens: int = ANSWER_TOKENS) -> tuple[list[SFTExample], list[dict]]:
     """The safety mix and the plain benign rows it left unused (the generic pool)."""
     harmful, benign = split_rows(rows)
-    harmful = _spread(harmful, budget.harmful, seed)
+    harmful = harmful_mix(harmful, budget, seed)
     base, pool = base_share(benign, budget.benign_base, seed)
     ex = refusal_examples(harmful) + helpful_examples(base_target, [r["text"] for r in base], "benign", answer_tokens, progress)
     return ex, pool
@@ -116,9 +146,10 @@ def variant_examples(
     seed: int = 0,
     progress: bool = True,
     answer_tokens: int = ANSWER_TOKENS,
+    first_triggers: Sequence[str] = (),
 ) -> list[SFTExample]:
     """Training set of one variant. ``trigger_texts`` are harm-checked trigger-benign requests (c), or
-    ``(harmful request, twin)`` pairs (see :func:`trigger_twins`)."""
+    ``(harmful request, twin)`` pairs; ``first_triggers`` take the first places (see :func:`trigger_twins`)."""
     if method not in METHODS:
         raise RefusalkitError(f"unknown method '{method}': use one of {', '.join(METHODS)}")
     rows = rows if rows is not None else load_align_rows()
@@ -134,7 +165,7 @@ def variant_examples(
     if not trigger_texts:
         raise RefusalkitError("the trigger-aware variant needs trigger-benign requests (see refusalkit.triggers.data)")
     mix = {e.prompt for e in examples if e.kind == "refusal"}
-    chosen = trigger_twins(trigger_texts, mix, budget.extra, seed)
+    chosen = trigger_twins(trigger_texts, mix, budget.extra, seed, first_triggers)
     if len(chosen) < budget.extra:
         raise RefusalkitError(f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}")
     return examples + helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)

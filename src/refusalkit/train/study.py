@@ -28,7 +28,7 @@ from typing import Sequence
 
 from ..progress import console
 from ..types import GenParams
-from .align import Budget, variant_examples
+from .align import Budget, suite_train_rows, variant_examples
 from .data import SFTExample, data_hash, load_align_rows
 from .gated import compare as compare_gated, fit_gate, rate_checks, section as gate_section
 from .sft import SFTConfig, train_lora
@@ -44,6 +44,7 @@ class StudySettings:
     judge: str | None = None  # default detector
     trigger_source: str = "pairs"
     align: str | None = None  # alignment set file in the bundled layout (None = the bundled set)
+    suite_train: bool = False  # the core suite's train split joins the alignment data (see train.align.suite_train_rows)
     rewriter: str | None = None  # a model spec for the rewriter source (e.g. openai:NAME)
     base_url: str | None = None
     api_key: str | None = None
@@ -111,6 +112,10 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     t_start = time.time()
     timings: dict[str, float] = {}
     rows = load_align_rows(settings.align)
+    first_triggers: list[str] = []
+    if settings.suite_train:
+        extra, first_triggers = suite_train_rows(rows)
+        rows = rows + extra
     prompts = _suite(settings.eval_limit)
     summaries: dict[str, dict] = {}
     first_token: dict[str, dict] = {}
@@ -132,7 +137,8 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
 
     def train(method: str, trigger_texts=None):
         target = fresh_base()
-        examples = timed(f"data_{method}", lambda: variant_examples(method, target, rows, settings.budget, trigger_texts, answer_tokens=settings.answer_tokens))
+        examples = timed(f"data_{method}", lambda: variant_examples(method, target, rows, settings.budget, trigger_texts, answer_tokens=settings.answer_tokens,
+                                                                    first_triggers=first_triggers))
         _log(f"training variant {method} on {len(examples)} examples")
         result = timed(f"train_{method}", lambda: train_lora(target, examples, out / "adapters" / method, settings.sft, description=f"training {method}"))
         if result.cached:  # the finished adapter was reused: apply it to the fresh base
@@ -303,7 +309,8 @@ def render(study: dict, out: Path) -> str:
 <style>body{{font-family:sans-serif;max-width:1200px;margin:auto}}table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 8px;vertical-align:top}}</style></head>
 <body><h1>Over-refusal from safety alignment, and deactivating its triggers ({html.escape(study['model'])})</h1>
 <p>{study['n_eval_prompts']} prompts of the core suite's test split, the same detector and generation settings for every variant.
-Refusal = full or partial refusal; intervals are Wilson 95%.</p>
+Refusal = full or partial refusal; intervals are Wilson 95%.{" The core suite's train split joined the alignment data (--suite-train)." if study["settings"].get("suite_train") else ""}
+LoRA on {"every block" if study["settings"]["sft"]["top_layers"] is None else f"the last {study['settings']['sft']['top_layers']} blocks"}, {study["settings"]["sft"]["epochs"]:g} epoch(s).</p>
 <table><tr><th>variant</th><th>harmful refused</th><th>trigger-benign refused</th><th>plain benign refused</th><th>unscored</th><th>train examples</th></tr>{rows}</table>
 <h2>Targets</h2><ul>{targets}</ul>
 {fig}
