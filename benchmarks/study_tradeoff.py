@@ -30,10 +30,7 @@ def main() -> None:
     ap.add_argument("--all-layers", action="store_true")
     args = ap.parse_args()
     settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model, suite_train=args.suite_train)
-    if args.epochs:
-        settings.sft.epochs = args.epochs
-    if args.all_layers:
-        settings.sft.top_layers = None
+    settings.train_longer(args.epochs, args.all_layers)
     study = run_study(args.out, settings)
 
     def pct(x):

@@ -149,9 +149,6 @@ def study(
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit:
         settings.eval_limit = limit
-    if epochs:
-        settings.sft.epochs = epochs
-    if all_layers:
-        settings.sft.top_layers = None
+    settings.train_longer(epochs, all_layers)
     result = run_study(out_dir, settings)
     typer.echo(json.dumps({"variants": {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in result["variants"].items()}, "targets": result["targets"]}, indent=1))

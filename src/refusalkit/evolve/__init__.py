@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import RefusalkitError
+from ..metrics import REFUSALS
 from ..types import Prompt
 from .fitness import Fitness, Score
 from .harm import HarmCheck, lexicon_hits
@@ -151,7 +152,7 @@ def confirm_picks(result: EvolveResult, target, detector, k: int, judge_tokens: 
     rr = refusal_rate(target, [c.text for c in flat], detector, judge_tokens, progress=progress)
     for c, v in zip(flat, rr["verdicts"]):
         c.greedy_verdict = v
-    refused = lambda c: c.greedy_verdict in ("partial_refusal", "full_refusal")  # noqa: E731
+    refused = lambda c: c.greedy_verdict in REFUSALS  # noqa: E731
     top_refused = picked_refused = 0
     for lid, pool in pools.items():
         if not pool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-
 from ..errors import RefusalkitError
 from ..types import Prompt
 from .cliff import cliff_curves, cliff_drop, position_scores, train_probe

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-
 from ..progress import console
 from ..types import GenParams
 from .align import Budget, suite_train_rows, variant_examples
@@ -61,6 +60,14 @@ class StudySettings:
     gate_val: int = 16
     gate_layer_stride: int = 2
     gate_positions: tuple[int, ...] | None = (-1,)
+
+    def train_longer(self, epochs: float | None = None, all_layers: bool = False) -> "StudySettings":
+        """``--epochs`` / ``--all-layers`` of ``refusalkit study``: passes over each mix, LoRA on every block."""
+        if epochs:
+            self.sft.epochs = epochs
+        if all_layers:
+            self.sft.top_layers = None
+        return self
 
     @classmethod
     def quick(cls, model: str = "smollm2-135m", **kw) -> "StudySettings":

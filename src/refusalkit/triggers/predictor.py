@@ -276,7 +276,8 @@ def build_pipeline(embeddings: bool = False, C: float = 4.0, min_df: int = 1, ch
     return Pipeline([("features", FeatureUnion(parts)), ("clf", LogisticRegression(C=C, class_weight="balanced", max_iter=5000))])
 
 
-def describe_features(embeddings: bool = False, chars: bool = False, prior: bool = False) -> str:
+def describe_features(embeddings: bool = False, chars: bool = False, prior: bool = False, **_) -> str:
+    """Name of a setting's feature sets ("tfidf+chars+prior"); other keys of the setting (C) are ignored."""
     return "+".join(["tfidf"] + [n for n, on in (("chars", chars), ("prior", prior), ("minilm", embeddings)) if on])
 
 
@@ -313,7 +314,7 @@ class RefusalPredictor:
             "cv_f1_std": float(scores["test_f1"].std()),
             "majority_baseline_accuracy": float(counts.max() / counts.sum()),
             "n": int(len(y)), "refused": int(counts[1]), "answered": int(counts[0]),
-            "features": describe_features(self.embeddings, self.chars, self.prior),
+            "features": describe_features(**self.settings),
         }
         self.pipeline.fit(list(texts), y)
         self.meta.update(metrics)
@@ -380,7 +381,7 @@ def held_out(train_texts: Sequence[str], y_train: Sequence[int], test_texts: Seq
         "train_n": int(len(y_train)), "test_n": int(len(y_test)), "test_refused": int(y_test.sum()),
         "accuracy": float(accuracy_score(y_test, guess)), "f1": float(f1_score(y_test, guess, zero_division=0)),
         "majority_baseline_accuracy": float((y_test == majority).mean()),
-        "features": describe_features(settings.get("embeddings", False), settings.get("chars", False), settings.get("prior", False)),
+        "features": describe_features(**settings),
         "C": settings.get("C", 4.0),
     }
 
