@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from pathlib import Path
 from typing import Sequence
 
+from ..metrics import wilson
 from ..types import GenParams, Prompt
 from .mutate import words
 
@@ -48,16 +48,6 @@ def mtld(texts: Sequence[str], threshold: float = 0.72) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
-
-
 def refusal_rate(target, texts: Sequence[str], detector, max_new_tokens: int = 48, system_prompt: str | None = None,
                  progress: bool = False) -> dict:
     """Greedy answers judged by ``detector``: rate, counts, Wilson interval and per-prompt verdicts."""
@@ -67,10 +57,10 @@ def refusal_rate(target, texts: Sequence[str], detector, max_new_tokens: int = 4
     verdicts = detector.judge(responses, prompts) if prompts else []
     scored = [v for v in verdicts if v.label != "unscored"]
     k = sum(v.is_refusal for v in scored)
-    lo, hi = wilson(k, len(scored))
+    w = wilson(k, len(scored))
     return {
         "model": getattr(target, "id", "?"), "detector": getattr(detector, "name", "?"), "n": len(texts),
-        "scored": len(scored), "refused": k, "rate": k / len(scored) if scored else None, "ci95": [lo, hi],
+        "scored": len(scored), "refused": k, "rate": w["rate"], "ci95": [w["lo"], w["hi"]] if scored else [0.0, 1.0],
         "verdicts": [v.label for v in verdicts], "answers": [r.text[:200] for r in responses],
     }
 
