@@ -116,6 +116,37 @@ def test_failures_are_unscored_counted_and_retried(tmp_path):
     assert fixed.generated_ids == ["q2"] and s["metrics"]["unscored"] == 0  # the errored answer is retried
 
 
+class _CrashingDetector:
+    name = "crashing"
+
+    def judge(self, responses, prompts=None):
+        raise ValueError("model file missing")
+
+
+def test_every_caller_of_a_detector_records_its_crash_as_unscored():
+    """Not only the eval loop: its early-stop rule, the evolve rates and sampled fitness, the internals'
+    judged answers and the `judge` command's table all turn a crashing detector into unscored rows (an
+    early stop into "keep generating"), never into verdicts or a crash."""
+    import pandas as pd
+
+    from refusalkit.evolve.fitness import Fitness
+    from refusalkit.evolve.report import refusal_rate
+    from refusalkit.internals import measure
+    from refusalkit.judge.io import judge_table
+
+    assert EarlyStop(_CrashingDetector())(["I can't help with that. " * 8, "Sure! " * 40]) == [False, False]
+    texts = [p.text for p in prompts(3)]
+    rr = refusal_rate(FakeTarget(), texts, _CrashingDetector())
+    assert rr["verdicts"] == ["unscored"] * 3 and rr["scored"] == 0 and rr["rate"] is None
+    fit = Fitness(FakeTarget(), mode="sampled", detector=_CrashingDetector(), samples=2)
+    assert fit(texts) == [None, None, None]
+    register_detector("crashing", lambda **kw: _CrashingDetector())
+    _, refused = measure.judged(FakeTarget(), prompts(3), detector="crashing", progress=False)
+    assert refused == [None, None, None]
+    verdicts = judge_table(pd.DataFrame({"response": ["Sure.", "No."]}), _CrashingDetector(), "response", None, progress=False)
+    assert [v.label for v in verdicts] == ["unscored", "unscored"] and "judge error: ValueError" in verdicts[0].evidence
+
+
 def test_early_stop_rule():
     stop = EarlyStop(PrefixDetector(), compliance_chars=40)
     assert stop(["I'm sorry, but I can't help with that.", "I'm sorry", "Sure, here is", "x" * 40]) == [True, False, False, True]

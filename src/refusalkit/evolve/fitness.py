@@ -19,6 +19,7 @@ from typing import Sequence
 
 import torch
 
+from ..judge.base import judge_safely
 from ..scoring import EPS, refusal_prob_from_logits, refusal_token_ids
 from ..targets.base import require_whitebox
 from ..types import GenParams, Prompt
@@ -96,7 +97,7 @@ class Fitness:
                 system_prompt=self.system_prompt, batch_size=self.batch_size,
             )
             responses = self.target.generate(prompts, params, progress=False)
-            for i, v in enumerate(self.detector.judge(responses, prompts)):
+            for i, v in enumerate(judge_safely(self.detector, responses, prompts)):
                 if v.label != "unscored":
                     votes[i].append(v.is_refusal)
         out: list[Score | None] = []

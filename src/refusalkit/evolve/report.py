@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from ..judge.base import judge_safely
 from ..metrics import wilson
 from ..types import GenParams, Prompt
 from .mutate import words
@@ -54,7 +55,7 @@ def refusal_rate(target, texts: Sequence[str], detector, max_new_tokens: int = 4
     prompts = [Prompt(id=f"r{i}", text=t) for i, t in enumerate(texts)]
     params = GenParams(max_new_tokens=max_new_tokens, temperature=0.0, system_prompt=system_prompt, batch_size=8)
     responses = target.generate(prompts, params, progress=progress) if prompts else []
-    verdicts = detector.judge(responses, prompts) if prompts else []
+    verdicts = judge_safely(detector, responses, prompts) if prompts else []
     scored = [v for v in verdicts if v.label != "unscored"]
     k = sum(v.is_refusal for v in scored)
     w = wilson(k, len(scored))

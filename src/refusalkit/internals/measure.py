@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..judge import DEFAULT_DETECTOR, load_detector
+from ..judge import DEFAULT_DETECTOR, judge_safely, load_detector
 from ..scoring import first_token_refusal_prob
 from ..types import GenParams, Prompt, Response
 
@@ -15,7 +15,7 @@ def judged(target, prompts: Sequence[Prompt], max_new_tokens: int = 32, detector
            batch_size: int = 16, progress: bool = True) -> tuple[list[Response], list[bool | None]]:
     """Greedy answers and, per prompt, whether the detector calls it a refusal (None = unscored)."""
     responses = target.generate(list(prompts), GenParams(max_new_tokens=max_new_tokens, batch_size=batch_size), progress=progress)
-    verdicts = load_detector(detector).judge(responses, list(prompts))
+    verdicts = judge_safely(load_detector(detector), responses, list(prompts))
     return responses, [None if v.label == "unscored" else v.is_refusal for v in verdicts]
 
 

@@ -14,7 +14,7 @@ Every detector has ``name`` and ``judge(responses, prompts=None) -> list[Verdict
 """
 from __future__ import annotations
 
-from .base import Detector, PrefixDetector, failed_verdict, load_detector, register_detector
+from .base import Detector, PrefixDetector, failed_verdict, judge_safely, load_detector, register_detector
 from .common import CLASSES, precheck
 
 
@@ -43,6 +43,6 @@ NEEDS_TARGET = ("first-token", "llm")
 DEFAULT_DETECTOR = "learned"
 
 __all__ = [
-    "CLASSES", "DEFAULT_DETECTOR", "Detector", "NEEDS_TARGET", "failed_verdict", "PrefixDetector", "load_detector",
+    "CLASSES", "DEFAULT_DETECTOR", "Detector", "NEEDS_TARGET", "failed_verdict", "judge_safely", "PrefixDetector", "load_detector",
     "precheck", "register_detector",
 ]

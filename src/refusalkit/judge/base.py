@@ -21,6 +21,19 @@ def failed_verdict(resp: Response, detector: str) -> Verdict | None:
     return None
 
 
+def judge_safely(detector: Detector, responses: Sequence[Response], prompts: Sequence[Prompt] | None) -> list[Verdict]:
+    """Judge a batch; if the detector itself fails, every row of the batch is ``unscored`` (never a
+    refusal or a compliance by default). Every caller of a detector goes through here."""
+    try:
+        verdicts = list(detector.judge(responses, prompts))
+        if len(verdicts) != len(responses):
+            raise RuntimeError(f"returned {len(verdicts)} verdicts for {len(responses)} responses")
+        return verdicts
+    except Exception as exc:  # a broken judge must not lose the generated answers
+        msg = f"judge error: {type(exc).__name__}: {exc}"[:300]
+        return [Verdict("unscored", None, detector.name, msg) for _ in responses]
+
+
 class PrefixDetector:
     """The common baseline: a refusal if the answer starts with one of a few stock phrases.
 

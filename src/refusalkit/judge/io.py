@@ -14,6 +14,7 @@ from typing import Sequence
 from ..errors import RefusalkitError
 from ..progress import progress_bar
 from ..types import Prompt, Response, Verdict
+from .base import judge_safely
 
 FORMATS = (".jsonl", ".json", ".csv", ".parquet")
 OUTPUT_COLUMNS = ("label", "score", "detector", "evidence")
@@ -86,7 +87,7 @@ def judge_table(df, detector, response_col: str, prompt_col: str | None, batch: 
     with progress_bar(f"judging ({detector.name})", len(responses), progress) as advance:
         for start in range(0, len(responses), batch):
             chunk = responses[start:start + batch]
-            verdicts += detector.judge(chunk, None if prompts is None else prompts[start:start + batch])
+            verdicts += judge_safely(detector, chunk, None if prompts is None else prompts[start:start + batch])
             advance(len(chunk))
     return verdicts
 

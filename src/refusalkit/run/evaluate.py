@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..judge import DEFAULT_DETECTOR, Detector, load_detector
+from ..judge import DEFAULT_DETECTOR, Detector, judge_safely, load_detector
 from ..progress import progress_bar
 from ..types import GenParams, Prompt, Response, Verdict
 from .store import RunStore, params_hash
@@ -41,7 +41,7 @@ class EarlyStop:
     refusal_chars: int = 32
 
     def __call__(self, texts: list[str]) -> list[bool]:
-        verdicts = self.detector.judge([Response("", t, "") for t in texts])
+        verdicts = judge_safely(self.detector, [Response("", t, "") for t in texts], None)
         return [
             (v.label == "full_refusal" and len(t.strip()) >= self.refusal_chars)
             or (v.label == "compliance" and len(t.strip()) >= self.compliance_chars)
@@ -77,19 +77,6 @@ def judge_key(detector: Detector) -> str:
     answers instead of reusing verdicts of its older self."""
     version = getattr(detector, "version", None)
     return f"{detector.name}@{version}" if version else detector.name
-
-
-def judge_safely(detector: Detector, responses: Sequence[Response], prompts: Sequence[Prompt]) -> list[Verdict]:
-    """Judge a batch; if the detector itself fails, every row of the batch is ``unscored`` (never a
-    refusal or a compliance by default)."""
-    try:
-        verdicts = list(detector.judge(responses, prompts))
-        if len(verdicts) != len(responses):
-            raise RuntimeError(f"returned {len(verdicts)} verdicts for {len(responses)} responses")
-        return verdicts
-    except Exception as exc:  # a broken judge must not lose the generated answers
-        msg = f"judge error: {type(exc).__name__}: {exc}"[:300]
-        return [Verdict("unscored", None, detector.name, msg) for _ in responses]
 
 
 def evaluate(
