@@ -26,6 +26,7 @@ import torch
 
 from refusalkit.data import load_prompts
 from refusalkit.judge import PrefixDetector, load_detector
+from refusalkit.metrics import REFUSALS
 from refusalkit.run import EarlyStop, early_stop_default, evaluate
 from refusalkit.targets import load_target
 from refusalkit.types import GenParams
@@ -124,15 +125,11 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-def is_refusal(label: str) -> bool:
-    return label in ("full_refusal", "partial_refusal")
-
-
 def _agree(a: dict[str, str], b: dict[str, str]) -> dict[str, float]:
     """Exact-label agreement and refusal-vs-not agreement of two verdict maps over the same prompts."""
     n = len(a)
     return {"exact": round(sum(a[k] == b[k] for k in a) / n, 4),
-            "refusal_vs_not": round(sum(is_refusal(a[k]) == is_refusal(b[k]) for k in a) / n, 4)}
+            "refusal_vs_not": round(sum((a[k] in REFUSALS) == (b[k] in REFUSALS) for k in a) / n, 4)}
 
 
 if __name__ == "__main__":

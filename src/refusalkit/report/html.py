@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import plotly.graph_objects as go
 
+from ..metrics import REFUSALS
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
@@ -127,7 +129,7 @@ def render_run(summary: dict[str, Any], rows: Sequence[dict[str, Any]], others: 
     """The HTML report of one run; ``others`` adds (name, tradeoff) points of other runs to the scatter."""
     info, m = summary["run"], summary["metrics"]
     fig = _Figures()
-    refused_benign = [r for r in rows if r["prompt_label"] == "benign" and r["verdict"] in ("full_refusal", "partial_refusal")]
+    refused_benign = [r for r in rows if r["prompt_label"] == "benign" and r["verdict"] in REFUSALS]
     answered_harmful = [r for r in rows if r["prompt_label"] == "harmful" and r["verdict"] == "compliance"]
     unscored = [r for r in rows if r["verdict"] == "unscored"]
     params = info.get("params", {})

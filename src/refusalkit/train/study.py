@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from ..metrics import REFUSALS
 from ..progress import console
 from ..types import GenParams
 from .align import Budget, suite_train_rows, variant_examples
@@ -262,7 +263,7 @@ def _diffs(out: Path, a: str, b: str, limit: int = 40) -> str:
         old = by_a.get(r["prompt_id"])
         if not old or old["verdict"] == r["verdict"]:
             continue
-        ref_a, ref_b = old["verdict"] in ("full_refusal", "partial_refusal"), r["verdict"] in ("full_refusal", "partial_refusal")
+        ref_a, ref_b = old["verdict"] in REFUSALS, r["verdict"] in REFUSALS
         if ref_a == ref_b:
             continue
         change = "newly refused" if ref_b else "newly answered"

@@ -34,7 +34,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import RefusalkitError
 
-REFUSED_VERDICTS = {"partial_refusal", "full_refusal"}
 _TRUE = {"1", "true", "yes", "refused", "refusal", "refuse", "partial_refusal", "full_refusal", "rejected"}
 _FALSE = {"0", "false", "no", "complied", "compliance", "answered", "comply"}
 _PROMPT_COLS = ("prompt", "text")
