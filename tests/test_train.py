@@ -30,6 +30,39 @@ def test_answer_only_labels(tiny_target):
     assert labels[-1] != tiny_target.tokenizer.eos_token_id  # a cut answer is not taught to end
 
 
+def test_answer_loss_is_the_models_own_loss(tiny_target):
+    """The answer-only projection computes exactly model(labels=...).loss, gradients included, on a
+    batch whose rows start their answers at different columns (one of them right after the prompt's
+    first token would be cut by an off-by-one)."""
+    tok, render = tiny_target.tokenizer, tiny_target.render
+    encoded = [sft._encode(tok, render, ex, 112) for ex in EXAMPLES]
+    encoded.append((encoded[1][0][:3], [-100] + encoded[1][0][1:3]))  # answer from the 2nd token on
+    batch = sft._batch(encoded, tok.pad_token_id)
+    model = tiny_target.model
+    model.zero_grad()
+    ours = sft._answer_loss(model, batch)
+    ours.backward()
+    ours_grad = model.lm_head.weight.grad.clone()
+    model.zero_grad()
+    theirs = model(**batch).loss
+    theirs.backward()
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.allclose(ours_grad, model.lm_head.weight.grad, atol=1e-6)
+    model.zero_grad()
+
+
+def test_bf16_auto_is_resolved_and_recorded(tmp_path):
+    target = load_target("tiny-random")
+    cfg = SFTConfig(rank=4, alpha=8, max_steps=1, batch_size=2, target_modules=("q_proj",), bf16=None)
+    result = train_lora(target, EXAMPLES, tmp_path / "a", cfg, progress=False)
+    manifest = json.loads((tmp_path / "a" / sft.MANIFEST).read_text())
+    assert manifest["config"].get("bf16", False) is sft.bf16_supported(target.device)
+    assert all(torch.isfinite(torch.tensor(result.losses)))
+    # the fingerprint holds the resolved choice: naming that choice explicitly reuses the adapter
+    same = SFTConfig(**{**cfg.to_dict(), "target_modules": cfg.target_modules, "bf16": sft.bf16_supported(target.device)})
+    assert train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "a", same, progress=False).cached
+
+
 def _lora_weights(folder):
     from safetensors.torch import load_file
 

@@ -1,0 +1,91 @@
+"""Seconds per LoRA training step on the bundled model: the full-vocabulary loss of ``model(labels=...)``
+against refusalkit's answer-only projection (``train.sft._answer_loss``), each in float32 and with
+bfloat16 autocast (``SFTConfig.bf16``).
+
+All four sides run in this process on the same batches: the study's (c) mix with ``--suite-train``,
+batch 8, max length 80, LoRA rank 16 on every block (the settings of the thorough study). Each side
+starts from the same LoRA initialisation; the first step is a warm-up and is not timed. ``loss_gap``
+is the largest difference between a side's first-step loss and the float32 full loss's: 0 up to float
+rounding for the answer-only loss, since it computes the same quantity.
+
+Prints JSON.  Usage: python benchmarks/train_speed.py [--steps 6] [--top-layers N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+
+def main() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    from refusalkit.targets import load_target
+    from refusalkit.train.align import Budget, suite_train_rows, variant_examples
+    from refusalkit.train.data import load_align_rows
+    from refusalkit.train.sft import SFTConfig, _answer_loss, _batch, _encode, _order
+    from refusalkit.triggers import data as tdata
+    from refusalkit.triggers.harm import PromptHarmClassifier
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--top-layers", type=int, default=None, help="LoRA on the last N blocks only (default: every block)")
+    args = ap.parse_args()
+
+    target = load_target("smollm2-135m")
+    rows = load_align_rows()
+    extra, first = suite_train_rows(rows)
+    rows = rows + extra
+    twins = tdata.build("pairs", rows, PromptHarmClassifier.from_align_rows(rows)).pairs
+    examples = variant_examples("triggers", target, rows, Budget(), twins, answer_tokens=64, first_triggers=first)
+    cfg = SFTConfig(top_layers=args.top_layers)
+    encoded = [_encode(target.tokenizer, target.render, ex, cfg.max_length) for ex in examples]
+    batches = [_batch([encoded[i] for i in b], target.tokenizer.pad_token_id) for b in _order(len(encoded), cfg.batch_size, 1, 0)[: args.steps + 1]]
+
+    n_layers = target.model.config.num_hidden_layers
+    layers = list(range(n_layers - args.top_layers, n_layers)) if args.top_layers else None
+    torch.manual_seed(0)
+    model = get_peft_model(target.model, LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, target_modules=list(cfg.target_modules),
+                                                    layers_to_transform=layers, task_type="CAUSAL_LM"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    init = [p.detach().clone() for p in params]
+    model.train()
+
+    def full_loss(m, batch):
+        return m(**batch).loss
+
+    sides = {"full_fp32": (full_loss, False), "answer_only_fp32": (_answer_loss, False),
+             "full_bf16": (full_loss, True), "answer_only_bf16": (_answer_loss, True)}
+    result: dict = {"model": "smollm2-135m", "threads": torch.get_num_threads(), "timed_steps": args.steps,
+                    "tokens_per_batch": int(batches[0]["attention_mask"].numel()),
+                    "lora_blocks": args.top_layers or n_layers, "sides": {}}
+    first_loss = {}
+    for name, (fn, bf16) in sides.items():
+        with torch.no_grad():
+            for p, p0 in zip(params, init):
+                p.copy_(p0)
+        optim = torch.optim.AdamW(params, lr=cfg.lr)
+        times = []
+        for i, batch in enumerate(batches):
+            t0 = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = fn(model, batch)
+            loss.backward()
+            optim.step()
+            optim.zero_grad(set_to_none=True)
+            if i == 0:
+                first_loss[name] = float(loss.detach())
+            else:
+                times.append(time.perf_counter() - t0)
+        result["sides"][name] = {"s_per_step": round(sum(times) / len(times), 3), "first_loss": round(first_loss[name], 5)}
+    ref = result["sides"]["full_fp32"]["s_per_step"]
+    for name, side in result["sides"].items():
+        side["speedup_vs_full_fp32"] = round(ref / side["s_per_step"], 2)
+        side["loss_gap"] = round(abs(first_loss[name] - first_loss["full_fp32"]), 6)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
