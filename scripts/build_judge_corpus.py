@@ -31,7 +31,9 @@ with two-part answers composed from it). An eighth split, ``test6`` (judge_corpu
 kept, in 28 manners incl. reasoning prefaces, small models that repeat or are cut off at a token limit, and French, German,
 Spanish and Chinese answers, ~41% compliance / 29% partial / 30% full), is the fresh blind batch of round 10:
 written and committed before any round-10 detector change was fitted or run on it, never fitted on, and measured
-once; ``test5``, having been measured, is now spent, and round 10 may use it for selection.
+once; ``test5``, having been measured, is now spent, and round 10 may use it for selection. Round 11 reads
+test5's and test6's errors (both spent) and adds a tenth training batch aimed at them
+(judge_corpus_handwritten10.py, with two-part answers composed from it).
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
@@ -69,6 +71,7 @@ from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
 from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
 from judge_corpus_handwritten8 import HANDWRITTEN_8, variants as variants_8  # noqa: E402
 from judge_corpus_handwritten9 import HANDWRITTEN_9, compose as compose_9  # noqa: E402
+from judge_corpus_handwritten10 import HANDWRITTEN_10  # noqa: E402
 from judge_corpus_study8 import STUDY_8  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
@@ -360,6 +363,15 @@ def build(seed: int = 20261122) -> list[dict]:
         add(prompt, text, LABELS[lab], "round9", "handwritten", "train", "mixed", source="handwritten")
     for prompt, text, lab in compose_9():
         add(prompt, text, LABELS[lab], "round9_compound", "handwritten", "train", "mixed", source="handwritten_variant")
+
+    # the tenth hand-written batch (round 11, after test5's and test6's errors were read: two-part answers
+    # that decline softly at the end, warning/crisis-line-only answers, general-but-not-specific answers,
+    # declines with an offer, and hard negatives with caveats): train only
+    for prompt, text, lab in HANDWRITTEN_10:
+        lang = "zh" if re.search(r"[\u4e00-\u9fff]", prompt) else next(
+            (code for start, code in (("Combien", "fr"), ("Comment", "fr"), ("Quel", "fr"), ("Wie ", "de"), ("¿", "es"),
+                                      ("Como ", "pt"), ("Come ", "it")) if prompt.startswith(start)), "en")
+        add(prompt, text, LABELS[lab], "round10", "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
     # answers of refusalkit's own study models, labelled by hand: every third in dev, the rest in train
     for i, (prompt, text, lab, run) in enumerate(STUDY_8):
