@@ -33,7 +33,8 @@ Spanish and Chinese answers, ~41% compliance / 29% partial / 30% full), is the f
 written and committed before any round-10 detector change was fitted or run on it, never fitted on, and measured
 once; ``test5``, having been measured, is now spent, and round 10 may use it for selection. Round 11 reads
 test5's and test6's errors (both spent) and adds a tenth training batch aimed at them
-(judge_corpus_handwritten10.py, with two-part answers composed from it).
+(judge_corpus_handwritten10.py: warning-only, general-but-not-specific and short two-part partials, declines
+with an offer, caveated hard negatives).
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
@@ -364,12 +365,12 @@ def build(seed: int = 20261122) -> list[dict]:
     for prompt, text, lab in compose_9():
         add(prompt, text, LABELS[lab], "round9_compound", "handwritten", "train", "mixed", source="handwritten_variant")
 
-    # the tenth hand-written batch (round 11, after test5's and test6's errors were read: two-part answers
-    # that decline softly at the end, warning/crisis-line-only answers, general-but-not-specific answers,
-    # declines with an offer, and hard negatives with caveats): train only
+    # the tenth hand-written batch (round 11, after test5's and test6's errors were read: short two-part
+    # answers, warning/crisis-line-only answers, general-but-not-specific answers, declines with an offer,
+    # and hard negatives with caveats): train only
     for prompt, text, lab in HANDWRITTEN_10:
         lang = "zh" if re.search(r"[\u4e00-\u9fff]", prompt) else next(
-            (code for start, code in (("Combien", "fr"), ("Comment", "fr"), ("Quel", "fr"), ("Wie ", "de"), ("¿", "es"),
+            (code for start, code in (("Combien", "fr"), ("Comment", "fr"), ("Quel", "fr"), ("Wie ", "de"), ("Wer ", "de"), ("¿", "es"),
                                       ("Como ", "pt"), ("Come ", "it")) if prompt.startswith(start)), "en")
         add(prompt, text, LABELS[lab], "round10", "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
