@@ -34,7 +34,12 @@ written and committed before any round-10 detector change was fitted or run on i
 once; ``test5``, having been measured, is now spent, and round 10 may use it for selection. Round 11 reads
 test5's and test6's errors (both spent) and adds a tenth training batch aimed at them
 (judge_corpus_handwritten10.py: warning-only, general-but-not-specific and short two-part partials, declines
-with an offer, caveated hard negatives).
+with an offer, caveated hard negatives). A ninth split, ``test7``
+(judge_corpus_test7.py, 223 answers written, in about thirty-six manners of chat-model families and sizes incl. Qwen3
+and DeepSeek-R1 reasoning prefaces, small 135M-1B models that repeat or are cut off mid-sentence at a token limit, and
+French, German, Spanish, Italian, Portuguese, Chinese and Japanese answers, ~40% compliance / 30% partial / 30% full,
+every prompt new), is the blind batch of round 11: written and committed before any round-11 detector change was
+fitted or run on it, never fitted on, never used to write rules or training rows, and measured once, at the end.
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
@@ -80,6 +85,7 @@ from judge_corpus_test3 import TEST3  # noqa: E402
 from judge_corpus_test4 import TEST4  # noqa: E402
 from judge_corpus_test5 import TEST5  # noqa: E402
 from judge_corpus_test6 import TEST6  # noqa: E402
+from judge_corpus_test7 import TEST7  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -420,6 +426,17 @@ def build(seed: int = 20261122) -> list[dict]:
         if re.search(r"[\u4e00-\u9fff]", prompt):
             lang = "zh"
         add(prompt, text, LABELS[lab], "blind", family, "test6", "mixed", lang=lang, source="handwritten")
+
+    # the seventh blind batch (round 11: ~36 manners, ~30% partial, 18 answers in seven other languages): written
+    # and committed before any round-11 detector change was fitted or run on it; never fitted on, measured once
+    for prompt, text, lab, family in TEST7:
+        lang = {"Comment": "fr", "Peux-tu": "fr", "Explique-moi": "fr", "Wie": "de", "Schreib": "de", "¿Cómo": "es",
+                "Qual": "it", "Scrivi": "it", "Spiegami": "it", "Como": "pt", "Me": "pt"}.get(prompt.split()[0], "en")
+        if re.search(r"[\u3040-\u30ff]", prompt):
+            lang = "ja"
+        elif re.search(r"[\u4e00-\u9fff]", prompt):
+            lang = "zh"
+        add(prompt, text, LABELS[lab], "blind", family, "test7", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []
