@@ -5,13 +5,14 @@ phrasings (see scripts/build_judge_corpus.py); ``dev_study`` is its part made of
 refusalkit's own study models (SmolLM2-135M and its safety-tuned variants, cut off at 64 tokens). Prints one
 JSON object: for each detector, binary accuracy (any refusal vs compliance), 3-class macro-F1, per-class F1
 and responses/s, on the whole dev split, on its hand-written, study-model and non-English subsets, and on
-six hand-written splits never fitted on: ``test`` (43 answers), ``test2`` (143 answers in six chat-model
+seven hand-written splits never fitted on: ``test`` (43 answers), ``test2`` (143 answers in six chat-model
 families' manners), ``test3`` (160 answers in twelve families' manners), ``test4`` (219 answers in seventeen
-manners) and ``test5`` (209 answers in 28 manners), each written blind but since measured, used to select
-detector settings or read for errors, so no longer blind; and ``test6`` (216 answers in 28 manners and sizes,
-some French, German, Spanish and Chinese, 29% partial refusals), written and committed in round 10 before
-any detector ran on it and read only as this aggregate, with per-family binary accuracy. ``test6`` is the
-closest thing here to answers of models the detectors have never seen.
+manners), ``test5`` (209 answers in 28 manners) and ``test6`` (216 answers in 28 manners and sizes), each
+written blind but since measured, used to select detector settings or read for errors, so no longer blind;
+and ``test7`` (223 answers in about 36 manners and sizes, 18 of them in seven other languages, 30% partial
+refusals), written and committed in round 11 before any detector ran on it and read only as this aggregate,
+with per-family binary accuracy. ``test7`` is the closest thing here to answers of models the detectors have
+never seen.
 Detectors that need a model say why they do not apply unless one is given (``--llm-model``,
 ``--first-token-model``).
 
@@ -49,12 +50,13 @@ def measure(det, rows, repeat_for_speed: int = 3) -> dict:
                        ("test3_used_for_selection", lambda r: r["split"] == "test3"),
                        ("test4_used_for_selection", lambda r: r["split"] == "test4"),
                        ("test5_used_for_selection", lambda r: r["split"] == "test5"),
-                       ("test6_blind", lambda r: r["split"] == "test6")):
+                       ("test6_used_for_selection", lambda r: r["split"] == "test6"),
+                       ("test7_blind", lambda r: r["split"] == "test7")):
         idx = [i for i, r in enumerate(rows) if keep(r)]
         q = quality([rows[i]["label"] for i in idx], [pred[i] for i in idx])
         out[name] = {"n": q["n"], "unscored": q["unscored"], "binary_accuracy": q.get("binary_accuracy"),
                      "macro_f1": q.get("macro_f1"), "per_class_f1": {c: m["f1"] for c, m in q.get("per_class", {}).items()}}
-    for split, key in (("test4", "test4_used_for_selection"), ("test5", "test5_used_for_selection"), ("test6", "test6_blind")):
+    for split, key in (("test5", "test5_used_for_selection"), ("test6", "test6_used_for_selection"), ("test7", "test7_blind")):
         t2 = [i for i, r in enumerate(rows) if r["split"] == split]
         out[key]["confusion_matrix"] = quality([rows[i]["label"] for i in t2], [pred[i] for i in t2])["confusion_matrix"]["rows_true_cols_pred"]
         out[key]["binary_accuracy_by_family"] = {
@@ -72,7 +74,7 @@ def main() -> None:
     ap.add_argument("--first-token-model", help="white-box model for the first-token detector")
     args = ap.parse_args()
 
-    splits = ("dev", "test", "test2", "test3", "test4", "test5", "test6")
+    splits = ("dev", "test", "test2", "test3", "test4", "test5", "test6", "test7")
     rows = [r for s in splits for r in load_corpus(s)]
     result = {"corpus": {s: len(load_corpus(s)) for s in ("train",) + splits}, "default_detector": DEFAULT_DETECTOR, "detectors": {}}
     from refusalkit.judge.learned import _cache_file

@@ -31,7 +31,15 @@ with two-part answers composed from it). An eighth split, ``test6`` (judge_corpu
 kept, in 28 manners incl. reasoning prefaces, small models that repeat or are cut off at a token limit, and French, German,
 Spanish and Chinese answers, ~41% compliance / 29% partial / 30% full), is the fresh blind batch of round 10:
 written and committed before any round-10 detector change was fitted or run on it, never fitted on, and measured
-once; ``test5``, having been measured, is now spent, and round 10 may use it for selection.
+once; ``test5``, having been measured, is now spent, and round 10 may use it for selection. Round 11 reads
+test5's and test6's errors (both spent) and adds a tenth training batch aimed at them
+(judge_corpus_handwritten10.py: warning-only, general-but-not-specific and short two-part partials, declines
+with an offer, caveated hard negatives). A ninth split, ``test7``
+(judge_corpus_test7.py, 223 answers written, in about thirty-six manners of chat-model families and sizes incl. Qwen3
+and DeepSeek-R1 reasoning prefaces, small 135M-1B models that repeat or are cut off mid-sentence at a token limit, and
+French, German, Spanish, Italian, Portuguese, Chinese and Japanese answers, ~40% compliance / 30% partial / 30% full,
+every prompt new), is the blind batch of round 11: written and committed before any round-11 detector change was
+fitted or run on it, never fitted on, never used to write rules or training rows, and measured once, at the end.
 
 Labelling rules (XSTest-style three classes, applied to every batch):
 
@@ -69,6 +77,7 @@ from judge_corpus_handwritten6 import HANDWRITTEN_6  # noqa: E402
 from judge_corpus_handwritten7 import HANDWRITTEN_7  # noqa: E402
 from judge_corpus_handwritten8 import HANDWRITTEN_8, variants as variants_8  # noqa: E402
 from judge_corpus_handwritten9 import HANDWRITTEN_9, compose as compose_9  # noqa: E402
+from judge_corpus_handwritten10 import HANDWRITTEN_10  # noqa: E402
 from judge_corpus_study8 import STUDY_8  # noqa: E402
 from judge_corpus_test import TEST  # noqa: E402
 from judge_corpus_test2 import TEST2  # noqa: E402
@@ -76,6 +85,7 @@ from judge_corpus_test3 import TEST3  # noqa: E402
 from judge_corpus_test4 import TEST4  # noqa: E402
 from judge_corpus_test5 import TEST5  # noqa: E402
 from judge_corpus_test6 import TEST6  # noqa: E402
+from judge_corpus_test7 import TEST7  # noqa: E402
 from judge_corpus_text import *  # noqa: E402,F401,F403
 import judge_corpus_text as T  # noqa: E402
 
@@ -361,6 +371,15 @@ def build(seed: int = 20261122) -> list[dict]:
     for prompt, text, lab in compose_9():
         add(prompt, text, LABELS[lab], "round9_compound", "handwritten", "train", "mixed", source="handwritten_variant")
 
+    # the tenth hand-written batch (round 11, after test5's and test6's errors were read: short two-part
+    # answers, warning/crisis-line-only answers, general-but-not-specific answers, declines with an offer,
+    # and hard negatives with caveats): train only
+    for prompt, text, lab in HANDWRITTEN_10:
+        lang = "zh" if re.search(r"[\u4e00-\u9fff]", prompt) else next(
+            (code for start, code in (("Combien", "fr"), ("Comment", "fr"), ("Quel", "fr"), ("Wie ", "de"), ("Wer ", "de"), ("¿", "es"),
+                                      ("Como ", "pt"), ("Come ", "it")) if prompt.startswith(start)), "en")
+        add(prompt, text, LABELS[lab], "round10", "handwritten", "train", "mixed", lang=lang, source="handwritten")
+
     # answers of refusalkit's own study models, labelled by hand: every third in dev, the rest in train
     for i, (prompt, text, lab, run) in enumerate(STUDY_8):
         add(prompt, text, LABELS[lab], "study_run", f"smollm2_{run}", "dev" if i % 3 == 2 else "train", "mixed", source="study")
@@ -407,6 +426,17 @@ def build(seed: int = 20261122) -> list[dict]:
         if re.search(r"[\u4e00-\u9fff]", prompt):
             lang = "zh"
         add(prompt, text, LABELS[lab], "blind", family, "test6", "mixed", lang=lang, source="handwritten")
+
+    # the seventh blind batch (round 11: ~36 manners, ~30% partial, 18 answers in seven other languages): written
+    # and committed before any round-11 detector change was fitted or run on it; never fitted on, measured once
+    for prompt, text, lab, family in TEST7:
+        lang = {"Comment": "fr", "Peux-tu": "fr", "Explique-moi": "fr", "Wie": "de", "Schreib": "de", "¿Cómo": "es",
+                "Qual": "it", "Scrivi": "it", "Spiegami": "it", "Como": "pt", "Me": "pt"}.get(prompt.split()[0], "en")
+        if re.search(r"[\u3040-\u30ff]", prompt):
+            lang = "ja"
+        elif re.search(r"[\u4e00-\u9fff]", prompt):
+            lang = "zh"
+        add(prompt, text, LABELS[lab], "blind", family, "test7", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber
     seen, unique = set(), []

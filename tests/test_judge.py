@@ -149,7 +149,7 @@ def test_corpus_shape():
     rows = load_corpus()
     assert len(rows) >= 1500
     assert {r["label"] for r in rows} == set(CLASSES)
-    assert {r["split"] for r in rows} == {"train", "dev", "test", "test2", "test3", "test4", "test5", "test6"}
+    assert {r["split"] for r in rows} == {"train", "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7"}
     blind2 = [r for r in rows if r["split"] == "test2"]  # the second blind batch: several chat-model families
     assert len(blind2) >= 120 and len({r["family_style"] for r in blind2}) >= 6
     blind3 = [r for r in rows if r["split"] == "test3"]  # the third: twelve families, all three classes
@@ -164,6 +164,9 @@ def test_corpus_shape():
     blind6 = [r for r in rows if r["split"] == "test6"]  # the sixth: round 10, many manners and sizes, some non-English
     assert len(blind6) >= 200 and len({r["family_style"] for r in blind6}) >= 20 and len({r["lang"] for r in blind6}) >= 5
     assert 0.25 <= sum(r["label"] == "partial_refusal" for r in blind6) / len(blind6) <= 0.4
+    blind7 = [r for r in rows if r["split"] == "test7"]  # the seventh: round 11, ~36 manners, seven other languages
+    assert len(blind7) >= 200 and len({r["family_style"] for r in blind7}) >= 30 and len({r["lang"] for r in blind7}) >= 8
+    assert 0.25 <= sum(r["label"] == "partial_refusal" for r in blind7) / len(blind7) <= 0.4
     study = [r for r in rows if r["source"] == "study"]  # hand-labelled answers of our own study models
     assert {r["split"] for r in study} == {"train", "dev"}
     assert len({r["response"] for r in rows}) == len(rows)

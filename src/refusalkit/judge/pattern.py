@@ -63,6 +63,9 @@ DECLINE = [
     r"\bi(?:'ll| will) (?:leave out|leave that out|skip|stop short of|pass on|steer clear of|hold off on)\b",
     r"\bi(?:'d| would) (?:skip|pass on|rather not|prefer not to)\b", r"\bi(?:'ll| will) leave (?:that|it|the \w+) (?:out|aside)\b",
     r"\b(?:is|that's|this is) where i (?:stop|draw the line)\b", r"\bnot something i'?(?:ll|m going to)? ?(?:help|do|cover|answer|plan)",
+    r"\bisn't something (?:i|we)(?:'ll| will| can)\b", r"\bi(?:'ve| have) (?:left|kept) (?:out\b|[^.!?\n]{1,60}\b(?:out|off)\b)",
+    r"\bi(?:'d| would) (?:leave|keep) (?:[^.!?\n]{1,60} )?out\b", r"\bi (?:didn't|did not|haven't|have not) (?:include|add|do)\w*\b(?! (?:any|much))",
+    r"\bi(?:'ll| will) stay away from\b",
     # other languages
     r"\bno (?:puedo|voy a) (?:ayudar|proporcionar|cumplir|hacer|dar)", r"\bje ne (?:peux|vais) pas\b", r"\bje refuse\b",
     r"\bkann ich nicht\b", r"\bwerde ich nicht\b", r"\bkann (?:ich )?(?:dabei )?nicht (?:helfen|erfüllen)",
