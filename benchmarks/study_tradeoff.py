@@ -7,10 +7,11 @@ refusal rates on the core test split with Wilson 95% intervals, and the issue's 
 numbers it compares; for the gated variant also the selected direction and the gate's own verdicts on
 the same prompts. All variants come from the same run: same prompts, detector and generation settings.
 
-    python benchmarks/study_tradeoff.py [--out runs/study] [--quick] [--suite-train] [--epochs N] [--all-layers]
+    python benchmarks/study_tradeoff.py [--out runs/study] [--quick] [--no-suite-train] [--epochs N] [--top-layers N] [--bf16|--no-bf16]
 
-The last three flags are those of `refusalkit study` (the core suite's train split joins the alignment
-data; passes over each mix; LoRA on every block instead of the last 8).
+The last four flags are those of `refusalkit study` (leave the core suite's train split out of the
+alignment data; passes over each mix, default 3; LoRA on the last N blocks only, default every block;
+bfloat16 autocast while training, default where the device makes it fast).
 """
 from __future__ import annotations
 
@@ -25,18 +26,19 @@ def main() -> None:
     ap.add_argument("--out", default="runs/study")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--model", default="smollm2-135m")
-    ap.add_argument("--suite-train", action="store_true")
+    ap.add_argument("--no-suite-train", dest="suite_train", action="store_false")
     ap.add_argument("--epochs", type=float)
-    ap.add_argument("--all-layers", action="store_true")
+    ap.add_argument("--top-layers", type=int)
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
     args = ap.parse_args()
     settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model, suite_train=args.suite_train)
-    settings.train_longer(args.epochs, args.all_layers)
+    settings.training(args.epochs, args.top_layers, args.bf16)
     study = run_study(args.out, settings)
 
     def pct(x):
         return None if x["rate"] is None else {"rate": round(x["rate"], 4), "ci95": [round(x["lo"], 4), round(x["hi"], 4)], "n": x["n"]}
 
-    v = study["variants"]
+    v, sft = study["variants"], study["settings"]["sft"]
     a, b, c, base = v["safety"], v["generic"], v["triggers"], v["base"]
     out = {
         "model": study["model"],
@@ -60,6 +62,7 @@ def main() -> None:
         "train_sizes": study["train_sizes"],
         "trigger_data": study["trigger_data"],
         "first_token_align_heldout": study["first_token_align_heldout"],
+        "training": {"suite_train": study["settings"]["suite_train"], "epochs": sft["epochs"], "top_layers": sft["top_layers"], "bf16": sft.get("bf16", False)},
         "timings_s": study["timings_s"],
     }
     print(json.dumps(out, indent=1))

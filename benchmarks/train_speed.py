@@ -2,18 +2,20 @@
 against refusalkit's answer-only projection (``train.sft._answer_loss``), each in float32 and with
 bfloat16 autocast (``SFTConfig.bf16``).
 
-All four sides run in this process on the same batches: the study's (c) mix with ``--suite-train``,
-batch 8, max length 80, LoRA rank 16 on every block (the settings of the thorough study). Each side
-starts from the same LoRA initialisation; the first step is a warm-up and is not timed. ``loss_gap``
-is the largest difference between a side's first-step loss and the float32 full loss's: 0 up to float
-rounding for the answer-only loss, since it computes the same quantity.
+All four sides run in this process on the same batches, interleaved batch by batch: the study's (c)
+mix with the core suite's train split, batch 8, max length 80, LoRA rank 16 on every block (the study's
+default settings). A step here is the forward and backward pass (the optimizer step is the same for
+every side); the first batch is a warm-up and is not timed; the median over the timed batches is
+reported. ``loss_gap`` is the difference between a side's loss on the first batch and the float32 full
+loss's: 0 up to float rounding for the answer-only loss, since it computes the same quantity.
 
-Prints JSON.  Usage: python benchmarks/train_speed.py [--steps 6] [--top-layers N]
+Prints JSON.  Usage: python benchmarks/train_speed.py [--steps 12] [--top-layers N]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -30,7 +32,7 @@ def main() -> None:
     from refusalkit.triggers.harm import PromptHarmClassifier
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--top-layers", type=int, default=None, help="LoRA on the last N blocks only (default: every block)")
     args = ap.parse_args()
 
@@ -49,8 +51,6 @@ def main() -> None:
     torch.manual_seed(0)
     model = get_peft_model(target.model, LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, target_modules=list(cfg.target_modules),
                                                     layers_to_transform=layers, task_type="CAUSAL_LM"))
-    params = [p for p in model.parameters() if p.requires_grad]
-    init = [p.detach().clone() for p in params]
     model.train()
 
     def full_loss(m, batch):
@@ -58,32 +58,32 @@ def main() -> None:
 
     sides = {"full_fp32": (full_loss, False), "answer_only_fp32": (_answer_loss, False),
              "full_bf16": (full_loss, True), "answer_only_bf16": (_answer_loss, True)}
-    result: dict = {"model": "smollm2-135m", "threads": torch.get_num_threads(), "timed_steps": args.steps,
-                    "tokens_per_batch": int(batches[0]["attention_mask"].numel()),
-                    "lora_blocks": args.top_layers or n_layers, "sides": {}}
-    first_loss = {}
-    for name, (fn, bf16) in sides.items():
-        with torch.no_grad():
-            for p, p0 in zip(params, init):
-                p.copy_(p0)
-        optim = torch.optim.AdamW(params, lr=cfg.lr)
-        times = []
-        for i, batch in enumerate(batches):
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    first_loss: dict[str, float] = {}
+    # Interleaved: every batch goes through the four sides in turn, so a change in the machine's speed
+    # during the run hits them alike. The LoRA weights stay at their initialisation (the optimizer step
+    # is the same work for every side and is left out).
+    for i, batch in enumerate(batches):
+        for name, (fn, bf16) in sides.items():
+            model.zero_grad(set_to_none=True)
             t0 = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss = fn(model, batch)
             loss.backward()
-            optim.step()
-            optim.zero_grad(set_to_none=True)
+            elapsed = time.perf_counter() - t0
             if i == 0:
                 first_loss[name] = float(loss.detach())
             else:
-                times.append(time.perf_counter() - t0)
-        result["sides"][name] = {"s_per_step": round(sum(times) / len(times), 3), "first_loss": round(first_loss[name], 5)}
-    ref = result["sides"]["full_fp32"]["s_per_step"]
-    for name, side in result["sides"].items():
-        side["speedup_vs_full_fp32"] = round(ref / side["s_per_step"], 2)
-        side["loss_gap"] = round(abs(first_loss[name] - first_loss["full_fp32"]), 6)
+                times[name].append(elapsed)
+    result: dict = {"model": "smollm2-135m", "threads": torch.get_num_threads(), "timed_steps": args.steps,
+                    "tokens_per_batch": int(batches[0]["attention_mask"].numel()),
+                    "lora_blocks": args.top_layers or n_layers, "sides": {}}
+    ref = statistics.median(times["full_fp32"])
+    for name in sides:
+        med = statistics.median(times[name])
+        result["sides"][name] = {"s_per_step_median": round(med, 3), "s_per_step_all": [round(t, 2) for t in times[name]],
+                                 "speedup_vs_full_fp32": round(ref / med, 2),
+                                 "first_loss": round(first_loss[name], 5), "loss_gap": round(abs(first_loss[name] - first_loss["full_fp32"]), 6)}
     print(json.dumps(result, indent=1))
 
 

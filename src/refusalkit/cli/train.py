@@ -137,9 +137,10 @@ def study(
     api_key: Optional[str] = typer.Option(None, "--api-key"),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
     data: Optional[Path] = DATA,
-    suite_train: bool = typer.Option(False, "--suite-train", help="Also align on the core suite's train split: its harmful prompts join every safety mix, its trigger-benign prompts come first in (c)."),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over each variant's mix (default 1)."),
-    all_layers: bool = typer.Option(False, "--all-layers", help="LoRA on every block instead of the last 8 (learns intent better; slower on a CPU)."),
+    suite_train: bool = typer.Option(True, "--suite-train/--no-suite-train", help="Also align on the core suite's train split: its harmful prompts join every safety mix, its trigger-benign prompts come first in (c)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over each variant's mix (default 3)."),
+    top_layers: Optional[int] = typer.Option(None, "--top-layers", help="LoRA on the last N blocks only (default: every block; 8 makes each step ~2x faster but does not separate intent from trigger)."),
+    bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast while training (default: where the device makes it fast; the report says which)."),
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, evaluate everything, write one report."""
     from ..train.study import StudySettings, run_study
@@ -149,6 +150,6 @@ def study(
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit:
         settings.eval_limit = limit
-    settings.train_longer(epochs, all_layers)
+    settings.training(epochs, top_layers, bf16)
     result = run_study(out_dir, settings)
     typer.echo(json.dumps({"variants": {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in result["variants"].items()}, "targets": result["targets"]}, indent=1))

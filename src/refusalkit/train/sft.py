@@ -47,7 +47,7 @@ class SFTConfig:
     seed: int = 0
     save_every: int = 10
     max_steps: int | None = None  # cap (tests, --quick)
-    # bfloat16 autocast: 1.3x faster on a CPU with AVX512-BF16 (benchmarks/train_speed.py), and on GPUs;
+    # bfloat16 autocast: 1.45x faster on a CPU with AVX512-BF16 (benchmarks/train_speed.py), and on GPUs;
     # slower on CPUs without it. None = use it where the device supports it (the choice is recorded).
     bf16: bool | None = False
 
@@ -120,8 +120,8 @@ def _batch(encoded, pad_id: int):
 def _answer_loss(model, batch: dict) -> torch.Tensor:
     """The loss ``model(labels=...)`` computes (mean next-token cross-entropy over answer tokens), with
     the vocabulary projection run only from the batch's first answer position on (``logits_to_keep``).
-    Prompt positions carry no loss, and on the bundled model their 49k-way projection was a quarter of
-    a training step (``benchmarks/train_speed.py``)."""
+    Prompt positions carry no loss, and on the bundled model their 49k-way projection was a fifth of a
+    training step (``benchmarks/train_speed.py``)."""
     labels = batch["labels"]
     answer_cols = (labels != -100).any(0).nonzero()
     start = max(int(answer_cols[0]) - 1, 0) if len(answer_cols) else 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -31,7 +31,7 @@ from ..types import GenParams
 from .align import Budget, suite_train_rows, variant_examples
 from .data import SFTExample, data_hash, load_align_rows
 from .gated import compare as compare_gated, fit_gate, rate_checks, section as gate_section
-from .sft import SFTConfig, train_lora
+from .sft import SFTConfig, bf16_supported, train_lora
 
 VARIANTS = ("base", "safety", "generic", "triggers", "gated")
 LABELS = {"base": "base (unaligned)", "safety": "(a) safety SFT", "generic": "(b) + generic benign", "triggers": "(c) + trigger-aware",
@@ -44,11 +44,13 @@ class StudySettings:
     judge: str | None = None  # default detector
     trigger_source: str = "pairs"
     align: str | None = None  # alignment set file in the bundled layout (None = the bundled set)
-    suite_train: bool = False  # the core suite's train split joins the alignment data (see train.align.suite_train_rows)
+    suite_train: bool = True  # the core suite's train split joins the alignment data (see train.align.suite_train_rows)
     rewriter: str | None = None  # a model spec for the rewriter source (e.g. openai:NAME)
     base_url: str | None = None
     api_key: str | None = None
-    sft: SFTConfig = field(default_factory=SFTConfig)
+    # LoRA on every block for three passes, bf16 where fast: the only setting in the GPU sweep where (c)
+    # separates intent from trigger (README); top_layers=8 and one epoch train about 4x faster but do not.
+    sft: SFTConfig = field(default_factory=lambda: SFTConfig(top_layers=None, epochs=3.0, bf16=None))
     budget: Budget = field(default_factory=Budget)
     eval_limit: int | None = None  # prompts of the core test split (None = all; a limit samples round-robin over kinds)
     max_new_tokens: int = 32  # the detector decides on the opening; early stop ends most answers sooner
@@ -62,12 +64,15 @@ class StudySettings:
     gate_layer_stride: int = 2
     gate_positions: tuple[int, ...] | None = (-1,)
 
-    def train_longer(self, epochs: float | None = None, all_layers: bool = False) -> "StudySettings":
-        """``--epochs`` / ``--all-layers`` of ``refusalkit study``: passes over each mix, LoRA on every block."""
+    def training(self, epochs: float | None = None, top_layers: int | None = None, bf16: bool | None = None) -> "StudySettings":
+        """``--epochs`` / ``--top-layers`` / ``--bf16/--no-bf16`` of ``refusalkit study``: passes over each mix, LoRA on
+        the last N blocks only, bfloat16 autocast forced on or off (None keeps each setting's default)."""
         if epochs:
             self.sft.epochs = epochs
-        if all_layers:
-            self.sft.top_layers = None
+        if top_layers:
+            self.sft.top_layers = top_layers
+        if bf16 is not None:
+            self.sft.bf16 = bf16
         return self
 
     @classmethod
@@ -140,6 +145,8 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     # 1. base
     _log("evaluating the unaligned base model")
     base = fresh_base()
+    if settings.sft.bf16 is None:  # resolved once, so the report says which was used
+        settings.sft = replace(settings.sft, bf16=bf16_supported(base.device))
     summaries["base"] = timed("eval_base", lambda: _evaluate(base, prompts, settings, out / "runs" / "base"))
     first_token["base"] = _first_token(base, rows)
 
@@ -317,7 +324,7 @@ def render(study: dict, out: Path) -> str:
 <style>body{{font-family:sans-serif;max-width:1200px;margin:auto}}table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 8px;vertical-align:top}}</style></head>
 <body><h1>Over-refusal from safety alignment, and deactivating its triggers ({html.escape(study['model'])})</h1>
 <p>{study['n_eval_prompts']} prompts of the core suite's test split, the same detector and generation settings for every variant.
-Refusal = full or partial refusal; intervals are Wilson 95%.{" The core suite's train split joined the alignment data (--suite-train)." if study["settings"].get("suite_train") else ""}
+Refusal = full or partial refusal; intervals are Wilson 95%.{" The core suite's train split joined the alignment data." if study["settings"].get("suite_train") else " The core suite's train split was left out (--no-suite-train)."}
 LoRA on {"every block" if study["settings"]["sft"]["top_layers"] is None else f"the last {study['settings']['sft']['top_layers']} blocks"}, {study["settings"]["sft"]["epochs"]:g} epoch(s).</p>
 <table><tr><th>variant</th><th>harmful refused</th><th>trigger-benign refused</th><th>plain benign refused</th><th>unscored</th><th>train examples</th></tr>{rows}</table>
 <h2>Targets</h2><ul>{targets}</ul>
