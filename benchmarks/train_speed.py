@@ -22,12 +22,10 @@ import torch
 
 
 def main() -> None:
-    from peft import LoraConfig, get_peft_model
-
     from refusalkit.targets import load_target
     from refusalkit.train.align import Budget, suite_train_rows, variant_examples
     from refusalkit.train.data import load_align_rows
-    from refusalkit.train.sft import SFTConfig, _answer_loss, _batch, _encode, _order
+    from refusalkit.train.sft import SFTConfig, _answer_loss, _batch, _encode, _order, lora_model
     from refusalkit.triggers import data as tdata
     from refusalkit.triggers.harm import PromptHarmClassifier
 
@@ -46,11 +44,8 @@ def main() -> None:
     encoded = [_encode(target.tokenizer, target.render, ex, cfg.max_length) for ex in examples]
     batches = [_batch([encoded[i] for i in b], target.tokenizer.pad_token_id) for b in _order(len(encoded), cfg.batch_size, 1, 0)[: args.steps + 1]]
 
-    n_layers = target.model.config.num_hidden_layers
-    layers = list(range(n_layers - args.top_layers, n_layers)) if args.top_layers else None
     torch.manual_seed(0)
-    model = get_peft_model(target.model, LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, target_modules=list(cfg.target_modules),
-                                                    layers_to_transform=layers, task_type="CAUSAL_LM"))
+    model = lora_model(target, cfg)
     model.train()
 
     def full_loss(m, batch):
@@ -77,7 +72,7 @@ def main() -> None:
                 times[name].append(elapsed)
     result: dict = {"model": "smollm2-135m", "threads": torch.get_num_threads(), "timed_steps": args.steps,
                     "tokens_per_batch": int(batches[0]["attention_mask"].numel()),
-                    "lora_blocks": args.top_layers or n_layers, "sides": {}}
+                    "lora_blocks": args.top_layers or target.model.config.num_hidden_layers, "sides": {}}
     ref = statistics.median(times["full_fp32"])
     for name in sides:
         med = statistics.median(times[name])

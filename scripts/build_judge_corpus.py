@@ -239,6 +239,16 @@ class Composer:
         return self.wrap(text, "partial"), kind
 
 
+def script_lang(prompt: str, other: str) -> str:
+    """"ja" for a prompt with kana, "zh" for one with Han characters (kana first: Japanese writes Han too),
+    else ``other`` (the batch's own guess from the opening words)."""
+    if re.search(r"[\u3040-\u30ff]", prompt):
+        return "ja"
+    if re.search(r"[\u4e00-\u9fff]", prompt):
+        return "zh"
+    return other
+
+
 def build(seed: int = 20261122) -> list[dict]:
     rng = random.Random(seed)
     rows: list[dict] = []
@@ -375,9 +385,9 @@ def build(seed: int = 20261122) -> list[dict]:
     # answers, warning/crisis-line-only answers, general-but-not-specific answers, declines with an offer,
     # and hard negatives with caveats): train only
     for prompt, text, lab in HANDWRITTEN_10:
-        lang = "zh" if re.search(r"[\u4e00-\u9fff]", prompt) else next(
+        lang = script_lang(prompt, next(
             (code for start, code in (("Combien", "fr"), ("Comment", "fr"), ("Quel", "fr"), ("Wie ", "de"), ("Wer ", "de"), ("¿", "es"),
-                                      ("Como ", "pt"), ("Come ", "it")) if prompt.startswith(start)), "en")
+                                      ("Como ", "pt"), ("Come ", "it")) if prompt.startswith(start)), "en"))
         add(prompt, text, LABELS[lab], "round10", "handwritten", "train", "mixed", lang=lang, source="handwritten")
 
     # answers of refusalkit's own study models, labelled by hand: every third in dev, the rest in train
@@ -421,21 +431,15 @@ def build(seed: int = 20261122) -> list[dict]:
     # the sixth blind batch (round 10: 28 manners, ~30% partial, some non-English): written and committed
     # before any round-10 detector change was fitted or run on it; never fitted on, measured once
     for prompt, text, lab, family in TEST6:
-        lang = {"Com": "fr", "Peu": "fr", "Que": "fr", "Wie": "de", "Kan": "de", "Was": "de", "Sch": "de",
-                "¿Có": "es", "¿Pu": "es", "¿Qu": "es", "Esc": "es"}.get(prompt[:3], "en")
-        if re.search(r"[\u4e00-\u9fff]", prompt):
-            lang = "zh"
+        lang = script_lang(prompt, {"Com": "fr", "Peu": "fr", "Que": "fr", "Wie": "de", "Kan": "de", "Was": "de", "Sch": "de",
+                                    "¿Có": "es", "¿Pu": "es", "¿Qu": "es", "Esc": "es"}.get(prompt[:3], "en"))
         add(prompt, text, LABELS[lab], "blind", family, "test6", "mixed", lang=lang, source="handwritten")
 
     # the seventh blind batch (round 11: ~36 manners, ~30% partial, 18 answers in seven other languages): written
     # and committed before any round-11 detector change was fitted or run on it; never fitted on, measured once
     for prompt, text, lab, family in TEST7:
-        lang = {"Comment": "fr", "Peux-tu": "fr", "Explique-moi": "fr", "Wie": "de", "Schreib": "de", "¿Cómo": "es",
-                "Qual": "it", "Scrivi": "it", "Spiegami": "it", "Como": "pt", "Me": "pt"}.get(prompt.split()[0], "en")
-        if re.search(r"[\u3040-\u30ff]", prompt):
-            lang = "ja"
-        elif re.search(r"[\u4e00-\u9fff]", prompt):
-            lang = "zh"
+        lang = script_lang(prompt, {"Comment": "fr", "Peux-tu": "fr", "Explique-moi": "fr", "Wie": "de", "Schreib": "de", "¿Cómo": "es",
+                                    "Qual": "it", "Scrivi": "it", "Spiegami": "it", "Como": "pt", "Me": "pt"}.get(prompt.split()[0], "en"))
         add(prompt, text, LABELS[lab], "blind", family, "test7", "mixed", lang=lang, source="handwritten")
 
     # deduplicate identical responses (keep the first), then renumber

@@ -130,6 +130,21 @@ def _answer_loss(model, batch: dict) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels[:, start + 1 :].flatten(), ignore_index=-100)
 
 
+def lora_model(target, config: SFTConfig):
+    """``target.model`` wrapped (in place) with fresh LoRA adapters as ``config`` asks: rank, alpha,
+    dropout, projections, and only the last ``top_layers`` blocks when set."""
+    from peft import LoraConfig, get_peft_model
+
+    n_layers = target.model.config.num_hidden_layers
+    layers = None
+    if config.top_layers and config.top_layers < n_layers:
+        layers = list(range(n_layers - config.top_layers, n_layers))
+    return get_peft_model(target.model, LoraConfig(
+        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules=list(config.target_modules), layers_to_transform=layers, task_type="CAUSAL_LM",
+    ))
+
+
 def _order(n: int, batch_size: int, epochs: float, seed: int) -> list[list[int]]:
     """All batches of the run, epoch by epoch, shuffled by (seed, epoch): the same on every re-run."""
     batches: list[list[int]] = []
@@ -157,7 +172,7 @@ def train_lora(
     ``target`` is a local :class:`~refusalkit.targets.hf.HFTarget`; its model receives the adapter
     in place (load a fresh target to evaluate the base again).
     """
-    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
     from ..targets.base import require_whitebox
 
@@ -181,15 +196,7 @@ def train_lora(
         batches = batches[: config.max_steps]
     total = len(batches)
 
-    n_layers = target.model.config.num_hidden_layers
-    layers = None
-    if config.top_layers and config.top_layers < n_layers:
-        layers = list(range(n_layers - config.top_layers, n_layers))
-    lora = LoraConfig(
-        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-        target_modules=list(config.target_modules), layers_to_transform=layers, task_type="CAUSAL_LM",
-    )
-    model = get_peft_model(target.model, lora)
+    model = lora_model(target, config)
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     warm = max(1, int(config.warmup * total))
