@@ -1,13 +1,14 @@
 """Seconds per LoRA training step on the bundled model: the full-vocabulary loss of ``model(labels=...)``
-against refusalkit's answer-only projection (``train.sft._answer_loss``), each in float32 and with
-bfloat16 autocast (``SFTConfig.bf16``).
+against refusalkit's training loss (``train.sft._answer_loss``), first with the answer-only projection
+alone, then also running the tokens every row shares (system prompt, template opening) once per batch;
+each in float32 and with bfloat16 autocast (``SFTConfig.bf16``).
 
-All four sides run in this process on the same batches, interleaved batch by batch: the study's (c)
+All six sides run in this process on the same batches, interleaved batch by batch: the study's (c)
 mix with the core suite's train split, batch 8, max length 80, LoRA rank 16 on every block (the study's
 default settings). A step here is the forward and backward pass (the optimizer step is the same for
 every side); the first batch is a warm-up and is not timed; the median over the timed batches is
 reported. ``loss_gap`` is the difference between a side's loss on the first batch and the float32 full
-loss's: 0 up to float rounding for the answer-only loss, since it computes the same quantity.
+loss's: 0 up to float rounding for refusalkit's losses, since they compute the same quantity.
 
 Prints JSON.  Usage: python benchmarks/train_speed.py [--steps 12] [--top-layers N]
 """
@@ -25,7 +26,7 @@ def main() -> None:
     from refusalkit.targets import load_target
     from refusalkit.train.align import Budget, suite_train_rows, variant_examples
     from refusalkit.train.data import load_align_rows
-    from refusalkit.train.sft import SFTConfig, _answer_loss, _batch, _encode, _order, lora_model
+    from refusalkit.train.sft import SFTConfig, _answer_loss, _batch, _encode, _order, lora_model, shared_prefix
     from refusalkit.triggers import data as tdata
     from refusalkit.triggers.harm import PromptHarmClassifier
 
@@ -51,11 +52,14 @@ def main() -> None:
     def full_loss(m, batch):
         return m(**batch).loss
 
-    sides = {"full_fp32": (full_loss, False), "answer_only_fp32": (_answer_loss, False),
-             "full_bf16": (full_loss, True), "answer_only_bf16": (_answer_loss, True)}
+    def answer_only(m, batch):
+        return _answer_loss(m, batch, share_prefix=False)
+
+    sides = {f"{name}_{dtype}": (fn, dtype == "bf16") for dtype in ("fp32", "bf16")
+             for name, fn in (("full", full_loss), ("answer_only", answer_only), ("shared_prefix", _answer_loss))}
     times: dict[str, list[float]] = {name: [] for name in sides}
     first_loss: dict[str, float] = {}
-    # Interleaved: every batch goes through the four sides in turn, so a change in the machine's speed
+    # Interleaved: every batch goes through the six sides in turn, so a change in the machine's speed
     # during the run hits them alike. The LoRA weights stay at their initialisation (the optimizer step
     # is the same work for every side and is left out).
     for i, batch in enumerate(batches):
@@ -72,6 +76,7 @@ def main() -> None:
                 times[name].append(elapsed)
     result: dict = {"model": "smollm2-135m", "threads": torch.get_num_threads(), "timed_steps": args.steps,
                     "tokens_per_batch": int(batches[0]["attention_mask"].numel()),
+                    "shared_prefix_tokens": [shared_prefix(b) for b in batches],
                     "lora_blocks": args.top_layers or target.model.config.num_hidden_layers, "sides": {}}
     ref = statistics.median(times["full_fp32"])
     for name in sides:

@@ -51,6 +51,33 @@ def test_answer_loss_is_the_models_own_loss(tiny_target):
     model.zero_grad()
 
 
+def test_shared_prefix_runs_once_with_the_same_loss_and_gradients(tiny_target):
+    """The tokens every row shares (the chat template's system prompt and opening) run once per batch and
+    their cached keys/values stay in the graph: the loss and the gradients of a first-block projection,
+    which the shared tokens reach only through that cache, equal the single-pass computation's."""
+    tok, render = tiny_target.tokenizer, tiny_target.render
+    batch = sft._batch([sft._encode(tok, render, ex, 112) for ex in EXAMPLES], tok.pad_token_id)
+    cut = sft.shared_prefix(batch)
+    common = tok(render("x"), add_special_tokens=False)["input_ids"]
+    assert sft.MIN_SHARED_PREFIX <= cut < len(common)  # the template's opening, never a user token
+    assert (batch["input_ids"][:, :cut] == torch.tensor(common[:cut])).all()
+    model = tiny_target.model
+    weight = model.model.layers[0].self_attn.k_proj.weight
+    grads, losses = [], []
+    for share in (True, False):
+        model.zero_grad()
+        loss = sft._answer_loss(model, batch, share_prefix=share)
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append(weight.grad.clone())
+    model.zero_grad()
+    assert torch.allclose(losses[0], losses[1], atol=1e-5)
+    assert grads[0].abs().sum() > 0
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+    one = {k: v[:1] for k, v in batch.items()}
+    assert sft.shared_prefix(one) == 0  # a single row has nothing to share
+
+
 def test_bf16_auto_is_resolved_and_recorded(tmp_path):
     target = load_target("tiny-random")
     cfg = SFTConfig(rank=4, alpha=8, max_steps=1, batch_size=2, target_modules=("q_proj",), bf16=None)

@@ -71,7 +71,7 @@ def _cache_file(target_id: str, max_new_tokens: int) -> Path:
     return folder / f"greedy-{max_new_tokens}.jsonl"
 
 
-def helpful_answers(target, texts: Sequence[str], max_new_tokens: int = 64, batch_size: int = 16, progress: bool = True) -> dict[str, tuple[str, bool]]:
+def helpful_answers(target, texts: Sequence[str], max_new_tokens: int = 64, batch_size: int = 64, progress: bool = True) -> dict[str, tuple[str, bool]]:
     """Greedy answers of ``target`` to each text: ``{text: (answer, complete)}``.
 
     Answers are appended to a per-model cache file as they are produced, so an interrupted build

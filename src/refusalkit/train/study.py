@@ -54,7 +54,7 @@ class StudySettings:
     budget: Budget = field(default_factory=Budget)
     eval_limit: int | None = None  # prompts of the core test split (None = all; a limit samples round-robin over kinds)
     max_new_tokens: int = 32  # the detector decides on the opening; early stop ends most answers sooner
-    batch_size: int = 16
+    batch_size: int = 64  # generation batch: 1.4x the answers per second of 16 on 2 cores, the same answers
     cue_texts: int = 60  # harmful train requests analysed for triggers
     answer_tokens: int = 64
     # the gated variant: prompts per side to fit / to select the refusal direction, and its candidate set
