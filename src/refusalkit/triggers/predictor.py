@@ -32,7 +32,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from ..errors import RefusalkitError
 
@@ -304,18 +304,14 @@ class RefusalPredictor:
     def fit(self, texts: Sequence[str], y: Sequence[int], cv: int = 5, seed: int = 0) -> dict:
         """Cross-validate (stratified k-fold accuracy and F1 of the refused class), then fit on all rows."""
         from sklearn.base import clone
-        from sklearn.model_selection import StratifiedKFold, cross_validate
+        from sklearn.model_selection import cross_validate
 
         y = np.asarray(y, dtype=int)
         counts = np.bincount(y, minlength=2)
-        if counts.min() < 2:
-            raise RefusalkitError(f"need at least 2 refused and 2 answered prompts to train; got {counts[1]} refused, "
-                                  f"{counts[0]} answered")
-        folds = int(min(cv, counts.min()))
-        scores = cross_validate(clone(self.pipeline), list(texts), y,
-                                cv=StratifiedKFold(folds, shuffle=True, random_state=seed), scoring=["accuracy", "f1"])
+        folds = _folds(y, cv, seed)
+        scores = cross_validate(clone(self.pipeline), list(texts), y, cv=folds, scoring=["accuracy", "f1"])
         metrics = {
-            "cv_folds": folds,
+            "cv_folds": folds.n_splits,
             "cv_accuracy": float(scores["test_accuracy"].mean()),
             "cv_accuracy_std": float(scores["test_accuracy"].std()),
             "cv_f1": float(scores["test_f1"].mean()),
@@ -402,12 +398,10 @@ def settings_grid(embeddings: bool = False, Cs: Sequence[float] = (0.5, 2.0, 8.0
     return [s | {"C": C} for s in sets for C in Cs]
 
 
-class SettingClassifier(BaseEstimator):
+class SettingClassifier(ClassifierMixin, BaseEstimator):
     """One setting of :func:`settings_grid` as a scikit-learn classifier, so that ``GridSearchCV`` can
     choose among settings (its parameters are the setting's keys) and ``cross_validate`` can score the
     whole selection (nested CV). ``pipeline_`` is the fitted :func:`build_pipeline`."""
-
-    _estimator_type = "classifier"
 
     def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False) -> None:
         self.embeddings, self.C, self.chars, self.prior = embeddings, C, chars, prior
@@ -423,16 +417,15 @@ class SettingClassifier(BaseEstimator):
     def predict_proba(self, X):
         return self.pipeline_.predict_proba(list(X))
 
-    def score(self, X, y):
-        return float((self.predict(X) == np.asarray(y)).mean())
 
-
-def _folds(y: np.ndarray, cv: int, seed: int, what: str = "prompts"):
+def _folds(y: np.ndarray, cv: int, seed: int):
+    """Stratified k-fold (k at most the smaller class's size); a one-line error below 2 of either class."""
     from sklearn.model_selection import StratifiedKFold
 
     counts = np.bincount(y, minlength=2)
     if counts.min() < 2:
-        raise RefusalkitError(f"need at least 2 refused and 2 answered {what}; got {counts[1]} refused, {counts[0]} answered")
+        raise RefusalkitError(f"need at least 2 refused and 2 answered prompts to train; got {counts[1]} refused, "
+                              f"{counts[0]} answered")
     return StratifiedKFold(int(min(cv, counts.min())), shuffle=True, random_state=seed)
 
 
