@@ -105,8 +105,7 @@ def predictor_train(
 ) -> None:
     """Train the prompt-only refusal predictor and report cross-validated accuracy and F1.
 
-    By default the feature sets and C are chosen by cross-validation and the choice is scored by nested
-    CV (the inner CV chooses, the outer folds score), next to the majority baseline."""
+    By default the feature sets and C are chosen by CV, and nested CV scores that choice."""
     from ..triggers.predictor import RefusalPredictor, load_labelled, select_and_fit, settings_grid
 
     fixed = [name for name, v in (("--chars", chars), ("--prior", prior), ("--C", c)) if v is not None]
