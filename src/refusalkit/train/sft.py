@@ -48,7 +48,7 @@ class SFTConfig:
     seed: int = 0
     save_every: int = 10
     max_steps: int | None = None  # cap (tests, --quick)
-    # bfloat16 autocast: 1.45x faster on a CPU with AVX512-BF16 (benchmarks/train_speed.py), and on GPUs;
+    # bfloat16 autocast: 1.4x faster per step on a CPU with AVX512-BF16 (benchmarks/train_speed.py), and on GPUs;
     # slower on CPUs without it. None = use it where the device supports it (the choice is recorded).
     bf16: bool | None = False
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import weakref
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -160,6 +161,18 @@ _MINILM: dict = {}  # loaded once per process: tokenizer, model, and an embeddin
 _CACHE_LIMIT = 200_000
 
 
+def _cached(cache: dict, texts: list[str], compute) -> list:
+    """``compute`` (a list of texts -> one row per text) applied to ``texts`` through a per-text cache: each
+    new text is computed once, and the cache is cleared when it would grow past ``_CACHE_LIMIT``. Cross-
+    validation folds and grid settings clone their transformers; through this they share the rows."""
+    todo = [t for t in dict.fromkeys(texts) if t not in cache]
+    if todo:
+        if len(cache) + len(todo) > _CACHE_LIMIT:
+            cache.clear()
+        cache.update(zip(todo, compute(todo)))
+    return [cache[t] for t in texts]
+
+
 class MiniLMEmbedder(BaseEstimator, TransformerMixin):
     """Sentence embeddings (mean pooling over tokens, L2-normalised) as a scikit-learn transformer.
 
@@ -175,14 +188,8 @@ class MiniLMEmbedder(BaseEstimator, TransformerMixin):
 
     def transform(self, X) -> np.ndarray:
         texts = list(X)
-        cache = _MINILM.setdefault("cache", {})
-        todo = [t for t in dict.fromkeys(texts) if t not in cache]
-        if todo:
-            if len(cache) + len(todo) > _CACHE_LIMIT:
-                cache.clear()
-            for t, v in zip(todo, self._embed(todo)):
-                cache[t] = v
-        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+        rows = _cached(_MINILM.setdefault("cache", {}), texts, self._embed)
+        return np.stack(rows) if texts else np.zeros((0, 384), dtype=np.float32)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray([f"emb{i}" for i in range(384)], dtype=object)
@@ -212,6 +219,7 @@ class MiniLMEmbedder(BaseEstimator, TransformerMixin):
 
 # --- model-independent prior features ---------------------------------------------------------
 _HARM: dict = {}  # the prior harm classifier, trained once per process
+_PRIOR_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # per classifier: text -> prior features
 
 
 def prior_harm_classifier():
@@ -253,15 +261,13 @@ class PriorFeatures(BaseEstimator, TransformerMixin):
         texts = list(X)
         if not texts:
             return np.zeros((0, 2))
-        cache = _HARM.setdefault(("cache", id(self.harm_)), {})
-        todo = [t for t in dict.fromkeys(texts) if t not in cache]
-        if todo:
-            if len(cache) + len(todo) > _CACHE_LIMIT:
-                cache.clear()
+
+        def prior(todo: list[str]) -> list[tuple[float, float]]:
             p = self.harm_.predict_proba(todo)[:, 1]
-            for t, pt in zip(todo, p):
-                cache[t] = (float(pt), float(bool(lexicon_hits(t))))
-        return np.asarray([cache[t] for t in texts])
+            return [(float(pt), float(bool(lexicon_hits(t)))) for t, pt in zip(todo, p)]
+
+        # one cache per classifier object (a loaded predictor brings its own), dropped with it
+        return np.asarray(_cached(_PRIOR_CACHE.setdefault(self.harm_, {}), texts, prior))
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(["prior:harm_prob", "prior:harm_lexicon"], dtype=object)
