@@ -81,3 +81,37 @@ def test_gate_routes_harmless_to_ablation_and_harmful_to_plain(tiny_target, tmp_
     got = gated.next_token_logits([hi, lo])
     assert torch.allclose(got[0], plain[0], atol=1e-4) and torch.allclose(got[1], ablated[1], atol=1e-4)
     assert not torch.allclose(got[0], ablated[0], atol=1e-3) and not torch.allclose(got[1], plain[1], atol=1e-3)
+
+
+def test_targets_of_a_partial_study_are_none_where_a_variant_is_missing():
+    from refusalkit.metrics import wilson
+    from refusalkit.train.study import check_targets
+
+    def variant(harmful, trigger, plain):
+        return {"harmful_refusal": wilson(harmful, 63), "trigger_benign_refusal": wilson(trigger, 122), "plain_benign_refusal": wilson(plain, 51)}
+
+    # (a) and (c) only, as benchmarks/study_seeds.py trains them: no KeyError for the absent base and (b)
+    targets = check_targets({"safety": variant(62, 58, 6), "triggers": variant(59, 26, 3)})
+    assert targets["a_harmful_refusal_ge_90"] is True
+    assert targets["c_trigger_over_refusal_le_half_of_a"] is True and targets["c_harmful_refusal_within_5_points_of_a"] is True
+    assert targets["a_trigger_over_refusal_above_base"] is None and targets["c_beats_b_on_trigger_over_refusal"] is None
+    assert check_targets({"safety": variant(62, 58, 6), "triggers": variant(58, 30, 3)})["c_harmful_refusal_within_5_points_of_a"] is False
+
+
+@pytest.mark.integration
+def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "study_seeds.py"
+    out = tmp_path / "study"
+    res = subprocess.run([sys.executable, str(script), "--quick", "--model", "tiny-random", "--out", str(out), "--seeds", "0", "3"],
+                         capture_output=True, text=True, check=True)
+    report = json.loads(res.stdout)
+    assert set(report["seeds"]) == {"0", "3"}
+    assert set(report["seeds"]["3"]["targets"]) == {"c_trigger_over_refusal_le_half_of_a", "c_harmful_refusal_within_5_points_of_a"}
+    # seed 0 is the study's own folder; another seed trains its own adapters
+    seed0 = json.loads((out / "adapters" / "triggers" / "refusalkit-train.json").read_text())
+    seed3 = json.loads((out / "seeds" / "3" / "adapters" / "triggers" / "refusalkit-train.json").read_text())
+    assert seed0["config"]["seed"] == 0 and seed3["config"]["seed"] == 3 and seed0["fingerprint"] != seed3["fingerprint"]

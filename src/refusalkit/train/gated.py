@@ -122,10 +122,11 @@ def fit_gate(aligned, rows: Sequence[dict], prompts: Sequence[Prompt], settings,
 
 def rate_checks(variants: dict):
     """``(r, test)`` for comparing study variants: ``r(variant, metric)`` is a rate (None where no prompt
-    was scored) and ``test(fn, *rates)`` is ``fn(*rates)`` as a bool, or None when a rate is missing."""
+    was scored or the variant was not run) and ``test(fn, *rates)`` is ``fn(*rates)`` as a bool, or None
+    when a rate is missing."""
 
     def r(name, key):
-        return variants[name][key]["rate"]
+        return variants[name][key]["rate"] if name in variants else None
 
     def test(fn, *rates):
         return None if any(x is None for x in rates) else bool(fn(*rates))

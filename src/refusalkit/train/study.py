@@ -112,6 +112,36 @@ def _first_token(target, rows: Sequence[dict]) -> dict:
     return out
 
 
+def study_rows(settings: StudySettings) -> tuple[list[dict], list[str]]:
+    """The alignment rows the study trains on (with the core suite's train split when ``suite_train``)
+    and the suite's trigger-benign train prompts that variant (c) takes first."""
+    rows = load_align_rows(settings.align)
+    if not settings.suite_train:
+        return rows, []
+    extra, first_triggers = suite_train_rows(rows)
+    return rows + extra, first_triggers
+
+
+def train_study_variant(settings: StudySettings, rows: Sequence[dict], method: str, out: Path, trigger_texts=None,
+                        first_triggers: Sequence[str] = (), timed=lambda name, fn: fn()):
+    """Build variant ``method``'s data with a fresh base model, LoRA-train it into ``out/adapters/METHOD``
+    (reused when trained with the same data and settings) and return ``(target, n_examples)``, the target
+    carrying the adapter and an id naming its exact training."""
+    from ..targets import load_target
+
+    target = load_target(settings.model)
+    examples = timed(f"data_{method}", lambda: variant_examples(method, target, rows, settings.budget, trigger_texts, answer_tokens=settings.answer_tokens,
+                                                                first_triggers=first_triggers))
+    _log(f"training variant {method} on {len(examples)} examples")
+    result = timed(f"train_{method}", lambda: train_lora(target, examples, out / "adapters" / method, settings.sft, description=f"training {method}"))
+    if result.cached:  # the finished adapter was reused: apply it to the fresh base
+        target = load_target(settings.model, adapter=str(result.adapter_dir))
+    # The run store keys answers by target id: name the adapter's exact training so a changed
+    # setting never reuses stale answers.
+    target.id = f"{settings.model}+{method}-{result.fingerprint[:8]}"
+    return target, len(examples)
+
+
 def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dict:
     """Run (or resume) the whole study into ``out_dir``; returns the study summary."""
     from ..targets import load_target
@@ -124,11 +154,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
     timings: dict[str, float] = {}
-    rows = load_align_rows(settings.align)
-    first_triggers: list[str] = []
-    if settings.suite_train:
-        extra, first_triggers = suite_train_rows(rows)
-        rows = rows + extra
+    rows, first_triggers = study_rows(settings)
     prompts = _suite(settings.eval_limit)
     summaries: dict[str, dict] = {}
     first_token: dict[str, dict] = {}
@@ -139,29 +165,16 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
         timings[name] = round(time.time() - t0, 1)
         return result
 
-    def fresh_base():
-        return load_target(settings.model)
-
     # 1. base
     _log("evaluating the unaligned base model")
-    base = fresh_base()
+    base = load_target(settings.model)
     if settings.sft.bf16 is None:  # resolved once, so the report says which was used
         settings.sft = replace(settings.sft, bf16=bf16_supported(base.device))
     summaries["base"] = timed("eval_base", lambda: _evaluate(base, prompts, settings, out / "runs" / "base"))
     first_token["base"] = _first_token(base, rows)
 
     def train(method: str, trigger_texts=None):
-        target = fresh_base()
-        examples = timed(f"data_{method}", lambda: variant_examples(method, target, rows, settings.budget, trigger_texts, answer_tokens=settings.answer_tokens,
-                                                                    first_triggers=first_triggers))
-        _log(f"training variant {method} on {len(examples)} examples")
-        result = timed(f"train_{method}", lambda: train_lora(target, examples, out / "adapters" / method, settings.sft, description=f"training {method}"))
-        if result.cached:  # the finished adapter was reused: apply it to the fresh base
-            target = load_target(settings.model, adapter=str(result.adapter_dir))
-        # The run store keys answers by target id: name the adapter's exact training so a changed
-        # setting never reuses stale answers.
-        target.id = f"{settings.model}+{method}-{result.fingerprint[:8]}"
-        return target, len(examples)
+        return train_study_variant(settings, rows, method, out, trigger_texts, first_triggers, timed)
 
     sizes = {}
     # 2. safety alignment (a)

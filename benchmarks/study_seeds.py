@@ -1,0 +1,95 @@
+"""How much of the study's safety / over-refusal trade-off is the training seed?
+
+Trains variants (a) safety SFT and (c) + trigger-aware data with the study's default settings under
+several LoRA seeds (the seed sets the adapters' initialisation and the batch order; the data, budget,
+prompts and detector stay the same) and prints JSON: each seed's harmful, trigger-benign and
+plain-benign refusal rates on the core test split, the issue's two (c)-vs-(a) targets per seed, and
+their spread over seeds.
+
+    python benchmarks/study_seeds.py [--out runs/study] [--seeds 0 1 2] [--model smollm2-135m] [--quick]
+
+Seed 0 is the study's own: with ``--out`` pointing at a `refusalkit study` folder its adapters and
+answers are reused. Other seeds go to ``OUT/seeds/N``. On 2 CPU cores each new seed takes about 20
+minutes; on a GPU, about 5.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from refusalkit.train.study import StudySettings, _evaluate, _headline, _suite, check_targets, study_rows, train_study_variant
+from refusalkit.triggers import data as tdata
+from refusalkit.triggers.harm import PromptHarmClassifier
+
+FIX_TARGETS = ("c_trigger_over_refusal_le_half_of_a", "c_harmful_refusal_within_5_points_of_a")
+METRICS = ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")
+
+
+def spread(values: list[float | None]) -> dict | None:
+    """min / mean / max over seeds (None when no seed had the rate, e.g. no prompt of that kind scored)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"min": round(min(values), 4), "mean": round(statistics.mean(values), 4), "max": round(max(values), 4)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="runs/study")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test; numbers not meaningful)")
+    args = ap.parse_args()
+    base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model)
+    if base_settings.trigger_source != "pairs":
+        raise SystemExit("study_seeds trains (c) on the 'pairs' trigger source only")
+    rows, first_triggers = study_rows(base_settings)
+    prompts = _suite(base_settings.eval_limit)
+    trigger_pairs = tdata.build("pairs", rows, PromptHarmClassifier.from_align_rows(rows)).pairs
+    per_seed, timings = {}, {}
+    for seed in args.seeds:
+        t0 = time.time()
+        settings = replace(base_settings, sft=replace(base_settings.sft, seed=seed))
+        out = Path(args.out) if seed == 0 else Path(args.out) / "seeds" / str(seed)
+        variants = {}
+        for method in ("safety", "triggers"):
+            target, _ = train_study_variant(settings, rows, method, out, trigger_pairs if method == "triggers" else None, first_triggers)
+            variants[method] = _headline(_evaluate(target, prompts, settings, out / "runs" / method))
+            del target
+        targets = check_targets(variants)
+        per_seed[str(seed)] = {
+            **{m: {k: {"rate": v[k]["rate"], "refused": v[k]["k"], "n": v[k]["n"]} for k in METRICS} for m, v in variants.items()},
+            "targets": {k: targets[k] for k in FIX_TARGETS},
+        }
+        timings[str(seed)] = round(time.time() - t0, 1)
+
+    def over_seeds(fn) -> dict | None:
+        """``fn(rates of one seed)`` spread over seeds; a seed missing a rate it needs is left out."""
+        values = []
+        for result in per_seed.values():
+            try:
+                values.append(fn({(m, k): result[m][k]["rate"] for m in ("safety", "triggers") for k in METRICS}))
+            except TypeError:  # a rate it needs is None
+                values.append(None)
+        return spread(values)
+
+    met = [result["targets"] for result in per_seed.values()]
+    summary = {
+        "a_harmful_refusal": over_seeds(lambda r: r["safety", "harmful_refusal"]),
+        "c_harmful_refusal": over_seeds(lambda r: r["triggers", "harmful_refusal"]),
+        "a_minus_c_harmful_points": over_seeds(lambda r: 100 * (r["safety", "harmful_refusal"] - r["triggers", "harmful_refusal"])),
+        "a_trigger_benign_refusal": over_seeds(lambda r: r["safety", "trigger_benign_refusal"]),
+        "c_trigger_benign_refusal": over_seeds(lambda r: r["triggers", "trigger_benign_refusal"]),
+        "c_over_a_trigger_benign": over_seeds(lambda r: r["triggers", "trigger_benign_refusal"] / max(r["safety", "trigger_benign_refusal"], 1e-9)),
+        "seeds_meeting": {k: f"{sum(t[k] is True for t in met)} of {sum(t[k] is not None for t in met)}" for k in FIX_TARGETS},
+    }
+    print(json.dumps({"model": base_settings.model, "n_eval_prompts": len(prompts), "varies": "sft.seed (LoRA init, batch order)",
+                      "seeds": per_seed, "summary": summary, "timings_s": timings}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
