@@ -313,7 +313,6 @@ class RefusalPredictor:
         from sklearn.model_selection import cross_validate
 
         y = np.asarray(y, dtype=int)
-        counts = np.bincount(y, minlength=2)
         folds = _folds(y, cv, seed)
         scores = cross_validate(clone(self.pipeline), list(texts), y, cv=folds, scoring=["accuracy", "f1"])
         metrics = {
@@ -322,8 +321,7 @@ class RefusalPredictor:
             "cv_accuracy_std": float(scores["test_accuracy"].std()),
             "cv_f1": float(scores["test_f1"].mean()),
             "cv_f1_std": float(scores["test_f1"].std()),
-            "majority_baseline_accuracy": float(counts.max() / counts.sum()),
-            "n": int(len(y)), "refused": int(counts[1]), "answered": int(counts[0]),
+            **_label_counts(y),
             "features": describe_features(**self.settings),
         }
         self.pipeline.fit(list(texts), y)
@@ -435,6 +433,12 @@ def _folds(y: np.ndarray, cv: int, seed: int):
     return StratifiedKFold(int(min(cv, counts.min())), shuffle=True, random_state=seed)
 
 
+def _label_counts(y: np.ndarray) -> dict:
+    """How many rows, refused and answered, and the accuracy of always guessing the larger class."""
+    counts = np.bincount(y, minlength=2)
+    return {"majority_baseline_accuracy": float(counts.max() / counts.sum()), "n": int(len(y)), "refused": int(counts[1]), "answered": int(counts[0])}
+
+
 def _param_grid(grid: Sequence[dict]) -> list[dict]:
     return [{k: [v] for k, v in setting.items()} for setting in grid]
 
@@ -497,11 +501,10 @@ def select_and_fit(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] 
     best, table = choose_settings(texts, y, grid, cv=cv, seed=seed)
     predictor = RefusalPredictor(**best)
     predictor.pipeline.fit(list(texts), y)
-    counts = np.bincount(y, minlength=2)
     metrics |= {
         "selection": "GridSearchCV over the grid; nested_cv_* scores the selection on outer folds it never saw",
         "selection_cv_accuracy": next(r["cv_accuracy"] for r in table if r["setting"] == best),
-        "n": int(len(y)), "refused": int(counts[1]), "answered": int(counts[0]),
+        **_label_counts(y),
         "features": describe_features(**best),
     }
     predictor.meta.update(metrics)
