@@ -6,7 +6,11 @@ prompts and detector stay the same) and prints JSON: each seed's harmful, trigge
 plain-benign refusal rates on the core test split, the issue's two (c)-vs-(a) targets per seed, and
 their spread over seeds.
 
-    python benchmarks/study_seeds.py [--out runs/study] [--seeds 0 1 2] [--model smollm2-135m] [--quick]
+    python benchmarks/study_seeds.py [--out runs/study] [--seeds 0 1 2] [--model smollm2-135m] [--quick] [--heldout] [--lr X]
+
+``--heldout`` also generates and judges each seed's (a) and (c) answers on the alignment set's held-out
+intents (its test split: harmful requests, their trigger twins, plain benign), which no variant trains on
+and no setting was chosen on, and adds their rates under ``heldout``.
 
 Seed 0 is the study's own: with ``--out`` pointing at a `refusalkit study` folder its adapters and
 answers are reused. Other seeds go to ``OUT/seeds/N``. On 2 CPU cores each new seed takes about 20
@@ -21,7 +25,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from refusalkit.train.study import StudySettings, _evaluate, _headline, _suite, check_targets, study_rows, train_study_variant
+from refusalkit.train.study import StudySettings, _evaluate, _headline, _suite, check_targets, heldout_prompts, study_rows, train_study_variant
 from refusalkit.triggers import data as tdata
 from refusalkit.triggers.harm import PromptHarmClassifier
 
@@ -43,28 +47,36 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test; numbers not meaningful)")
+    ap.add_argument("--heldout", action="store_true", help="also rate (a) and (c) on the alignment set's held-out intents")
+    ap.add_argument("--lr", type=float, help="peak learning rate (default: the study's)")
     args = ap.parse_args()
-    base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model)
+    base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model).training(lr=args.lr)
     if base_settings.trigger_source != "pairs":
         raise SystemExit("study_seeds trains (c) on the 'pairs' trigger source only")
     rows, first_triggers = study_rows(base_settings)
     prompts = _suite(base_settings.eval_limit)
+    held = heldout_prompts(rows)
     trigger_pairs = tdata.build("pairs", rows, PromptHarmClassifier.from_align_rows(rows)).pairs
     per_seed, timings = {}, {}
     for seed in args.seeds:
         t0 = time.time()
         settings = replace(base_settings, sft=replace(base_settings.sft, seed=seed))
         out = Path(args.out) if seed == 0 else Path(args.out) / "seeds" / str(seed)
-        variants = {}
+        variants, heldout = {}, {}
         for method in ("safety", "triggers"):
             target, _ = train_study_variant(settings, rows, method, out, trigger_pairs if method == "triggers" else None, first_triggers)
             variants[method] = _headline(_evaluate(target, prompts, settings, out / "runs" / method))
+            if args.heldout:
+                heldout[method] = _headline(_evaluate(target, held, settings, out / "heldout" / method))
             del target
         targets = check_targets(variants)
-        per_seed[str(seed)] = {
-            **{m: {k: {"rate": v[k]["rate"], "refused": v[k]["k"], "n": v[k]["n"]} for k in METRICS} for m, v in variants.items()},
-            "targets": {k: targets[k] for k in FIX_TARGETS},
-        }
+
+        def rates(v: dict) -> dict:
+            return {k: {"rate": v[k]["rate"], "refused": v[k]["k"], "n": v[k]["n"]} for k in METRICS}
+
+        per_seed[str(seed)] = {**{m: rates(v) for m, v in variants.items()}, "targets": {k: targets[k] for k in FIX_TARGETS}}
+        if heldout:
+            per_seed[str(seed)]["heldout"] = {m: rates(v) for m, v in heldout.items()}
         timings[str(seed)] = round(time.time() - t0, 1)
 
     def over_seeds(fn) -> dict | None:

@@ -7,11 +7,11 @@ refusal rates on the core test split with Wilson 95% intervals, and the issue's 
 numbers it compares; for the gated variant also the selected direction and the gate's own verdicts on
 the same prompts. All variants come from the same run: same prompts, detector and generation settings.
 
-    python benchmarks/study_tradeoff.py [--out runs/study] [--quick] [--no-suite-train] [--epochs N] [--top-layers N] [--bf16|--no-bf16]
+    python benchmarks/study_tradeoff.py [--out runs/study] [--quick] [--no-suite-train] [--epochs N] [--top-layers N] [--bf16|--no-bf16] [--lr X]
 
-The last four flags are those of `refusalkit study` (leave the core suite's train split out of the
+The last five flags are those of `refusalkit study` (leave the core suite's train split out of the
 alignment data; passes over each mix, default 3; LoRA on the last N blocks only, default every block;
-bfloat16 autocast while training, default where the device makes it fast).
+bfloat16 autocast while training, default where the device makes it fast; peak learning rate, default 1e-3).
 """
 from __future__ import annotations
 
@@ -30,9 +30,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=float)
     ap.add_argument("--top-layers", type=int)
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument("--lr", type=float)
     args = ap.parse_args()
     settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model, suite_train=args.suite_train)
-    settings.training(args.epochs, args.top_layers, args.bf16)
+    settings.training(args.epochs, args.top_layers, args.bf16, args.lr)
     study = run_study(args.out, settings)
 
     def pct(x):
@@ -62,7 +63,7 @@ def main() -> None:
         "train_sizes": study["train_sizes"],
         "trigger_data": study["trigger_data"],
         "first_token_align_heldout": study["first_token_align_heldout"],
-        "training": {"suite_train": study["settings"]["suite_train"], "epochs": sft["epochs"], "top_layers": sft["top_layers"], "bf16": sft.get("bf16", False)},
+        "training": {"suite_train": study["settings"]["suite_train"], "epochs": sft["epochs"], "lr": sft["lr"], "top_layers": sft["top_layers"], "bf16": sft.get("bf16", False)},
         "timings_s": study["timings_s"],
     }
     print(json.dumps(out, indent=1))

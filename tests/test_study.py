@@ -17,9 +17,11 @@ def test_study_quick_end_to_end(tmp_path):
     from refusalkit.cli import app
 
     out = tmp_path / "study"
-    res = CliRunner().invoke(app, ["study", "--quick", "--model", "tiny-random", "--out", str(out)])
+    cmd = ["study", "--quick", "--model", "tiny-random", "--out", str(out), "--lr", "0.002"]
+    res = CliRunner().invoke(app, cmd)
     assert res.exit_code == 0, res.output
     study = json.loads((out / "study.json").read_text())
+    assert study["settings"]["sft"]["lr"] == 0.002  # --lr reaches every variant's training
     assert set(study["variants"]) == {"base", "safety", "generic", "triggers", "gated"}
     for v in study["variants"].values():
         assert v["harmful_refusal"]["n"] + v["plain_benign_refusal"]["n"] + v["trigger_benign_refusal"]["n"] + v["unscored"] >= study["n_eval_prompts"] - 1
@@ -39,7 +41,7 @@ def test_study_quick_end_to_end(tmp_path):
     assert gate["fit"]["n_train_per_side"] == 8 and (out / "gated" / "directions.safetensors").exists()
     assert "gated" in study["first_token_align_heldout"] and "(a) + gated ablation" in page
     # a re-run reuses every cached step
-    res = CliRunner().invoke(app, ["study", "--quick", "--model", "tiny-random", "--out", str(out)])
+    res = CliRunner().invoke(app, cmd)
     assert res.exit_code == 0, res.output
     again = json.loads((out / "study.json").read_text())
     assert again["variants"] == study["variants"]
@@ -106,11 +108,21 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
 
     script = Path(__file__).parents[1] / "benchmarks" / "study_seeds.py"
     out = tmp_path / "study"
-    res = subprocess.run([sys.executable, str(script), "--quick", "--model", "tiny-random", "--out", str(out), "--seeds", "0", "3"],
+    res = subprocess.run([sys.executable, str(script), "--quick", "--model", "tiny-random", "--out", str(out), "--seeds", "0", "3", "--heldout"],
                          capture_output=True, text=True, check=True)
     report = json.loads(res.stdout)
     assert set(report["seeds"]) == {"0", "3"}
     assert set(report["seeds"]["3"]["targets"]) == {"c_trigger_over_refusal_le_half_of_a", "c_harmful_refusal_within_5_points_of_a"}
+    # --heldout: the alignment set's held-out intents, each harmful request with its twin (counted as trigger-benign)
+    from refusalkit.train.study import StudySettings, heldout_prompts, study_rows
+
+    held = heldout_prompts(study_rows(StudySettings.quick("tiny-random"))[0])
+    assert sum(p.type == "twin" for p in held) == sum(p.label == "harmful" for p in held) > 0
+    heldout = report["seeds"]["3"]["heldout"]
+    assert set(heldout) == {"safety", "triggers"}
+    answered = (out / "seeds" / "3" / "heldout" / "triggers" / "responses.jsonl").read_text().splitlines()
+    assert len(answered) == len(held)  # every held-out prompt was generated and judged
+    assert set(heldout["triggers"]["trigger_benign_refusal"]) == {"rate", "refused", "n"}
     # seed 0 is the study's own folder; another seed trains its own adapters
     seed0 = json.loads((out / "adapters" / "triggers" / "refusalkit-train.json").read_text())
     seed3 = json.loads((out / "seeds" / "3" / "adapters" / "triggers" / "refusalkit-train.json").read_text())

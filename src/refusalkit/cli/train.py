@@ -141,6 +141,7 @@ def study(
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over each variant's mix (default 3)."),
     top_layers: Optional[int] = typer.Option(None, "--top-layers", help="LoRA on the last N blocks only (default: every block; 8 makes each step ~2x faster but does not separate intent from trigger)."),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast while training (default: where the device makes it fast; the report says which)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, evaluate everything, write one report."""
     from ..train.study import StudySettings, run_study
@@ -150,6 +151,6 @@ def study(
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit:
         settings.eval_limit = limit
-    settings.training(epochs, top_layers, bf16)
+    settings.training(epochs, top_layers, bf16, lr)
     result = run_study(out_dir, settings)
     typer.echo(json.dumps({"variants": {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in result["variants"].items()}, "targets": result["targets"]}, indent=1))

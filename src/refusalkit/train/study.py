@@ -27,7 +27,7 @@ from typing import Sequence
 
 from ..metrics import REFUSALS
 from ..progress import console
-from ..types import GenParams
+from ..types import GenParams, Prompt
 from .align import Budget, suite_train_rows, variant_examples
 from .data import SFTExample, data_hash, load_align_rows
 from .gated import compare as compare_gated, fit_gate, rate_checks, section as gate_section
@@ -50,7 +50,8 @@ class StudySettings:
     api_key: str | None = None
     # LoRA on every block for three passes, bf16 where fast: the only setting in the GPU sweep where (c)
     # separates intent from trigger (README); top_layers=8 and one epoch train about 4x faster but do not.
-    sft: SFTConfig = field(default_factory=lambda: SFTConfig(top_layers=None, epochs=3.0, bf16=None))
+    # lr 1e-3 (twice `align`'s): at 5e-4 (c) gave up 6-10 harmful points against (a) in all six seeds run.
+    sft: SFTConfig = field(default_factory=lambda: SFTConfig(top_layers=None, epochs=3.0, lr=1e-3, bf16=None))
     budget: Budget = field(default_factory=Budget)
     eval_limit: int | None = None  # prompts of the core test split (None = all; a limit samples round-robin over kinds)
     max_new_tokens: int = 32  # the detector decides on the opening; early stop ends most answers sooner
@@ -64,11 +65,15 @@ class StudySettings:
     gate_layer_stride: int = 2
     gate_positions: tuple[int, ...] | None = (-1,)
 
-    def training(self, epochs: float | None = None, top_layers: int | None = None, bf16: bool | None = None) -> "StudySettings":
-        """``--epochs`` / ``--top-layers`` / ``--bf16/--no-bf16`` of ``refusalkit study``: passes over each mix, LoRA on
-        the last N blocks only, bfloat16 autocast forced on or off (None keeps each setting's default)."""
+    def training(self, epochs: float | None = None, top_layers: int | None = None, bf16: bool | None = None,
+                 lr: float | None = None) -> "StudySettings":
+        """``--epochs`` / ``--top-layers`` / ``--bf16/--no-bf16`` / ``--lr`` of ``refusalkit study``: passes over each mix,
+        LoRA on the last N blocks only, bfloat16 autocast forced on or off, peak learning rate (None keeps each
+        setting's default)."""
         if epochs:
             self.sft.epochs = epochs
+        if lr:
+            self.sft.lr = lr
         if top_layers:
             self.sft.top_layers = top_layers
         if bf16 is not None:
@@ -99,12 +104,28 @@ def _evaluate(target, prompts, settings: StudySettings, out: Path) -> dict:
     return evaluate(target, prompts, params, settings.judge, out, progress=True)
 
 
+def heldout_prompts(rows: Sequence[dict]) -> list[Prompt]:
+    """The alignment set's held-out intents (its ``test`` split, never trained on) as prompts: each harmful
+    request, then its trigger twin (benign, type ``twin``: counted as trigger-benign), and the plain benign
+    requests."""
+    out = []
+    for r in rows:
+        if r.get("split") != "test":
+            continue
+        if r["label"] == "harmful":
+            out.append(Prompt(id=r["id"], text=r["text"], label="harmful", type="harmful"))
+            if r.get("trigger_benign"):
+                out.append(Prompt(id=f"{r['id']}-twin", text=r["trigger_benign"], label="benign", type="twin"))
+        else:
+            out.append(Prompt(id=r["id"], text=r["text"], label="benign", type="plain"))
+    return out
+
+
 def _first_token(target, rows: Sequence[dict]) -> dict:
     from ..scoring import first_token_refusal_prob
 
-    harmful = [r for r in rows if r["label"] == "harmful" and r.get("split") == "test"]
-    benign = [r for r in rows if r["label"] == "benign" and r.get("split") == "test"]
-    sets = {"harmful": [r["text"] for r in harmful], "trigger_twins": [r["trigger_benign"] for r in harmful], "plain_benign": [r["text"] for r in benign]}
+    held = heldout_prompts(rows)
+    sets = {name: [p.text for p in held if p.type == kind] for name, kind in (("harmful", "harmful"), ("trigger_twins", "twin"), ("plain_benign", "plain"))}
     out = {}
     for name, texts in sets.items():
         p = first_token_refusal_prob(target, texts, batch_size=32)
@@ -338,7 +359,7 @@ def render(study: dict, out: Path) -> str:
 <body><h1>Over-refusal from safety alignment, and deactivating its triggers ({html.escape(study['model'])})</h1>
 <p>{study['n_eval_prompts']} prompts of the core suite's test split, the same detector and generation settings for every variant.
 Refusal = full or partial refusal; intervals are Wilson 95%.{" The core suite's train split joined the alignment data." if study["settings"].get("suite_train") else " The core suite's train split was left out (--no-suite-train)."}
-LoRA on {"every block" if study["settings"]["sft"]["top_layers"] is None else f"the last {study['settings']['sft']['top_layers']} blocks"}, {study["settings"]["sft"]["epochs"]:g} epoch(s).</p>
+LoRA on {"every block" if study["settings"]["sft"]["top_layers"] is None else f"the last {study['settings']['sft']['top_layers']} blocks"}, {study["settings"]["sft"]["epochs"]:g} epoch(s), peak learning rate {study["settings"]["sft"]["lr"]:g}.</p>
 <table><tr><th>variant</th><th>harmful refused</th><th>trigger-benign refused</th><th>plain benign refused</th><th>unscored</th><th>train examples</th></tr>{rows}</table>
 <h2>Targets</h2><ul>{targets}</ul>
 {fig}
