@@ -41,6 +41,11 @@ def spread(values: list[float | None]) -> dict | None:
     return {"min": round(min(values), 4), "mean": round(statistics.mean(values), 4), "max": round(max(values), 4)}
 
 
+def rates(headline: dict) -> dict:
+    """One variant's three refusal rates, with the counts behind them."""
+    return {k: {"rate": headline[k]["rate"], "refused": headline[k]["k"], "n": headline[k]["n"]} for k in METRICS}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/study")
@@ -70,10 +75,6 @@ def main() -> None:
                 heldout[method] = _headline(_evaluate(target, held, settings, out / "heldout" / method))
             del target
         targets = check_targets(variants)
-
-        def rates(v: dict) -> dict:
-            return {k: {"rate": v[k]["rate"], "refused": v[k]["k"], "n": v[k]["n"]} for k in METRICS}
-
         per_seed[str(seed)] = {**{m: rates(v) for m, v in variants.items()}, "targets": {k: targets[k] for k in FIX_TARGETS}}
         if heldout:
             per_seed[str(seed)]["heldout"] = {m: rates(v) for m, v in heldout.items()}
