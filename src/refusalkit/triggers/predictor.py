@@ -39,6 +39,7 @@ from ..errors import RefusalkitError
 
 _TRUE = {"1", "true", "yes", "refused", "refusal", "refuse", "partial_refusal", "full_refusal", "rejected"}
 _FALSE = {"0", "false", "no", "complied", "compliance", "answered", "comply"}
+_SKIP = {"", "unscored", "nan", "none", "null"}  # no label: the row is skipped and counted
 _PROMPT_COLS = ("prompt", "text")
 _LABEL_COLS = ("refused", "label", "verdict")
 
@@ -92,16 +93,47 @@ def pick_column(df: pd.DataFrame, given: str | None, defaults: Sequence[str], wh
                           f"name it with --{what}-col")
 
 
-def parse_refused(value) -> int | None:
-    """1 refused, 0 answered, None for unscored/unknown. Accepts bools, 0/1, verdict labels, yes/no."""
+def _label_key(value) -> str:
+    """A label value as the lower-case text it is matched by ("" for a missing value; 1.0 -> "1")."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
+        return ""
     if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (int, np.integer, float, np.floating)):
-        return int(value) if value in (0, 1) else None
-    s = str(value).strip().lower()
-    return 1 if s in _TRUE else 0 if s in _FALSE else None
+        return str(bool(value)).lower()
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip().lower()
+
+
+def _value_set(values: Iterable[str] | str | None) -> set[str]:
+    """Label values given by a user, as a set of keys: a list, or one comma-separated string."""
+    if values is None:
+        return set()
+    if isinstance(values, str):
+        values = values.split(",")
+    return {_label_key(v) for v in values if str(v).strip()}
+
+
+def parse_refused(value, refused: Iterable[str] | str | None = None, answered: Iterable[str] | str | None = None,
+                  skip: Iterable[str] | str | None = None) -> int | None:
+    """1 refused, 0 answered, None for no label or a value it does not know. Reads bools, 0/1, yes/no,
+    verdict labels (``full_refusal``, ``compliance``, ...); ``refused`` / ``answered`` / ``skip`` add values
+    (and win over the built-in ones), e.g. ``refused="rejected,disclaimed"``."""
+    key = _label_key(value)
+    if key in _value_set(skip):
+        return None
+    if key in _value_set(refused):
+        return 1
+    if key in _value_set(answered):
+        return 0
+    return 1 if key in _TRUE else 0 if key in _FALSE else None
+
+
+def _unknown_values_error(path, col: str, unknown: dict[str, int]) -> RefusalkitError:
+    shown = ", ".join(f"'{v}' ({n})" for v, n in sorted(unknown.items(), key=lambda kv: -kv[1])[:8])
+    more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+    return RefusalkitError(
+        f"{path}: label column '{col}' has values that read as neither refused nor answered: {shown}{more}. "
+        "Say what they mean with --refused-values, --answered-values or --skip-values (comma-separated)")
 
 
 def load_labelled(
@@ -109,8 +141,15 @@ def load_labelled(
     runs: Iterable[Path] = (),
     prompt_col: str | None = None,
     label_col: str | None = None,
+    refused_values: Iterable[str] | str | None = None,
+    answered_values: Iterable[str] | str | None = None,
+    skip_values: Iterable[str] | str | None = None,
 ) -> tuple[list[str], np.ndarray, dict]:
-    """(prompts, refused labels, stats) from labelled files and eval run folders."""
+    """(prompts, refused labels, stats) from labelled files and eval run folders. A label value that is
+    neither a known one nor named in ``refused_values`` / ``answered_values`` / ``skip_values`` stops
+    with one line listing such values: no row is dropped without saying so. Rows with no label (empty,
+    ``unscored``) or no prompt text are skipped and counted."""
+    refused_values, answered_values, skip_values = map(_value_set, (refused_values, answered_values, skip_values))
     texts: list[str] = []
     labels: list[int] = []
     stats = {"files": 0, "runs": 0, "rows": 0, "skipped_unlabelled": 0}
@@ -133,13 +172,19 @@ def load_labelled(
             pcol = pick_column(df, prompt_col, _PROMPT_COLS, "prompt", path)
             lcol = pick_column(df, label_col, _LABEL_COLS, "label", path)
             stats["files"] += 1
+        unknown: dict[str, int] = {}
         for text, value in zip(df[pcol].tolist(), df[lcol].tolist()):
-            y = parse_refused(value)
+            y = parse_refused(value, refused_values, answered_values, skip_values)
+            if y is None and _label_key(value) not in _SKIP | skip_values:
+                unknown[_label_key(value)] = unknown.get(_label_key(value), 0) + 1
+                continue
             if y is None or not isinstance(text, str) or not text.strip():
                 stats["skipped_unlabelled"] += 1
                 continue
             texts.append(text.strip())
             labels.append(y)
+        if unknown:
+            raise _unknown_values_error(path, lcol, unknown)
     stats["rows"] = len(texts)
     if not texts:
         raise RefusalkitError("no labelled rows: the label column must say refused/answered (1/0, true/false, "
@@ -274,8 +319,10 @@ class PriorFeatures(BaseEstimator, TransformerMixin):
 
 
 # --- the predictor ------------------------------------------------------------------------------
-def build_pipeline(embeddings: bool = False, C: float = 4.0, min_df: int = 1, chars: bool = False, prior: bool = False):
-    """TF-IDF word 1-3-grams (always first) plus the optional feature sets, into a logistic regression."""
+def build_pipeline(embeddings: bool = False, C: float = 4.0, min_df: int = 1, chars: bool = False, prior: bool = False,
+                   balanced: bool = True):
+    """TF-IDF word 1-3-grams (always first) plus the optional feature sets, into a logistic regression
+    (``balanced``: classes weighted inversely to their frequency; otherwise every row weighs the same)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
@@ -287,7 +334,8 @@ def build_pipeline(embeddings: bool = False, C: float = 4.0, min_df: int = 1, ch
         parts.append(("prior", PriorFeatures()))
     if embeddings:
         parts.append(("emb", MiniLMEmbedder()))
-    return Pipeline([("features", FeatureUnion(parts)), ("clf", LogisticRegression(C=C, class_weight="balanced", max_iter=5000))])
+    clf = LogisticRegression(C=C, class_weight="balanced" if balanced else None, max_iter=5000)
+    return Pipeline([("features", FeatureUnion(parts)), ("clf", clf)])
 
 
 def describe_features(embeddings: bool = False, chars: bool = False, prior: bool = False, **_) -> str:
@@ -295,17 +343,24 @@ def describe_features(embeddings: bool = False, chars: bool = False, prior: bool
     return "+".join(["tfidf"] + [n for n, on in (("chars", chars), ("prior", prior), ("minilm", embeddings)) if on])
 
 
+def describe_setting(setting: dict) -> str:
+    """A whole setting in one line: "tfidf+chars C=2", with " unweighted" when classes are not balanced."""
+    return (describe_features(**setting) + f" C={setting.get('C', 4.0):g}"
+            + ("" if setting.get("balanced", True) else " unweighted"))
+
+
 class RefusalPredictor:
     """A fitted prompt-only refusal predictor plus what it was trained on and how it scored."""
 
-    def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False) -> None:
-        self.embeddings, self.C, self.chars, self.prior = embeddings, C, chars, prior
-        self.pipeline = build_pipeline(embeddings, C, chars=chars, prior=prior)
+    def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False,
+                 balanced: bool = True) -> None:
+        self.embeddings, self.C, self.chars, self.prior, self.balanced = embeddings, C, chars, prior, balanced
+        self.pipeline = build_pipeline(embeddings, C, chars=chars, prior=prior, balanced=balanced)
         self.meta: dict = {}
 
     @property
     def settings(self) -> dict:
-        return {"embeddings": self.embeddings, "C": self.C, "chars": self.chars, "prior": self.prior}
+        return {"embeddings": self.embeddings, "C": self.C, "chars": self.chars, "prior": self.prior, "balanced": self.balanced}
 
     def fit(self, texts: Sequence[str], y: Sequence[int], cv: int = 5, seed: int = 0) -> dict:
         """Cross-validate (stratified k-fold accuracy and F1 of the refused class), then fit on all rows."""
@@ -370,7 +425,7 @@ class RefusalPredictor:
             raise RefusalkitError(f"{path} is not a refusalkit predictor model")
         obj = cls.__new__(cls)
         obj.embeddings, obj.C, obj.pipeline, obj.meta = blob["embeddings"], blob["C"], blob["pipeline"], blob["meta"]
-        obj.chars, obj.prior = blob.get("chars", False), blob.get("prior", False)
+        obj.chars, obj.prior, obj.balanced = blob.get("chars", False), blob.get("prior", False), blob.get("balanced", True)
         return obj
 
 
@@ -389,17 +444,18 @@ def held_out(train_texts: Sequence[str], y_train: Sequence[int], test_texts: Seq
         "train_n": int(len(y_train)), "test_n": int(len(y_test)), "test_refused": int(y_test.sum()),
         "accuracy": float(accuracy_score(y_test, guess)), "f1": float(f1_score(y_test, guess, zero_division=0)),
         "majority_baseline_accuracy": float((y_test == majority).mean()),
-        "features": describe_features(**settings),
-        "C": settings.get("C", 4.0),
+        "setting": describe_setting(settings),
     }
 
 
-def settings_grid(embeddings: bool = False, Cs: Sequence[float] = (0.5, 2.0, 8.0)) -> list[dict]:
-    """Feature sets x C values that selection chooses from (embeddings only when asked: they need a package)."""
+def settings_grid(embeddings: bool = False, Cs: Sequence[float] = (0.5, 2.0, 8.0),
+                  weights: Sequence[bool] = (True, False)) -> list[dict]:
+    """Feature sets x C values x class weights (balanced or not) that selection chooses from (embeddings only
+    when asked: they need a package). Balanced weights suit a rare class; equal ones aim at accuracy itself."""
     sets = [dict(chars=c, prior=p) for c in (False, True) for p in (False, True)]
     if embeddings:
         sets += [dict(chars=False, prior=True, embeddings=True)]
-    return [s | {"C": C} for s in sets for C in Cs]
+    return [s | {"C": C, "balanced": w} for s in sets for w in weights for C in Cs]
 
 
 class SettingClassifier(ClassifierMixin, BaseEstimator):
@@ -407,11 +463,13 @@ class SettingClassifier(ClassifierMixin, BaseEstimator):
     choose among settings (its parameters are the setting's keys) and ``cross_validate`` can score the
     whole selection (nested CV). ``pipeline_`` is the fitted :func:`build_pipeline`."""
 
-    def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False) -> None:
-        self.embeddings, self.C, self.chars, self.prior = embeddings, C, chars, prior
+    def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False,
+                 balanced: bool = True) -> None:
+        self.embeddings, self.C, self.chars, self.prior, self.balanced = embeddings, C, chars, prior, balanced
 
     def fit(self, X, y):
-        self.pipeline_ = build_pipeline(self.embeddings, self.C, chars=self.chars, prior=self.prior).fit(list(X), y)
+        self.pipeline_ = build_pipeline(self.embeddings, self.C, chars=self.chars, prior=self.prior,
+                                        balanced=self.balanced).fit(list(X), y)
         self.classes_ = self.pipeline_.classes_
         return self
 
@@ -480,7 +538,7 @@ def nested_cv(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | Non
     search = GridSearchCV(SettingClassifier(), _param_grid(grid), scoring="accuracy", refit=True, error_score="raise",
                           cv=StratifiedKFold(inner_k, shuffle=True, random_state=seed))
     sc = cross_validate(search, list(texts), y, cv=outer, scoring=["accuracy", "f1"], return_estimator=True)
-    chosen = [describe_features(**e.best_params_) + f" C={e.best_params_['C']:g}" for e in sc["estimator"]]
+    chosen = [describe_setting(e.best_params_) for e in sc["estimator"]]
     return {
         "nested_cv_accuracy": float(sc["test_accuracy"].mean()), "nested_cv_accuracy_std": float(sc["test_accuracy"].std()),
         "nested_cv_f1": float(sc["test_f1"].mean()), "nested_cv_f1_std": float(sc["test_f1"].std()),
