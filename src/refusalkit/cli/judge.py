@@ -1,5 +1,6 @@
-"""`refusalkit judge` (label the responses in a file) and `refusalkit judge-eval` (measure a detector
-against labels you bring)."""
+"""`refusalkit judge` (label the responses in a file), `refusalkit judge calibrate` (adapt the default
+detector to your model from labels you bring) and `refusalkit judge-eval` (measure a detector against
+labels you bring)."""
 from __future__ import annotations
 
 import json
@@ -7,11 +8,28 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import RefusalkitError
 from .app import API_KEY, BASE_URL, app, target_from_options
 
-DETECTOR_HELP = "prefix, pattern, learned (default), ensemble, first-token (needs --model), llm (needs --model)."
+DETECTOR_HELP = ("minilm (default), learned, pattern, prefix, ensemble, first-token (needs --model), llm (needs --model), "
+                 "or the path of a saved detector (.npz from `refusalkit judge calibrate`).")
+
+
+class _JudgeGroup(TyperGroup):
+    """`refusalkit judge FILE ...` labels a file (the `label` subcommand); `refusalkit judge calibrate ...`
+    runs the subcommand it names."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["label", *args]
+        return super().parse_args(ctx, args)
+
+
+judge_app = typer.Typer(cls=_JudgeGroup, no_args_is_help=True,
+                        help="Label responses (`refusalkit judge FILE --out ...`) or calibrate the detector to your model.")
+app.add_typer(judge_app, name="judge")
 
 
 def _detector(name: Optional[str], model: Optional[str], base_url: Optional[str], api_key: Optional[str]):
@@ -24,7 +42,7 @@ def _detector(name: Optional[str], model: Optional[str], base_url: Optional[str]
     return load_detector(name, **kwargs)
 
 
-@app.command()
+@judge_app.command("label")
 def judge(
     input_file: Path = typer.Argument(..., metavar="INPUT", help="JSONL, CSV or Parquet file of responses."),
     out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.jsonl, .csv or .parquet): the rows plus label, score, detector, evidence."),
@@ -54,6 +72,59 @@ def judge(
     typer.echo(f"wrote {len(out)} rows to {out_file}{note}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), err=True)
 
 
+def _labelled(input_file: Path, label_col: str, label_map: Optional[str], response_col: str):
+    """The table, every row's label in our classes (None where unlabelled) and the labelled rows' indices."""
+    from ..judge.common import CLASSES
+    from ..judge.io import parse_map, read_table, require_column
+
+    mapping = parse_map(label_map)
+    df = read_table(input_file)
+    require_column(df, response_col, input_file)
+    require_column(df, label_col, input_file)
+    raw = [None if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in df[label_col].tolist()]
+    gold = [mapping.get(v, v) if v else None for v in raw]
+    unknown = sorted({g for g in gold if g and g not in CLASSES})
+    if unknown:
+        raise RefusalkitError(
+            f"{input_file}: labels {', '.join(repr(u) for u in unknown[:6])} in column '{label_col}' are not ours; "
+            f"map them with --map 'theirs=compliance,...' (ours: {', '.join(CLASSES)})"
+        )
+    keep = [i for i, g in enumerate(gold) if g]
+    if not keep:
+        raise RefusalkitError(f"{input_file}: column '{label_col}' has no labels")
+    return df, gold, keep
+
+
+@judge_app.command("calibrate")
+def calibrate(
+    input_file: Path = typer.Argument(..., metavar="LABELLED", help="JSONL, CSV or Parquet file of your model's answers with your labels."),
+    label_col: str = typer.Option(..., "--label-col", help="Column with your labels."),
+    label_map: Optional[str] = typer.Option(None, "--map", help="Map your labels to ours: 'their=ours,...' (ours: compliance, partial_refusal, full_refusal)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for detector.npz and calibration.json."),
+    response_col: str = typer.Option("response", "--response-col"),
+    share: float = typer.Option(0.5, "--share", help="Part of the head's training weight your rows carry (the rest: refusalkit's corpus)."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds for the after figures."),
+) -> None:
+    """Adapt the default detector (minilm) to your model: refit its head on refusalkit's corpus plus your
+    labelled answers, report cross-validated binary accuracy and macro-F1 before and after (95% intervals),
+    and save a detector that `refusalkit eval --judge DIR/detector.npz` and `refusalkit judge --detector` load."""
+    from ..judge.calibrate import calibrate as run_calibration
+    from ..judge.common import precheck
+    from ..types import Response
+
+    df, gold, keep = _labelled(input_file, label_col, label_map, response_col)
+    texts = df[response_col].tolist()
+    usable = [i for i in keep if precheck(Response("", texts[i], ""), "minilm") is None]
+    det, report = run_calibration([texts[i] for i in usable], [gold[i] for i in usable], share=share, folds=folds)
+    report = {"input": str(input_file), "skipped_unlabelled": len(gold) - len(keep),
+              "skipped_unscorable": len(keep) - len(usable), **report, "detector_file": str(out_dir / "detector.npz")}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    det.save(out_dir / "detector.npz")
+    (out_dir / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    typer.echo(json.dumps({k: report[k] for k in ("before", "after_cross_validated", "macro_f1_gain_ci95", "detector_file")}))
+    typer.echo(f"use it: refusalkit eval --judge {out_dir / 'detector.npz'} ...", err=True)
+
+
 @app.command("judge-eval")
 def judge_eval(
     input_file: Path = typer.Argument(..., metavar="INPUT", help="JSONL, CSV or Parquet file of labelled responses."),
@@ -68,30 +139,14 @@ def judge_eval(
     api_key: Optional[str] = API_KEY,
 ) -> None:
     """Measure a detector on a file you labelled: binary accuracy, per-class P/R/F1, macro-F1, confusion matrix."""
-    from ..judge.common import CLASSES
     from ..judge.corpus import quality
-    from ..judge.io import add_verdicts, eval_html, judge_table, parse_map, read_table, require_column, write_table
+    from ..judge.io import add_verdicts, eval_html, judge_table, require_column, write_table
 
-    mapping = parse_map(label_map)
-    df = read_table(input_file)
-    require_column(df, response_col, input_file)
-    require_column(df, label_col, input_file)
+    df, gold, keep = _labelled(input_file, label_col, label_map, response_col)
     if prompt_col not in df.columns:
         if detector == "first-token":
             require_column(df, prompt_col, input_file)
         prompt_col = None  # type: ignore[assignment]
-
-    raw = [None if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in df[label_col].tolist()]
-    gold = [mapping.get(v, v) if v else None for v in raw]
-    unknown = sorted({g for g in gold if g and g not in CLASSES})
-    if unknown:
-        raise RefusalkitError(
-            f"{input_file}: labels {', '.join(repr(u) for u in unknown[:6])} in column '{label_col}' are not ours; "
-            f"map them with --map 'theirs=compliance,...' (ours: {', '.join(CLASSES)})"
-        )
-    keep = [i for i, g in enumerate(gold) if g]
-    if not keep:
-        raise RefusalkitError(f"{input_file}: column '{label_col}' has no labels")
     sub = df.iloc[keep].reset_index(drop=True)
     det = _detector(detector, model, base_url, api_key)
     verdicts = judge_table(sub, det, response_col, prompt_col)

@@ -6,7 +6,9 @@ Every detector has ``name`` and ``judge(responses, prompts=None) -> list[Verdict
 
 - ``prefix``: the common stock-phrase baseline, kept for comparison;
 - ``pattern``: position-aware phrase rules with false friends handled;
-- ``learned`` (default): n-gram + hand-feature classifier fitted on refusalkit's response corpus;
+- ``minilm``: frozen all-MiniLM-L6-v2 embeddings of the answer's opening and ending with a linear head
+  (``refusalkit judge calibrate`` adapts it to one model; the saved ``.npz`` loads by its path);
+- ``learned``: n-gram + hand-feature classifier fitted on refusalkit's response corpus;
 - ``ensemble``: pattern + learned stacked with calibrated probabilities, plus the LLM judge and the
   first-token score when given ``target=``;
 - ``first-token``: white-box refusal probability at the first answer token (needs ``target=`` and prompts);
@@ -14,7 +16,9 @@ Every detector has ``name`` and ``judge(responses, prompts=None) -> list[Verdict
 """
 from __future__ import annotations
 
-from .base import Detector, PrefixDetector, failed_verdict, judge_safely, load_detector, register_detector
+from .base import (
+    Detector, PrefixDetector, failed_verdict, judge_safely, load_detector, register_detector, register_detector_file,
+)
 from .common import CLASSES, precheck
 
 
@@ -29,6 +33,9 @@ def _lazy(module: str, cls: str):
 
 register_detector("pattern", _lazy("pattern", "PatternDetector"))
 register_detector("learned", _lazy("learned", "LearnedDetector"))
+register_detector("minilm", _lazy("minilm", "factory"))
+register_detector_file(".npz", "minilm")  # refusalkit judge calibrate writes these
+register_detector_file(".joblib", "learned")
 register_detector("ensemble", _lazy("ensemble", "EnsembleDetector"))
 register_detector("first-token", _lazy("first_token", "FirstTokenDetector"))
 register_detector("llm", _lazy("llm", "LLMJudge"))
@@ -44,5 +51,5 @@ DEFAULT_DETECTOR = "learned"
 
 __all__ = [
     "CLASSES", "DEFAULT_DETECTOR", "Detector", "NEEDS_TARGET", "failed_verdict", "judge_safely", "PrefixDetector", "load_detector",
-    "precheck", "register_detector",
+    "precheck", "register_detector", "register_detector_file",
 ]

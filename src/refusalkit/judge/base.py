@@ -64,14 +64,31 @@ class PrefixDetector:
 
 
 _REGISTRY: dict[str, Callable[..., Detector]] = {"prefix": PrefixDetector}
+# Saved detector files by suffix -> the registered detector that loads them (called with ``path=``).
+_FILE_KINDS: dict[str, str] = {}
 
 
 def register_detector(name: str, factory: Callable[..., Detector]) -> None:
     _REGISTRY[name] = factory
 
 
+def register_detector_file(suffix: str, name: str) -> None:
+    """Files ending in ``suffix`` are loaded by the registered detector ``name`` (``factory(path=...)``)."""
+    _FILE_KINDS[suffix] = name
+
+
 def load_detector(name: str, **kwargs) -> Detector:
-    """Build a detector by name (``prefix``, and those other modules register)."""
+    """Build a detector by name (``prefix``, and those other modules register), or load a saved
+    detector file (e.g. ``detector.npz`` from ``refusalkit judge calibrate``)."""
     if name not in _REGISTRY:
-        raise RefusalkitError(f"unknown detector '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}")
+        from pathlib import Path
+
+        kind = _FILE_KINDS.get(Path(name).suffix.lower())
+        if kind:
+            if not Path(name).is_file():
+                raise RefusalkitError(f"detector file {name} does not exist")
+            return _REGISTRY[kind](path=name, **kwargs)
+        files = ", ".join(f"a {s} file" for s in sorted(_FILE_KINDS))
+        raise RefusalkitError(f"unknown detector '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}"
+                              + (f" (or the path of a saved detector: {files})" if files else ""))
     return _REGISTRY[name](**kwargs)

