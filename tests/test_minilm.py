@@ -138,7 +138,8 @@ def test_calibrate_end_to_end(train_rows, fitted, tmp_path, monkeypatch):
         w.writerow(["an unlabelled answer", ""])
     out = tmp_path / "cal"
     res = CliRunner().invoke(app, ["judge", "calibrate", str(src), "--label-col", "tone", "--map",
-                                   "ok=compliance,part=partial_refusal,no=full_refusal", "--out", str(out), "--folds", "3"])
+                                   "ok=compliance,part=partial_refusal,no=full_refusal", "--out", str(out), "--folds", "3",
+                                   "--detector", "minilm"])
     assert res.exit_code == 0, res.output
     import json
 
@@ -159,8 +160,41 @@ def test_calibrate_end_to_end(train_rows, fitted, tmp_path, monkeypatch):
     assert cal_mod.wilson(5, 10)[0] < 0.5 < cal_mod.wilson(5, 10)[1]
 
 
-def test_calibrate_rejects_too_few_rows(fitted):
+def test_calibrate_rejects_bad_input(fitted):
     from refusalkit.judge.calibrate import calibrate
 
     with pytest.raises(RefusalkitError, match="at least"):
-        calibrate(["a"] * 5, ["compliance"] * 5, base=fitted, corpus_rows=[])
+        calibrate(["a"] * 5, ["compliance"] * 5, detector="minilm", base=fitted, corpus_rows=[])
+    with pytest.raises(RefusalkitError, match="adapts the learned or the minilm"):
+        calibrate(["a"] * 30, ["compliance"] * 30, detector="pattern")
+
+
+def test_calibrate_learned_moves_towards_the_users_labels(train_rows, tmp_path):
+    """The learned detector refitted with the user's rows: a phrasing the corpus calls compliance but this
+    user's model uses as its refusal becomes a refusal, and the file loads by its path."""
+    from refusalkit.judge.calibrate import calibrate
+    from refusalkit.judge.learned import LearnedDetector, build_pipeline
+
+    base = LearnedDetector(pipeline=build_pipeline()).fit([r["response"] for r in train_rows], [r["label"] for r in train_rows])
+    odd = [f"Let's talk about something else, like {t}." for t in ("gardening", "chess", "music", "baking", "tides", "birds",
+                                                                    "trains", "poetry", "clouds", "maps", "kites", "tea")]
+    plain = [r["response"] for r in _slice("dev", 8) if r["label"] == "compliance"]
+    texts = odd + plain
+    labels = ["full_refusal"] * len(odd) + ["compliance"] * len(plain)
+    det, report = calibrate(texts, labels, detector="learned", base=base, corpus_rows=train_rows, folds=3, progress=False)
+    assert report["detector"] == "learned" and report["folds"] == 3
+    assert report["after_cross_validated"]["binary_accuracy"] >= report["before"]["binary_accuracy"]
+    assert det.predict(["Let's talk about something else, like bridges."]) == ["full_refusal"]
+    det.save(tmp_path / "d.joblib")
+    assert load_detector(str(tmp_path / "d.joblib")).predict(odd[:2]) == ["full_refusal", "full_refusal"]
+
+
+def test_shipped_head_matches_the_corpus_and_the_code():
+    """The head shipped in the package is the one the corpus and the code make; after changing either,
+    rebuild it with `python -m refusalkit.judge.minilm` (else every user refits it at first use)."""
+    from refusalkit.judge.minilm import default_key, shipped_path
+
+    det = MiniLMDetector.load(shipped_path())
+    assert det.meta["key"] == default_key(), "stale shipped head: run python -m refusalkit.judge.minilm"
+    assert shipped_path().stat().st_size < 200_000
+    assert MiniLMDetector.pretrained(progress=False).meta["key"] == default_key()

@@ -13,8 +13,8 @@ from typer.core import TyperGroup
 from ..errors import RefusalkitError
 from .app import API_KEY, BASE_URL, app, target_from_options
 
-DETECTOR_HELP = ("minilm (default), learned, pattern, prefix, ensemble, first-token (needs --model), llm (needs --model), "
-                 "or the path of a saved detector (.npz from `refusalkit judge calibrate`).")
+DETECTOR_HELP = ("learned (default), minilm, pattern, prefix, ensemble, first-token (needs --model), llm (needs --model), "
+                 "or the path of a saved detector (.joblib / .npz from `refusalkit judge calibrate`).")
 
 
 class _JudgeGroup(TyperGroup):
@@ -102,27 +102,29 @@ def calibrate(
     label_map: Optional[str] = typer.Option(None, "--map", help="Map your labels to ours: 'their=ours,...' (ours: compliance, partial_refusal, full_refusal)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for detector.npz and calibration.json."),
     response_col: str = typer.Option("response", "--response-col"),
-    share: float = typer.Option(0.5, "--share", help="Part of the head's training weight your rows carry (the rest: refusalkit's corpus)."),
+    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Detector to adapt: learned or minilm (default: the default detector)."),
+    share: float = typer.Option(0.5, "--share", help="Part of the training weight your rows carry (the rest: refusalkit's corpus)."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds for the after figures."),
 ) -> None:
-    """Adapt the default detector (minilm) to your model: refit its head on refusalkit's corpus plus your
-    labelled answers, report cross-validated binary accuracy and macro-F1 before and after (95% intervals),
-    and save a detector that `refusalkit eval --judge DIR/detector.npz` and `refusalkit judge --detector` load."""
+    """Adapt the detector to your model: refit it on refusalkit's corpus plus your labelled answers, report
+    cross-validated binary accuracy and macro-F1 before and after (95% intervals), and save a detector file
+    that `refusalkit eval --judge FILE` and `refusalkit judge --detector FILE` load."""
     from ..judge.calibrate import calibrate as run_calibration
     from ..judge.common import precheck
     from ..types import Response
 
     df, gold, keep = _labelled(input_file, label_col, label_map, response_col)
     texts = df[response_col].tolist()
-    usable = [i for i in keep if precheck(Response("", texts[i], ""), "minilm") is None]
-    det, report = run_calibration([texts[i] for i in usable], [gold[i] for i in usable], share=share, folds=folds)
+    usable = [i for i in keep if precheck(Response("", texts[i], ""), "calibrate") is None]
+    det, report = run_calibration([texts[i] for i in usable], [gold[i] for i in usable], detector=detector, share=share, folds=folds)
+    path = out_dir / ("detector.npz" if report["detector"] == "minilm" else "detector.joblib")
     report = {"input": str(input_file), "skipped_unlabelled": len(gold) - len(keep),
-              "skipped_unscorable": len(keep) - len(usable), **report, "detector_file": str(out_dir / "detector.npz")}
+              "skipped_unscorable": len(keep) - len(usable), **report, "detector_file": str(path)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    det.save(out_dir / "detector.npz")
+    det.save(path)
     (out_dir / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     typer.echo(json.dumps({k: report[k] for k in ("before", "after_cross_validated", "macro_f1_gain_ci95", "detector_file")}))
-    typer.echo(f"use it: refusalkit eval --judge {out_dir / 'detector.npz'} ...", err=True)
+    typer.echo(f"use it: refusalkit eval --judge {path} ...", err=True)
 
 
 @app.command("judge-eval")

@@ -1,10 +1,11 @@
 """Adapt the default detector to one model from a few hundred of its answers labelled by hand.
 
-How: the minilm detector's head is refitted on refusalkit's corpus (``train`` split, the same rows and
-weights as the default head) plus the user's rows, weighted so that the user's rows together carry
-``share`` of the total weight (default one half). The encoder stays frozen, so a few hundred rows
-cannot overfit it; the corpus keeps every class and phrasing represented when the user's sample has
-few partial refusals. Quality before is the default detector on every labelled row; quality after is
+How: the detector (``learned``, refusalkit's default, or ``minilm``) is refitted on refusalkit's corpus
+(``train`` split, with the shipped detector's row weights) plus the user's rows, weighted so that the
+user's rows together carry ``share`` of the total weight (default one half). The corpus keeps every class
+and phrasing represented when the user's sample has few partial refusals; the user's rows pull the
+decision towards how their model words things. For ``minilm`` only the linear head is refitted (the
+encoder stays frozen, so a few hundred rows cannot overfit it). Quality before is the default detector on every labelled row; quality after is
 cross-validated (stratified folds of the user's rows: each fold is judged by a head fitted without
 it), so the two figures are on the same rows and neither has seen the rows it is scored on.
 Intervals: Wilson for binary accuracy, percentile bootstrap (scipy, fixed seed) for macro-F1 and for
@@ -59,17 +60,23 @@ def summary(y: Sequence[str], p: Sequence[str], seed: int = 0) -> dict:
     }
 
 
-def calibrate(texts: Sequence[str], labels: Sequence[str], *, share: float = 0.5, folds: int = 5, seed: int = 0,
-              progress: bool = True, base=None, corpus_rows: list[dict] | None = None):
-    """Returns ``(detector, report)``: the minilm detector refitted on the corpus plus these rows, and
-    the before/after figures (see the module docstring). ``base`` (default: the pretrained minilm
-    detector) gives the before figures; ``corpus_rows`` (default: the corpus's ``train`` split) are the
-    rows the head is refitted on besides the user's."""
+CALIBRATABLE = ("learned", "minilm")
+
+
+def calibrate(texts: Sequence[str], labels: Sequence[str], *, detector: str | None = None, share: float = 0.5,
+              folds: int = 5, seed: int = 0, progress: bool = True, base=None, corpus_rows: list[dict] | None = None):
+    """Returns ``(detector, report)``: the detector (``learned`` or ``minilm``; default: refusalkit's default
+    detector) refitted on the corpus plus these rows, and the before/after figures (see the module
+    docstring). ``base`` (default: the shipped detector of that kind) gives the before figures;
+    ``corpus_rows`` (default: the corpus's ``train`` split) are the rows refitted on besides the user's."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
+    from . import DEFAULT_DETECTOR
     from .corpus import load_corpus
-    from .minilm import DEFAULT_SETTINGS, MiniLMDetector, _weights, features
 
+    kind = detector or DEFAULT_DETECTOR
+    if kind not in CALIBRATABLE:
+        raise RefusalkitError(f"calibrate adapts the {' or the '.join(CALIBRATABLE)} detector; got '{kind}'")
     if not 0 < share < 1:
         raise RefusalkitError(f"--share must be between 0 and 1 (the user's rows' part of the weight); got {share}")
     texts, labels = list(texts), list(labels)
@@ -79,37 +86,61 @@ def calibrate(texts: Sequence[str], labels: Sequence[str], *, share: float = 0.5
     if bad:
         raise RefusalkitError(f"labels must be one of {', '.join(CLASSES)}; got {', '.join(bad[:5])}")
 
-    default = base if base is not None else MiniLMDetector.pretrained(progress=progress)
     rows = load_corpus("train") if corpus_rows is None else corpus_rows
-    s = {**DEFAULT_SETTINGS, "C": default.C, "hand": default.hand}
-    x_c = features([r["response"] for r in rows], s["hand"], "calibrate: encoding the corpus" if progress else None)
-    y_c = [r["label"] for r in rows]
-    w_c = _weights(rows, s["weighted"])
-    x_u = features(texts, s["hand"], "calibrate: encoding your answers" if progress else None)
+    c_texts, y_c = [r["response"] for r in rows], [r["label"] for r in rows]
     y_u = np.asarray(labels, dtype=object)
+    if kind == "minilm":
+        from .minilm import DEFAULT_SETTINGS, MiniLMDetector, _weights, features
 
-    def fit(idx: np.ndarray) -> MiniLMDetector:
-        w_u = np.full(len(idx), share / (1 - share) * w_c.sum() / max(len(idx), 1))
-        return MiniLMDetector(C=s["C"], hand=s["hand"]).fit_features(
-            np.vstack([x_c, x_u[idx]]), y_c + list(y_u[idx]), sample_weight=np.concatenate([w_c, w_u]))
+        default = base if base is not None else MiniLMDetector.pretrained(progress=progress)
+        w_c = _weights(rows, DEFAULT_SETTINGS["weighted"])
+        x_c = features(c_texts, default.hand, "calibrate: encoding the corpus" if progress else None)
+        x_u = features(texts, default.hand, "calibrate: encoding your answers" if progress else None)
 
-    before = np.asarray(default.predict_from(x_u), dtype=object)
+        def fit(idx: np.ndarray, w_u: np.ndarray):
+            return MiniLMDetector(C=default.C, hand=default.hand).fit_features(
+                np.vstack([x_c, x_u[idx]]), y_c + list(y_u[idx]), sample_weight=np.concatenate([w_c, w_u]))
+
+        def predict(det, idx: np.ndarray) -> list[str]:
+            return det.predict_from(x_u[idx])
+    else:
+        from .learned import LearnedDetector, build_pipeline, corpus_weights
+
+        default = base if base is not None else LearnedDetector()
+        w_c = corpus_weights(rows)
+
+        def fit(idx: np.ndarray, w_u: np.ndarray):
+            return LearnedDetector(pipeline=build_pipeline()).fit(
+                c_texts + [texts[i] for i in idx], y_c + list(y_u[idx]), sample_weight=np.concatenate([w_c, w_u]))
+
+        def predict(det, idx: np.ndarray) -> list[str]:
+            return det.predict([texts[i] for i in idx])
+
+    def refit(idx: np.ndarray):
+        # the user's rows together carry `share` of the total weight, whatever their number
+        return fit(idx, np.full(len(idx), share / (1 - share) * w_c.sum() / max(len(idx), 1)))
+
+    everyone = np.arange(len(y_u))
+    before = np.asarray(predict(default, everyone), dtype=object)
     counts = {c: int((y_u == c).sum()) for c in CLASSES}
-    smallest = min(v for v in counts.values() if v) if any(counts.values()) else 0
+    smallest = min((v for v in counts.values() if v), default=0)
     k = max(2, min(folds, smallest)) if smallest >= 2 else folds
     splitter = StratifiedKFold(k, shuffle=True, random_state=seed) if smallest >= 2 else KFold(k, shuffle=True, random_state=seed)
     after = np.empty(len(y_u), dtype=object)
-    for tr, te in splitter.split(x_u, y_u):
-        after[te] = fit(tr).predict_from(x_u[te])
+    for tr, te in splitter.split(np.zeros(len(y_u)), y_u):
+        after[te] = predict(refit(tr), te)
     diff = _bootstrap(lambda i: _macro_f1(y_u[i], after[i]) - _macro_f1(y_u[i], before[i]), len(y_u), seed)
-    det = fit(np.arange(len(y_u)))
-    det.meta = {"calibrated": True, "share": share, "n_user_rows": len(y_u), "user_label_counts": counts,
-                "base_key": default.meta.get("key")}
+    det = refit(everyone)
+    if kind == "minilm":
+        det.meta = {"calibrated": True, "share": share, "n_user_rows": len(y_u), "user_label_counts": counts,
+                    "base_key": default.meta.get("key")}
     report = {
-        "method": f"head refitted on the corpus train split plus your rows (your rows carry {share:.0%} of the weight); encoder frozen",
+        "detector": kind,
+        "method": (f"{kind}: refitted on the corpus train split plus your rows (your rows carry {share:.0%} of the weight)"
+                   + ("; encoder frozen, head refitted" if kind == "minilm" else "")),
         "labels": counts, "folds": int(k),
-        "before": {"detector": "minilm (default)", **summary(y_u, before, seed)},
-        "after_cross_validated": {"detector": "minilm calibrated", **summary(y_u, after, seed)},
+        "before": {"detector": f"{kind} (shipped)", **summary(y_u, before, seed)},
+        "after_cross_validated": {"detector": f"{kind} calibrated", **summary(y_u, after, seed)},
         "macro_f1_gain_ci95": diff,
     }
     return det, report

@@ -112,7 +112,7 @@ def windows(texts: Sequence[str]) -> tuple[list[list[int]], list[list[int] | Non
 
 
 _EMB_CACHE: dict[str, np.ndarray] = {}  # text -> [head | tail | log length], per process
-_CACHE_LIMIT = 100_000
+_CACHE_LIMIT = 20_000  # about 3 KB a text: at most ~60 MB
 
 
 def embed(texts: Sequence[str], progress: str | None = None) -> np.ndarray:
@@ -173,8 +173,20 @@ def default_key() -> str:
     return f"{corpus_digest()}-{code_key()}-{json.dumps(DEFAULT_SETTINGS, sort_keys=True)}"
 
 
-# Settings of the default head (chosen on the corpus's dev split and its spent splits; see docs/detector.md).
-DEFAULT_SETTINGS = {"C": 0.1, "hand": True, "weighted": True}
+SETTINGS_FILE = "minilm_settings.json"
+
+
+def _default_settings() -> dict:
+    """Settings of the default head, written by ``benchmarks/detector_select.py`` (chosen on the corpus's
+    ``dev`` split, its spent splits and a grouped cross-validation on ``train``; see docs/detector.md)."""
+    from importlib import resources
+
+    f = resources.files("refusalkit.judge") / "data" / SETTINGS_FILE
+    s = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
+    return {"C": float(s.get("C", 0.1)), "hand": bool(s.get("hand", True)), "weighted": bool(s.get("weighted", True))}
+
+
+DEFAULT_SETTINGS = _default_settings()
 
 
 def _weights(rows, weighted: bool) -> np.ndarray:
@@ -193,8 +205,10 @@ class MiniLMDetector:
 
     name = "minilm"
 
-    def __init__(self, C: float = DEFAULT_SETTINGS["C"], hand: bool = DEFAULT_SETTINGS["hand"]) -> None:
-        self.C, self.hand = float(C), bool(hand)
+    def __init__(self, C: float | None = None, hand: bool | None = None) -> None:
+        # None: the default head's settings
+        self.C = float(DEFAULT_SETTINGS["C"] if C is None else C)
+        self.hand = bool(DEFAULT_SETTINGS["hand"] if hand is None else hand)
         self.mean_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
         self.coef_: np.ndarray | None = None
