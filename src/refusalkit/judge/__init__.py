@@ -46,7 +46,9 @@ NEEDS_TARGET = ("first-token", "llm")
 # The detector `eval` and the other commands use unless told otherwise. On the corpus's held-out dev
 # split the learned classifier has the best macro-F1, and the best binary accuracy and macro-F1 on its
 # hand-written answers (the closest to real model output); the ensemble is within a few thousandths
-# and a little slower (benchmarks/judge_quality.py; figures in the README).
+# and a little slower (benchmarks/judge_quality.py; figures in the README). The minilm detector (frozen
+# sentence embeddings) scores below it on dev, every spent split, test7 and a cross-validation that holds
+# out whole model manners (benchmarks/detector_select.py; docs/detector.md), so it is not the default.
 DEFAULT_DETECTOR = "learned"
 
 __all__ = [
