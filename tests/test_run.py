@@ -277,10 +277,11 @@ def test_cli_errors_are_one_line(tmp_path):
 
 
 def test_early_stop_reads_partial_answers_with_a_text_judge(monkeypatch):
-    import refusalkit.judge as judges
+    from refusalkit.judge import base
     from refusalkit.run.evaluate import partial_reader
 
     shouty = _Shouty()
     assert partial_reader(shouty) is shouty
-    monkeypatch.setattr(judges, "NEEDS_TARGET", ("shouty",), raising=False)  # a judge that runs a model
+    # registered as a judge that runs a model: early stop reads partial answers with the prefix matcher
+    monkeypatch.setitem(base._REGISTRY, "shouty", base.DetectorSpec("shouty", _Shouty, target="required"))
     assert isinstance(partial_reader(shouty), PrefixDetector)

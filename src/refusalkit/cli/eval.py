@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..judge import DEFAULT_DETECTOR
+from ..judge import DEFAULT_DETECTOR, detector_help, detector_specs
 from ..types import GenParams
 from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
 
@@ -34,21 +34,26 @@ def run_eval(
 ) -> dict:
     """Shared by `eval` and `demo`: load prompts, target and judge, evaluate, print the headline."""
     from ..data import load_prompts
-    from ..judge import load_detector
+    from ..errors import RefusalkitError
+    from ..judge import resolve_detector
     from ..run import evaluate, load_run
 
-    from .. import judge as judges
-
     items = load_prompts(prompts, split=split, limit=limit, **(columns or {}))
-    reads_model = judge in getattr(judges, "NEEDS_TARGET", ())  # e.g. an LLM judge: built on the target
-    detector = None if reads_model else load_detector(judge)  # unknown names fail before the model loads
+    spec, kwargs = resolve_detector(judge)  # unknown names and missing files fail before the model loads
+    if spec.own_model:
+        raise RefusalkitError(
+            f"the {spec.name} detector judges with its own model, not the one under evaluation: run eval with another "
+            f"--judge, then `refusalkit judge RUN/responses.jsonl --detector {judge} --model JUDGE_MODEL`"
+        )
+    reads_model = spec.needs_target  # e.g. an LLM judge or the first-token score: built on the target
+    detector = None if reads_model else spec.factory(**kwargs)
     target = target_from_options(model, adapter, base_url, api_key)
     if steer:
         from ..internals.steering import steer_target
 
         target = steer_target(target, steer)
     if reads_model:
-        detector = load_detector(judge, target=target)
+        detector = spec.factory(**kwargs, target=target)
     summary = evaluate(
         target, items, params or GenParams(), detector, out_dir, early_stop=early_stop,
         run_info={"prompts": prompts, "split": split, "limit": limit, "name": out_dir.name},
@@ -71,7 +76,7 @@ def eval_command(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."),
     split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (e.g. test)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts, spread across prompt types."),
-    judge: str = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector."),
+    judge: str = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector: " + detector_help(DEFAULT_DETECTOR)),
     max_new_tokens: int = typer.Option(256, help="Maximum answer length in tokens."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch (and per stored transaction)."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),
@@ -79,7 +84,8 @@ def eval_command(
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
     early_stop: Optional[bool] = typer.Option(
         None, "--early-stop/--no-early-stop",
-        help="Stop an answer once its verdict is settled (default: on for the prefix and pattern judges).",
+        help="Stop an answer once its verdict is settled (default: on for the judges measured safe with it: "
+        + ", ".join(s.name for s in detector_specs() if s.early_stop) + ").",
     ),
     text_col: Optional[str] = typer.Option(None, "--text-col", help="Column holding the prompt text."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Column holding benign/harmful (or safe/unsafe)."),

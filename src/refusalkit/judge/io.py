@@ -103,23 +103,6 @@ def add_verdicts(df, verdicts: Sequence[Verdict]):
     return out, prefix
 
 
-def parse_map(spec: str | None) -> dict[str, str]:
-    """``'their=ours,...'`` -> dict; ours must be one of the three classes."""
-    from .common import CLASSES
-
-    mapping: dict[str, str] = {}
-    for part in (spec or "").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise RefusalkitError(f"--map entries look like their=ours; got '{part.strip()}'")
-        theirs, ours = (x.strip() for x in part.rsplit("=", 1))
-        if ours not in CLASSES:
-            raise RefusalkitError(f"--map: '{ours}' is not one of {', '.join(CLASSES)}")
-        mapping[theirs] = ours
-    return mapping
-
-
 def eval_html(report: dict, errors: list[dict]) -> str:
     """A self-contained HTML page (plotly inlined) with the metrics, confusion matrix and examples."""
     import plotly.graph_objects as go
@@ -137,7 +120,7 @@ def eval_html(report: dict, errors: list[dict]) -> str:
         f"<tr><td>{html.escape(str(e['true']))}</td><td>{html.escape(str(e['pred']))}</td><td>{html.escape(str(e['response'])[:600])}</td>"
         f"<td>{html.escape(str(e['evidence'])[:200])}</td></tr>" for e in errors
     )
-    head = {k: report[k] for k in ("detector", "input", "n", "unscored", "skipped_unlabelled", "binary_accuracy", "accuracy_3class", "macro_f1") if k in report}
+    head = {k: report[k] for k in ("detector", "input", "map", "mode", "n", "unscored", "skipped_unlabelled", "skipped_by_map", "binary_accuracy", "accuracy_3class", "macro_f1") if k in report}
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit judge-eval</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}pre{{background:#f6f6f6;padding:1em}}</style></head><body>

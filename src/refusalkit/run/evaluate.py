@@ -13,16 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..judge import DEFAULT_DETECTOR, Detector, judge_safely, load_detector
+from ..judge import DEFAULT_DETECTOR, Detector, detector_spec, judge_safely, load_detector
 from ..progress import progress_bar
 from ..types import GenParams, Prompt, Response, Verdict
 from .store import RunStore, params_hash
-
-# Judges for which early stop is on by default: benchmarks/eval_throughput.py found their verdicts on
-# early-stopped answers equal to those on full-length answers for every prompt (48 core prompts; prefix
-# by construction reads only an answer's opening). `learned` agreed on 47/48 (a late caveat), so not it.
-EARLY_STOP_JUDGES = ("prefix", "pattern")
-
 
 @dataclass
 class EarlyStop:
@@ -53,21 +47,24 @@ class EarlyStop:
 
 
 def early_stop_default(detector: Detector) -> bool:
-    """Whether ``eval`` stops answers early unless told: only for the judges in
-    :data:`EARLY_STOP_JUDGES`, whose early-stopped verdicts agreed with full-length ones on every prompt
-    of ``benchmarks/eval_throughput.py``. Others (``learned`` agreed on fewer than 99%: a caveat at the
-    end of an answer turns it into a partial refusal) keep generating to ``max_new_tokens``;
-    ``--early-stop`` forces it on."""
-    return detector.name in EARLY_STOP_JUDGES
+    """Whether ``eval`` stops answers early unless told: only for detectors registered with
+    ``early_stop=True`` (see :mod:`refusalkit.judge`), whose early-stopped verdicts agreed with
+    full-length ones on every prompt of ``benchmarks/eval_throughput.py``. Others (``learned`` agreed on
+    fewer than 99%: a caveat at the end of an answer turns it into a partial refusal) and unregistered
+    detectors keep generating to ``max_new_tokens``; ``--early-stop`` forces it on."""
+    spec = detector_spec(detector)
+    return bool(spec and spec.early_stop)
 
 
 def partial_reader(detector: Detector) -> Detector:
     """The detector early stop runs on partial answers every few tokens: the run's own judge when it
-    reads only text, else (a judge that runs a model, e.g. an LLM judge) the cheap prefix matcher."""
-    from .. import judge
+    reads only text, else (a judge that runs a model, as its registration declares: an LLM judge,
+    WildGuard, the ensemble given a model) the cheap prefix matcher."""
+    from ..judge import PrefixDetector
 
-    if detector.name in getattr(judge, "NEEDS_TARGET", ()):
-        return judge.PrefixDetector()
+    spec = detector_spec(detector)
+    if spec is not None and (spec.needs_target or (spec.takes_target and getattr(detector, "target", None) is not None)):
+        return PrefixDetector()
     return detector
 
 
