@@ -98,3 +98,15 @@ def test_judge_eval_binary_flag_and_unknown_labels(tmp_path):
     src = _labelled(tmp_path, [(REFUSAL, "rejected"), (ANSWER, "shrugged")])
     res = run("judge-eval", src, "--label-col", "gold", "--map", "six-tone", "--detector", "pattern", "--out", tmp_path / "c")
     assert res.exit_code != 0 and "'shrugged'" in str(res.exception) and "six-tone preset does not name them" in str(res.exception)
+
+
+def test_the_labels_page_documents_every_preset_label():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "labels.md").read_text(encoding="utf-8")
+    for name, scheme in label_schemes().items():
+        assert f"`{name}`" in page
+        for theirs, entry in scheme["labels"].items():
+            if name != "xstest":
+                ours = entry["ours"] or "skip"
+                assert f"| {theirs} | {ours} |".lower() in page.lower(), (name, theirs)
