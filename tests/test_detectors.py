@@ -153,6 +153,37 @@ def test_saved_detector_file_goes_through_the_registry(saved_learned, tmp_path):
     assert s["run"]["detector"].startswith("learned")
 
 
+def test_eval_command_takes_a_saved_detector_file(saved_learned, tmp_path, tiny_target):
+    from refusalkit.cli.eval import run_eval
+
+    s = run_eval("tiny-random", "core", tmp_path / "r", limit=2, judge=str(saved_learned), params=GenParams(max_new_tokens=4))
+    assert s["run"]["detector"].startswith("learned@")
+
+
+def test_a_saved_folder_names_its_kind(monkeypatch, tmp_path):
+    class Folder:
+        name = "folder-det"
+
+        def __init__(self, path):
+            self.path = path
+
+    monkeypatch.setitem(base._REGISTRY, "folder-det", base.DetectorSpec("folder-det", Folder, file_kind="test.folder"))
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "detector.json").write_text('{"kind": "test.folder"}')
+    assert load_detector(str(tmp_path / "saved")).path == str(tmp_path / "saved")
+    (tmp_path / "saved" / "detector.json").write_text('{"kind": "test.other"}')
+    with pytest.raises(RefusalkitError, match="kind 'test.other'"):
+        load_detector(str(tmp_path / "saved"))
+
+
+def test_evaluate_will_not_build_a_model_reading_judge_from_its_name(tmp_path):
+    from refusalkit.run import evaluate
+
+    with pytest.raises(RefusalkitError, match="reads a model: pass load_detector"):
+        evaluate(FakeTarget(), [Prompt("a", "hi", "benign")], GenParams(), "llm", tmp_path / "r", progress=False)
+    assert not (tmp_path / "r" / "run.sqlite").exists()
+
+
 def test_eval_refuses_a_judge_that_needs_its_own_model(tmp_path):
     from refusalkit.cli.eval import run_eval
 

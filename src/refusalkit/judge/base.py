@@ -88,8 +88,9 @@ class DetectorSpec:
       full-length answers, so ``eval`` stops answers early with it unless told otherwise.
     - ``scheme``: the name is a prefix followed by a model id (``hf:`` + ``ORG/NAME``); the rest is
       passed as ``model=``. ``folders``: a local folder holding a model resolves to it too.
-    - ``file_kind``: the ``kind`` written in its saved files, so a saved file resolves to it
-      (passed as ``path=``).
+    - ``file_kind``: the ``kind`` written in its saved files (a joblib dict's ``kind``, or the
+      ``kind`` in ``detector.json`` of a saved folder), so a saved file resolves to it (passed as
+      ``path=``).
     - ``options``: the extra keyword options the CLI may pass it (e.g. ``label_map``).
     """
 
@@ -147,6 +148,21 @@ def _saved_kind(path: Path) -> str:
     return kind
 
 
+SAVED_FOLDER_MANIFEST = "detector.json"  # a detector saved as a folder names its kind here
+
+
+def _folder_kind(path: Path) -> str:
+    import json
+
+    try:
+        kind = json.loads((path / SAVED_FOLDER_MANIFEST).read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise RefusalkitError(f"cannot read {path / SAVED_FOLDER_MANIFEST}: {type(exc).__name__}") from exc
+    if not isinstance(kind, str):
+        raise RefusalkitError(f"{path / SAVED_FOLDER_MANIFEST} names no 'kind'")
+    return kind
+
+
 def _choices() -> str:
     names = [s.name + ("ORG/NAME" if s.scheme else "") for s in _REGISTRY.values()]
     return ", ".join(names) + ", or a saved detector file"
@@ -156,8 +172,9 @@ def resolve_detector(name: str) -> tuple[DetectorSpec, dict[str, Any]]:
     """The registration for what a user typed and the keyword arguments it implies.
 
     ``learned`` -> (learned, {}); ``hf:ORG/NAME`` -> (hf:, {model: ORG/NAME}); ``my.joblib`` -> the
-    detector whose ``file_kind`` the file records, {path: my.joblib}; a folder -> the detector that
-    loads model folders, {model: folder}. Anything else is one error line listing the choices.
+    detector whose ``file_kind`` the file records, {path: my.joblib}; a folder with a
+    ``detector.json`` naming its ``kind`` -> that detector, {path: folder}; another folder -> the
+    detector that loads model folders, {model: folder}. Anything else is one error line listing the choices.
     """
     name = str(name)
     if name in _REGISTRY and not _REGISTRY[name].scheme:
@@ -169,6 +186,12 @@ def resolve_detector(name: str) -> tuple[DetectorSpec, dict[str, Any]]:
                 raise RefusalkitError(f"'{spec.name}' needs a model after it, e.g. {spec.name}ORG/NAME or {spec.name}/path/to/folder")
             return spec, {"model": rest}
     path = Path(name).expanduser()
+    if path.is_dir() and (path / SAVED_FOLDER_MANIFEST).is_file():
+        kind = _folder_kind(path)
+        spec = next((s for s in _REGISTRY.values() if s.file_kind == kind), None)
+        if spec is None:
+            raise RefusalkitError(f"{path} holds a detector of kind '{kind}' that no registered detector loads")
+        return spec, {"path": str(path)}
     if path.is_dir():
         spec = next((s for s in _REGISTRY.values() if s.folders), None)
         if spec is None:

@@ -99,6 +99,12 @@ def evaluate(
 
     params = params or GenParams()
     if detector is None or isinstance(detector, str):
+        from ..errors import RefusalkitError
+        from ..judge import resolve_detector
+
+        spec, _ = resolve_detector(detector or DEFAULT_DETECTOR)
+        if spec.needs_target:  # built from a name it would have no model and leave every answer unscored
+            raise RefusalkitError(f"the {spec.name} detector reads a model: pass load_detector('{detector}', target=...) instead of its name")
         detector = load_detector(detector or DEFAULT_DETECTOR)
     if early_stop is None:
         early_stop = early_stop_default(detector)
