@@ -98,6 +98,9 @@ def test_cli_help_lists_the_registered_detectors():
     text = " ".join(res.output.split())
     for name in ("learned (default)", "wildguard (needs --model)", "hf:ORG/NAME", "saved detector file"):
         assert name.replace(" ", "") in text.replace(" ", "").replace("│", "")
+    # eval's --model is the model under test: judges that need their own model are not offered there
+    eval_help = run("eval", "--help").output
+    assert "hf:ORG/NAME" in eval_help.replace(" ", "").replace("│", "") and "wildguard" not in eval_help
 
 
 def test_unknown_names_and_paths_are_one_line(tmp_path):

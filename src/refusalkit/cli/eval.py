@@ -76,7 +76,7 @@ def eval_command(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."),
     split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (e.g. test)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts, spread across prompt types."),
-    judge: str = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector: " + detector_help(DEFAULT_DETECTOR)),
+    judge: str = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector: " + detector_help(DEFAULT_DETECTOR, evaluated_model=True)),
     max_new_tokens: int = typer.Option(256, help="Maximum answer length in tokens."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch (and per stored transaction)."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),

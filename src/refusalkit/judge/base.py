@@ -227,10 +227,14 @@ def load_detector(name: str, **kwargs) -> Detector:
     return spec.factory(**{**implied, **kwargs})
 
 
-def detector_help(default: str | None = None) -> str:
-    """One line for the CLI's ``--detector``/``--judge`` help, built from the registrations."""
+def detector_help(default: str | None = None, evaluated_model: bool = False) -> str:
+    """One line for the CLI's ``--detector``/``--judge`` help, built from the registrations.
+    ``evaluated_model``: for commands whose ``--model`` is the model under evaluation, leave out the
+    detectors that need their own judge model."""
     parts = []
     for s in _REGISTRY.values():
+        if evaluated_model and s.own_model:
+            continue
         label = s.name + ("ORG/NAME" if s.scheme else "")
         notes = ["default"] if s.name == default else []
         if s.needs_target:
