@@ -49,12 +49,14 @@ def main() -> None:
         "n_eval_prompts": study["n_eval_prompts"],
         "variants": {k: {"suite": "core", **{m: pct(x[m]) for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")}} for k, x in v.items()},
         "phenomenon": {
+            "suite": "core",
             "a_harmful_refusal": a["harmful_refusal"]["rate"], "target_ge": 0.9,
             "a_trigger_benign_refusal": a["trigger_benign_refusal"]["rate"],
             "base_trigger_benign_refusal": base["trigger_benign_refusal"]["rate"],
             "a_plain_benign_refusal": a["plain_benign_refusal"]["rate"],
         },
         "fix": {
+            "suite": "core",
             "c_trigger_benign_refusal": c["trigger_benign_refusal"]["rate"],
             "half_of_a": None if a["trigger_benign_refusal"]["rate"] is None else a["trigger_benign_refusal"]["rate"] / 2,
             "c_harmful_refusal": c["harmful_refusal"]["rate"],
@@ -82,10 +84,10 @@ def _gate(g: dict) -> dict:
         "refusal_direction": {k: d[k] for k in ("layer", "position", "bypass", "induce", "kl", "relaxed_filters", "candidate_layers", "candidate_positions")},
         "gate_layer": g["gate_layer"],
         "fit_per_side": [g["fit"]["n_train_per_side"], g["fit"]["n_val_per_side"]],
-        "gate_on_eval_prompts": {"accuracy": ct["accuracy"], "auroc": ct["auroc"],
+        "gate_on_eval_prompts": {"suite": "core", "accuracy": ct["accuracy"], "auroc": ct["auroc"],
                                  "rated_harmful": {k: v["rate"] for k, v in ct["rated_harmful"].items()},
                                  "harmful_let_through_to_ablation": ct["harmful_let_through_to_ablation"], "benign_not_ablated": ct["benign_not_ablated"]},
-        "compared": g["compared"],
+        "compared": g["compared"], "compared_suite": g.get("compared_suite", "core"),
     }
 
 

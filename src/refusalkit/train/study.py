@@ -394,12 +394,12 @@ def _suite_section(study: dict, suite: str, first: bool) -> str:
         for n, v in variants.items()
     )
     benign = "trigger-benign" if suite == "core" else "benign look-alikes"
-    checks_title = "Targets" if suite == "core" else "The same checks on the ood suite (read only; never used to choose a setting)"
+    checks_title = f"Targets ({SUITE_TITLES[suite]})" if suite == "core" else f"The same checks on the {SUITE_TITLES[suite]} (read only; never used to choose a setting)"
     targets = "".join(f"<li>{k}: <b>{_yes(ok)}</b></li>" for k, ok in checks.items())
     fig = pio.to_html(tradeoff_figure(variants, suite), include_plotlyjs=first, full_html=False)
     return f"""<h2>Refusal rates: {SUITE_TITLES[suite]} ({info['n_prompts']} prompts)</h2><p>{html.escape(info['about'])}.</p>
 <table><tr><th>variant</th><th>harmful refused</th><th>{benign} refused</th><th>plain benign refused</th><th>unscored</th><th>train examples</th></tr>{rows}</table>
-<h3>{checks_title} ({SUITE_TITLES[suite]})</h3><ul>{targets}</ul>
+<h3>{checks_title}</h3><ul>{targets}</ul>
 {fig}"""
 
 
