@@ -72,7 +72,7 @@ def run_eval(
 @app.command("eval")
 def eval_command(
     model: str = MODEL,
-    prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ...), a .jsonl/.csv/.parquet file, or hf:DATASET."),
+    prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ood, align), a .jsonl/.csv/.parquet file, or hf:DATASET."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."),
     split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (e.g. test)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts, spread across prompt types."),

@@ -136,6 +136,8 @@ def study(
     base_url: Optional[str] = typer.Option(None, "--base-url"),
     api_key: Optional[str] = typer.Option(None, "--api-key"),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
+    ood: bool = typer.Option(True, "--ood/--no-ood", help="Also rate every variant on the out-of-distribution suite 'ood' (317 prompts: one more evaluation per variant); never used to choose a setting."),
+    ood_limit: Optional[int] = typer.Option(None, "--ood-limit", help="Ood prompts evaluated (default all; a limit samples round-robin over its kinds)."),
     data: Optional[Path] = DATA,
     suite_train: bool = typer.Option(True, "--suite-train/--no-suite-train", help="Also align on the core suite's train split: its harmful prompts join every safety mix, its trigger-benign prompts come first in (c)."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over each variant's mix (default 3)."),
@@ -143,14 +145,23 @@ def study(
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast while training (default: where the device makes it fast; the report says which)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
 ) -> None:
-    """Align the model, find its refusal triggers, train the mitigations, evaluate everything, write one report."""
+    """Align the model, find its refusal triggers, train the mitigations, rate every variant on the core test split and the ood suite, write one report."""
     from ..train.study import StudySettings, run_study
 
     kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key, align=str(data) if data else None,
-              suite_train=suite_train)
+              suite_train=suite_train, ood=ood)
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit:
         settings.eval_limit = limit
+    if ood_limit:
+        settings.ood_limit = ood_limit
     settings.training(epochs, top_layers, bf16, lr)
     result = run_study(out_dir, settings)
-    typer.echo(json.dumps({"variants": {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in result["variants"].items()}, "targets": result["targets"]}, indent=1))
+    def rates(variants: dict) -> dict:
+        return {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in variants.items()}
+
+    shown = {"suites": {k: f"{v['prompts']} ({v['split']} split, {v['n_prompts']} prompts)" for k, v in result["suites"].items()},
+             "variants": rates(result["variants"]), "targets": result["targets"]}
+    if "variants_ood" in result:
+        shown.update(variants_ood=rates(result["variants_ood"]), targets_ood=result["targets_ood"])
+    typer.echo(json.dumps(shown, indent=1))

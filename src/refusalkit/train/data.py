@@ -1,6 +1,6 @@
 """Training data for refusalkit's safety alignment and its mitigations.
 
-The bundled alignment set (``data/suites/align.jsonl``) holds harmful requests with refusal targets
+The bundled alignment set (``data/suites/align.jsonl``, built by :mod:`refusalkit.data.suites_build`) holds harmful requests with refusal targets
 (and each one's benign *trigger version*) and plain benign requests whose helpful answers are written
 by the base model itself at build time. Those answers are cached under
 ``$REFUSALKIT_HOME/answers/<model>/`` keyed by request text, so every later build reuses them.

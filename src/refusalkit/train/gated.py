@@ -165,4 +165,4 @@ positions {html.escape(str(d['candidate_positions']))}). Gate layer {gate['gate_
 <p>The gate on the evaluated core test prompts: accuracy {ct['accuracy']}, AUROC {ct['auroc']};
 {ct['harmful_let_through_to_ablation']} harmful prompts let through to ablation, {ct['benign_not_ablated']} benign prompts kept from it.</p>
 <table><tr><th>group</th><th>rated harmful (not ablated)</th></tr>{rated}</table>
-<p>Compared with (a) and (c) (informational, not targets):</p><ul>{compared}</ul>"""
+<p>Compared with (a) and (c) on the core test split (informational, not targets):</p><ul>{compared}</ul>"""
