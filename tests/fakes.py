@@ -14,13 +14,15 @@ class FakeTarget:
     """Refuses prompts whose text contains any of ``refuse_words``; fails on ``fail_words``.
 
     ``calls`` records the prompt ids of every generate call, so tests can check what was generated.
-    ``delay`` sleeps per batch (for the kill test).
+    ``delay`` sleeps per batch (for the kill test). With ``echo`` every answer ends with
+    ``[re: PROMPT TEXT]``, so a test can tell which prompt an answer was made for.
     """
 
     whitebox = False
 
-    def __init__(self, refuse_words=("kill", "bomb", "steal"), fail_words=(), delay=0.0, target_id="fake"):
+    def __init__(self, refuse_words=("kill", "bomb", "steal"), fail_words=(), delay=0.0, target_id="fake", echo=False):
         self.id, self.refuse_words, self.fail_words, self.delay = target_id, refuse_words, fail_words, delay
+        self.echo = echo
         self.calls: list[list[str]] = []
 
     def generate(self, prompts, params=None, should_stop=None, progress=True):
@@ -36,6 +38,8 @@ class FakeTarget:
                 out.append(Response(p.id, "", self.id, params.to_dict(), finish_reason="error", error="backend timed out"))
                 continue
             text = REFUSAL if any(w in low for w in self.refuse_words) else ANSWER
+            if self.echo:
+                text += f" [re: {p.text}]"
             out.append(Response(p.id, text, self.id, params.to_dict(), tokens=len(text.split())))
         return out
 

@@ -76,7 +76,7 @@ def test_judge_errors_are_one_line(files, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"response": "ok"}\n{not json\n', encoding="utf-8")
     res = run("judge", bad, "--out", tmp_path / "o.csv")
-    assert "cannot read" in str(res.exception)
+    assert "bad.jsonl: row 2: not valid JSON" in str(res.exception)
 
 
 @pytest.mark.parametrize("which", [0, 1])

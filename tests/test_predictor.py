@@ -110,7 +110,7 @@ def test_clear_errors_for_bad_input(tmp_path, data_file):
         load_labelled([tmp_path / "missing.csv"])
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
-    with pytest.raises(RefusalkitError, match="cannot read"):
+    with pytest.raises(RefusalkitError, match="broken.jsonl: row 1: not valid JSON"):
         load_labelled([broken])
     one_class = tmp_path / "one.csv"
     pd.DataFrame({"prompt": ["a b", "c d", "e f"], "refused": [1, 1, 1]}).to_csv(one_class, index=False)
@@ -132,7 +132,8 @@ def test_cli_train_apply_explain(data_file, tmp_path):
     res = runner.invoke(app, ["predictor", "apply", str(prompts), "--model", str(model), "--out", str(out)])
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out)
-    assert list(df.columns) == ["prompt", "refusal_risk", "id"] and df.refusal_risk[0] > df.refusal_risk[1]
+    assert list(df.columns) == ["text", "id", "refusal_risk", "refusal_risk_unscored"]  # the input's columns as they came
+    assert df.refusal_risk[0] > df.refusal_risk[1]
     res = runner.invoke(app, ["predictor", "apply", str(prompts), "--model", str(model)])
     assert [json.loads(l)["id"] for l in res.stdout.splitlines()] == ["x", "y"]
     html = tmp_path / "explain.html"

@@ -9,7 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .. import checks
+from ..errors import RefusalkitError
 from ..judge import DEFAULT_DETECTOR, detector_help, detector_specs
+from ..run.evaluate import DEFAULT_MAX_UNSCORED, check_unscored
 from ..types import GenParams
 from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
 
@@ -17,12 +20,15 @@ out = Console()
 
 
 def print_summary(summary: dict, out_dir: Path) -> None:
-    from ..report.html import GROUP_NAMES, pct
+    from ..report.html import GROUP_NAMES, pct, resume_line
 
     table = Table("prompts", "n", "full refusal", "any refusal", "compliance", "unscored", title=f"{summary['run']['target']} · judge {summary['run']['detector']}")
     for g, b in summary["metrics"]["groups"].items():
         table.add_row(GROUP_NAMES[g], str(b["n"]), pct(b["full_refusal"]), pct(b["any_refusal"]), pct(b["compliance"]), str(b["unscored"]))
     out.print(table)
+    resumed = resume_line(summary["run"])
+    if resumed:
+        out.print(f"run store: {resumed}")
     out.print(f"report: {out_dir / 'report.html'}")
 
 
@@ -31,13 +37,25 @@ def run_eval(
     judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, base_url: Optional[str] = None,
     api_key: Optional[str] = None, params: Optional[GenParams] = None, early_stop: Optional[bool] = None,
     columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None, steer: Optional[str] = None,
+    max_unscored: float = DEFAULT_MAX_UNSCORED,
 ) -> dict:
-    """Shared by `eval` and `demo`: load prompts, target and judge, evaluate, print the headline."""
+    """Shared by `eval` and `demo`: check the arguments, load prompts, target and judge, evaluate,
+    print the headline. A run whose every row is unscored is an error (exit 1) after its outputs are
+    written; a share of unscored rows above ``max_unscored`` prints a warning."""
     from ..data import load_prompts
-    from ..errors import RefusalkitError
     from ..judge import resolve_detector
     from ..run import evaluate, load_run
 
+    # Everything that can be checked without a model is checked first.
+    checks.output_dir(out_dir)
+    checks.fraction(max_unscored, "--max-unscored")
+    others = [(Path(d).name, load_run(d)[0]["metrics"]["tradeoff"]) for d in with_runs or []]
+    if steer:
+        from ..internals.steering import parse_steer
+
+        directions = Path(parse_steer(steer)["directions"])
+        if not directions.is_file():
+            raise RefusalkitError(f"--steer {steer}: {directions} does not exist (make it with `refusalkit directions`)")
     items = load_prompts(prompts, split=split, limit=limit, **(columns or {}))
     spec, kwargs = resolve_detector(judge)  # unknown names and missing files fail before the model loads
     if spec.own_model:
@@ -62,10 +80,13 @@ def run_eval(
     if with_runs:  # re-render the report with the other runs on the trade-off scatter
         from ..report import render_run
 
-        others = [(Path(d).name, load_run(d)[0]["metrics"]["tradeoff"]) for d in with_runs]
         _, rows = load_run(out_dir)
         (out_dir / "report.html").write_text(render_run(summary, rows, others), encoding="utf-8")
     print_summary(summary, out_dir)
+    m = summary["metrics"]
+    warning = check_unscored(m["n_prompts"], m["unscored"], summary["run"]["unscored_reasons"], max_unscored)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     return summary
 
 
@@ -94,6 +115,11 @@ def eval_command(
     type_col: Optional[str] = typer.Option(None, "--type-col"),
     label: Optional[str] = typer.Option(None, "--label", help="Label for every prompt of a file without a label column."),
     with_run: Optional[List[Path]] = typer.Option(None, "--with-run", help="Another run folder to show on the trade-off plot."),
+    max_unscored: float = typer.Option(
+        DEFAULT_MAX_UNSCORED, "--max-unscored",
+        help="Warn when more than this share of prompts is unscored (failed requests or judge errors). A run "
+             "with every prompt unscored always fails (exit 1).",
+    ),
     steer: Optional[str] = typer.Option(None, "--steer", help="Steer a local model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
     adapter: Optional[str] = ADAPTER,
     base_url: Optional[str] = BASE_URL,
@@ -103,7 +129,8 @@ def eval_command(
     columns = dict(text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col, default_label=label)
     params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
     run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, base_url=base_url,
-             api_key=api_key, params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer)
+             api_key=api_key, params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer,
+             max_unscored=max_unscored)
 
 
 @app.command()
@@ -113,12 +140,12 @@ def compare(
 ) -> None:
     """Compare runs with the first: newly refused / answered prompts, rate changes with intervals."""
     from .. import metrics
-    from ..errors import RefusalkitError
     from ..report import render_compare
     from ..run import load_run
 
     if len(runs) < 2:
         raise RefusalkitError("compare needs at least two run folders")
+    checks.output_dir(out_dir)
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         names = [str(r) for r in runs]

@@ -56,8 +56,28 @@ def evolve(
     from ..evolve import EvolveConfig, load_seeds, run_evolve
     from ..judge import DEFAULT_DETECTOR, load_detector
 
+    from ..checks import at_least, fraction, output_dir
+    from ..evolve.search import STATE_FILE
+
     if seeds is None and suite is None:
         raise RefusalkitError("give seed prompts with --seeds FILE or --suite NAME")
+    # Checked before the seeds are read and the model loads.
+    output_dir(out_dir)
+    if (out_dir / STATE_FILE).exists() and not resume:
+        raise RefusalkitError(f"{out_dir} already holds an evolve run; pass --resume to continue it or choose another --out")
+    for value, lowest, option in ((population, 0, "--population"), (generations, 1, "--generations"),
+                                  (mutations, 1, "--mutations"), (top_k, 1, "--top-k"), (recombinations, 0, "--recombinations"),
+                                  (confirm, 0, "--confirm"), (samples, 1, "--samples"), (judge_tokens, 1, "--judge-tokens")):
+        at_least(value, lowest, option)
+    if time_budget is not None and not time_budget > 0:
+        raise RefusalkitError(f"--time-budget must be above 0 seconds, got {time_budget}")
+    fraction(harm_threshold, "--harm-threshold")
+    if fitness_mode not in ("auto", "first_token", "sampled"):
+        raise RefusalkitError(f"unknown --fitness '{fitness_mode}': use auto, first_token or sampled")
+    if rewriter_mode not in ("offline", "llm", "both"):
+        raise RefusalkitError(f"unknown --rewriter '{rewriter_mode}': use offline, llm or both")
+    if rewriter_mode != "offline" and not rewriter_model:
+        raise RefusalkitError(f"--rewriter {rewriter_mode} needs a rewriter model (--rewriter-model)")
     prompts = load_seeds(seeds, suite, split or None, seed_type, prompt_col, limit=population or None)
     det = load_detector(detector or DEFAULT_DETECTOR)
     target = target_from_options(model, adapter, base_url, api_key)
@@ -112,6 +132,10 @@ def predictor_train(
     By default the feature sets, C and class weights are chosen by CV, and nested CV scores that choice."""
     from ..triggers.predictor import RefusalPredictor, load_labelled, select_and_fit, settings_grid
 
+    from ..checks import at_least, output_file
+
+    output_file(out)
+    at_least(cv, 2, "--cv")
     fixed = [name for name, v in (("--chars", chars), ("--prior", prior), ("--C", c), ("--balanced", balanced)) if v is not None]
     if select and fixed:
         raise RefusalkitError(f"--select chooses the features, C and class weights itself; drop {', '.join(fixed)} or use --no-select")
@@ -132,21 +156,31 @@ def predictor_train(
 def predictor_apply(
     file: Path = typer.Argument(..., help="Prompts: JSONL/CSV/Parquet (prompt or text column) or one per line."),
     model_path: Path = typer.Option(..., "--model", "-m", help="A model from `predictor train`."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write .csv or .jsonl here (default: JSONL on stdout)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write .jsonl, .json, .csv, .tsv or .parquet here (the extension picks the format; default: JSONL on stdout)."),
     prompt_col: Optional[str] = typer.Option(None, "--prompt-col"),
 ) -> None:
-    """Refusal risk (predicted probability of a refusal) for each prompt."""
-    from ..triggers.predictor import RefusalPredictor, pick_column, read_table, write_predictions
+    """Refusal risk (predicted probability of a refusal) for each prompt: the input rows as they came plus
+    refusal_risk and refusal_risk_unscored (why a row has no risk, e.g. an empty prompt)."""
+    from ..tables import check_output, jsonl_text, read_table, write_table
+    from ..triggers.predictor import RefusalPredictor, add_risks, pick_column
 
-    predictor = RefusalPredictor.load(model_path)
+    if out is not None:
+        check_output(out)
     df = read_table(file)
     col = pick_column(df, prompt_col, ("prompt", "text"), "prompt", file)
-    texts = df[col].fillna("").astype(str).tolist()
-    body = write_predictions(texts, predictor.predict_proba(texts), out, df.drop(columns=[col]))
+    predictor = RefusalPredictor.load(model_path)
+    result, prefix = add_risks(predictor, df, col)
+    blank = int(result[prefix + "refusal_risk"].isna().sum())
+    notes = [f"input already had refusal_risk columns: wrote {prefix}refusal_risk"] if prefix else []
+    if blank:
+        notes.append(f"{blank} rows unscored (see {prefix}refusal_risk_unscored)")
     if out is None:
-        typer.echo(body, nl=False)
+        typer.echo(jsonl_text(result), nl=False)
     else:
-        typer.echo(f"wrote {len(texts)} risks to {out}", err=True)
+        write_table(result, out)
+        typer.echo(f"wrote {len(result)} rows to {out}", err=True)
+    if notes:
+        typer.echo("; ".join(notes), err=True)
 
 
 @predictor_app.command("explain")
@@ -157,8 +191,13 @@ def predictor_explain(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the n-grams here (default: stdout)."),
 ) -> None:
     """The n-grams that push hardest towards refusal and towards an answer (corpus-level triggers)."""
+    from ..checks import at_least, output_file
     from ..triggers.predictor import RefusalPredictor, explain_html
 
+    at_least(top, 1, "--top")
+    for path, option in ((html_out, "--html"), (json_out, "--json")):
+        if path is not None:
+            output_file(path, option)
     predictor = RefusalPredictor.load(model_path)
     explanation = predictor.top_ngrams(top)
     body = json.dumps(explanation, indent=2)

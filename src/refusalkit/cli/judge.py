@@ -11,6 +11,7 @@ import typer
 from ..errors import RefusalkitError
 from ..judge import DEFAULT_DETECTOR, detector_help
 from ..judge.labels import label_schemes
+from ..run.evaluate import DEFAULT_MAX_UNSCORED
 from .app import API_KEY, BASE_URL, app, target_from_options
 
 DETECTOR_OPTION_HELP = detector_help(DEFAULT_DETECTOR)
@@ -63,20 +64,20 @@ def judge(
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     label_map: Optional[str] = typer.Option(None, "--label-map", help=LABEL_MAP_HELP),
     read_prompt: bool = typer.Option(False, "--read-prompt", help=READ_PROMPT_HELP),
+    max_unscored: float = typer.Option(DEFAULT_MAX_UNSCORED, "--max-unscored", help="Warn when more than this share of rows is unscored; every row unscored always fails (exit 1)."),
     base_url: Optional[str] = BASE_URL,
     api_key: Optional[str] = API_KEY,
 ) -> None:
-    """Label every response in a file as compliance / partial_refusal / full_refusal / unscored."""
-    from ..judge.io import (
-        add_verdicts,
-        check_output,
-        judge_table,
-        read_table,
-        require_column,
-        write_table,
-    )
+    """Label every response in a file as compliance / partial_refusal / full_refusal / unscored.
+
+    Exits 1 when every row is unscored (after writing the output); warns above --max-unscored."""
+    from ..checks import fraction
+    from ..judge.io import add_verdicts, judge_table, require_column
+    from ..run.evaluate import check_unscored
+    from ..tables import check_output, read_table, write_table
 
     check_output(out_file)
+    fraction(max_unscored, "--max-unscored")
     df = read_table(input_file)
     require_column(df, response_col, input_file)
     det, needs_prompts = build_detector(detector, model, base_url, api_key, label_map=label_map, read_prompt=read_prompt)
@@ -87,6 +88,11 @@ def judge(
     counts = out[prefix + "label"].value_counts().to_dict()
     note = f" (input already had those columns: wrote {prefix}label etc.)" if prefix else ""
     typer.echo(f"wrote {len(out)} rows to {out_file}{note}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), err=True)
+    unscored = [v.evidence or "unknown" for v in verdicts if v.label == "unscored"]
+    reasons = {r: unscored.count(r) for r in sorted(set(unscored), key=unscored.count, reverse=True)}
+    warning = check_unscored(len(verdicts), len(unscored), reasons, max_unscored, what="rows")
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command("judge-eval")
@@ -115,16 +121,12 @@ def judge_eval(
     """Measure a detector on a file you labelled: binary accuracy, per-class P/R/F1, macro-F1, confusion matrix."""
     from ..judge.common import CLASSES
     from ..judge.corpus import quality
-    from ..judge.io import (
-        add_verdicts,
-        eval_html,
-        judge_table,
-        read_table,
-        require_column,
-        write_table,
-    )
+    from ..checks import output_dir
+    from ..judge.io import add_verdicts, eval_html, judge_table, require_column
     from ..judge.labels import SKIP, binary_quality, parse_map
+    from ..tables import read_table, write_table
 
+    output_dir(out_dir)
     mapping = parse_map(label_scheme)
     binary = mapping.binary if binary is None else binary
     df = read_table(input_file)

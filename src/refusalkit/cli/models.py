@@ -1,7 +1,6 @@
 """`refusalkit models`, `generate`, `serve` and `demo`."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -34,10 +33,11 @@ def read_prompt_lines(path: Path) -> list[Prompt]:
         from ..data import load_prompts
 
         return load_prompts(path, default_label="benign")
+    from ..tables import read_rows
+
     if not path.exists():
         raise RefusalkitError(f"prompt file {path} does not exist")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Prompt(id=f"p{i}", text=t) for i, t in enumerate(lines)]
+    return [Prompt(id=f"p{i}", text=row["prompt"]) for i, (_, row) in enumerate(read_rows(path)[1])]
 
 
 @app.command()
@@ -45,7 +45,7 @@ def generate(
     prompt: Optional[List[str]] = typer.Argument(None, help="Prompt text(s)."),
     model: str = MODEL,
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="JSONL (prompt/text field) or text file, one prompt a line."),
-    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write responses as JSONL here."),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the responses here (.jsonl, .json, .csv, .tsv or .parquet, by extension)."),
     max_new_tokens: int = typer.Option(256, help="Maximum answer length in tokens."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),
     seed: int = typer.Option(0),
@@ -56,19 +56,24 @@ def generate(
     api_key: Optional[str] = API_KEY,
 ) -> None:
     """Generate answers for prompts given inline or in a file."""
+    from ..tables import check_output, check_text, write_table
+
+    if out_file is not None:
+        check_output(out_file)
+    params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
+    for i, text in enumerate(prompt or [], 1):
+        check_text(text, f"prompt argument {i}")
     items = [Prompt(id=f"p{i}", text=t) for i, t in enumerate(prompt or [])]
     if prompts:
         items += read_prompt_lines(prompts)
     if not items:
         raise RefusalkitError("give prompts as arguments or with --prompts FILE")
     target = target_from_options(model, adapter, base_url, api_key)
-    params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
     responses = target.generate(items, params)
     if out_file:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        with out_file.open("w", encoding="utf-8") as fh:
-            for p, r in zip(items, responses):
-                fh.write(json.dumps({"prompt": p.text, **r.to_dict()}, ensure_ascii=False) + "\n")
+        import pandas as pd
+
+        write_table(pd.DataFrame([{"prompt": p.text, **r.to_dict()} for p, r in zip(items, responses)]), out_file)
         typer.echo(f"wrote {len(responses)} responses to {out_file}", err=True)
     else:
         for p, r in zip(items, responses):
@@ -106,4 +111,5 @@ def demo(
     """The main job on the bundled model (`make demo`): evaluate it on the core suite's test split."""
     from .eval import run_eval
 
-    run_eval(model, "core", out_dir, split="test", limit=limit, params=GenParams(max_new_tokens=max_new_tokens, batch_size=16))
+    params = GenParams(max_new_tokens=max_new_tokens, batch_size=16)
+    run_eval(model, "core", out_dir, split="test", limit=limit, params=params)

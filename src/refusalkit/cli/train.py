@@ -11,7 +11,16 @@ from .app import app
 
 
 def _config(epochs: float, lr: float, rank: int, batch_size: int, max_length: int, max_steps: Optional[int], seed: int):
+    """The LoRA settings, checked before any data is built or a model loads."""
+    from ..checks import at_least
+    from ..errors import RefusalkitError
     from ..train.sft import SFTConfig
+
+    for value, option in ((epochs, "--epochs"), (lr, "--lr")):
+        if not value > 0:
+            raise RefusalkitError(f"{option} must be above 0, got {value}")
+    for value, option in ((rank, "--rank"), (batch_size, "--batch-size"), (max_length, "--max-length"), (max_steps, "--max-steps")):
+        at_least(value, 1, option)
 
     return SFTConfig(rank=rank, alpha=2 * rank, lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, seed=seed)
 
@@ -46,10 +55,13 @@ def align(
 
     Load the result anywhere with `--model MODEL --adapter OUT`.
     """
+    from ..checks import output_dir
     from ..train.align import train_variant
     from ..train.data import load_align_rows
 
-    result = train_variant("safety", model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), rows=load_align_rows(data))
+    output_dir(out_dir)
+    config = _config(epochs, lr, rank, batch_size, max_length, max_steps, seed)
+    result = train_variant("safety", model, out_dir, config, rows=load_align_rows(data))
     _done(result, "align")
 
 
@@ -70,8 +82,12 @@ def mitigate(
     from ..train.align import train_variant
     from ..train.data import load_align_rows
 
+    from ..checks import output_dir
+
     if method not in ("generic", "triggers"):
         raise RefusalkitError(f"unknown method '{method}': use generic or triggers")
+    output_dir(out_dir)
+    config = _config(epochs, lr, rank, batch_size, max_length, max_steps, seed)
     texts = None
     rows = load_align_rows(data)
     if method == "triggers":
@@ -85,7 +101,7 @@ def mitigate(
         s = built.summary()
         typer.echo(f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable", err=True)
         texts = built.pairs
-    result = train_variant(method, model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), trigger_texts=texts, rows=rows)
+    result = train_variant(method, model, out_dir, config, trigger_texts=texts, rows=rows)
     _done(result, f"mitigate ({method})")
 
 
@@ -101,12 +117,16 @@ def triggers(
     min_count: int = typer.Option(3, "--min-count", help="Requests an n-gram must occur in."),
 ) -> None:
     """Find refusal triggers: per-word attribution (occlusion, gradient x input) and corpus-level cues, split harmful/harmless."""
+    from ..checks import at_least, output_dir
     from ..errors import RefusalkitError
     from ..targets import load_target
     from ..train.data import load_align_rows
     from ..triggers.discover import discover, write_report
     from ..triggers.harm import PromptHarmClassifier
 
+    output_dir(out_dir)
+    for value, lowest, option in ((limit, 1, "--limit"), (examples, 0, "--examples"), (max_n, 1, "--max-n"), (min_count, 1, "--min-count")):
+        at_least(value, lowest, option)
     rows = load_align_rows()
     if prompts == "align":
         texts = [r["text"] for r in rows if r["label"] == "harmful" and r.get("split") == "train"]
@@ -146,12 +166,20 @@ def study(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, rate every variant on the core test split and the ood suite, write one report."""
+    from ..checks import at_least, output_dir
+    from ..errors import RefusalkitError
     from ..train.study import StudySettings, run_study
 
+    output_dir(out_dir)
+    at_least(limit, 1, "--limit")
+    for value, option in ((epochs, "--epochs"), (lr, "--lr")):
+        if value is not None and not value > 0:
+            raise RefusalkitError(f"{option} must be above 0, got {value}")
+    at_least(top_layers, 1, "--top-layers")
     kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key, align=str(data) if data else None,
               suite_train=suite_train, ood=ood)
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
-    if limit:
+    if limit is not None:
         settings.eval_limit = limit
     if ood_limit:
         settings.ood_limit = ood_limit

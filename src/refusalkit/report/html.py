@@ -140,6 +140,7 @@ def render_run(summary: dict[str, Any], rows: Sequence[dict[str, Any]], others: 
 <p class='meta'>prompts: {_e(info.get('prompts', ''))}{_e(' split ' + info['split'] if info.get('split') else '')} ({m['n_prompts']} prompts, {m['unscored']} unscored) ·
 judge: {_e(info['detector'])} · max new tokens: {_e(params.get('max_new_tokens'))} · temperature: {_e(params.get('temperature'))}
 · system prompt: {_e(params.get('system_prompt') or 'none')} · early stop: {_e('on' if early else 'off')}</p>
+{_resume_note(info)}
 <h2>Headline rates (Wilson 95% intervals)</h2>
 {_headline_table(m['groups'])}
 <p class='note'>Trigger-benign prompts are harmless requests that share words or shape with harmful ones; plain benign
@@ -157,6 +158,23 @@ prompts have no such cue. Unscored rows (failed generations or judge errors) are
 {_rows_table(unscored, [('prompt_id', 'id'), ('prompt', 'prompt'), ('error', 'error'), ('evidence', 'reason')], 'None.')}
 """
     return _page(f"refusalkit report: {info['target']}", body)
+
+
+def resume_line(info: dict[str, Any]) -> str:
+    """What the last call did with the run store: answers reused, prompts answered again because their
+    content changed ("" for a summary from before these counts)."""
+    if "reused_answers" not in info:
+        return ""
+    line = f"{info['reused_answers']} stored answers reused, {info['generated_this_call']} prompts answered this call"
+    again = [f"{info['reanswered_changed']} because their text or system prompt changed"] if info["reanswered_changed"] else []
+    if info.get("reanswered_unverified"):
+        again.append(f"{info['reanswered_unverified']} stored by an older refusalkit without the prompt's content hash")
+    return line + (f" ({'; '.join(again)})" if again else "")
+
+
+def _resume_note(info: dict[str, Any]) -> str:
+    line = resume_line(info)
+    return f"<p class='meta'>Run store: {_e(line)}.</p>" if line else ""
 
 
 def render_compare(comparison: dict[str, Any]) -> str:

@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from ..data.loaders import file_rows
 from ..errors import RefusalkitError
 from ..paths import home
+from ..tables import read_rows
 from ..types import GenParams, Prompt
 
 ALIGN_REQUIRED = ("id", "text", "label")
@@ -50,7 +50,7 @@ def load_align_rows(path: str | Path | None = None) -> list[dict]:
     if not path.exists():
         raise RefusalkitError(f"alignment set {path} does not exist")
     rows = []
-    for n, row in file_rows(path):
+    for n, row in read_rows(path)[1]:
         for key in ALIGN_REQUIRED:
             if not str(row.get(key) or "").strip():
                 raise RefusalkitError(f"{path}: row {n}: missing or empty '{key}'")

@@ -26,7 +26,7 @@ Models are saved with joblib (a pickle): load only files you trust.
 from __future__ import annotations
 
 import importlib.util
-import json
+import re
 import weakref
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -36,49 +36,19 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from ..errors import RefusalkitError
+from ..tables import read_table
 
 _TRUE = {"1", "true", "yes", "refused", "refusal", "refuse", "partial_refusal", "full_refusal", "rejected"}
 _FALSE = {"0", "false", "no", "complied", "compliance", "answered", "comply"}
 _SKIP = {"", "unscored", "nan", "none", "null"}  # no label: the row is skipped and counted
 _PROMPT_COLS = ("prompt", "text")
 _LABEL_COLS = ("refused", "label", "verdict")
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+\.0*")
+# Columns `predictor apply` adds: the risk, and why a row has none (empty or non-text prompt).
+RISK_COLUMNS = ("refusal_risk", "refusal_risk_unscored")
 
 
-# --- reading data -------------------------------------------------------------------------------
-def read_table(path: Path) -> pd.DataFrame:
-    """A JSONL, JSON, CSV, Parquet or plain-text (one prompt a line, column ``prompt``) file."""
-    path = Path(path)
-    if not path.exists():
-        raise RefusalkitError(f"{path} does not exist")
-    if path.is_dir():
-        raise RefusalkitError(f"{path} is a folder; give a file (or --run DIR for an eval run)")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".jsonl":
-            df = pd.read_json(path, lines=True, dtype=False)
-        elif suffix == ".json":
-            df = pd.read_json(path, dtype=False)
-        elif suffix == ".csv":
-            df = pd.read_csv(path)
-        elif suffix == ".tsv":
-            df = pd.read_csv(path, sep="\t")
-        elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        elif suffix in (".txt", ""):
-            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-            df = pd.DataFrame({"prompt": lines})
-        else:
-            raise RefusalkitError(f"{path}: unsupported file type '{suffix}' (use .jsonl, .json, .csv, .tsv, .parquet or .txt)")
-    except RefusalkitError:
-        raise
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RefusalkitError(f"{path}: cannot read it as {suffix or 'text'} ({first})") from exc
-    if df.empty:
-        raise RefusalkitError(f"{path} holds no rows")
-    return df
-
-
+# --- reading data (files: refusalkit.tables.read_table) ------------------------------------------
 def pick_column(df: pd.DataFrame, given: str | None, defaults: Sequence[str], what: str, path) -> str:
     """The column named ``given``, or the first of ``defaults`` present; a one-line error otherwise."""
     cols = [str(c) for c in df.columns]
@@ -94,14 +64,17 @@ def pick_column(df: pd.DataFrame, given: str | None, defaults: Sequence[str], wh
 
 
 def _label_key(value) -> str:
-    """A label value as the lower-case text it is matched by ("" for a missing value; 1.0 -> "1")."""
+    """A label value as the lower-case text it is matched by ("" for a missing value; 1.0 and "1.0" -> "1")."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value)).lower()
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
-    return str(value).strip().lower()
+    key = str(value).strip().lower()
+    if _WHOLE_NUMBER.fullmatch(key):  # a CSV cell "1.0" (a column a spreadsheet saved as floats)
+        return str(int(float(key)))
+    return key
 
 
 def _value_set(values: Iterable[str] | str | None) -> set[str]:
@@ -587,20 +560,24 @@ def explain_html(explanation: dict, path: Path, title: str = "Refusal triggers (
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
 
 
-def write_predictions(texts: Sequence[str], risks: Sequence[float], path: Path | None, extra: pd.DataFrame | None = None) -> str:
-    """Write (prompt, refusal_risk) rows as CSV or JSONL (by suffix); to a string when ``path`` is None."""
-    df = pd.DataFrame({"prompt": list(texts), "refusal_risk": [float(r) for r in risks]})
-    if extra is not None:
-        for col in extra.columns:
-            if col not in df.columns:
-                df[col] = extra[col].values
-    if path is not None and Path(path).suffix.lower() == ".csv":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(path, index=False)
-        return ""
-    body = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in df.to_dict(orient="records"))
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(body, encoding="utf-8")
-        return ""
-    return body
+def add_risks(predictor: "RefusalPredictor", df: pd.DataFrame, col: str) -> tuple[pd.DataFrame, str]:
+    """The rows of ``df`` as they came plus ``refusal_risk`` (the predicted probability of a refusal)
+    and ``refusal_risk_unscored`` (why a row has no risk: an empty or non-text prompt; null when it has
+    one). When the input has columns of those names, the new ones are ``predicted_refusal_risk`` and
+    ``predicted_refusal_risk_unscored``. Returns the table and the prefix used ("" or "predicted_")."""
+    from ..tables import added_columns
+
+    names, prefix = added_columns(df, RISK_COLUMNS, "predicted_")
+    values = df[col].tolist()
+    scored = [i for i, v in enumerate(values) if isinstance(v, str) and v.strip()]
+    probs = predictor.predict_proba([values[i] for i in scored]) if scored else []
+    risks: list[float | None] = [None] * len(values)
+    for i, p in zip(scored, probs):
+        risks[i] = float(p)
+    missing = lambda v: v is None or (isinstance(v, float) and np.isnan(v))  # noqa: E731
+    reasons = [None if r is not None else ("empty prompt" if missing(v) or isinstance(v, str) else "prompt is not text")
+               for v, r in zip(values, risks)]
+    out = df.copy()
+    out[names[0]] = pd.Series(risks, index=out.index, dtype=object)
+    out[names[1]] = pd.Series(reasons, index=out.index, dtype=object)
+    return out, prefix
