@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from ..judge import DEFAULT_DETECTOR, Detector, judge_safely, load_detector
 from ..progress import progress_bar
-from ..types import GenParams, Prompt, Response, Verdict
+from ..types import GenParams, Prompt, Response
 from .store import RunStore, params_hash
 
 # Judges for which early stop is on by default: benchmarks/eval_throughput.py found their verdicts on
