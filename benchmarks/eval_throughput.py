@@ -27,12 +27,14 @@ import torch
 from refusalkit.data import load_prompts
 from refusalkit.judge import PrefixDetector, load_detector
 from refusalkit.metrics import REFUSALS
+from refusalkit.provenance import provenance
 from refusalkit.run import EarlyStop, early_stop_default, evaluate
 from refusalkit.targets import load_target
 from refusalkit.types import GenParams
 
 
 def main() -> None:
+    started = time.time()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--prompts", default="core")
@@ -122,6 +124,7 @@ def main() -> None:
             "speedup_vs_naive": round(naive_s / eval_s, 2),
             "agreement_with_naive": _agree({k: r["verdict"] for k, r in rows.items()}, naive),
         }
+    result["provenance"] = provenance(started)
     print(json.dumps(result, indent=2))
 
 
