@@ -49,7 +49,7 @@ class StudySettings:
     base_url: str | None = None
     api_key: str | None = None
     # LoRA on every block for three passes, bf16 where fast: the only setting in the GPU sweep where (c)
-    # separates intent from trigger (README); top_layers=8 and one epoch train about 4x faster but do not.
+    # separates intent from trigger (docs/results/history.md); top_layers=8 and one epoch train about 4x faster but do not.
     # lr 1e-3 (twice `align`'s): at 5e-4 (c) gave up 6-10 harmful points against (a) in all six seeds run.
     sft: SFTConfig = field(default_factory=lambda: SFTConfig(top_layers=None, epochs=3.0, lr=1e-3, bf16=None))
     budget: Budget = field(default_factory=Budget)
