@@ -26,6 +26,7 @@ import time
 
 from refusalkit.judge import DEFAULT_DETECTOR, load_detector
 from refusalkit.judge.corpus import load_corpus, quality
+from refusalkit.provenance import provenance
 from refusalkit.types import Prompt, Response
 
 
@@ -68,6 +69,7 @@ def measure(det, rows, repeat_for_speed: int = 3) -> dict:
 
 
 def main() -> None:
+    started = time.time()
     ap = argparse.ArgumentParser()
     ap.add_argument("--llm-model", help="judge model for the llm detector (alias, folder or openai:NAME)")
     ap.add_argument("--base-url")
@@ -107,6 +109,7 @@ def main() -> None:
         result["detectors"]["llm"] = {"not_applicable": (
             "needs a judge model (--llm-model); none that can follow the rubric is available offline here "
             "(the bundled SmolLM2-135M is too small to be a judge)")}
+    result["provenance"] = provenance(started)
     print(json.dumps(result, indent=2))
 
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
+from refusalkit.provenance import provenance
 from refusalkit.train.study import StudySettings, run_study
 
 
 def main() -> None:
+    started = time.time()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/study")
     ap.add_argument("--quick", action="store_true")
@@ -74,6 +77,7 @@ def main() -> None:
         "first_token_align_heldout": study["first_token_align_heldout"],
         "training": {"suite_train": study["settings"]["suite_train"], "epochs": sft["epochs"], "lr": sft["lr"], "top_layers": sft["top_layers"], "bf16": sft.get("bf16", False)},
         "timings_s": study["timings_s"],
+        "provenance": provenance(started),
     }
     print(json.dumps(out, indent=1))
 

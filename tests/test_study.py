@@ -1,13 +1,9 @@
-"""`refusalkit study --quick` end to end on the tiny random model (needs the evaluation loop)."""
+"""`refusalkit study --quick` end to end on the tiny random model."""
 from __future__ import annotations
 
 import json
 
 import pytest
-
-run = pytest.importorskip("refusalkit.run")
-if not hasattr(run, "evaluate"):
-    pytest.skip("the evaluation loop (refusalkit.run.evaluate) is not in this tree yet", allow_module_level=True)
 
 
 @pytest.mark.integration

@@ -10,9 +10,8 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
-from scipy.stats import binomtest, norm
+from scipy.stats import binomtest
 
-Z95 = float(norm.ppf(0.975))
 REFUSALS = ("full_refusal", "partial_refusal")
 # Groups of prompts the headline numbers are computed for.
 GROUPS = {

@@ -12,12 +12,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-state: dict = {"debug": False}
 
 
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
-    state["debug"] = debug
+    """Declares ``--debug`` for the help text; ``refusalkit.cli.main`` reads the flag from argv, because
+    it must know it while handling an error raised before or outside any command."""
 
 
 # Options reused by every command that takes a model.

@@ -63,7 +63,7 @@ register_detector("hf:", _lazy("hf_classifier", "HFClassifierDetector"), help="H
 # The detector `eval` and the other commands use unless told otherwise. On the corpus's held-out dev
 # split the learned classifier has the best macro-F1, and the best binary accuracy and macro-F1 on its
 # hand-written answers (the closest to real model output); the ensemble is within a few thousandths
-# and a little slower (benchmarks/judge_quality.py; figures in the README).
+# and a little slower (benchmarks/judge_quality.py; figures in docs/results/detectors.md).
 DEFAULT_DETECTOR = "learned"
 
 __all__ = [

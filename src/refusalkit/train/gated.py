@@ -135,7 +135,7 @@ def rate_checks(variants: dict):
 
 
 def compare(variants: dict) -> dict:
-    """Informational comparisons of the gated variant with (a) and (c) (not among the issue's targets)."""
+    """Informational comparisons of the gated variant with (a) and (c) (reported beside the study's checks, not among them)."""
     r, test = rate_checks(variants)
     g_h, g_t, g_p = r("gated", "harmful_refusal"), r("gated", "trigger_benign_refusal"), r("gated", "plain_benign_refusal")
     return {

@@ -33,7 +33,7 @@ MIN_SHARED_PREFIX = 4  # shorter shared prefixes are not worth a second forward 
 
 @dataclass
 class SFTConfig:
-    """LoRA and optimisation settings. Defaults were tuned on the bundled SmolLM2-135M (see README)."""
+    """LoRA and optimisation settings. Defaults were tuned on the bundled SmolLM2-135M (see docs/results/study.md)."""
 
     rank: int = 16
     alpha: int = 32

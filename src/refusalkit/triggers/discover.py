@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..progress import progress_bar
-from .attribution import Attribution, attribute
-from .cues import Cue, corpus_cues
+from .attribution import attribute
+from .cues import corpus_cues
 
 
 def discover(
