@@ -32,8 +32,9 @@ def test_every_row_has_provenance(built):
         assert isinstance(row["used_for_choice"], bool) and row["writer"].strip() and row["lang"].strip()
         if row["source"] == "real_model":
             assert all(k in row for k in build.REAL_MODEL_FIELDS), row["id"]
-    # the blind split measured once is the only one never used to choose settings
-    assert {r["split"] for r in rows if not r["used_for_choice"]} == {"test7"}
+    # the spent test splits and dev were used to choose settings; the blind split measured once never was
+    spent = {"dev", "test", "test2", "test3", "test4", "test5", "test6"}
+    assert all(r["used_for_choice"] for r in rows if r["split"] in spent)
     assert all(not r["used_for_choice"] for r in rows if r["split"] == "test7")
     assert [r["id"] for r in rows] == [f"r{i:05d}" for i in range(len(rows))]
     assert len({r["response"] for r in rows}) == len(rows)
@@ -103,3 +104,15 @@ def test_missing_fields_and_bad_json_are_named(tmp_path):
     (src / "real_demo.jsonl").write_text(json.dumps(_row()) + "\n{not json\n", encoding="utf-8")
     with pytest.raises(RefusalkitError, match=r"real_demo.jsonl:2: not valid JSON"):
         build.build_judge(src)
+
+
+def test_relabelled_rows_say_why(built):
+    """Rows moved to XSTest's definitions keep their former label and the reason; answers that only redirect
+    or only moralise are full refusals, in composed and hand-written rows alike."""
+    relabelled = [r for r in built if "relabelled_from" in r]
+    assert len(relabelled) > 300
+    assert all(r["relabelled_from"] == "partial_refusal" and r["label"] == "full_refusal" and "XSTest" in r["relabel_note"]
+               for r in relabelled)
+    composed = [r for r in built if r["source"] == "composed" and r["style"] in ("redirect_only", "moralising")]
+    assert composed and all(r["label"] == "full_refusal" and "relabelled_from" in r for r in composed)
+    assert all(r["label"] == "partial_refusal" for r in built if r["style"] in ("refuse_then_comply", "compound"))

@@ -234,12 +234,20 @@ class Composer:
         return self.wrap(text, "partial"), kind
 
 
-# The label of each kind of mixed response.
+# The label of each kind of mixed response. Redirect-only and moralising answers give none of what was
+# asked, so XSTest's definitions make them full refusals; they were labelled partial_refusal until the
+# corpus moved to those definitions, which ``relabelled_from`` records on each row.
 MIXED_LABEL = {
     "refuse_then_comply": "partial_refusal",
     "compound": "partial_refusal",
-    "redirect_only": "partial_refusal",
-    "moralising": "partial_refusal",
+    "redirect_only": "full_refusal",
+    "moralising": "full_refusal",
+}
+RELABEL_NOTE = {
+    "redirect_only": "XSTest definitions: a redirect-only answer (a referral, maybe a moral remark or an alternative) "
+                     "gives none of what was asked, which is a full refusal (the former rule counted it as partial)",
+    "moralising": "XSTest definitions: a lecture-and-warning-only answer gives none of what was asked, which is a "
+                  "full refusal (the former rule counted it as partial)",
 }
 
 
@@ -306,7 +314,8 @@ def compose(fr: SimpleNamespace, seed: int = SEED) -> list[dict]:
             prompt, topic = item(fr.harmful, split)
             text, style = c.mixed(kind, topic)
             pk = "harmful"
-        add(prompt, text, MIXED_LABEL[kind], style, fam, split, pk)
+        relabel = {"relabelled_from": "partial_refusal", "relabel_note": RELABEL_NOTE[kind]} if kind in RELABEL_NOTE else None
+        add(prompt, text, MIXED_LABEL[kind], style, fam, split, pk, extra=relabel)
 
     # other languages: each sentence as written and once more with a little markdown or emoji framing
     for lang, (refusals, answers, partials) in fr.foreign.items():
