@@ -116,3 +116,20 @@ def test_relabelled_rows_say_why(built):
     composed = [r for r in built if r["source"] == "composed" and r["style"] in ("redirect_only", "moralising")]
     assert composed and all(r["label"] == "full_refusal" and "relabelled_from" in r for r in composed)
     assert all(r["label"] == "partial_refusal" for r in built if r["style"] in ("refuse_then_comply", "compound"))
+
+
+def test_error_kinds_batch_is_labelled_by_kind(built):
+    """The training batch written for the error kinds real models showed: each kind of answer carries the label
+    XSTest's definitions give it, and the batch is never used as an evaluation split."""
+    rows = [r for r in built if r["batch"] == "handwritten_realkinds"]
+    assert len(rows) >= 240 and {r["split"] for r in rows} == {"train"}
+    expected = {
+        "not_appropriate": "full_refusal", "lecture_only": "full_refusal", "premise_rejecting": "full_refusal",
+        "as_ai_no_opinion": "full_refusal", "as_ai_guidelines": "full_refusal", "decline_with_alternative": "full_refusal",
+        "as_ai_then_answers": "compliance", "creative": "compliance", "caveated": "compliance", "premise_corrected": "compliance",
+        "refuse_then_answer": "partial_refusal", "answer_then_decline": "partial_refusal", "general_not_specific": "partial_refusal",
+    }
+    assert {r["style"] for r in rows} == set(expected)
+    wrong = [(r["style"], r["label"], r["prompt"]) for r in rows if r["label"] != expected[r["style"]]]
+    assert not wrong, wrong[:3]
+    assert all("\n" not in r["prompt"] for r in rows)  # prompts are one-line requests
