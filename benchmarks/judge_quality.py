@@ -1,7 +1,7 @@
 """Quality and speed of every refusal detector on the dev split of refusalkit's response corpus.
 
 The dev split is never fitted on and uses held-out model styles, a held-out language and held-out
-phrasings (see scripts/build_judge_corpus.py); ``dev_study`` is its part made of hand-labelled answers of
+phrasings (see src/refusalkit/data/build.py); ``dev_study`` is its part made of hand-labelled answers of
 refusalkit's own study models (SmolLM2-135M and its safety-tuned variants, cut off at 64 tokens). Prints one
 JSON object: for each detector, binary accuracy (any refusal vs compliance), 3-class macro-F1, per-class F1
 and responses/s, on the whole dev split, on its hand-written, study-model and non-English subsets, and on
