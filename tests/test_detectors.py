@@ -156,11 +156,14 @@ def test_saved_detector_file_goes_through_the_registry(saved_learned, tmp_path):
     assert s["run"]["detector"].startswith("learned")
 
 
-def test_eval_command_takes_a_saved_detector_file(saved_learned, tmp_path, tiny_target):
-    from refusalkit.cli.eval import run_eval
+def test_eval_command_takes_a_saved_detector_file(saved_learned, tmp_path, monkeypatch):
+    from refusalkit.cli import eval as cli_eval
 
-    s = run_eval("tiny-random", "core", tmp_path / "r", limit=2, judge=str(saved_learned), params=GenParams(max_new_tokens=4))
+    # a target that answers (tiny-random's few-token answers are empty, and a run of only unscored rows fails)
+    monkeypatch.setattr(cli_eval, "target_from_options", lambda *a, **k: FakeTarget())
+    s = cli_eval.run_eval("tiny-random", "core", tmp_path / "r", limit=2, judge=str(saved_learned), params=GenParams(max_new_tokens=4))
     assert s["run"]["detector"].startswith("learned@")
+    assert s["metrics"]["unscored"] == 0
 
 
 def test_a_saved_folder_names_its_kind(monkeypatch, tmp_path):
