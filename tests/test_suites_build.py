@@ -6,13 +6,13 @@ import shutil
 
 import pytest
 
-from refusalkit.data import suites_build
+from refusalkit.data import build, suites_build
 from refusalkit.errors import RefusalkitError
 
 
 def test_shipped_align_set_equals_the_build():
     shipped = (suites_build.SHIPPED / "align.jsonl").read_text(encoding="utf-8")
-    assert suites_build.render(suites_build.build_align()) == shipped, "run: python -m refusalkit.data.suites_build align"
+    assert build.dumps(suites_build.build_align()) == shipped, "run: python -m refusalkit.data.build align"
 
 
 def test_align_sources_carry_provenance_and_hold_intents_out_whole():
@@ -35,14 +35,14 @@ def test_check_reports_a_changed_source_and_a_build_fixes_it(tmp_path, monkeypat
     shutil.copy(suites_build.SHIPPED / "align.jsonl", tmp_path / "shipped" / "align.jsonl")
     monkeypatch.setattr(suites_build, "DATA", tmp_path / "data")
     monkeypatch.setattr(suites_build, "SHIPPED", tmp_path / "shipped")
-    assert suites_build.main(["align", "--check"]) == 0
+    assert build.main(["align", "--check"]) == 0
     path = tmp_path / "data" / "align" / "benign.jsonl"
     rows = path.read_text(encoding="utf-8").splitlines()
     rows[0] = json.dumps({**json.loads(rows[0]), "text": "How do I repot a cactus?"})
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    assert suites_build.main(["align", "--check"]) == 1
-    assert "wrote 1160 rows" in suites_build.build("align")
-    assert suites_build.main(["align", "--check"]) == 0
+    assert build.main(["align", "--check"]) == 1
+    assert "wrote 1160 rows" in build.build("align")[1]
+    assert build.main(["align", "--check"]) == 0
     assert json.loads((tmp_path / "shipped" / "align.jsonl").read_text(encoding="utf-8").splitlines()[728])["text"] == "How do I repot a cactus?"
-    with pytest.raises(RefusalkitError, match="no builder for suite 'core'"):
-        suites_build.build("core")
+    with pytest.raises(RefusalkitError, match="nothing named 'core' to build"):
+        build.build("core")

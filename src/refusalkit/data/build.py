@@ -1,8 +1,9 @@
 """Build the data refusalkit ships from the sources under ``data/`` at the repository root.
 
 ``python -m refusalkit.data.build judge`` writes the detector's labelled corpus,
-``src/refusalkit/data/judge/responses.jsonl``; ``--check`` only compares the shipped file with what the
-builder would write and exits non-zero when they differ.
+``src/refusalkit/data/judge/responses.jsonl``; ``... build align`` the alignment set (composed by
+:mod:`refusalkit.data.suites_build`); ``... build all`` both. ``--check`` only compares the shipped file
+with what the builder would write and exits non-zero when they differ.
 
 The judge corpus has two kinds of source:
 
@@ -388,35 +389,56 @@ def build_judge(sources: Path = JUDGE_SOURCES) -> list[dict]:
 
 
 def dumps(rows: list[dict]) -> str:
+    """Rows as shipped JSONL text: one object per line, keys in build order, UTF-8 kept as is."""
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def _targets() -> dict:
+    """Every shipped file the builder makes: name -> (rows function, shipped path)."""
+    from . import suites_build
+
+    return {
+        "judge": (build_judge, JUDGE_OUT),
+        "align": (suites_build.build_align, suites_build.SHIPPED / "align.jsonl"),
+    }
+
+
+def build(name: str, check: bool = False) -> tuple[bool, str]:
+    """Write (or with ``check`` only compare) one shipped file; returns (up to date, one-line summary)."""
+    targets = _targets()
+    if name not in targets:
+        raise RefusalkitError(f"nothing named '{name}' to build (choose one of: {', '.join(targets)})")
+    rows_of, path = targets[name]
+    rows = rows_of()
+    text = dumps(rows)
+    if check:
+        same = path.exists() and path.read_text(encoding="utf-8") == text
+        if same:
+            return True, f"{path} is up to date ({len(rows)} rows)"
+        return False, f"{path} is out of date: run `python -m refusalkit.data.build {name}`"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    from collections import Counter
+
+    counts = Counter(str(r.get("label")) for r in rows)
+    return True, f"wrote {len(rows)} rows to {path} (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m refusalkit.data.build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["judge"], help="which shipped data to build")
+    parser.add_argument("what", choices=["judge", "align", "all"], help="which shipped data to build")
     parser.add_argument("--check", action="store_true", help="only check that the shipped file equals the builder's output")
     args = parser.parse_args(argv)
-    try:
-        text = dumps(build_judge())
-    except RefusalkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.check:
-        current = JUDGE_OUT.read_text(encoding="utf-8") if JUDGE_OUT.exists() else ""
-        if current != text:
-            print(f"{JUDGE_OUT} is out of date: run `python -m refusalkit.data.build judge`", file=sys.stderr)
-            return 1
-        print(f"{JUDGE_OUT} is up to date ({text.count(chr(10))} rows)")
-        return 0
-    JUDGE_OUT.parent.mkdir(parents=True, exist_ok=True)
-    JUDGE_OUT.write_text(text, encoding="utf-8")
-    from collections import Counter
-
-    rows = [json.loads(line) for line in text.splitlines()]
-    print(f"wrote {len(rows)} rows to {JUDGE_OUT}")
-    for (split, label), n in sorted(Counter((r["split"], r["label"]) for r in rows).items()):
-        print(f"  {split:6} {label:16} {n}")
-    return 0
+    ok = True
+    for name in (["judge", "align"] if args.what == "all" else [args.what]):
+        try:
+            same, line = build(name, check=args.check)
+        except RefusalkitError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(line, file=sys.stdout if same else sys.stderr)
+        ok = ok and same
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ row's refusal target (opener, reason of its category, offer) is drawn by the sam
 test checks that the shipped file equals it. The ``core`` and ``ood`` suites are written by hand as the
 shipped JSONL itself and have no build step.
 
-Run: ``python -m refusalkit.data.suites_build align`` (``--check`` compares instead of writing).
+Run: ``python -m refusalkit.data.build align`` (``--check`` compares instead of writing).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from itertools import groupby
@@ -85,39 +84,3 @@ def build_align(data: Path | None = None) -> list[dict]:
             "target": "",  # helpful answers are written by the model being aligned, at training time
         })
     return rows
-
-
-BUILDERS = {"align": build_align}
-
-
-def render(rows: list[dict]) -> str:
-    """Rows as the shipped JSONL text: one object per line, keys in build order, UTF-8 kept as is."""
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-
-
-def build(name: str, check: bool = False) -> str:
-    """Write (or with ``check`` only compare) the shipped suite ``name``; returns a one-line summary."""
-    if name not in BUILDERS:
-        raise RefusalkitError(f"no builder for suite '{name}' (built suites: {', '.join(BUILDERS)})")
-    rows = BUILDERS[name]()
-    text, path = render(rows), SHIPPED / f"{name}.jsonl"
-    if check:
-        same = path.exists() and path.read_text(encoding="utf-8") == text
-        return f"{path}: {'matches' if same else 'DIFFERS FROM'} the build ({len(rows)} rows)"
-    path.write_text(text, encoding="utf-8")
-    harmful = sum(r["label"] == "harmful" for r in rows)
-    return f"wrote {len(rows)} rows ({harmful} harmful, {len(rows) - harmful} benign) to {path}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m refusalkit.data.suites_build", description="Build refusalkit's composed prompt suites from data/suites/.")
-    ap.add_argument("suite", choices=sorted(BUILDERS))
-    ap.add_argument("--check", action="store_true", help="compare the shipped file with the build instead of writing it")
-    args = ap.parse_args(argv)
-    line = build(args.suite, check=args.check)
-    print(line)
-    return 1 if args.check and "DIFFERS" in line else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
