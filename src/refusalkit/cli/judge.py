@@ -9,22 +9,23 @@ from typing import Optional
 import typer
 
 from ..errors import RefusalkitError
-from .app import API_KEY, BASE_URL, app, target_from_options
+from .app import app, openai_options, target_from_options
 
 DETECTOR_HELP = "prefix, pattern, learned (default), ensemble, first-token (needs --model), llm (needs --model)."
 
 
-def _detector(name: Optional[str], model: Optional[str], base_url: Optional[str], api_key: Optional[str]):
+def _detector(name: Optional[str], model: Optional[str], client):
     from ..judge import DEFAULT_DETECTOR, NEEDS_TARGET, load_detector
 
     name = name or DEFAULT_DETECTOR
     if name in NEEDS_TARGET and not model:
         raise RefusalkitError(f"the {name} detector needs --model (a local model, or openai:NAME with --base-url)")
-    kwargs = {"target": target_from_options(model, None, base_url, api_key)} if model and name in (*NEEDS_TARGET, "ensemble") else {}
+    kwargs = {"target": target_from_options(model, None, client)} if model and name in (*NEEDS_TARGET, "ensemble") else {}
     return load_detector(name, **kwargs)
 
 
 @app.command()
+@openai_options
 def judge(
     input_file: Path = typer.Argument(..., metavar="INPUT", help="JSONL, CSV or Parquet file of responses."),
     out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.jsonl, .csv or .parquet): the rows plus label, score, detector, evidence."),
@@ -32,8 +33,7 @@ def judge(
     prompt_col: str = typer.Option("prompt", "--prompt-col", help="Used when present (first-token needs it; llm reads it)."),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help=DETECTOR_HELP),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Judge or white-box model for llm / first-token / ensemble."),
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Label every response in a file as compliance / partial_refusal / full_refusal / unscored."""
     from ..judge.io import add_verdicts, check_output, judge_table, read_table, require_column, write_table
@@ -45,7 +45,7 @@ def judge(
         if detector == "first-token":
             require_column(df, prompt_col, input_file)
         prompt_col = None  # type: ignore[assignment]
-    det = _detector(detector, model, base_url, api_key)
+    det = _detector(detector, model, client)
     verdicts = judge_table(df, det, response_col, prompt_col)
     out, prefix = add_verdicts(df, verdicts)
     write_table(out, out_file)
@@ -55,6 +55,7 @@ def judge(
 
 
 @app.command("judge-eval")
+@openai_options
 def judge_eval(
     input_file: Path = typer.Argument(..., metavar="INPUT", help="JSONL, CSV or Parquet file of labelled responses."),
     label_col: str = typer.Option(..., "--label-col", help="Column with your labels."),
@@ -64,8 +65,7 @@ def judge_eval(
     prompt_col: str = typer.Option("prompt", "--prompt-col"),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help=DETECTOR_HELP),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Judge or white-box model for llm / first-token / ensemble."),
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Measure a detector on a file you labelled: binary accuracy, per-class P/R/F1, macro-F1, confusion matrix."""
     from ..judge.common import CLASSES
@@ -93,7 +93,7 @@ def judge_eval(
     if not keep:
         raise RefusalkitError(f"{input_file}: column '{label_col}' has no labels")
     sub = df.iloc[keep].reset_index(drop=True)
-    det = _detector(detector, model, base_url, api_key)
+    det = _detector(detector, model, client)
     verdicts = judge_table(sub, det, response_col, prompt_col)
     y_true, y_pred = [gold[i] for i in keep], [v.label for v in verdicts]
     report = {"detector": det.name, "input": str(input_file), "skipped_unlabelled": len(gold) - len(keep), **quality(y_true, y_pred)}

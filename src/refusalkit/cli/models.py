@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import RefusalkitError
 from ..types import GenParams, Prompt
-from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
+from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 
 out = Console()
 
@@ -41,6 +41,7 @@ def read_prompt_lines(path: Path) -> list[Prompt]:
 
 
 @app.command()
+@openai_options
 def generate(
     prompt: Optional[List[str]] = typer.Argument(None, help="Prompt text(s)."),
     model: str = MODEL,
@@ -52,8 +53,7 @@ def generate(
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
     batch_size: int = typer.Option(8),
     adapter: Optional[str] = ADAPTER,
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Generate answers for prompts given inline or in a file."""
     items = [Prompt(id=f"p{i}", text=t) for i, t in enumerate(prompt or [])]
@@ -61,7 +61,7 @@ def generate(
         items += read_prompt_lines(prompts)
     if not items:
         raise RefusalkitError("give prompts as arguments or with --prompts FILE")
-    target = target_from_options(model, adapter, base_url, api_key)
+    target = target_from_options(model, adapter, client)
     params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
     responses = target.generate(items, params)
     if out_file:

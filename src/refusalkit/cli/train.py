@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .app import app
+from .app import app, openai_options
 
 
 def _config(epochs: float, lr: float, rank: int, batch_size: int, max_length: int, max_steps: Optional[int], seed: int):
@@ -54,16 +54,16 @@ def align(
 
 
 @app.command()
+@openai_options
 def mitigate(
     method: str = typer.Option(..., "--method", help="generic (safety + plain benign) or triggers (safety + trigger-aware benign)."),
     out_dir: Path = typer.Option(..., "--out", help="Adapter folder (resumable)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
     source: str = typer.Option("pairs", "--source", help="Trigger-aware data: pairs | rewriter | auto."),
     rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests into benign twins (e.g. openai:NAME)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="Server of an openai: rewriter."),
-    api_key: Optional[str] = typer.Option(None, "--api-key"),
     epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
     max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED, data: Optional[Path] = DATA,
+    client=None,
 ) -> None:
     """Safety alignment plus an over-refusal mitigation at the same data budget."""
     from ..errors import RefusalkitError
@@ -80,7 +80,7 @@ def mitigate(
         from ..triggers.harm import PromptHarmClassifier
 
         harm = PromptHarmClassifier.from_align_rows(rows)
-        rw = load_target(rewriter, base_url=base_url, api_key=api_key) if rewriter else None
+        rw = load_target(rewriter, **client.target_kwargs()) if rewriter else None
         built = tdata.build(source, rows, harm, rewriter=rw)
         s = built.summary()
         typer.echo(f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable", err=True)
@@ -126,15 +126,14 @@ def triggers(
 
 
 @app.command()
+@openai_options
 def study(
     out_dir: Path = typer.Option(..., "--out"),
     quick: bool = typer.Option(False, "--quick", help="Tiny settings (smoke test; numbers not meaningful)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m"),
     judge: Optional[str] = typer.Option(None, "--judge", help="Detector for every variant (default: refusalkit's default)."),
     source: str = typer.Option("pairs", "--source", help="Trigger-aware data that trains variant (c): pairs | auto | rewriter."),
-    rewriter: Optional[str] = typer.Option(None, "--rewriter"),
-    base_url: Optional[str] = typer.Option(None, "--base-url"),
-    api_key: Optional[str] = typer.Option(None, "--api-key"),
+    rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests for --source rewriter (e.g. openai:NAME)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
     data: Optional[Path] = DATA,
     suite_train: bool = typer.Option(True, "--suite-train/--no-suite-train", help="Also align on the core suite's train split: its harmful prompts join every safety mix, its trigger-benign prompts come first in (c)."),
@@ -142,11 +141,12 @@ def study(
     top_layers: Optional[int] = typer.Option(None, "--top-layers", help="LoRA on the last N blocks only (default: every block; 8 makes each step ~2x faster but does not separate intent from trigger)."),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast while training (default: where the device makes it fast; the report says which)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
+    client=None,
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, evaluate everything, write one report."""
     from ..train.study import StudySettings, run_study
 
-    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key, align=str(data) if data else None,
+    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, client=client, align=str(data) if data else None,
               suite_train=suite_train)
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit:
