@@ -209,7 +209,7 @@ def test_learned_fit_save_load_roundtrip(tmp_path):
     with pytest.raises(RefusalkitError, match="labels must be one of"):
         LearnedDetector(pipeline=object()).fit(["a", "b"], ["refused", "ok"])
     (tmp_path / "junk.joblib").write_text("not a model")
-    with pytest.raises(RefusalkitError, match="cannot load detector"):
+    with pytest.raises(RefusalkitError, match="not a refusalkit learned detector file"):
         LearnedDetector.load(tmp_path / "junk.joblib")
 
 

@@ -14,7 +14,7 @@ from ..errors import RefusalkitError
 from ..judge import DEFAULT_DETECTOR, detector_help, detector_specs
 from ..run.evaluate import DEFAULT_MAX_UNSCORED, check_unscored
 from ..types import GenParams
-from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
+from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 
 out = Console()
 
@@ -34,8 +34,8 @@ def print_summary(summary: dict, out_dir: Path) -> None:
 
 def run_eval(
     model: str, prompts: str, out_dir: Path, *, split: Optional[str] = None, limit: Optional[int] = None,
-    judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, base_url: Optional[str] = None,
-    api_key: Optional[str] = None, params: Optional[GenParams] = None, early_stop: Optional[bool] = None,
+    judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, client=None,
+    params: Optional[GenParams] = None, early_stop: Optional[bool] = None,
     columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None, steer: Optional[str] = None,
     max_unscored: float = DEFAULT_MAX_UNSCORED,
 ) -> dict:
@@ -65,7 +65,7 @@ def run_eval(
         )
     reads_model = spec.needs_target  # e.g. an LLM judge or the first-token score: built on the target
     detector = None if reads_model else spec.factory(**kwargs)
-    target = target_from_options(model, adapter, base_url, api_key)
+    target = target_from_options(model, adapter, client)
     if steer:
         from ..internals.steering import steer_target
 
@@ -91,6 +91,7 @@ def run_eval(
 
 
 @app.command("eval")
+@openai_options
 def eval_command(
     model: str = MODEL,
     prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ood, align), a .jsonl/.csv/.parquet file, or hf:DATASET."),
@@ -122,14 +123,13 @@ def eval_command(
     ),
     steer: Optional[str] = typer.Option(None, "--steer", help="Steer a local model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
     adapter: Optional[str] = ADAPTER,
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
     columns = dict(text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col, default_label=label)
     params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
-    run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, base_url=base_url,
-             api_key=api_key, params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer,
+    run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, client=client,
+             params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer,
              max_unscored=max_unscored)
 
 

@@ -8,19 +8,20 @@ from typing import List, Optional
 import typer
 
 from ..errors import RefusalkitError
-from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
+from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 
 
-def _optional_target(spec: Optional[str], base_url: Optional[str], api_key: Optional[str], shared: dict):
+def _optional_target(spec: Optional[str], client, shared: dict):
     """Load ``spec`` unless it names a model already loaded (so --rewriter-model can reuse --model)."""
     if not spec:
         return None
     if spec not in shared:
-        shared[spec] = target_from_options(spec, None, base_url, api_key)
+        shared[spec] = target_from_options(spec, None, client)
     return shared[spec]
 
 
 @app.command()
+@openai_options
 def evolve(
     model: str = MODEL,
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (evolved.jsonl, candidates.jsonl, report.html/json, state.json)."),
@@ -49,8 +50,7 @@ def evolve(
     judge_tokens: int = typer.Option(48, "--judge-tokens", help="Answer length used to judge refusals."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last finished generation."),
     adapter: Optional[str] = ADAPTER,
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Evolve harmless seed prompts into pseudo-malicious ones that the model wrongly refuses."""
     from ..evolve import EvolveConfig, load_seeds, run_evolve
@@ -80,7 +80,7 @@ def evolve(
         raise RefusalkitError(f"--rewriter {rewriter_mode} needs a rewriter model (--rewriter-model)")
     prompts = load_seeds(seeds, suite, split or None, seed_type, prompt_col, limit=population or None)
     det = load_detector(detector or DEFAULT_DETECTOR)
-    target = target_from_options(model, adapter, base_url, api_key)
+    target = target_from_options(model, adapter, client)
     shared = {model: target}
     latent_guard = None
     if guard is not None:
@@ -91,9 +91,9 @@ def evolve(
                           time_budget=time_budget, seed=rand_seed, confirm=confirm)
     report = run_evolve(
         prompts, target, out_dir, config, fitness_mode=fitness_mode, samples=samples,
-        rewriter=_optional_target(rewriter_model, base_url, api_key, shared), rewriter_mode=rewriter_mode,
-        harm_threshold=harm_threshold, harm_judge=_optional_target(harm_judge, base_url, api_key, shared), guard=latent_guard,
-        compare=_optional_target(compare, base_url, api_key, shared), detector=det, judge_tokens=judge_tokens,
+        rewriter=_optional_target(rewriter_model, client, shared), rewriter_mode=rewriter_mode,
+        harm_threshold=harm_threshold, harm_judge=_optional_target(harm_judge, client, shared), guard=latent_guard,
+        compare=_optional_target(compare, client, shared), detector=det, judge_tokens=judge_tokens,
         resume=resume,
     )
     keys = ("target", "evolved", "generations_done", "stopped", "seed_rate", "evolved_rate", "rate_ratio")

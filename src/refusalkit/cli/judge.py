@@ -12,7 +12,7 @@ from ..errors import RefusalkitError
 from ..judge import DEFAULT_DETECTOR, detector_help
 from ..judge.labels import label_schemes
 from ..run.evaluate import DEFAULT_MAX_UNSCORED
-from .app import API_KEY, BASE_URL, app, target_from_options
+from .app import app, openai_options, target_from_options
 
 DETECTOR_OPTION_HELP = detector_help(DEFAULT_DETECTOR)
 MODEL_HELP = "The model a detector reads: the judge model of llm / wildguard / ensemble, the white-box model of first-token."
@@ -21,7 +21,7 @@ LABEL_MAP_HELP = ("hf: detectors: the classifier's labels to ours, e.g. 'LABEL_0
 READ_PROMPT_HELP = "hf: detectors: give the classifier the prompt with the answer (as a text pair); by default it reads the answer only."
 
 
-def build_detector(name: Optional[str], model: Optional[str], base_url: Optional[str], api_key: Optional[str], **options):
+def build_detector(name: Optional[str], model: Optional[str], client=None, **options):
     """The detector named on the command line (a registered name, ``hf:ORG/NAME``, a model folder or a
     saved detector file), with the model it reads and the detector-specific options it accepts.
 
@@ -39,7 +39,7 @@ def build_detector(name: Optional[str], model: Optional[str], base_url: Optional
     if model and not spec.takes_target:
         raise RefusalkitError(f"the {spec.name} detector reads no model; drop --model (or choose llm, wildguard, first-token or ensemble)")
     if model:
-        kwargs["target"] = target_from_options(model, None, base_url, api_key)
+        kwargs["target"] = target_from_options(model, None, client)
     det = spec.factory(**kwargs, **given)
     return det, spec.needs_prompts or bool(given.get("read_prompt"))
 
@@ -55,6 +55,7 @@ def _prompt_column(df, prompt_col: str, needs_prompts: bool, input_file: Path) -
 
 
 @app.command()
+@openai_options
 def judge(
     input_file: Path = typer.Argument(..., metavar="INPUT", help="JSONL, CSV or Parquet file of responses."),
     out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.jsonl, .csv or .parquet): the rows plus label, score, detector, evidence."),
@@ -65,8 +66,7 @@ def judge(
     label_map: Optional[str] = typer.Option(None, "--label-map", help=LABEL_MAP_HELP),
     read_prompt: bool = typer.Option(False, "--read-prompt", help=READ_PROMPT_HELP),
     max_unscored: float = typer.Option(DEFAULT_MAX_UNSCORED, "--max-unscored", help="Warn when more than this share of rows is unscored; every row unscored always fails (exit 1)."),
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Label every response in a file as compliance / partial_refusal / full_refusal / unscored.
 
@@ -80,7 +80,7 @@ def judge(
     fraction(max_unscored, "--max-unscored")
     df = read_table(input_file)
     require_column(df, response_col, input_file)
-    det, needs_prompts = build_detector(detector, model, base_url, api_key, label_map=label_map, read_prompt=read_prompt)
+    det, needs_prompts = build_detector(detector, model, client, label_map=label_map, read_prompt=read_prompt)
     pcol = _prompt_column(df, prompt_col, needs_prompts, input_file)
     verdicts = judge_table(df, det, response_col, pcol)
     out, prefix = add_verdicts(df, verdicts)
@@ -96,6 +96,7 @@ def judge(
 
 
 @app.command("judge-eval")
+@openai_options
 def judge_eval(
     input_file: Path = typer.Argument(..., metavar="INPUT", help="JSONL, CSV or Parquet file of labelled responses."),
     label_col: str = typer.Option(..., "--label-col", help="Column with your labels."),
@@ -115,8 +116,7 @@ def judge_eval(
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     label_map: Optional[str] = typer.Option(None, "--label-map", help=LABEL_MAP_HELP),
     read_prompt: bool = typer.Option(False, "--read-prompt", help=READ_PROMPT_HELP),
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Measure a detector on a file you labelled: binary accuracy, per-class P/R/F1, macro-F1, confusion matrix."""
     from ..judge.common import CLASSES
@@ -146,7 +146,7 @@ def judge_eval(
     if not keep:
         raise RefusalkitError(f"{input_file}: column '{label_col}' has no labels that map to ours")
     sub = df.iloc[keep].reset_index(drop=True)
-    det, needs_prompts = build_detector(detector, model, base_url, api_key, label_map=label_map, read_prompt=read_prompt)
+    det, needs_prompts = build_detector(detector, model, client, label_map=label_map, read_prompt=read_prompt)
     pcol = _prompt_column(sub, prompt_col, needs_prompts, input_file)
     verdicts = judge_table(sub, det, response_col, pcol)
     y_true, y_pred = [gold[i] for i in keep], [v.label for v in verdicts]

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import RefusalkitError
 from ..types import GenParams, Prompt
-from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
+from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 
 out = Console()
 
@@ -41,6 +41,7 @@ def read_prompt_lines(path: Path) -> list[Prompt]:
 
 
 @app.command()
+@openai_options
 def generate(
     prompt: Optional[List[str]] = typer.Argument(None, help="Prompt text(s)."),
     model: str = MODEL,
@@ -52,8 +53,7 @@ def generate(
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
     batch_size: int = typer.Option(8),
     adapter: Optional[str] = ADAPTER,
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Generate answers for prompts given inline or in a file."""
     from ..tables import check_output, check_text, write_table
@@ -68,7 +68,7 @@ def generate(
         items += read_prompt_lines(prompts)
     if not items:
         raise RefusalkitError("give prompts as arguments or with --prompts FILE")
-    target = target_from_options(model, adapter, base_url, api_key)
+    target = target_from_options(model, adapter, client)
     responses = target.generate(items, params)
     if out_file:
         import pandas as pd
@@ -86,19 +86,28 @@ def serve(
     model: str = MODEL,
     host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
     port: int = typer.Option(8000),
-    api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this bearer key on every request."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this bearer key on every request (shows in `ps`: prefer $REFUSALKIT_API_KEY or --api-key-file)."),
+    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="Require the bearer key on the first line of this file."),
+    max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", min=1, help="Refuse request bodies larger than this (413)."),
     adapter: Optional[str] = ADAPTER,
     steer: Optional[str] = typer.Option(None, "--steer", help="Steer the model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
 ) -> None:
-    """Serve a local model over an OpenAI-compatible /v1/chat/completions API."""
+    """Serve a local model over an OpenAI-compatible /v1/chat/completions API.
+
+    The API key comes from --api-key-file, --api-key or $REFUSALKIT_API_KEY; an empty one is an error."""
     import uvicorn
 
     from ..internals.steering import load_target_with_steer
-    from ..serve import create_app
+    from ..serve import create_app, is_loopback, resolve_api_key
 
+    key = resolve_api_key(api_key, api_key_file)  # before the model loads: a bad key fails at once
+    if key is None and not is_loopback(host):
+        typer.echo(f"warning: serving on {host} without an API key: anyone who can reach this address can use the "
+                   "model; set $REFUSALKIT_API_KEY or --api-key-file", err=True)
     target = load_target_with_steer(model, steer, adapter=adapter)
-    typer.echo(f"serving {target.id} on http://{host}:{port}/v1", err=True)
-    uvicorn.run(create_app(target, api_key=api_key), host=host, port=port, log_level="warning")
+    app_ = create_app(target, api_key=key, max_body_bytes=max_body_bytes)
+    typer.echo(f"serving {target.id} on http://{host}:{port}/v1 ({'API key required' if key else 'no API key'})", err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command()

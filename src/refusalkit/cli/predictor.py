@@ -17,7 +17,7 @@ app.add_typer(predictor_app, name="predictor")
 
 @predictor_app.command("train")
 def predictor_train(
-    out: Path = typer.Option(..., "--out", "-o", help="Where to save the model (.joblib)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to save the model (a pickle-free refusalkit model file)."),
     data: Optional[List[Path]] = typer.Option(None, "--data", help="Labelled file(s): JSONL/CSV/Parquet with a prompt and a refused column."),
     run: Optional[List[Path]] = typer.Option(None, "--run", help="Eval run folder(s): labels from the detector's verdicts."),
     prompt_col: Optional[str] = typer.Option(None, "--prompt-col", help="Prompt column (default: prompt or text)."),

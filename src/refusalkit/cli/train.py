@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .app import app
+from .app import app, openai_options
 
 
 def _config(epochs: float, lr: float, rank: int, batch_size: int, max_length: int, max_steps: Optional[int], seed: int):
@@ -66,16 +66,16 @@ def align(
 
 
 @app.command()
+@openai_options
 def mitigate(
     method: str = typer.Option(..., "--method", help="generic (safety + plain benign) or triggers (safety + trigger-aware benign)."),
     out_dir: Path = typer.Option(..., "--out", help="Adapter folder (resumable)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
     source: str = typer.Option("pairs", "--source", help="Trigger-aware data: pairs | rewriter | auto."),
     rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests into benign twins (e.g. openai:NAME)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="Server of an openai: rewriter."),
-    api_key: Optional[str] = typer.Option(None, "--api-key"),
     epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
     max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED, data: Optional[Path] = DATA,
+    client=None,
 ) -> None:
     """Safety alignment plus an over-refusal mitigation at the same data budget."""
     from ..errors import RefusalkitError
@@ -96,7 +96,7 @@ def mitigate(
         from ..triggers.harm import PromptHarmClassifier
 
         harm = PromptHarmClassifier.from_align_rows(rows)
-        rw = load_target(rewriter, base_url=base_url, api_key=api_key) if rewriter else None
+        rw = load_target(rewriter, **client.target_kwargs()) if rewriter else None
         built = tdata.build(source, rows, harm, rewriter=rw)
         s = built.summary()
         typer.echo(f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable", err=True)
@@ -146,15 +146,14 @@ def triggers(
 
 
 @app.command()
+@openai_options
 def study(
     out_dir: Path = typer.Option(..., "--out"),
     quick: bool = typer.Option(False, "--quick", help="Tiny settings (smoke test; numbers not meaningful)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m"),
     judge: Optional[str] = typer.Option(None, "--judge", help="Detector for every variant (default: refusalkit's default)."),
     source: str = typer.Option("pairs", "--source", help="Trigger-aware data that trains variant (c): pairs | auto | rewriter."),
-    rewriter: Optional[str] = typer.Option(None, "--rewriter"),
-    base_url: Optional[str] = typer.Option(None, "--base-url"),
-    api_key: Optional[str] = typer.Option(None, "--api-key"),
+    rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests for --source rewriter (e.g. openai:NAME)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
     ood: bool = typer.Option(True, "--ood/--no-ood", help="Also rate every variant on the out-of-distribution suite 'ood' (317 prompts: one more evaluation per variant); never used to choose a setting."),
     ood_limit: Optional[int] = typer.Option(None, "--ood-limit", help="Ood prompts evaluated (default all; a limit samples round-robin over its kinds)."),
@@ -164,6 +163,7 @@ def study(
     top_layers: Optional[int] = typer.Option(None, "--top-layers", help="LoRA on the last N blocks only (default: every block; 8 makes each step ~2x faster but does not separate intent from trigger)."),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast while training (default: where the device makes it fast; the report says which)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
+    client=None,
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, rate every variant on the core test split and the ood suite, write one report."""
     from ..checks import at_least, output_dir
@@ -176,7 +176,7 @@ def study(
         if value is not None and not value > 0:
             raise RefusalkitError(f"{option} must be above 0, got {value}")
     at_least(top_layers, 1, "--top-layers")
-    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key, align=str(data) if data else None,
+    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, client=client, align=str(data) if data else None,
               suite_train=suite_train, ood=ood)
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..errors import RefusalkitError
 from .base import Target, as_prompts, require_whitebox, to_messages
 from .bundled import ALIASES
+from .openai import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT, ClientSettings
 
 
 def load_target(
@@ -12,13 +13,14 @@ def load_target(
     adapter: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
-    concurrency: int = 8,
-    timeout: float = 60.0,
-    max_retries: int = 3,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_retries: int = DEFAULT_RETRIES,
 ):
     """Build a target from a model spec.
 
-    - ``openai:NAME`` — an OpenAI-compatible chat endpoint (``--base-url``/``OPENAI_BASE_URL``);
+    - ``openai:NAME`` — an OpenAI-compatible chat endpoint (``--base-url``/``OPENAI_BASE_URL``; ``timeout`` is
+      each prompt's overall deadline in seconds, retries included, see :mod:`refusalkit.targets.openai`);
     - an alias from :data:`ALIASES` (``smollm2-135m``, ``tiny-random``, ...);
     - a local transformers folder, or ``hf:org/name`` / ``org/name`` from the hub.
     """
@@ -38,4 +40,4 @@ def load_target(
 
 from ..train import aligned as _aligned  # noqa: E402,F401  (registers smollm2-135m-aligned)
 
-__all__ = ["ALIASES", "Target", "as_prompts", "load_target", "require_whitebox", "to_messages"]
+__all__ = ["ALIASES", "ClientSettings", "Target", "as_prompts", "load_target", "require_whitebox", "to_messages"]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import RefusalkitError
 from ..paths import home
@@ -39,17 +42,52 @@ def _converted_dir(name: str) -> Path:
     return home() / "models" / name
 
 
+@contextmanager
+def build_lock(dest: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<dest>.lock`` while building ``dest``, so two processes using a model
+    for the first time build it once: the second waits and then finds the first one's result. The
+    operating system drops the lock when its holder exits, also when it is killed."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): unique build folders alone keep builds from colliding
+        yield
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.with_name(dest.name + ".lock"), "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            from ..progress import console
+
+            console.print(f"waiting for another process that is building {dest.name} ...", markup=False)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _write_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
-    """Build into a temporary sibling folder and rename it into place, so a killed conversion never
-    leaves a half-written model that later loads would trust."""
+    """Build ``dest`` once: under :func:`build_lock`, into a temporary sibling folder of its own, renamed
+    into place when complete. A killed build never leaves a half-written model that later loads would
+    trust, and two processes building at once never share a folder."""
     if (dest / "config.json").exists():
         return dest
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    build(tmp)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
+    with build_lock(dest):
+        if (dest / "config.json").exists():  # built by the process that held the lock before us
+            return dest
+        for stale in dest.parent.glob(dest.name + ".tmp*"):  # left by killed builds (the lock is ours now)
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=dest.name + ".tmp-"))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the model folder it becomes is not
+        try:
+            build(tmp)
+            if dest.exists():  # an incomplete folder (no config.json) from before builds were atomic
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return dest
 
 
@@ -61,7 +99,7 @@ def _convert_smollm2(dest: Path) -> None:
 
     gguf = bundled_gguf()
     folder, fname = str(gguf.parent), gguf.name
-    console.print(f"converting the bundled model once: {gguf.name} -> {dest.parent / dest.name.removesuffix('.tmp')} (about 30 s)")
+    console.print(f"converting the bundled model once: {gguf.name} -> {_converted_dir('smollm2-135m')} (about 30 s)")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
     quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
     # transformers will not save_pretrained a GGUF-loaded model: rebuild it from a clean config.

@@ -31,6 +31,7 @@ from typing import Sequence
 from ..metrics import REFUSALS
 from ..progress import console
 from ..types import GenParams, Prompt
+from ..targets.openai import ClientSettings
 from .align import Budget, suite_train_rows, variant_examples
 from .data import SFTExample, data_hash, load_align_rows
 from .gated import compare as compare_gated, fit_gate, rate_checks, section as gate_section
@@ -49,8 +50,7 @@ class StudySettings:
     align: str | None = None  # alignment set file in the bundled layout (None = the bundled set)
     suite_train: bool = True  # the core suite's train split joins the alignment data (see train.align.suite_train_rows)
     rewriter: str | None = None  # a model spec for the rewriter source (e.g. openai:NAME)
-    base_url: str | None = None
-    api_key: str | None = None
+    client: ClientSettings = field(default_factory=ClientSettings)  # how an openai: rewriter is reached
     # LoRA on every block for three passes, bf16 where fast: the only setting in the GPU sweep where (c)
     # separates intent from trigger (docs/results/history.md); top_layers=8 and one epoch train about 4x faster but do not.
     # lr 1e-3 (twice `align`'s): at 5e-4 (c) gave up 6-10 harmful points against (a) in all six seeds run.
@@ -249,7 +249,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     # 4. trigger-aware data from every available source; the chosen one trains (c)
     built = {"pairs": tdata.build("pairs", rows, harm), "auto": tdata.build("auto", rows, harm, cues=triggers["cues"])}
     if settings.rewriter:
-        rewriter = load_target(settings.rewriter, base_url=settings.base_url, api_key=settings.api_key)
+        rewriter = load_target(settings.rewriter, **settings.client.target_kwargs())
         built["rewriter"] = tdata.build("rewriter", rows, harm, rewriter=rewriter)
     chosen = built[settings.trigger_source]
     (out / "trigger_data.json").write_text(json.dumps({k: v.to_dict() for k, v in built.items()}, indent=1))
@@ -265,7 +265,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
 
     study = {
         "model": settings.model,
-        "settings": {**asdict(settings), "sft": settings.sft.to_dict()},
+        "settings": {**asdict(settings), "sft": settings.sft.to_dict(), "client": settings.client.public()},
         "suites": {"core": {"prompts": "core", "split": "test", "n_prompts": len(prompts), "about": SUITES["core"]}},
         "n_eval_prompts": len(prompts),  # of the core test split
         "train_sizes": sizes,

@@ -99,15 +99,17 @@ class PromptHarmClassifier:
         return min(ok)[2]
 
     def save(self, path: str | Path) -> None:
-        import joblib
+        """Write the fitted classifier without pickle (:func:`refusalkit.persist.save_fitted`)."""
+        from ..persist import save_fitted
 
-        joblib.dump({"threshold": self.threshold, "C": self.C, "pipe": self.pipe}, path)
+        save_fitted(self.pipe, path, kind="refusalkit.prompt-harm", meta={"threshold": self.threshold, "C": self.C})
 
     @classmethod
     def load(cls, path: str | Path) -> "PromptHarmClassifier":
-        import joblib
+        from ..persist import load_fitted
 
-        state = joblib.load(path)
-        obj = cls(state["threshold"], state["C"])
-        obj.pipe = state["pipe"]
+        pipe, state = load_fitted(path, kind="refusalkit.prompt-harm", what="prompt-harm classifier",
+                                  remedy="fit it again (PromptHarmClassifier.from_align_rows(...).save(PATH))")
+        obj = cls(float(state["threshold"]), float(state["C"]))
+        obj.pipe = pipe
         return obj

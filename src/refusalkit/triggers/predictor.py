@@ -21,7 +21,7 @@ inner CV chooses, the outer stratified 5-fold scores) next to the majority basel
 positive and negative word n-gram coefficients are the corpus-level refusal triggers
 (:meth:`RefusalPredictor.top_ngrams`).
 
-Models are saved with joblib (a pickle): load only files you trust.
+Models are saved without pickle (:mod:`refusalkit.persist`): loading a model file runs no code from it.
 """
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ _LABEL_COLS = ("refused", "label", "verdict")
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+\.0*")
 # Columns `predictor apply` adds: the risk, and why a row has none (empty or non-text prompt).
 RISK_COLUMNS = ("refusal_risk", "refusal_risk_unscored")
+PREDICTOR_KIND = "refusalkit.predictor"
 
 
 # --- reading data (files: refusalkit.tables.read_table) ------------------------------------------
@@ -380,28 +381,25 @@ class RefusalPredictor:
         return out
 
     def save(self, path: Path) -> None:
-        import joblib
+        """Write the fitted model, its settings and ``meta`` without pickle (:func:`refusalkit.persist.save_fitted`)."""
+        from ..persist import save_fitted
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"format": "refusalkit-predictor/1", **self.settings, "pipeline": self.pipeline, "meta": self.meta}, path)
+        save_fitted(self.pipeline, path, kind=PREDICTOR_KIND, meta={"settings": self.settings, "meta": self.meta})
 
     @classmethod
     def load(cls, path: Path) -> "RefusalPredictor":
-        import joblib
+        from ..persist import load_fitted
 
-        path = Path(path)
-        if not path.exists():
-            raise RefusalkitError(f"predictor model {path} does not exist (train one with `refusalkit predictor train`)")
-        try:
-            blob = joblib.load(path)
-        except Exception as exc:  # joblib raises many types for a file that is not one of ours
-            raise RefusalkitError(f"{path} is not a refusalkit predictor model ({type(exc).__name__})") from exc
-        if not isinstance(blob, dict) or blob.get("format") != "refusalkit-predictor/1":
-            raise RefusalkitError(f"{path} is not a refusalkit predictor model")
+        pipeline, blob = load_fitted(path, kind=PREDICTOR_KIND, what="predictor model",
+                                     remedy="train it again with `refusalkit predictor train`")
+        settings = blob.get("settings") if isinstance(blob, dict) else None
+        if not isinstance(settings, dict) or not isinstance(blob.get("meta"), dict):
+            raise RefusalkitError(f"{path} is a damaged refusalkit predictor model (no settings)")
         obj = cls.__new__(cls)
-        obj.embeddings, obj.C, obj.pipeline, obj.meta = blob["embeddings"], blob["C"], blob["pipeline"], blob["meta"]
-        obj.chars, obj.prior, obj.balanced = blob.get("chars", False), blob.get("prior", False), blob.get("balanced", True)
+        obj.pipeline, obj.meta = pipeline, blob["meta"]
+        obj.embeddings, obj.C = bool(settings.get("embeddings", False)), float(settings.get("C", 4.0))
+        obj.chars, obj.prior = bool(settings.get("chars", False)), bool(settings.get("prior", False))
+        obj.balanced = bool(settings.get("balanced", True))
         return obj
 
 
