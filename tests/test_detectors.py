@@ -111,11 +111,16 @@ def test_unknown_names_and_paths_are_one_line(tmp_path):
     (tmp_path / "junk.joblib").write_text("not a model")
     with pytest.raises(RefusalkitError, match="cannot load detector from"):
         resolve_detector(str(tmp_path / "junk.joblib"))
-    import joblib
+    from refusalkit.persist import save_fitted
 
-    joblib.dump({"kind": "someone.else"}, tmp_path / "other.joblib")
+    save_fitted({"weights": [1.0]}, tmp_path / "other.rkmodel", kind="someone.else")
     with pytest.raises(RefusalkitError, match="kind 'someone.else' that no registered detector loads"):
-        load_detector(str(tmp_path / "other.joblib"))
+        load_detector(str(tmp_path / "other.rkmodel"))
+    import joblib  # a pickle is refused before anything in it is loaded
+
+    joblib.dump({"kind": "refusalkit.learned"}, tmp_path / "old.joblib")
+    with pytest.raises(RefusalkitError, match="pickles, are no longer read"):
+        load_detector(str(tmp_path / "old.joblib"))
     with pytest.raises(RefusalkitError, match="needs a model after it"):
         resolve_detector("hf:")
     assert detector_spec("not registered") is None

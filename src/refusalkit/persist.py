@@ -212,6 +212,22 @@ def _looks_like_pickle(head: bytes) -> bool:
         or head[:6] == b"\xfd7zXZ\x00" or head.startswith(b"ZF")
 
 
+def saved_kind(path: str | os.PathLike) -> str | None:
+    """The ``kind`` a file written by :func:`save_fitted` records, read without building anything;
+    None when the file is not such a file (a pickle, another format, a damaged archive)."""
+    try:
+        with Path(path).open("rb") as fh:
+            if not fh.read(4).startswith(_ZIP_MAGIC):
+                return None
+        with np.load(path, allow_pickle=False) as npz:
+            tree = json.loads(bytes(npz[_TREE]).decode("utf-8"))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
+        return None
+    if not isinstance(tree, dict) or tree.get("format") != FORMAT or not isinstance(tree.get("kind"), str):
+        return None
+    return tree["kind"]
+
+
 def load_fitted(path: str | os.PathLike, *, kind: str, what: str, remedy: str) -> tuple[Any, dict]:
     """Read a file written by :func:`save_fitted`: ``(object, meta)``.
 

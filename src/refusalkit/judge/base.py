@@ -134,17 +134,14 @@ def detector_specs() -> list[DetectorSpec]:
 
 
 def _saved_kind(path: Path) -> str:
-    """The ``kind`` recorded in a saved detector file (refusalkit saves detectors with joblib as a
-    dict carrying ``kind``)."""
-    import joblib
+    """The ``kind`` recorded in a saved detector file (refusalkit saves fitted detectors with
+    :func:`refusalkit.persist.save_fitted`); the file is only read, nothing in it is built or run."""
+    from ..persist import saved_kind
 
-    try:
-        blob = joblib.load(path)
-    except Exception as exc:  # a corrupt or foreign file
-        raise RefusalkitError(f"cannot load detector from {path}: {type(exc).__name__}; is it a file saved by a refusalkit detector?") from exc
-    kind = blob.get("kind") if isinstance(blob, dict) else None
-    if not isinstance(kind, str):
-        raise RefusalkitError(f"{path} is not a saved refusalkit detector (no 'kind' in it)")
+    kind = saved_kind(path)
+    if kind is None:
+        raise RefusalkitError(f"cannot load detector from {path}: not a detector file saved by refusalkit "
+                              "(files from older refusalkit versions, pickles, are no longer read: save the detector again)")
     return kind
 
 
