@@ -72,7 +72,7 @@ def pick_model(requested: str | None) -> tuple[str, str]:
 def harm_judges() -> list[tuple[str, object, list[str], list[str]]]:
     """Independent prompt-harm judges with their calibration sets: (name, predict_proba(texts)->P, look-alikes, harmful)."""
     from refusalkit.data.loaders import bundled_suites, load_prompts
-    from refusalkit.evolve.harm import core_suite_labelled, train_harm_classifier
+    from refusalkit.harm import RECIPES, PromptHarmClassifier, core_suite_labelled
 
     judges = []
     lookalike = harmful = []
@@ -80,15 +80,15 @@ def harm_judges() -> list[tuple[str, object, list[str], list[str]]]:
         train = load_prompts("core", split="train")
         lookalike = [q.text for q in train if q.label == "benign" and q.type != "plain"]
         harmful = [q.text for q in train if q.label == "harmful"]
-        clf = train_harm_classifier(core_suite_labelled(split="test"))
-        judges.append(("TF-IDF+LR trained on the core suite's test split only", lambda t: clf.predict_proba(t)[:, 1]))
+        test = core_suite_labelled(split="test")
+        clf = PromptHarmClassifier(**RECIPES["filter"]).fit([t for t, _ in test], [y for _, y in test])
+        judges.append(("TF-IDF+LR trained on the core suite's test split only", clf.harm_proba))
     try:
         from refusalkit.train.data import load_align_rows
-        from refusalkit.triggers.harm import PromptHarmClassifier
 
         align = PromptHarmClassifier.from_align_rows(load_align_rows())
         judges.append(("refusalkit.triggers.harm classifier trained on the alignment set's train split only",
-                       align.predict_proba))
+                       align.harm_proba))
     except Exception:  # the alignment set is not installed in this checkout
         pass
     return [(name, fn, lookalike, harmful) for name, fn in judges]
@@ -142,7 +142,8 @@ def evolve_set(name, seeds, source, target, out_dir, args, detector, judges, tim
 
 def filter_quality() -> dict | None:
     """The search's default safety filter scored on the core suite's held-out test split."""
-    from refusalkit.evolve.harm import HarmCheck, core_suite_labelled
+    from refusalkit.evolve.harm import HarmCheck
+    from refusalkit.harm import core_suite_labelled
 
     core_test = core_suite_labelled(split="test")
     if not core_test:
@@ -162,7 +163,7 @@ def predictor_labels(target, detector, args, out_dir) -> tuple[list[dict], str]:
     from refusalkit.data.loaders import bundled_suites, load_prompts
     from refusalkit.evolve import refusal_rate
     from refusalkit.metrics import REFUSALS
-    from refusalkit.evolve.harm import builtin_labelled
+    from refusalkit.harm import builtin_labelled
 
     if "core" in bundled_suites():
         prompts = [{"prompt": q.text, "split": q.split, "label": q.label, "type": q.type} for q in load_prompts("core")]
@@ -231,7 +232,7 @@ def predictor_section(rows: list[dict], source: str) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
     guess = (prior_harm_classifier().predict_proba(vx)[:, 1] >= 0.5).astype(int)
-    from refusalkit.evolve.harm import builtin_labelled
+    from refusalkit.harm import builtin_labelled
     from refusalkit.train.data import load_align_rows
 
     own = {r["text"].strip().lower() for r in load_align_rows()} | {t.strip().lower() for t, _ in builtin_labelled()}

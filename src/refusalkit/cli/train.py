@@ -77,7 +77,7 @@ def mitigate(
     if method == "triggers":
         from ..targets import load_target
         from ..triggers import data as tdata
-        from ..triggers.harm import PromptHarmClassifier
+        from ..harm import PromptHarmClassifier
 
         harm = PromptHarmClassifier.from_align_rows(rows)
         rw = load_target(rewriter, base_url=base_url, api_key=api_key) if rewriter else None
@@ -105,7 +105,7 @@ def triggers(
     from ..targets import load_target
     from ..train.data import load_align_rows
     from ..triggers.discover import discover, write_report
-    from ..triggers.harm import PromptHarmClassifier
+    from ..harm import PromptHarmClassifier
 
     rows = load_align_rows()
     if prompts == "align":

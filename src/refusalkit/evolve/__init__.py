@@ -21,7 +21,8 @@ from ..errors import RefusalkitError
 from ..metrics import REFUSALS
 from ..types import Prompt
 from .fitness import Fitness, Score
-from .harm import HarmCheck, lexicon_hits
+from ..harm import lexicon_hits
+from .harm import HarmCheck
 from .mutate import STRATEGIES, Mutator, clean_rewrite, mutate_offline, recombine_offline
 from .report import diversity, mtld, msttr, refusal_rate, write_html
 from .search import Candidate, EvolveConfig, EvolveResult, evolve

