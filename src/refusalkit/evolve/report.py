@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from ..judge.base import judge_safely
-from ..metrics import wilson
+from .. import metrics
+from ..run.answer import answer_and_judge
 from ..types import GenParams, Prompt
 from .mutate import words
 
@@ -51,17 +51,15 @@ def mtld(texts: Sequence[str], threshold: float = 0.72) -> float | None:
 
 def refusal_rate(target, texts: Sequence[str], detector, max_new_tokens: int = 48, system_prompt: str | None = None,
                  progress: bool = False) -> dict:
-    """Greedy answers judged by ``detector``: rate, counts, Wilson interval and per-prompt verdicts."""
+    """Greedy answers judged by ``detector``: the :class:`~refusalkit.metrics.Rate` record ``{k, n, rate,
+    lo, hi}`` of refusals among the scored answers, ``unscored``, ``prompts`` (all of them) and the
+    per-prompt verdicts and answers."""
     prompts = [Prompt(id=f"r{i}", text=t) for i, t in enumerate(texts)]
     params = GenParams(max_new_tokens=max_new_tokens, temperature=0.0, system_prompt=system_prompt, batch_size=8)
-    responses = target.generate(prompts, params, progress=progress) if prompts else []
-    verdicts = judge_safely(detector, responses, prompts) if prompts else []
-    scored = [v for v in verdicts if v.label != "unscored"]
-    k = sum(v.is_refusal for v in scored)
-    w = wilson(k, len(scored))
+    responses, verdicts = answer_and_judge(target, prompts, params, detector, progress=progress)
     return {
-        "model": getattr(target, "id", "?"), "detector": getattr(detector, "name", "?"), "n": len(texts),
-        "scored": len(scored), "refused": k, "rate": w["rate"], "ci95": [w["lo"], w["hi"]] if scored else [0.0, 1.0],
+        "model": getattr(target, "id", "?"), "detector": getattr(detector, "name", "?"), "prompts": len(texts),
+        **metrics.refusal_rate(v.label for v in verdicts),
         "verdicts": [v.label for v in verdicts], "answers": [r.text[:200] for r in responses],
     }
 
@@ -86,8 +84,8 @@ def write_html(report: dict, evolved_rows: Sequence[dict], path: Path) -> None:
                 continue
             xs.append(model)
             ys.append(rr["rate"])
-            err_lo.append(rr["rate"] - rr["ci95"][0])
-            err_hi.append(rr["ci95"][1] - rr["rate"])
+            err_lo.append(rr["rate"] - rr["lo"])
+            err_hi.append(rr["hi"] - rr["rate"])
         bars.add_bar(name=which, x=xs, y=ys, error_y=dict(type="data", symmetric=False, array=err_hi, arrayminus=err_lo))
     bars.update_layout(title="Refusal-triggering rate (greedy answer judged by the detector; Wilson 95% CI)",
                        yaxis=dict(range=[0, 1], title="rate"), barmode="group")
