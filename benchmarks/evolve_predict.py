@@ -202,7 +202,7 @@ def predictor_section(rows: list[dict], source: str) -> dict:
         t = time.perf_counter()
         default, nested = select_and_fit(texts, y, settings_grid(), cv=5)
         entry["nested_cv_all_default"] = nested | {"settings": default.settings, "seconds": round(time.perf_counter() - t, 1)}
-        entry["cv_all_tfidf_C4"] = {k: v for k, v in RefusalPredictor().fit(texts, y, cv=5).items() if k in keys}
+        entry["cv_all_tfidf_C4"] = {k: v for k, v in RefusalPredictor(cv=5).fit(texts, y).cv_scores_.items() if k in keys}
         balanced = nested_cv(texts, y, settings_grid(weights=(True,)), cv=5)  # the grid before class weights were chosen
         entry["nested_cv_all_balanced_only"] = {k: balanced[k] for k in ("nested_cv_accuracy", "nested_cv_f1", "nested_cv_chosen_per_fold")}
     except Exception as exc:  # e.g. a model that refuses nothing gives one class only
