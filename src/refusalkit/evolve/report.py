@@ -8,12 +8,11 @@
 """
 from __future__ import annotations
 
-import html
-import json
 from pathlib import Path
 from typing import Sequence
 
 from .. import metrics
+from ..report import layout
 from ..run.answer import answer_and_judge
 from ..types import GenParams, Prompt
 from .mutate import words
@@ -99,31 +98,21 @@ def write_html(report: dict, evolved_rows: Sequence[dict], path: Path) -> None:
         line.update_layout(title="Mean estimated refusal probability per generation", xaxis_title="generation",
                            yaxis_title="P(refuse)")
         figs.append(line)
-    parts = []
-    for i, fig in enumerate(figs):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
-    rows = "".join(
-        f"<tr><td>{html.escape(r['id'])}</td><td>{html.escape(r['strategy'])}</td><td>{r['generation']}</td>"
-        f"<td>{_fmt(r.get('refusal_prob'))}</td><td>{html.escape(str(r.get('verdict', '')))}</td>"
-        f"<td>{html.escape(r['seed_text'])}</td><td>{html.escape(r['text'])}</td></tr>"
-        for r in evolved_rows
-    )
+    fig = layout.Figures()
+    rows = [[layout.esc(r["id"]), layout.esc(r["strategy"]), layout.esc(r["generation"]), _fmt(r.get("refusal_prob")),
+             layout.esc(r.get("verdict", "")), layout.esc(r["seed_text"]), layout.esc(r["text"])] for r in evolved_rows]
     summary = {k: v for k, v in report.items() if k not in ("history", "rates")}
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit evolve report</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}}pre{{background:#f6f6f6;padding:1em}}</style>
-</head><body><h1>Evolved pseudo-malicious prompts</h1>
-<p>Target: <b>{html.escape(str(report.get('target')))}</b>. Evolved prompts are harmless requests (every one passed the
+    body = f"""<h1>Evolved pseudo-malicious prompts</h1>
+<p>Target: <b>{layout.esc(report.get('target'))}</b>. Evolved prompts are harmless requests (every one passed the
 safety filter) that the search made look harmful.</p>
-{''.join(parts)}
-<h2>Summary</h2><pre>{html.escape(json.dumps(summary, indent=2))}</pre>
-<h2>Rates</h2><pre>{html.escape(json.dumps(_strip(rates), indent=2))}</pre>
-<h2>Evolved prompts</h2><table><tr><th>id</th><th>strategy</th><th>gen</th><th>P(refuse)</th><th>verdict</th>
-<th>seed</th><th>evolved</th></tr>{rows}</table></body></html>"""
-    path.write_text(page, encoding="utf-8")
+{''.join(fig(f) for f in figs)}
+<h2>Summary</h2>{layout.json_block(summary)}
+<h2>Rates</h2>{layout.json_block(rates_summary(rates))}
+<h2>Evolved prompts</h2>{layout.table(["id", "strategy", "gen", "P(refuse)", "verdict", "seed", "evolved"], rows)}"""
+    layout.write_page(path, "refusalkit evolve report", body)
 
 
-def _strip(rates: dict) -> dict:
+def rates_summary(rates: dict) -> dict:
     """Rates without the per-prompt lists (they are in the JSONL)."""
     return {m: {k: {kk: vv for kk, vv in v.items() if kk not in ("verdicts", "answers")} for k, v in r.items()}
             for m, r in rates.items()}

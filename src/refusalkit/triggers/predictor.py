@@ -562,6 +562,8 @@ def explain_html(explanation: dict, path: Path, title: str = "Refusal triggers (
     """Horizontal bar plot of the top n-gram coefficients, self-contained HTML."""
     import plotly.graph_objects as go
 
+    from ..report import Figures, esc, write_page
+
     rows = sorted(explanation["refusal"] + explanation["answer"], key=lambda r: r["coef"])
     fig = go.Figure(go.Bar(
         x=[r["coef"] for r in rows], y=[r["ngram"] for r in rows], orientation="h",
@@ -569,8 +571,7 @@ def explain_html(explanation: dict, path: Path, title: str = "Refusal triggers (
     ))
     fig.update_layout(title=title, xaxis_title="logistic-regression coefficient (> 0: pushes towards refusal)",
                       height=max(400, 22 * len(rows) + 120), margin=dict(l=220))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    write_page(path, title, f"<h1>{esc(title)}</h1>" + Figures()(fig))
 
 
 def write_predictions(texts: Sequence[str], risks: Sequence[float], path: Path | None, extra: pd.DataFrame | None = None) -> str:
