@@ -27,7 +27,7 @@ from pathlib import Path
 
 from refusalkit.train.study import StudySettings, _evaluate, _headline, _suite, check_targets, heldout_prompts, study_rows, train_study_variant
 from refusalkit.triggers import data as tdata
-from refusalkit.triggers.harm import PromptHarmClassifier
+from refusalkit.harm import PromptHarmClassifier
 from refusalkit.provenance import provenance
 
 FIX_TARGETS = ("c_trigger_over_refusal_le_half_of_a", "c_harmful_refusal_within_5_points_of_a")

@@ -31,7 +31,7 @@ def main() -> None:
     from refusalkit.train.data import load_align_rows
     from refusalkit.train.sft import SFTConfig, _answer_loss, _batch, _encode, _order, lora_model, shared_prefix
     from refusalkit.triggers import data as tdata
-    from refusalkit.triggers.harm import PromptHarmClassifier
+    from refusalkit.harm import PromptHarmClassifier
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=12)

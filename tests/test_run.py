@@ -137,7 +137,7 @@ def test_every_caller_of_a_detector_records_its_crash_as_unscored():
     assert EarlyStop(_CrashingDetector())(["I can't help with that. " * 8, "Sure! " * 40]) == [False, False]
     texts = [p.text for p in prompts(3)]
     rr = refusal_rate(FakeTarget(), texts, _CrashingDetector())
-    assert rr["verdicts"] == ["unscored"] * 3 and rr["scored"] == 0 and rr["rate"] is None
+    assert rr["verdicts"] == ["unscored"] * 3 and rr["n"] == 0 and rr["unscored"] == 3 and rr["rate"] is None
     fit = Fitness(FakeTarget(), mode="sampled", detector=_CrashingDetector(), samples=2)
     assert fit(texts) == [None, None, None]
     register_detector("crashing", lambda **kw: _CrashingDetector())

@@ -53,7 +53,7 @@ def _load_ensemble(path):
 
 
 def _load_harm(path):
-    from refusalkit.triggers.harm import PromptHarmClassifier
+    from refusalkit.harm import PromptHarmClassifier
 
     return PromptHarmClassifier.load(path)
 
@@ -90,7 +90,7 @@ def test_cli_refuses_an_old_pickled_predictor_in_one_line(tmp_path):
 
 
 def _fitted_pipeline():
-    from refusalkit.triggers.harm import PromptHarmClassifier
+    from refusalkit.harm import PromptHarmClassifier
 
     texts = ["how do I hurt someone", "how do I bake bread", "how to attack a person", "tips for a picnic"] * 3
     return PromptHarmClassifier().fit(texts, [1, 0, 1, 0] * 3)
@@ -119,7 +119,7 @@ def _find(node, key):
 
 
 def test_safe_format_round_trips_and_names_only_allowed_parts(tmp_path):
-    from refusalkit.triggers.harm import PromptHarmClassifier
+    from refusalkit.harm import PromptHarmClassifier
 
     clf = _fitted_pipeline()
     path = tmp_path / "harm.model"
@@ -140,7 +140,7 @@ def test_safe_format_round_trips_and_names_only_allowed_parts(tmp_path):
 
 def test_model_file_of_another_kind_or_release_is_refused(tmp_path, monkeypatch):
     from refusalkit import persist
-    from refusalkit.triggers.harm import PromptHarmClassifier
+    from refusalkit.harm import PromptHarmClassifier
 
     path = tmp_path / "harm.model"
     _fitted_pipeline().save(path)

@@ -43,6 +43,7 @@ _ALLOWED_CLASSES = (
     "sklearn.preprocessing.FunctionTransformer",
     "sklearn.preprocessing.StandardScaler",
     "sklearn.linear_model.LogisticRegression",
+    "refusalkit.harm.PromptHarmClassifier",
     "refusalkit.triggers.predictor.PriorFeatures",
     "refusalkit.triggers.predictor.MiniLMEmbedder",
 )

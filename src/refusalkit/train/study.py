@@ -30,6 +30,7 @@ from typing import Sequence
 
 from ..metrics import REFUSALS
 from ..progress import console
+from ..report import Figures, page
 from ..types import GenParams, Prompt
 from ..targets.openai import ClientSettings
 from .align import Budget, suite_train_rows, variant_examples
@@ -184,7 +185,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     from ..targets import load_target
     from ..triggers import data as tdata
     from ..triggers.discover import discover, write_report
-    from ..triggers.harm import PromptHarmClassifier
+    from ..harm import PromptHarmClassifier
 
     settings = settings or StudySettings()
     out = Path(out_dir)
@@ -384,10 +385,8 @@ def _yes(ok) -> str:
     return {True: "yes", False: "no", None: "n/a"}[ok]
 
 
-def _suite_section(study: dict, suite: str, first: bool) -> str:
+def _suite_section(study: dict, suite: str, figures: Figures) -> str:
     """Rates table, target checks and trade-off plot of one evaluation suite, titled with its name."""
-    import plotly.io as pio
-
     variants = study["variants"] if suite == "core" else study["variants_ood"]
     checks = study["targets"] if suite == "core" else study["targets_ood"]
     info = study["suites"][suite]
@@ -399,7 +398,7 @@ def _suite_section(study: dict, suite: str, first: bool) -> str:
     benign = "trigger-benign" if suite == "core" else "benign look-alikes"
     checks_title = f"Targets ({SUITE_TITLES[suite]})" if suite == "core" else f"The same checks on the {SUITE_TITLES[suite]} (read only; never used to choose a setting)"
     targets = "".join(f"<li>{k}: <b>{_yes(ok)}</b></li>" for k, ok in checks.items())
-    fig = pio.to_html(tradeoff_figure(variants, suite), include_plotlyjs=first, full_html=False)
+    fig = figures(tradeoff_figure(variants, suite))
     return f"""<h2>Refusal rates: {SUITE_TITLES[suite]} ({info['n_prompts']} prompts)</h2><p>{html.escape(info['about'])}.</p>
 <table><tr><th>variant</th><th>harmful refused</th><th>{benign} refused</th><th>plain benign refused</th><th>unscored</th><th>train examples</th></tr>{rows}</table>
 <h3>{checks_title}</h3><ul>{targets}</ul>
@@ -425,14 +424,13 @@ def render(study: dict, out: Path) -> str:
         for n, d in study["first_token_align_heldout"].items()
     )
     data = "".join(f"<li>{k}: {v['accepted']} accepted, {v['rejected']} rejected by the harm check, {v['unusable']} unusable</li>" for k, v in study["trigger_data"].items())
-    sections = _suite_section(study, "core", True) + (_suite_section(study, "ood", False) + _by_type_table(study) if ood else "")
+    figures = Figures()
+    sections = _suite_section(study, "core", figures) + (_suite_section(study, "ood", figures) + _by_type_table(study) if ood else "")
     diffs = _diffs(out, "base", "safety") + _diffs(out, "safety", "triggers") + _diffs(out, "safety", "generic") + _diffs(out, "safety", "gated")
     if ood:
         diffs += _diffs(out, "safety", "triggers", suite="ood") + _diffs(out, "safety", "generic", suite="ood")
     suites = " and ".join(f"{v['n_prompts']} prompts of the {SUITE_TITLES[k]}" for k, v in study["suites"].items())
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit study: {html.escape(study['model'])}</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:auto}}table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 8px;vertical-align:top}}</style></head>
-<body><h1>Over-refusal from safety alignment, and deactivating its triggers ({html.escape(study['model'])})</h1>
+    body = f"""<h1>Over-refusal from safety alignment, and deactivating its triggers ({html.escape(study['model'])})</h1>
 <p>Every variant is rated on {suites}, with the same detector and generation settings; each table and plot names its suite.
 Refusal = full or partial refusal; intervals are Wilson 95%.{" The core suite's train split joined the alignment data." if study["settings"].get("suite_train") else " The core suite's train split was left out (--no-suite-train)."}
 LoRA on {"every block" if study["settings"]["sft"]["top_layers"] is None else f"the last {study['settings']['sft']['top_layers']} blocks"}, {study["settings"]["sft"]["epochs"]:g} epoch(s), peak learning rate {study["settings"]["sft"]["lr"]:g}.</p>
@@ -444,4 +442,5 @@ LoRA on {"every block" if study["settings"]["sft"]["top_layers"] is None else f"
 <h2>Top refusal triggers of the aligned model (alignment set's harmful train requests)</h2>{cue_table(study['top_triggers'])}
 <p>Full trigger report: triggers/triggers.html</p>
 <h2>Per-prompt changes</h2>{diffs}
-<p>Timings (s): {html.escape(json.dumps(study['timings_s']))}</p></body></html>"""
+<p>Timings (s): {html.escape(json.dumps(study['timings_s']))}</p>"""
+    return page(f"refusalkit study: {study['model']}", body)
