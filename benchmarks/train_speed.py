@@ -21,14 +21,17 @@ import time
 
 import torch
 
+from refusalkit.provenance import provenance
+
 
 def main() -> None:
+    started = time.time()
     from refusalkit.targets import load_target
     from refusalkit.train.align import Budget, suite_train_rows, variant_examples
     from refusalkit.train.data import load_align_rows
     from refusalkit.train.sft import SFTConfig, _answer_loss, _batch, _encode, _order, lora_model, shared_prefix
     from refusalkit.triggers import data as tdata
-    from refusalkit.triggers.harm import PromptHarmClassifier
+    from refusalkit.harm import PromptHarmClassifier
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=12)
@@ -84,6 +87,7 @@ def main() -> None:
         result["sides"][name] = {"s_per_step_median": round(med, 3), "s_per_step_all": [round(t, 2) for t in times[name]],
                                  "speedup_vs_full_fp32": round(ref / med, 2),
                                  "first_loss": round(first_loss[name], 5), "loss_gap": round(abs(first_loss[name] - first_loss["full_fp32"]), 6)}
+    result["provenance"] = provenance(started)
     print(json.dumps(result, indent=1))
 
 

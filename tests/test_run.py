@@ -137,7 +137,7 @@ def test_every_caller_of_a_detector_records_its_crash_as_unscored():
     assert EarlyStop(_CrashingDetector())(["I can't help with that. " * 8, "Sure! " * 40]) == [False, False]
     texts = [p.text for p in prompts(3)]
     rr = refusal_rate(FakeTarget(), texts, _CrashingDetector())
-    assert rr["verdicts"] == ["unscored"] * 3 and rr["scored"] == 0 and rr["rate"] is None
+    assert rr["verdicts"] == ["unscored"] * 3 and rr["n"] == 0 and rr["unscored"] == 3 and rr["rate"] is None
     fit = Fitness(FakeTarget(), mode="sampled", detector=_CrashingDetector(), samples=2)
     assert fit(texts) == [None, None, None]
     register_detector("crashing", lambda **kw: _CrashingDetector())
@@ -277,10 +277,11 @@ def test_cli_errors_are_one_line(tmp_path):
 
 
 def test_early_stop_reads_partial_answers_with_a_text_judge(monkeypatch):
-    import refusalkit.judge as judges
+    from refusalkit.judge import base
     from refusalkit.run.evaluate import partial_reader
 
     shouty = _Shouty()
     assert partial_reader(shouty) is shouty
-    monkeypatch.setattr(judges, "NEEDS_TARGET", ("shouty",), raising=False)  # a judge that runs a model
+    # registered as a judge that runs a model: early stop reads partial answers with the prefix matcher
+    monkeypatch.setitem(base._REGISTRY, "shouty", base.DetectorSpec("shouty", _Shouty, target="required"))
     assert isinstance(partial_reader(shouty), PrefixDetector)

@@ -1,13 +1,9 @@
-"""`refusalkit study --quick` end to end on the tiny random model (needs the evaluation loop)."""
+"""`refusalkit study --quick` end to end on the tiny random model."""
 from __future__ import annotations
 
 import json
 
 import pytest
-
-run = pytest.importorskip("refusalkit.run")
-if not hasattr(run, "evaluate"):
-    pytest.skip("the evaluation loop (refusalkit.run.evaluate) is not in this tree yet", allow_module_level=True)
 
 
 @pytest.mark.integration
@@ -40,13 +36,42 @@ def test_study_quick_end_to_end(tmp_path):
     assert ct["harmful_let_through_to_ablation"] == ct["rated_harmful"]["harmful"]["n"] - ct["rated_harmful"]["harmful"]["k"]
     assert gate["fit"]["n_train_per_side"] == 8 and (out / "gated" / "directions.safetensors").exists()
     assert "gated" in study["first_token_align_heldout"] and "(a) + gated ablation" in page
-    # a re-run reuses every cached step
-    res = CliRunner().invoke(app, cmd)
+    # the ood suite beside the core test split: every variant rated on both, every figure naming its suite
+    suites = study["suites"]
+    assert {k: (v["prompts"], v["split"]) for k, v in suites.items()} == {"core": ("core", "test"), "ood": ("ood", "test")}
+    assert suites["core"]["n_prompts"] == study["n_eval_prompts"] and suites["ood"]["n_prompts"] == 12  # --quick: 12 ood prompts
+    assert set(study["variants_ood"]) == set(study["variants"])
+    assert study["targets_suite"] == "core" and set(study["targets_ood"]) == set(study["targets"])
+    for suite, variants in (("core", study["variants"]), ("ood", study["variants_ood"])):
+        for v in variants.values():
+            assert v["suite"] == suite
+            assert v["harmful_refusal"]["n"] + v["benign_refusal"]["n"] + v["unscored"] == suites[suite]["n_prompts"]
+    # 12 prompts taken round-robin over the ood suite's (label, type) groups cover all 11 kinds
+    kinds = {f"ood_{k}_{label}" for k in ("group", "history", "privacy", "multi", "frame") for label in ("benign", "harmful")} | {"plain"}
+    assert study["ood_by_type"]["suite"] == "ood" and all(set(t) == kinds for t in study["ood_by_type"]["variants"].values())
+    assert json.loads((out / "runs_ood" / "triggers" / "summary.json").read_text())["run"]["suite"] == "ood"
+    assert "eval_triggers_ood" in study["timings_s"]
+
+    def rate_blocks(node):  # every dict of refusal rates in the JSON, wherever it sits
+        if isinstance(node, dict):
+            if "harmful_refusal" in node and "trigger_benign_refusal" in node:
+                yield node
+            for child in node.values():
+                yield from rate_blocks(child)
+
+    assert all(block.get("suite") in suites for block in rate_blocks({k: v for k, v in study.items() if k != "settings"}))
+    for title in ("core suite, test split", "ood suite (out of distribution), test split"):
+        assert f"Refusal rates: {title}" in page and f"Safety vs over-refusal ({title}" in page
+    assert "Refused per prompt kind" in page and "ood_group_harmful" in page
+    # a re-run reuses every cached step; --no-ood leaves the ood suite out of the study and its report
+    res = CliRunner().invoke(app, cmd + ["--no-ood"])
     assert res.exit_code == 0, res.output
     again = json.loads((out / "study.json").read_text())
     assert again["variants"] == study["variants"]
     assert "train_safety" in again["timings_s"]
     assert again["gate"] == study["gate"]
+    assert set(again["suites"]) == {"core"} and "variants_ood" not in again and "eval_safety_ood" not in again["timings_s"]
+    assert "ood suite" not in (out / "study.html").read_text()
 
 
 def test_gate_routes_harmless_to_ablation_and_harmful_to_plain(tiny_target, tmp_path):

@@ -107,3 +107,40 @@ def test_default_device_follows_env_then_cuda(monkeypatch):
     assert hf.default_device() == "cpu"
     monkeypatch.setattr(hf.torch.cuda, "is_available", lambda: True)
     assert hf.default_device() == "cuda"
+
+
+
+def test_a_new_scheme_is_one_registration(monkeypatch):
+    """A registered prefix loads through its builder, with the command line's options; --adapter is
+    refused for a scheme that takes none; a spec with an unregistered prefix is not mistaken for one."""
+    from fakes import FakeTarget
+
+    from refusalkit import targets
+
+    seen = {}
+
+    def build(name, options):
+        seen.update(name=name, concurrency=options.concurrency)
+        return FakeTarget(target_id=f"fake:{name}")
+
+    monkeypatch.setitem(targets.SCHEMES, "fake", targets.Scheme("fake", build, "a scripted target"))
+    assert load_target("fake:echo", concurrency=3).id == "fake:echo" and seen == {"name": "echo", "concurrency": 3}
+    with pytest.raises(RefusalkitError, match="--adapter needs a local transformers model"):
+        load_target("fake:echo", adapter="somewhere")
+    with pytest.raises(RefusalkitError, match="unknown model 'nofake:echo'"):
+        load_target("nofake:echo")
+    assert {"openai", "hf"} <= set(targets.SCHEMES)
+
+
+def test_aliases_registered_elsewhere_are_found_lazily():
+    """The aligned alias lives with the training code; the targets package finds it by name without
+    importing training code itself."""
+    import subprocess
+    import sys
+
+    code = ("import sys, refusalkit.targets as t; assert not any(m.startswith('refusalkit.train') for m in sys.modules); "
+            "assert 'smollm2-135m-aligned' in t.ALIASES; assert 'refusalkit.train.aligned' in sys.modules; "
+            "print(sorted(t.ALIASES))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "smollm2-135m-aligned" in res.stdout and "tiny-random" in res.stdout

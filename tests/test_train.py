@@ -127,7 +127,7 @@ def test_killed_run_resumes_to_the_same_adapter(tmp_path, monkeypatch):
     monkeypatch.setattr(sft, "_batch", crash_on_fifth)
     with pytest.raises(KeyboardInterrupt):
         train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "b", CFG, progress=False)
-    assert (tmp_path / "b" / "checkpoint" / "state.pt").exists()
+    assert (tmp_path / "b" / "checkpoint" / "state.safetensors").exists()
     monkeypatch.setattr(sft, "_batch", real)
     resumed = train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "b", CFG, progress=False)
     assert resumed.resumed_from == 4 and resumed.steps == 6

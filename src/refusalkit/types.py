@@ -40,7 +40,12 @@ class Prompt:
 
 @dataclass
 class GenParams:
-    """Generation settings shared by every target. ``temperature == 0`` means greedy decoding."""
+    """Generation settings shared by every target. ``temperature == 0`` means greedy decoding.
+
+    Settings no target can honour (``max_new_tokens`` or ``batch_size`` below 1, a negative
+    temperature, ``top_p`` outside (0, 1]) raise :class:`~refusalkit.errors.RefusalkitError` when the
+    settings are made, so a command fails before it loads a model.
+    """
 
     max_new_tokens: int = 256
     temperature: float = 0.0
@@ -48,6 +53,16 @@ class GenParams:
     seed: int = 0
     system_prompt: str | None = None
     batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        from .checks import at_least
+        from .errors import RefusalkitError
+
+        at_least(self.max_new_tokens, 1, "--max-new-tokens", none_ok=False)
+        at_least(self.batch_size, 1, "--batch-size", none_ok=False)
+        at_least(self.temperature, 0, "--temperature", none_ok=False)
+        if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
+            raise RefusalkitError(f"--top-p must be above 0 and at most 1, got {self.top_p}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 
-from .app import app, state
+from .app import app
 from . import models as _models  # noqa: F401  (registers commands)
 from . import eval as _eval  # noqa: F401
 from . import judge as _judge  # noqa: F401  (registers commands)
 from . import internals as _internals  # noqa: F401
 from . import evolve as _evolve  # noqa: F401  (registers commands)
+from . import predictor as _predictor  # noqa: F401  (predictor train|apply|explain)
 from . import train as _train  # noqa: F401  (align, mitigate, triggers, study)
 
 
@@ -36,4 +37,4 @@ def main() -> None:
         sys.exit(1)
 
 
-__all__ = ["app", "main", "state"]
+__all__ = ["app", "main"]

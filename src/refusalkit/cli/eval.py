@@ -9,46 +9,69 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..judge import DEFAULT_DETECTOR
+from .. import checks
+from ..errors import RefusalkitError
+from ..judge import DEFAULT_DETECTOR, detector_help, detector_specs
+from ..run.evaluate import DEFAULT_MAX_UNSCORED, check_unscored
 from ..types import GenParams
-from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
+from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 
 out = Console()
 
 
 def print_summary(summary: dict, out_dir: Path) -> None:
-    from ..report.html import GROUP_NAMES, pct
+    from ..report.html import GROUP_NAMES, pct, resume_line
 
     table = Table("prompts", "n", "full refusal", "any refusal", "compliance", "unscored", title=f"{summary['run']['target']} · judge {summary['run']['detector']}")
     for g, b in summary["metrics"]["groups"].items():
         table.add_row(GROUP_NAMES[g], str(b["n"]), pct(b["full_refusal"]), pct(b["any_refusal"]), pct(b["compliance"]), str(b["unscored"]))
     out.print(table)
+    resumed = resume_line(summary["run"])
+    if resumed:
+        out.print(f"run store: {resumed}")
     out.print(f"report: {out_dir / 'report.html'}")
 
 
 def run_eval(
     model: str, prompts: str, out_dir: Path, *, split: Optional[str] = None, limit: Optional[int] = None,
-    judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, base_url: Optional[str] = None,
-    api_key: Optional[str] = None, params: Optional[GenParams] = None, early_stop: Optional[bool] = None,
+    judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, client=None,
+    params: Optional[GenParams] = None, early_stop: Optional[bool] = None,
     columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None, steer: Optional[str] = None,
+    max_unscored: float = DEFAULT_MAX_UNSCORED,
 ) -> dict:
-    """Shared by `eval` and `demo`: load prompts, target and judge, evaluate, print the headline."""
+    """Shared by `eval` and `demo`: check the arguments, load prompts, target and judge, evaluate,
+    print the headline. A run whose every row is unscored is an error (exit 1) after its outputs are
+    written; a share of unscored rows above ``max_unscored`` prints a warning."""
     from ..data import load_prompts
-    from ..judge import load_detector
+    from ..judge import resolve_detector
     from ..run import evaluate, load_run
 
-    from .. import judge as judges
+    # Everything that can be checked without a model is checked first.
+    checks.output_dir(out_dir)
+    checks.fraction(max_unscored, "--max-unscored")
+    others = [(Path(d).name, load_run(d)[0]["metrics"]["tradeoff"]) for d in with_runs or []]
+    if steer:
+        from ..internals.steering import parse_steer
 
+        directions = Path(parse_steer(steer)["directions"])
+        if not directions.is_file():
+            raise RefusalkitError(f"--steer {steer}: {directions} does not exist (make it with `refusalkit directions`)")
     items = load_prompts(prompts, split=split, limit=limit, **(columns or {}))
-    reads_model = judge in getattr(judges, "NEEDS_TARGET", ())  # e.g. an LLM judge: built on the target
-    detector = None if reads_model else load_detector(judge)  # unknown names fail before the model loads
-    target = target_from_options(model, adapter, base_url, api_key)
+    spec, kwargs = resolve_detector(judge)  # unknown names and missing files fail before the model loads
+    if spec.own_model:
+        raise RefusalkitError(
+            f"the {spec.name} detector judges with its own model, not the one under evaluation: run eval with another "
+            f"--judge, then `refusalkit judge RUN/responses.jsonl --detector {judge} --model JUDGE_MODEL`"
+        )
+    reads_model = spec.needs_target  # e.g. an LLM judge or the first-token score: built on the target
+    detector = None if reads_model else spec.factory(**kwargs)
+    target = target_from_options(model, adapter, client)
     if steer:
         from ..internals.steering import steer_target
 
         target = steer_target(target, steer)
     if reads_model:
-        detector = load_detector(judge, target=target)
+        detector = spec.factory(**kwargs, target=target)
     summary = evaluate(
         target, items, params or GenParams(), detector, out_dir, early_stop=early_stop,
         run_info={"prompts": prompts, "split": split, "limit": limit, "name": out_dir.name},
@@ -57,21 +80,25 @@ def run_eval(
     if with_runs:  # re-render the report with the other runs on the trade-off scatter
         from ..report import render_run
 
-        others = [(Path(d).name, load_run(d)[0]["metrics"]["tradeoff"]) for d in with_runs]
         _, rows = load_run(out_dir)
         (out_dir / "report.html").write_text(render_run(summary, rows, others), encoding="utf-8")
     print_summary(summary, out_dir)
+    m = summary["metrics"]
+    warning = check_unscored(m["n_prompts"], m["unscored"], summary["run"]["unscored_reasons"], max_unscored)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     return summary
 
 
 @app.command("eval")
+@openai_options
 def eval_command(
     model: str = MODEL,
-    prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ...), a .jsonl/.csv/.parquet file, or hf:DATASET."),
+    prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ood, align), a .jsonl/.csv/.parquet file, or hf:DATASET."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."),
     split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (e.g. test)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts, spread across prompt types."),
-    judge: str = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector."),
+    judge: str = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector: " + detector_help(DEFAULT_DETECTOR, evaluated_model=True)),
     max_new_tokens: int = typer.Option(256, help="Maximum answer length in tokens."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch (and per stored transaction)."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),
@@ -79,7 +106,8 @@ def eval_command(
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
     early_stop: Optional[bool] = typer.Option(
         None, "--early-stop/--no-early-stop",
-        help="Stop an answer once its verdict is settled (default: on for the prefix and pattern judges).",
+        help="Stop an answer once its verdict is settled (default: on for the judges measured safe with it: "
+        + ", ".join(s.name for s in detector_specs() if s.early_stop) + ").",
     ),
     text_col: Optional[str] = typer.Option(None, "--text-col", help="Column holding the prompt text."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Column holding benign/harmful (or safe/unsafe)."),
@@ -88,16 +116,21 @@ def eval_command(
     type_col: Optional[str] = typer.Option(None, "--type-col"),
     label: Optional[str] = typer.Option(None, "--label", help="Label for every prompt of a file without a label column."),
     with_run: Optional[List[Path]] = typer.Option(None, "--with-run", help="Another run folder to show on the trade-off plot."),
+    max_unscored: float = typer.Option(
+        DEFAULT_MAX_UNSCORED, "--max-unscored",
+        help="Warn when more than this share of prompts is unscored (failed requests or judge errors). A run "
+             "with every prompt unscored always fails (exit 1).",
+    ),
     steer: Optional[str] = typer.Option(None, "--steer", help="Steer a local model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
     adapter: Optional[str] = ADAPTER,
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
     columns = dict(text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col, default_label=label)
     params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
-    run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, base_url=base_url,
-             api_key=api_key, params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer)
+    run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, client=client,
+             params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer,
+             max_unscored=max_unscored)
 
 
 @app.command()
@@ -107,12 +140,12 @@ def compare(
 ) -> None:
     """Compare runs with the first: newly refused / answered prompts, rate changes with intervals."""
     from .. import metrics
-    from ..errors import RefusalkitError
     from ..report import render_compare
     from ..run import load_run
 
     if len(runs) < 2:
         raise RefusalkitError("compare needs at least two run folders")
+    checks.output_dir(out_dir)
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         names = [str(r) for r in runs]

@@ -17,6 +17,18 @@ from .app import ADAPTER, MODEL, app
 PROMPTS = typer.Option("core", "--prompts", help="Bundled suite name or JSONL file with text/label/split.")
 
 
+def _check(out: Path, counts: dict[str, Optional[int]], files: Optional[dict[str, Optional[Path]]] = None) -> None:
+    """Arguments checked before the model loads: the output folder, counts of at least 1, input files."""
+    from ..checks import at_least, output_dir
+
+    output_dir(out)
+    for option, value in counts.items():
+        at_least(value, 1, option)
+    for option, path in (files or {}).items():
+        if path is not None and not Path(path).is_file():
+            raise RefusalkitError(f"{option} {path} does not exist")
+
+
 def _setup(model: str, adapter: Optional[str], prompts: str):
     from ..internals.page import load_prompt_set
     from ..internals.pipeline import train_test
@@ -47,6 +59,7 @@ def directions(
     """Refusal direction (difference of means, bypass/induce/KL selection) and harmfulness direction."""
     from ..internals.pipeline import parse_layers, run_directions
 
+    _check(out, {"--n-train": n_train, "--n-val": n_val, "--layer-stride": layer_stride})
     target, train, _ = _setup(model, adapter, prompts)
     s = run_directions(target, train, out, n_train, n_val, layer_stride, layers=parse_layers(layers))
     typer.echo(f"selected layer {s['selected']['layer']} position {s['selected']['position']}; directions in {s['directions_file']}")
@@ -70,6 +83,7 @@ def steer(
     from ..internals.directions import Directions
     from ..internals.pipeline import run_steer
 
+    _check(out, {"--n": n, "--max-new-tokens": max_new_tokens}, {"--directions": directions_file})
     target, _, test = _setup(model, adapter, prompts)
     show = [Prompt(id=f"show{i}", text=t) for i, t in enumerate(prompt or [])]
     s = run_steer(target, Directions.load(directions_file), test, out, alpha, n, max_new_tokens, show, export)
@@ -93,6 +107,7 @@ def guard(
     from ..internals.directions import Directions
     from ..internals.pipeline import run_guard
 
+    _check(out, {}, {"--directions": directions_file})
     target, train, test = _setup(model, adapter, prompts)
     dirs = Directions.load(directions_file) if directions_file else None
     s = run_guard(target, train, test, out, dirs, alpha)
@@ -115,6 +130,7 @@ def cliff(
     """Refusal probe along prompt + answer: where the refusal score drops."""
     from ..internals.pipeline import run_cliff
 
+    _check(out, {"--n": n, "--n-test": n_test, "--max-new-tokens": max_new_tokens})
     target, train, test = _setup(model, adapter, prompts)
     s, _ = run_cliff(target, train, test, out, layer, n, n_test, max_new_tokens)
     typer.echo(f"probe test accuracy {s['probe']['test_accuracy']}; largest drop {s['cliff']['drop']} at offset {s['cliff']['offset']}")
@@ -140,6 +156,7 @@ def heads(
 
     if (directions_file is None) == (probe_file is None):
         raise RefusalkitError("give exactly one of --directions FILE or --probe FILE")
+    _check(out, {"--k": k, "--n": n, "--max-new-tokens": max_new_tokens}, {"--directions": directions_file, "--probe": probe_file})
     target, _, test = _setup(model, adapter, prompts)
     if directions_file:
         direction, source = Directions.load(directions_file).refusal, "refusal direction"

@@ -1,7 +1,6 @@
 """`refusalkit models`, `generate`, `serve` and `demo`."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -11,7 +10,7 @@ from rich.table import Table
 
 from ..errors import RefusalkitError
 from ..types import GenParams, Prompt
-from .app import ADAPTER, API_KEY, BASE_URL, MODEL, app, target_from_options
+from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 
 out = Console()
 
@@ -19,13 +18,14 @@ out = Console()
 @app.command()
 def models() -> None:
     """List the model aliases and where each loads from."""
-    from ..targets import ALIASES
+    from ..targets import ALIASES, SCHEMES
 
     table = Table("alias", "what", "loads from")
     for alias in ALIASES.values():
         table.add_row(alias.name, alias.description, alias.source())
     out.print(table)
-    out.print("Also: any local transformers folder, a hub id (org/name, needs network), or openai:NAME --base-url URL.")
+    schemes = "; ".join(f"{s.prefix}:NAME, {s.help}" for s in SCHEMES.values())
+    out.print(f"Also: any local transformers folder, a hub id (org/name, needs network), or {schemes}.")
 
 
 def read_prompt_lines(path: Path) -> list[Prompt]:
@@ -34,41 +34,47 @@ def read_prompt_lines(path: Path) -> list[Prompt]:
         from ..data import load_prompts
 
         return load_prompts(path, default_label="benign")
+    from ..tables import read_rows
+
     if not path.exists():
         raise RefusalkitError(f"prompt file {path} does not exist")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Prompt(id=f"p{i}", text=t) for i, t in enumerate(lines)]
+    return [Prompt(id=f"p{i}", text=row["prompt"]) for i, (_, row) in enumerate(read_rows(path)[1])]
 
 
 @app.command()
+@openai_options
 def generate(
     prompt: Optional[List[str]] = typer.Argument(None, help="Prompt text(s)."),
     model: str = MODEL,
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="JSONL (prompt/text field) or text file, one prompt a line."),
-    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write responses as JSONL here."),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the responses here (.jsonl, .json, .csv, .tsv or .parquet, by extension)."),
     max_new_tokens: int = typer.Option(256, help="Maximum answer length in tokens."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),
     seed: int = typer.Option(0),
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
     batch_size: int = typer.Option(8),
     adapter: Optional[str] = ADAPTER,
-    base_url: Optional[str] = BASE_URL,
-    api_key: Optional[str] = API_KEY,
+    client=None,
 ) -> None:
     """Generate answers for prompts given inline or in a file."""
+    from ..tables import check_output, check_text, write_table
+
+    if out_file is not None:
+        check_output(out_file)
+    params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
+    for i, text in enumerate(prompt or [], 1):
+        check_text(text, f"prompt argument {i}")
     items = [Prompt(id=f"p{i}", text=t) for i, t in enumerate(prompt or [])]
     if prompts:
         items += read_prompt_lines(prompts)
     if not items:
         raise RefusalkitError("give prompts as arguments or with --prompts FILE")
-    target = target_from_options(model, adapter, base_url, api_key)
-    params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
+    target = target_from_options(model, adapter, client)
     responses = target.generate(items, params)
     if out_file:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        with out_file.open("w", encoding="utf-8") as fh:
-            for p, r in zip(items, responses):
-                fh.write(json.dumps({"prompt": p.text, **r.to_dict()}, ensure_ascii=False) + "\n")
+        import pandas as pd
+
+        write_table(pd.DataFrame([{"prompt": p.text, **r.to_dict()} for p, r in zip(items, responses)]), out_file)
         typer.echo(f"wrote {len(responses)} responses to {out_file}", err=True)
     else:
         for p, r in zip(items, responses):
@@ -81,19 +87,28 @@ def serve(
     model: str = MODEL,
     host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
     port: int = typer.Option(8000),
-    api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this bearer key on every request."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this bearer key on every request (shows in `ps`: prefer $REFUSALKIT_API_KEY or --api-key-file)."),
+    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="Require the bearer key on the first line of this file."),
+    max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", min=1, help="Refuse request bodies larger than this (413)."),
     adapter: Optional[str] = ADAPTER,
     steer: Optional[str] = typer.Option(None, "--steer", help="Steer the model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
 ) -> None:
-    """Serve a local model over an OpenAI-compatible /v1/chat/completions API."""
+    """Serve a local model over an OpenAI-compatible /v1/chat/completions API.
+
+    The API key comes from --api-key-file, --api-key or $REFUSALKIT_API_KEY; an empty one is an error."""
     import uvicorn
 
     from ..internals.steering import load_target_with_steer
-    from ..serve import create_app
+    from ..serve import create_app, is_loopback, resolve_api_key
 
+    key = resolve_api_key(api_key, api_key_file)  # before the model loads: a bad key fails at once
+    if key is None and not is_loopback(host):
+        typer.echo(f"warning: serving on {host} without an API key: anyone who can reach this address can use the "
+                   "model; set $REFUSALKIT_API_KEY or --api-key-file", err=True)
     target = load_target_with_steer(model, steer, adapter=adapter)
-    typer.echo(f"serving {target.id} on http://{host}:{port}/v1", err=True)
-    uvicorn.run(create_app(target, api_key=api_key), host=host, port=port, log_level="warning")
+    app_ = create_app(target, api_key=key, max_body_bytes=max_body_bytes)
+    typer.echo(f"serving {target.id} on http://{host}:{port}/v1 ({'API key required' if key else 'no API key'})", err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -106,4 +121,5 @@ def demo(
     """The main job on the bundled model (`make demo`): evaluate it on the core suite's test split."""
     from .eval import run_eval
 
-    run_eval(model, "core", out_dir, split="test", limit=limit, params=GenParams(max_new_tokens=max_new_tokens, batch_size=16))
+    params = GenParams(max_new_tokens=max_new_tokens, batch_size=16)
+    run_eval(model, "core", out_dir, split="test", limit=limit, params=params)

@@ -7,11 +7,20 @@ from typing import Optional
 
 import typer
 
-from .app import app
+from .app import app, openai_options
 
 
 def _config(epochs: float, lr: float, rank: int, batch_size: int, max_length: int, max_steps: Optional[int], seed: int):
+    """The LoRA settings, checked before any data is built or a model loads."""
+    from ..checks import at_least
+    from ..errors import RefusalkitError
     from ..train.sft import SFTConfig
+
+    for value, option in ((epochs, "--epochs"), (lr, "--lr")):
+        if not value > 0:
+            raise RefusalkitError(f"{option} must be above 0, got {value}")
+    for value, option in ((rank, "--rank"), (batch_size, "--batch-size"), (max_length, "--max-length"), (max_steps, "--max-steps")):
+        at_least(value, 1, option)
 
     return SFTConfig(rank=rank, alpha=2 * rank, lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, seed=seed)
 
@@ -46,46 +55,53 @@ def align(
 
     Load the result anywhere with `--model MODEL --adapter OUT`.
     """
+    from ..checks import output_dir
     from ..train.align import train_variant
     from ..train.data import load_align_rows
 
-    result = train_variant("safety", model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), rows=load_align_rows(data))
+    output_dir(out_dir)
+    config = _config(epochs, lr, rank, batch_size, max_length, max_steps, seed)
+    result = train_variant("safety", model, out_dir, config, rows=load_align_rows(data))
     _done(result, "align")
 
 
 @app.command()
+@openai_options
 def mitigate(
     method: str = typer.Option(..., "--method", help="generic (safety + plain benign) or triggers (safety + trigger-aware benign)."),
     out_dir: Path = typer.Option(..., "--out", help="Adapter folder (resumable)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
     source: str = typer.Option("pairs", "--source", help="Trigger-aware data: pairs | rewriter | auto."),
     rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests into benign twins (e.g. openai:NAME)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="Server of an openai: rewriter."),
-    api_key: Optional[str] = typer.Option(None, "--api-key"),
     epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
     max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED, data: Optional[Path] = DATA,
+    client=None,
 ) -> None:
     """Safety alignment plus an over-refusal mitigation at the same data budget."""
     from ..errors import RefusalkitError
     from ..train.align import train_variant
     from ..train.data import load_align_rows
 
+    from ..checks import output_dir
+
     if method not in ("generic", "triggers"):
         raise RefusalkitError(f"unknown method '{method}': use generic or triggers")
+    output_dir(out_dir)
+    config = _config(epochs, lr, rank, batch_size, max_length, max_steps, seed)
     texts = None
     rows = load_align_rows(data)
     if method == "triggers":
         from ..targets import load_target
         from ..triggers import data as tdata
-        from ..triggers.harm import PromptHarmClassifier
+        from ..harm import PromptHarmClassifier
 
         harm = PromptHarmClassifier.from_align_rows(rows)
-        rw = load_target(rewriter, base_url=base_url, api_key=api_key) if rewriter else None
+        rw = load_target(rewriter, **client.target_kwargs()) if rewriter else None
         built = tdata.build(source, rows, harm, rewriter=rw)
         s = built.summary()
         typer.echo(f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable", err=True)
         texts = built.pairs
-    result = train_variant(method, model, out_dir, _config(epochs, lr, rank, batch_size, max_length, max_steps, seed), trigger_texts=texts, rows=rows)
+    result = train_variant(method, model, out_dir, config, trigger_texts=texts, rows=rows)
     _done(result, f"mitigate ({method})")
 
 
@@ -101,12 +117,16 @@ def triggers(
     min_count: int = typer.Option(3, "--min-count", help="Requests an n-gram must occur in."),
 ) -> None:
     """Find refusal triggers: per-word attribution (occlusion, gradient x input) and corpus-level cues, split harmful/harmless."""
+    from ..checks import at_least, output_dir
     from ..errors import RefusalkitError
     from ..targets import load_target
     from ..train.data import load_align_rows
     from ..triggers.discover import discover, write_report
-    from ..triggers.harm import PromptHarmClassifier
+    from ..harm import PromptHarmClassifier
 
+    output_dir(out_dir)
+    for value, lowest, option in ((limit, 1, "--limit"), (examples, 0, "--examples"), (max_n, 1, "--max-n"), (min_count, 1, "--min-count")):
+        at_least(value, lowest, option)
     rows = load_align_rows()
     if prompts == "align":
         texts = [r["text"] for r in rows if r["label"] == "harmful" and r.get("split") == "train"]
@@ -126,31 +146,50 @@ def triggers(
 
 
 @app.command()
+@openai_options
 def study(
     out_dir: Path = typer.Option(..., "--out"),
     quick: bool = typer.Option(False, "--quick", help="Tiny settings (smoke test; numbers not meaningful)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m"),
     judge: Optional[str] = typer.Option(None, "--judge", help="Detector for every variant (default: refusalkit's default)."),
     source: str = typer.Option("pairs", "--source", help="Trigger-aware data that trains variant (c): pairs | auto | rewriter."),
-    rewriter: Optional[str] = typer.Option(None, "--rewriter"),
-    base_url: Optional[str] = typer.Option(None, "--base-url"),
-    api_key: Optional[str] = typer.Option(None, "--api-key"),
+    rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests for --source rewriter (e.g. openai:NAME)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
+    ood: bool = typer.Option(True, "--ood/--no-ood", help="Also rate every variant on the out-of-distribution suite 'ood' (317 prompts: one more evaluation per variant); never used to choose a setting."),
+    ood_limit: Optional[int] = typer.Option(None, "--ood-limit", help="Ood prompts evaluated (default all; a limit samples round-robin over its kinds)."),
     data: Optional[Path] = DATA,
     suite_train: bool = typer.Option(True, "--suite-train/--no-suite-train", help="Also align on the core suite's train split: its harmful prompts join every safety mix, its trigger-benign prompts come first in (c)."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over each variant's mix (default 3)."),
     top_layers: Optional[int] = typer.Option(None, "--top-layers", help="LoRA on the last N blocks only (default: every block; 8 makes each step ~2x faster but does not separate intent from trigger)."),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast while training (default: where the device makes it fast; the report says which)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
+    client=None,
 ) -> None:
-    """Align the model, find its refusal triggers, train the mitigations, evaluate everything, write one report."""
+    """Align the model, find its refusal triggers, train the mitigations, rate every variant on the core test split and the ood suite, write one report."""
+    from ..checks import at_least, output_dir
+    from ..errors import RefusalkitError
     from ..train.study import StudySettings, run_study
 
-    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, base_url=base_url, api_key=api_key, align=str(data) if data else None,
-              suite_train=suite_train)
+    output_dir(out_dir)
+    at_least(limit, 1, "--limit")
+    for value, option in ((epochs, "--epochs"), (lr, "--lr")):
+        if value is not None and not value > 0:
+            raise RefusalkitError(f"{option} must be above 0, got {value}")
+    at_least(top_layers, 1, "--top-layers")
+    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, client=client, align=str(data) if data else None,
+              suite_train=suite_train, ood=ood)
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
-    if limit:
+    if limit is not None:
         settings.eval_limit = limit
+    if ood_limit:
+        settings.ood_limit = ood_limit
     settings.training(epochs, top_layers, bf16, lr)
     result = run_study(out_dir, settings)
-    typer.echo(json.dumps({"variants": {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in result["variants"].items()}, "targets": result["targets"]}, indent=1))
+    def rates(variants: dict) -> dict:
+        return {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in variants.items()}
+
+    shown = {"suites": {k: f"{v['prompts']} ({v['split']} split, {v['n_prompts']} prompts)" for k, v in result["suites"].items()},
+             "variants": rates(result["variants"]), "targets": result["targets"]}
+    if "variants_ood" in result:
+        shown.update(variants_ood=rates(result["variants_ood"]), targets_ood=result["targets_ood"])
+    typer.echo(json.dumps(shown, indent=1))

@@ -6,14 +6,12 @@ user can fix (missing column, empty text, duplicate id, unknown label, bad encod
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import RefusalkitError
+from ..tables import Row, read_rows
 from ..types import Prompt
 
 SUITES_DIR = Path(__file__).with_name("suites")
@@ -56,12 +54,14 @@ def load_prompts(
     - ``split`` keeps only rows of that split; ``limit`` then keeps N prompts, taken round-robin across
       (label, type) groups so a short run still covers every kind of prompt.
     """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise RefusalkitError(f"--limit must be a whole number of at least 1, got {limit}")
     spec_s = str(spec)
     if spec_s.startswith("hf:"):
         source, rows = spec_s, _hf_rows(spec_s[3:])
     else:
         path = _resolve(spec_s)
-        source, rows = str(path), file_rows(path)
+        source, rows = str(path), read_rows(path)[1]
     prompts = _to_prompts(
         rows, source, text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col,
         type_col=type_col, default_label=default_label,
@@ -92,51 +92,7 @@ def _resolve(spec: str) -> Path:
     )
 
 
-# --- reading rows ------------------------------------------------------------------------------
-Row = tuple[int, dict[str, Any]]  # (row number as the user sees it, values)
-
-
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RefusalkitError(
-            f"{path}: row {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8"
-        ) from exc
-
-
-def file_rows(path: Path) -> list[Row]:
-    """(row number, row) pairs of a JSONL/CSV/TSV/Parquet file; one-line errors name file and row."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        rows = []
-        for n, line in enumerate(_decode(path).splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RefusalkitError(f"{path}: row {n}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(value, dict):
-                raise RefusalkitError(f"{path}: row {n}: expected a JSON object per line")
-            rows.append((n, value))
-        return rows
-    if suffix in (".csv", ".tsv"):
-        reader = csv.DictReader(io.StringIO(_decode(path)), delimiter="\t" if suffix == ".tsv" else ",")
-        # Row numbers count the header as row 1, as a spreadsheet shows them.
-        return [(n, dict(r)) for n, r in enumerate(reader, 2)]
-    if suffix == ".parquet":
-        import pandas as pd
-
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several types for a broken file
-            raise RefusalkitError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from exc
-        return [(n, r) for n, r in enumerate(frame.to_dict(orient="records"), 1)]
-    raise RefusalkitError(f"{path}: unsupported file type '{suffix}'; use .jsonl, .csv or .parquet")
-
+# --- reading rows (files: refusalkit.tables.read_rows) -------------------------------------------
 
 def _hf_rows(name: str) -> list[Row]:
     """All splits of a hub dataset; each row's ``split`` is the dataset split it came from."""

@@ -21,9 +21,10 @@ from ..errors import RefusalkitError
 from ..metrics import REFUSALS
 from ..types import Prompt
 from .fitness import Fitness, Score
-from .harm import HarmCheck, lexicon_hits
+from ..harm import lexicon_hits
+from .harm import HarmCheck
 from .mutate import STRATEGIES, Mutator, clean_rewrite, mutate_offline, recombine_offline
-from .report import diversity, mtld, msttr, refusal_rate, write_html
+from .report import diversity, mtld, msttr, rates_summary, refusal_rate, write_html
 from .search import Candidate, EvolveConfig, EvolveResult, evolve
 from .seeds import load_seeds
 
@@ -133,7 +134,7 @@ def run_evolve(
         "history": result.history,
     }
     (out_dir / "report.json").write_text(
-        json.dumps({k: v for k, v in report.items() if k != "rates"} | {"rates": _rates_summary(rates)}, indent=2),
+        json.dumps({k: v for k, v in report.items() if k != "rates"} | {"rates": rates_summary(rates)}, indent=2),
         encoding="utf-8",
     )
     write_html(report, rows, out_dir / "report.html")
@@ -163,11 +164,6 @@ def confirm_picks(result: EvolveResult, target, detector, k: int, judge_tokens: 
         result.lineages[lid]["best_child"] = pick.id
     return {"per_lineage": k, "answered": len(flat), "lineages": sum(bool(p) for p in pools.values()),
             "fittest_child_refused": top_refused, "picked_refused": picked_refused}
-
-
-def _rates_summary(rates: dict) -> dict:
-    return {m: {k: {kk: vv for kk, vv in v.items() if kk not in ("verdicts", "answers")} for k, v in r.items()}
-            for m, r in rates.items()}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from ..judge.base import judge_safely
+from ..run.answer import answer_and_judge
 from ..scoring import EPS, refusal_prob_from_logits, refusal_token_ids
 from ..targets.base import require_whitebox
 from ..types import GenParams, Prompt
@@ -96,8 +96,8 @@ class Fitness:
                 max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=seed * 1000 + k,
                 system_prompt=self.system_prompt, batch_size=self.batch_size,
             )
-            responses = self.target.generate(prompts, params, progress=False)
-            for i, v in enumerate(judge_safely(self.detector, responses, prompts)):
+            _, verdicts = answer_and_judge(self.target, prompts, params, self.detector)
+            for i, v in enumerate(verdicts):
                 if v.label != "unscored":
                     votes[i].append(v.is_refusal)
         out: list[Score | None] = []

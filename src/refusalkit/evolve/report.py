@@ -8,13 +8,12 @@
 """
 from __future__ import annotations
 
-import html
-import json
 from pathlib import Path
 from typing import Sequence
 
-from ..judge.base import judge_safely
-from ..metrics import wilson
+from .. import metrics
+from ..report import layout
+from ..run.answer import answer_and_judge
 from ..types import GenParams, Prompt
 from .mutate import words
 
@@ -51,17 +50,15 @@ def mtld(texts: Sequence[str], threshold: float = 0.72) -> float | None:
 
 def refusal_rate(target, texts: Sequence[str], detector, max_new_tokens: int = 48, system_prompt: str | None = None,
                  progress: bool = False) -> dict:
-    """Greedy answers judged by ``detector``: rate, counts, Wilson interval and per-prompt verdicts."""
+    """Greedy answers judged by ``detector``: the :class:`~refusalkit.metrics.Rate` record ``{k, n, rate,
+    lo, hi}`` of refusals among the scored answers, ``unscored``, ``prompts`` (all of them) and the
+    per-prompt verdicts and answers."""
     prompts = [Prompt(id=f"r{i}", text=t) for i, t in enumerate(texts)]
     params = GenParams(max_new_tokens=max_new_tokens, temperature=0.0, system_prompt=system_prompt, batch_size=8)
-    responses = target.generate(prompts, params, progress=progress) if prompts else []
-    verdicts = judge_safely(detector, responses, prompts) if prompts else []
-    scored = [v for v in verdicts if v.label != "unscored"]
-    k = sum(v.is_refusal for v in scored)
-    w = wilson(k, len(scored))
+    responses, verdicts = answer_and_judge(target, prompts, params, detector, progress=progress)
     return {
-        "model": getattr(target, "id", "?"), "detector": getattr(detector, "name", "?"), "n": len(texts),
-        "scored": len(scored), "refused": k, "rate": w["rate"], "ci95": [w["lo"], w["hi"]] if scored else [0.0, 1.0],
+        "model": getattr(target, "id", "?"), "detector": getattr(detector, "name", "?"), "prompts": len(texts),
+        **metrics.refusal_rate(v.label for v in verdicts),
         "verdicts": [v.label for v in verdicts], "answers": [r.text[:200] for r in responses],
     }
 
@@ -86,8 +83,8 @@ def write_html(report: dict, evolved_rows: Sequence[dict], path: Path) -> None:
                 continue
             xs.append(model)
             ys.append(rr["rate"])
-            err_lo.append(rr["rate"] - rr["ci95"][0])
-            err_hi.append(rr["ci95"][1] - rr["rate"])
+            err_lo.append(rr["rate"] - rr["lo"])
+            err_hi.append(rr["hi"] - rr["rate"])
         bars.add_bar(name=which, x=xs, y=ys, error_y=dict(type="data", symmetric=False, array=err_hi, arrayminus=err_lo))
     bars.update_layout(title="Refusal-triggering rate (greedy answer judged by the detector; Wilson 95% CI)",
                        yaxis=dict(range=[0, 1], title="rate"), barmode="group")
@@ -101,31 +98,21 @@ def write_html(report: dict, evolved_rows: Sequence[dict], path: Path) -> None:
         line.update_layout(title="Mean estimated refusal probability per generation", xaxis_title="generation",
                            yaxis_title="P(refuse)")
         figs.append(line)
-    parts = []
-    for i, fig in enumerate(figs):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
-    rows = "".join(
-        f"<tr><td>{html.escape(r['id'])}</td><td>{html.escape(r['strategy'])}</td><td>{r['generation']}</td>"
-        f"<td>{_fmt(r.get('refusal_prob'))}</td><td>{html.escape(str(r.get('verdict', '')))}</td>"
-        f"<td>{html.escape(r['seed_text'])}</td><td>{html.escape(r['text'])}</td></tr>"
-        for r in evolved_rows
-    )
+    fig = layout.Figures()
+    rows = [[layout.esc(r["id"]), layout.esc(r["strategy"]), layout.esc(r["generation"]), _fmt(r.get("refusal_prob")),
+             layout.esc(r.get("verdict", "")), layout.esc(r["seed_text"]), layout.esc(r["text"])] for r in evolved_rows]
     summary = {k: v for k, v in report.items() if k not in ("history", "rates")}
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit evolve report</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}}pre{{background:#f6f6f6;padding:1em}}</style>
-</head><body><h1>Evolved pseudo-malicious prompts</h1>
-<p>Target: <b>{html.escape(str(report.get('target')))}</b>. Evolved prompts are harmless requests (every one passed the
+    body = f"""<h1>Evolved pseudo-malicious prompts</h1>
+<p>Target: <b>{layout.esc(report.get('target'))}</b>. Evolved prompts are harmless requests (every one passed the
 safety filter) that the search made look harmful.</p>
-{''.join(parts)}
-<h2>Summary</h2><pre>{html.escape(json.dumps(summary, indent=2))}</pre>
-<h2>Rates</h2><pre>{html.escape(json.dumps(_strip(rates), indent=2))}</pre>
-<h2>Evolved prompts</h2><table><tr><th>id</th><th>strategy</th><th>gen</th><th>P(refuse)</th><th>verdict</th>
-<th>seed</th><th>evolved</th></tr>{rows}</table></body></html>"""
-    path.write_text(page, encoding="utf-8")
+{''.join(fig(f) for f in figs)}
+<h2>Summary</h2>{layout.json_block(summary)}
+<h2>Rates</h2>{layout.json_block(rates_summary(rates))}
+<h2>Evolved prompts</h2>{layout.table(["id", "strategy", "gen", "P(refuse)", "verdict", "seed", "evolved"], rows)}"""
+    layout.write_page(path, "refusalkit evolve report", body)
 
 
-def _strip(rates: dict) -> dict:
+def rates_summary(rates: dict) -> dict:
     """Rates without the per-prompt lists (they are in the JSONL)."""
     return {m: {k: {kk: vv for kk, vv in v.items() if kk not in ("verdicts", "answers")} for k, v in r.items()}
             for m, r in rates.items()}

@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.loaders import load_prompts
+from ..checks import at_least
 from ..errors import RefusalkitError
+from ..tables import read_rows
 from ..types import Prompt
 
 
@@ -34,13 +36,13 @@ def load_seeds(
     elif Path(path).suffix.lower() == ".txt":
         if not Path(path).exists():
             raise RefusalkitError(f"seed file {path} does not exist")
-        lines = [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
-        prompts = [Prompt(id=f"s{i}", text=t) for i, t in enumerate(lines)]
+        prompts = [Prompt(id=f"s{i}", text=row["prompt"]) for i, (_, row) in enumerate(read_rows(path)[1])]
     else:
         prompts = load_prompts(path, text_col=prompt_col, default_label="benign")
         harmful = sum(p.label == "harmful" for p in prompts)
         if harmful:
             raise RefusalkitError(f"{path}: seeds must be benign; {harmful} rows are labelled harmful")
+    at_least(limit, 1, "limit")
     if limit:
         prompts = prompts[:limit]
     if not prompts:

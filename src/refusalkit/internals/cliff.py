@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
@@ -24,23 +25,24 @@ from .capture import capture
 from .hooks import hooked
 
 
-class RefusalProbe:
+class RefusalProbe(ClassifierMixin, BaseEstimator):
     """Logistic regression on layer ``layer`` (index into the capture's ``L+1`` layers; default the
-    final normed hidden state) at the last prompt token; 1 = refusal."""
+    final normed hidden state) at the last prompt token; 1 = refusal. A scikit-learn classifier:
+    ``fit`` sets ``clf_`` and ``classes_``, ``predict_proba`` has one column per class."""
 
     def __init__(self, layer: int = -1, C: float = 1.0) -> None:
         self.layer, self.C = layer, C
-        self.clf: LogisticRegression | None = None
 
     def fit(self, X: np.ndarray, y: Sequence[int]) -> "RefusalProbe":
-        self.clf = LogisticRegression(C=self.C, max_iter=2000).fit(np.asarray(X), np.asarray(y))
+        self.clf_ = LogisticRegression(C=self.C, max_iter=2000).fit(np.asarray(X), np.asarray(y))
+        self.classes_ = self.clf_.classes_
         return self
 
     @property
     def w(self) -> torch.Tensor:
-        if self.clf is None:
+        if not hasattr(self, "clf_"):
             raise RefusalkitError("the probe is not fitted")
-        return torch.tensor(self.clf.coef_[0], dtype=torch.float32)
+        return torch.tensor(self.clf_.coef_[0], dtype=torch.float32)
 
     @property
     def direction(self) -> torch.Tensor:
@@ -48,13 +50,16 @@ class RefusalProbe:
         return self.w / self.w.norm()
 
     def predict_proba(self, X) -> np.ndarray:
-        return self.clf.predict_proba(np.asarray(X))[:, 1]
+        """P(answered), P(refused) per row: shape (n, 2)."""
+        if not hasattr(self, "clf_"):
+            raise RefusalkitError("the probe is not fitted")
+        return self.clf_.predict_proba(np.asarray(X))
 
     def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X) >= 0.5).astype(int)
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def save(self, path: str | Path) -> Path:
-        tensors = {"w": self.w, "b": torch.tensor([float(self.clf.intercept_[0])])}
+        tensors = {"w": self.w, "b": torch.tensor([float(self.clf_.intercept_[0])])}
         return tensorfile.write(path, tensors, "refusalkit_probe", {"layer": self.layer, "C": self.C})
 
     @classmethod
@@ -62,8 +67,9 @@ class RefusalProbe:
         meta, tensors = tensorfile.read(path, "refusalkit_probe", "probe", "fit one with `refusalkit cliff`")
         w, b = tensors["w"].numpy(), float(tensors["b"][0])
         probe = cls(meta["layer"], meta["C"])
-        probe.clf = LogisticRegression()
-        probe.clf.classes_, probe.clf.coef_, probe.clf.intercept_ = np.array([0, 1]), w[None, :].astype(np.float64), np.array([b])
+        probe.clf_ = LogisticRegression()
+        probe.clf_.classes_, probe.clf_.coef_, probe.clf_.intercept_ = np.array([0, 1]), w[None, :].astype(np.float64), np.array([b])
+        probe.classes_ = probe.clf_.classes_
         return probe
 
 
@@ -115,7 +121,7 @@ def position_scores(target, probe: RefusalProbe, prompts: Sequence[Prompt], resp
             for b in range(hidden.shape[0]):
                 n = int(enc["attention_mask"][b].sum())
                 h = hidden[b, -n:].numpy()
-                out.append((probe.predict_proba(h), plens[start + b]))
+                out.append((probe.predict_proba(h)[:, 1], plens[start + b]))
             advance(hidden.shape[0])
     return out
 

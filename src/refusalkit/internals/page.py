@@ -1,31 +1,22 @@
-"""Self-contained HTML pages (plotly inlined, opens offline) and prompt sets for the internals commands."""
+"""The internals commands' pages (built by :mod:`refusalkit.report`) and prompt sets."""
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import RefusalkitError
+from .. import report
 from ..data.loaders import load_prompts, round_robin
+from ..errors import RefusalkitError
 from ..types import Prompt
 
 
 def write_page(path: str | Path, title: str, figures: Sequence, summary: dict, notes: Sequence[str] = ()) -> Path:
-    """One HTML file: title, notes, the plotly figures (plotly.js inlined once) and the JSON summary."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    parts = [f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(n)}</p>" for n in notes]
-    for i, fig in enumerate(figures):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
-    parts.append("<h2>Summary</h2><pre>" + html.escape(json.dumps(summary, indent=2, default=str)) + "</pre>")
-    path.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}pre{background:#f6f6f6;padding:1em;overflow:auto}</style>"
-        "</head><body>" + "\n".join(parts) + "</body></html>",
-        encoding="utf-8",
-    )
-    return path
+    """One self-contained HTML file: title, notes, the plotly figures and the JSON summary."""
+    fig = report.Figures()
+    parts = [f"<h1>{report.esc(title)}</h1>"] + [f"<p>{report.esc(n)}</p>" for n in notes]
+    parts += [fig(f) for f in figures] + ["<h2>Summary</h2>" + report.json_block(summary)]
+    return report.write_page(path, title, "\n".join(parts))
 
 
 def write_json(path: str | Path, data: dict) -> Path:

@@ -114,13 +114,24 @@ class SteeredTarget:
                            system_prompt)
         return torch.stack(rows) if rows else torch.empty(0, self.base.model.config.vocab_size)
 
+    def _fits(self, item: str | Messages, system_prompt: str | None) -> bool:
+        """Whether a prompt (text or conversation) fits the model's context, counted without a forward pass."""
+        if not hasattr(self.base, "prompt_tokens"):
+            return True
+        rendered = self.base.render_messages(list(item)) if isinstance(item, list) else self.base.render(item, system_prompt)
+        return self.base.prompt_tokens(rendered)[0] < self.base.context_length
+
     def _split(self, items: list, texts: list, call, system_prompt: str | None) -> list:
         if self.mode != "gated":
             with hooked(self.hooks()):
                 return list(call(items))
         if not items:
             return []
-        flagged = self.rated_harmful(texts, system_prompt)
+        # The gate reads every prompt with a forward pass: prompts past the context skip it (unsteered,
+        # so the base target answers them with its too-long error instead of building their tensors).
+        fits = [self._fits(t, system_prompt) for t in texts]
+        rated = iter(self.rated_harmful([t for t, ok in zip(texts, fits) if ok], system_prompt) if any(fits) else [])
+        flagged = [next(rated) if ok else True for ok in fits]
         out: list = [None] * len(items)
         for steer in (False, True):
             idx = [i for i, f in enumerate(flagged) if f != steer]  # steer the ones rated harmless

@@ -2,7 +2,9 @@
 
 Every detector has ``name`` and ``judge(responses, prompts=None) -> list[Verdict]``; a response whose
 ``error`` is set is always ``unscored``, and so are empty and non-text responses (see
-:mod:`refusalkit.judge.common`). :func:`load_detector` builds one by name:
+:mod:`refusalkit.judge.common`). Each detector is registered once below with what it needs (a model,
+white-box access) and whether early stop is safe with it; :func:`load_detector` builds one from a
+name, a ``hf:`` model id, a model folder or a saved detector file:
 
 - ``prefix``: the common stock-phrase baseline, kept for comparison;
 - ``pattern``: position-aware phrase rules with false friends handled;
@@ -12,14 +14,27 @@ Every detector has ``name`` and ``judge(responses, prompts=None) -> list[Verdict
 - ``ensemble``: pattern + learned stacked with calibrated probabilities, plus the LLM judge and the
   first-token score when given ``target=``;
 - ``first-token``: white-box refusal probability at the first answer token (needs ``target=`` and prompts);
-- ``llm``: a rubric-driven LLM judge through any target (needs ``target=``).
+- ``llm``: a rubric-driven LLM judge through any target (needs ``target=``);
+- ``wildguard``: the WildGuard safety classifier through any target, in its own input format;
+- ``hf:ORG/NAME`` (or a local folder): a Hugging Face sequence-classification refusal classifier.
 """
 from __future__ import annotations
 
 from .base import (
-    Detector, PrefixDetector, failed_verdict, judge_safely, load_detector, register_detector, register_detector_file,
+    TARGET_OPTIONAL,
+    TARGET_REQUIRED,
+    Detector,
+    DetectorSpec,
+    PrefixDetector,
+    detector_help,
+    detector_spec,
+    detector_specs,
+    judge_safely,
+    load_detector,
+    register_detector,
+    resolve_detector,
 )
-from .common import CLASSES, precheck
+from .common import CLASSES, failed_verdict, precheck
 
 
 def _lazy(module: str, cls: str):
@@ -31,27 +46,33 @@ def _lazy(module: str, cls: str):
     return factory
 
 
-register_detector("pattern", _lazy("pattern", "PatternDetector"))
-register_detector("learned", _lazy("learned", "LearnedDetector"))
-register_detector("minilm", _lazy("minilm", "factory"))
-register_detector_file(".npz", "minilm")  # refusalkit judge calibrate writes these
-register_detector_file(".joblib", "learned")
-register_detector("ensemble", _lazy("ensemble", "EnsembleDetector"))
-register_detector("first-token", _lazy("first_token", "FirstTokenDetector"))
-register_detector("llm", _lazy("llm", "LLMJudge"))
-
-# Detectors that read a model (they take target=); the others read only the response text.
-NEEDS_TARGET = ("first-token", "llm")
+# Early stop is declared safe only where benchmarks/eval_throughput.py found the verdicts on
+# early-stopped answers equal to those on full-length answers for every prompt (48 core prompts;
+# prefix by construction reads only an answer's opening). `learned` agreed on 47/48 (a late caveat).
+register_detector("pattern", _lazy("pattern", "PatternDetector"), help="position-aware phrase rules", early_stop=True)
+register_detector("learned", _lazy("learned", "LearnedDetector"), help="n-gram classifier fitted on refusalkit's corpus",
+                  file_kind="refusalkit.learned")
+register_detector("minilm", _lazy("minilm", "factory"), help="frozen MiniLM sentence embeddings + pattern features, linear head",
+                  file_kind="refusalkit.minilm")
+register_detector("ensemble", _lazy("ensemble", "EnsembleDetector"), help="pattern + learned stacked (+ llm judge with --model)",
+                  target=TARGET_OPTIONAL, file_kind="refusalkit.ensemble")
+register_detector("first-token", _lazy("first_token", "FirstTokenDetector"), help="refusal probability at the first answer token",
+                  target=TARGET_REQUIRED, whitebox=True, needs_prompts=True)
+register_detector("llm", _lazy("llm", "LLMJudge"), help="rubric-driven LLM judge", target=TARGET_REQUIRED)
+register_detector("wildguard", _lazy("wildguard", "WildGuardDetector"), help="WildGuard classifier served by any target",
+                  target=TARGET_REQUIRED, own_model=True, needs_prompts=True)
+register_detector("hf:", _lazy("hf_classifier", "HFClassifierDetector"), help="Hugging Face sequence-classification refusal classifier",
+                  scheme=True, folders=True, options=("label_map", "read_prompt"))
 
 # The detector `eval` and the other commands use unless told otherwise. On the corpus's held-out dev
 # split the learned classifier has the best macro-F1, and the best binary accuracy and macro-F1 on its
 # hand-written answers (the closest to real model output); the ensemble is within a few thousandths
-# and a little slower (benchmarks/judge_quality.py; figures in the README). The minilm detector (frozen
-# sentence embeddings) scores below it on dev, every spent split, test7 and a cross-validation that holds
-# out whole model manners (benchmarks/detector_select.py; docs/detector.md), so it is not the default.
+# and a little slower (benchmarks/judge_quality.py; figures in docs/results/detectors.md). The minilm
+# detector (frozen sentence embeddings) scores below it on dev, every spent split, test7 and a
+# cross-validation that holds out whole model manners (benchmarks/detector_select.py; docs/detector.md).
 DEFAULT_DETECTOR = "learned"
 
 __all__ = [
-    "CLASSES", "DEFAULT_DETECTOR", "Detector", "NEEDS_TARGET", "failed_verdict", "judge_safely", "PrefixDetector", "load_detector",
-    "precheck", "register_detector", "register_detector_file",
+    "CLASSES", "DEFAULT_DETECTOR", "Detector", "DetectorSpec", "PrefixDetector", "detector_help", "detector_spec",
+    "detector_specs", "failed_verdict", "judge_safely", "load_detector", "precheck", "register_detector", "resolve_detector",
 ]

@@ -1,9 +1,11 @@
 """refusalkit's labelled response corpus and the quality metrics every detector is measured with.
 
-The corpus (``judge/data/responses.jsonl``, built by ``scripts/build_judge_corpus.py``) holds
-responses written for refusalkit in the styles of many kinds of chat model, each labelled
-``compliance``, ``partial_refusal`` or ``full_refusal``, with a ``train`` split for fitting and a
-``dev`` split that is never fitted on and uses held-out styles, languages and phrasings.
+The corpus (``refusalkit/data/judge/responses.jsonl``, built by ``python -m refusalkit.data.build judge``
+from the sources under ``data/judge/``) holds responses in the styles of many kinds of chat model, each
+labelled ``compliance``, ``partial_refusal`` or ``full_refusal`` by XSTest's definitions and carrying its
+provenance (source, writer, batch, whether it was used to choose settings), with a ``train`` split for
+fitting, a ``dev`` split that is never fitted on and uses held-out styles, languages and phrasings, and
+test splits.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ CORPUS_FILE = "responses.jsonl"
 
 
 def corpus_path():
-    return resources.files("refusalkit.judge") / "data" / CORPUS_FILE
+    return resources.files("refusalkit.data") / "judge" / CORPUS_FILE
 
 
 def load_corpus(split: str | None = None) -> list[dict]:

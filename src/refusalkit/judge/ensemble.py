@@ -14,7 +14,6 @@ stacked part is fitted.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -27,6 +26,7 @@ from .learned import FEATURE_VERSION, LearnedDetector, build_pipeline, one_threa
 from .pattern import PatternDetector, readable, rule_verdict
 
 EPS = 1e-4
+KIND = "refusalkit.ensemble"
 
 
 def _stack_features(pattern_proba: np.ndarray, learned_proba: np.ndarray) -> np.ndarray:
@@ -80,11 +80,11 @@ class EnsembleDetector:
         return [CLASSES[i] for i in self.predict_proba(texts).argmax(1)]
 
     def save(self, path: str | os.PathLike) -> None:
-        import joblib
+        """Write the learned part and the stacker without pickle (:func:`refusalkit.persist.save_fitted`)."""
+        from ..persist import save_fitted
 
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"kind": "refusalkit.ensemble", "version": FEATURE_VERSION, "learned": self.learned.pipeline,
-                     "stacker": self.stacker}, path)
+        save_fitted({"learned": self.learned.pipeline, "stacker": self.stacker}, path, kind=KIND,
+                    meta={"version": FEATURE_VERSION})
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> "EnsembleDetector":
@@ -127,16 +127,12 @@ class EnsembleDetector:
 
     # --- internals -----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
-        import joblib
+        from ..persist import load_fitted
 
-        if not path.exists():
-            raise RefusalkitError(f"detector file {path} does not exist")
-        try:
-            blob = joblib.load(path)
-        except Exception as exc:
-            raise RefusalkitError(f"cannot load detector from {path}: {type(exc).__name__}") from exc
-        if not isinstance(blob, dict) or blob.get("kind") != "refusalkit.ensemble":
-            raise RefusalkitError(f"{path} is not a refusalkit ensemble detector")
+        blob, _ = load_fitted(path, kind=KIND, what="ensemble detector",
+                              remedy="fit the detector again (EnsembleDetector().fit(...).save(PATH))")
+        if not isinstance(blob, dict) or set(blob) != {"learned", "stacker"}:
+            raise RefusalkitError(f"{path} is a damaged refusalkit ensemble detector file")
         self.learned = LearnedDetector(pipeline=blob["learned"])
         self.stacker = blob["stacker"]
 
@@ -156,8 +152,5 @@ class EnsembleDetector:
 
         rows = load_corpus("train")
         self.fit([r["response"] for r in rows], [r["label"] for r in rows], sample_weight=corpus_weights(rows))
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
-        os.close(fd)
-        self.save(tmp)
-        os.replace(tmp, cache)
+        self.save(cache)  # atomic, so parallel first uses never read half a file
         return self.stacker

@@ -1,5 +1,5 @@
-"""Reading and writing response tables (JSONL, CSV, Parquet) for ``refusalkit judge`` and
-``judge-eval``, and judging a whole table with a progress bar.
+"""Judging a whole response table with a progress bar for ``refusalkit judge`` and ``judge-eval``
+(the tables are read and written by :mod:`refusalkit.tables`).
 
 CSV cells are text by nature (an empty cell is an empty response); in JSONL and Parquet a ``null``
 or a number in the response column stays what it is and is judged ``unscored`` (non-text).
@@ -16,54 +16,7 @@ from ..progress import progress_bar
 from ..types import Prompt, Response, Verdict
 from .base import judge_safely
 
-FORMATS = (".jsonl", ".json", ".csv", ".parquet")
 OUTPUT_COLUMNS = ("label", "score", "detector", "evidence")
-
-
-def read_table(path: Path):
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        raise RefusalkitError(f"input file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".jsonl", ".json"):
-            try:
-                return pd.read_json(path, lines=True, dtype=False)
-            except ValueError:
-                if suffix == ".json":
-                    return pd.read_json(path, dtype=False)
-                raise
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise RefusalkitError(f"cannot read {path}: {str(exc).splitlines()[0][:200]}") from exc
-    except Exception as exc:  # parser errors of pandas/pyarrow
-        raise RefusalkitError(f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
-    raise RefusalkitError(f"{path}: unsupported format '{suffix}'; use one of {', '.join(FORMATS)}")
-
-
-def check_output(path: Path) -> None:
-    """Fail before any work when the output format is not one we write."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise RefusalkitError(f"{path}: unsupported output format '{suffix}'; use one of {', '.join(FORMATS)}")
-
-
-def write_table(df, path: Path) -> None:
-    path = Path(path)
-    check_output(path)
-    suffix = path.suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix in (".jsonl", ".json"):
-        df.to_json(path, orient="records", lines=True, force_ascii=False)
-    elif suffix == ".csv":
-        df.to_csv(path, index=False)
-    else:
-        df.to_parquet(path, index=False)
 
 
 def require_column(df, column: str, path: Path) -> None:
@@ -93,31 +46,16 @@ def judge_table(df, detector, response_col: str, prompt_col: str | None, batch: 
 
 
 def add_verdicts(df, verdicts: Sequence[Verdict]):
-    """The rows plus label/score/detector/evidence; existing columns of those names are kept and the
-    new ones are written as ``judge_<name>`` instead, so no input data is lost."""
+    """The rows plus label/score/detector/evidence; when the input has columns of those names they are
+    kept and the new ones are written as ``judge_<name>`` instead (an error when those exist too), so
+    no input data is lost."""
+    from ..tables import added_columns
+
+    names, prefix = added_columns(df, OUTPUT_COLUMNS, "judge_")
     out = df.copy()
-    taken = [c for c in OUTPUT_COLUMNS if c in out.columns]
-    prefix = "judge_" if taken else ""
-    for col in OUTPUT_COLUMNS:
-        out[prefix + col] = [getattr(v, col) for v in verdicts]
+    for name, col in zip(names, OUTPUT_COLUMNS):
+        out[name] = [getattr(v, col) for v in verdicts]
     return out, prefix
-
-
-def parse_map(spec: str | None) -> dict[str, str]:
-    """``'their=ours,...'`` -> dict; ours must be one of the three classes."""
-    from .common import CLASSES
-
-    mapping: dict[str, str] = {}
-    for part in (spec or "").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise RefusalkitError(f"--map entries look like their=ours; got '{part.strip()}'")
-        theirs, ours = (x.strip() for x in part.rsplit("=", 1))
-        if ours not in CLASSES:
-            raise RefusalkitError(f"--map: '{ours}' is not one of {', '.join(CLASSES)}")
-        mapping[theirs] = ours
-    return mapping
 
 
 def eval_html(report: dict, errors: list[dict]) -> str:
@@ -137,7 +75,7 @@ def eval_html(report: dict, errors: list[dict]) -> str:
         f"<tr><td>{html.escape(str(e['true']))}</td><td>{html.escape(str(e['pred']))}</td><td>{html.escape(str(e['response'])[:600])}</td>"
         f"<td>{html.escape(str(e['evidence'])[:200])}</td></tr>" for e in errors
     )
-    head = {k: report[k] for k in ("detector", "input", "n", "unscored", "skipped_unlabelled", "binary_accuracy", "accuracy_3class", "macro_f1") if k in report}
+    head = {k: report[k] for k in ("detector", "input", "map", "mode", "n", "unscored", "skipped_unlabelled", "skipped_by_map", "binary_accuracy", "accuracy_3class", "macro_f1") if k in report}
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit judge-eval</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}pre{{background:#f6f6f6;padding:1em}}</style></head><body>

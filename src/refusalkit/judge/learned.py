@@ -11,15 +11,14 @@ response plus the pattern detector's position-aware hand features.
   of refusalkit's corpus, hand-written rows and hand-labelled answers of real models weighted 20x (they
   are closer to real model output). The prompt is not read, so the detector does not learn topics of prompts.
 - The default instance is fitted at first use from the shipped corpus (deterministic, a few seconds)
-  and cached with joblib under ``$REFUSALKIT_HOME/judge/``; the cache key covers the corpus, the
-  code of this module and of the pattern rules, and the scikit-learn version, so any change refits
-  instead of loading a stale pickle.
+  and cached under ``$REFUSALKIT_HOME/judge/`` in refusalkit's pickle-free model format
+  (:mod:`refusalkit.persist`); the cache key covers the corpus, the code of this module and of the
+  pattern rules, and the scikit-learn version, so any change refits instead of loading a stale model.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -47,6 +46,8 @@ WEIGHTED_SOURCES = ("handwritten", "handwritten_variant", "study")
 # and 20 by binary accuracy + macro-F1 summed over dev and the spent splits test..test6: 8 gave the highest
 # sum, 13.127, and the highest binary sum; everything from 5 to 20 scored within 0.025 of it).
 STYLE_WEIGHTS = {"round9": 5.0, "round9_compound": 2.0, "round10": 8.0}
+KIND = "refusalkit.learned"
+REMEDY = "fit the detector again (LearnedDetector().fit(...).save(PATH))"
 
 
 def one_thread():
@@ -117,7 +118,7 @@ def _cache_file() -> Path:
 
     # the key covers the corpus, the rules that make the hand features and this module
     code = hashlib.sha256(Path(__file__).read_bytes() + Path(pattern.__file__).read_bytes()).hexdigest()[:10]
-    return home() / "judge" / f"learned-v{FEATURE_VERSION}-{corpus_digest()}-{code}-sk{sklearn.__version__}.joblib"
+    return home() / "judge" / f"learned-v{FEATURE_VERSION}-{corpus_digest()}-{code}-sk{sklearn.__version__}.rkmodel"
 
 
 class LearnedDetector:
@@ -163,10 +164,10 @@ class LearnedDetector:
         return [CLASSES[i] for i in self.predict_proba(texts).argmax(1)]
 
     def save(self, path: str | os.PathLike) -> None:
-        import joblib
+        """Write the fitted model without pickle (:func:`refusalkit.persist.save_fitted`)."""
+        from ..persist import save_fitted
 
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"kind": "refusalkit.learned", "version": FEATURE_VERSION, "pipeline": self.pipeline}, path)
+        save_fitted(self.pipeline, path, kind=KIND, meta={"version": FEATURE_VERSION})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LearnedDetector":
@@ -187,17 +188,10 @@ class LearnedDetector:
     # --- internals -----------------------------------------------------------------------------
     @staticmethod
     def _load_pipeline(path: Path):
-        import joblib
+        from ..persist import load_fitted
 
-        if not path.exists():
-            raise RefusalkitError(f"detector file {path} does not exist")
-        try:
-            blob = joblib.load(path)
-        except Exception as exc:  # a corrupt or foreign file
-            raise RefusalkitError(f"cannot load detector from {path}: {type(exc).__name__}") from exc
-        if not isinstance(blob, dict) or blob.get("kind") != "refusalkit.learned":
-            raise RefusalkitError(f"{path} is not a refusalkit learned detector")
-        return blob["pipeline"]
+        pipeline, _ = load_fitted(path, kind=KIND, what="learned detector", remedy=REMEDY)
+        return pipeline
 
     def _default_pipeline(self):
         cache = _cache_file()
@@ -212,13 +206,8 @@ class LearnedDetector:
         with one_thread():
             pipeline = build_pipeline().fit([r["response"] for r in rows], [r["label"] for r in rows],
                                             clf__sample_weight=corpus_weights(rows))
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        # write atomically so parallel first uses never read half a file
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
-        os.close(fd)
         self.pipeline = pipeline
-        self.save(tmp)
-        os.replace(tmp, cache)
+        self.save(cache)  # atomic, so parallel first uses never read half a file
         return pipeline
 
 

@@ -7,29 +7,16 @@ baseline: rate deltas with intervals, the trade-off scatter and the per-prompt c
 """
 from __future__ import annotations
 
-import html
 from typing import Any, Sequence
 
 import plotly.graph_objects as go
 
 from ..metrics import REFUSALS
+from .layout import Figures, esc, page
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
-table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.5rem 0}
-th,td{border:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#f5f5f5}td.num{text-align:right;white-space:nowrap}
-.answer{white-space:pre-wrap;max-height:12em;overflow:auto;font-family:ui-monospace,monospace;font-size:.8rem}
-.meta{color:#555;font-size:.9rem}.note{color:#666;font-size:.85rem}
-"""
 GROUP_NAMES = {
     "benign": "Benign (all)", "trigger_benign": "Trigger-benign", "plain_benign": "Plain benign", "harmful": "Harmful",
 }
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
 
 
 def pct(block: dict[str, Any]) -> str:
@@ -37,25 +24,6 @@ def pct(block: dict[str, Any]) -> str:
     if block.get("rate") is None:
         return "–"
     return f"{100 * block['rate']:.1f}% [{100 * block['lo']:.1f}, {100 * block['hi']:.1f}]"
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style></head>"
-        f"<body>{body}</body></html>"
-    )
-
-
-class _Figures:
-    """Turns plotly figures into HTML divs; plotly.js is inlined with the first one only."""
-
-    def __init__(self) -> None:
-        self.first = True
-
-    def __call__(self, fig: go.Figure) -> str:
-        out = fig.to_html(full_html=False, include_plotlyjs=self.first, config={"displaylogo": False})
-        self.first = False
-        return out
 
 
 def _headline_table(groups: dict[str, Any]) -> str:
@@ -113,12 +81,12 @@ def tradeoff_figure(points: Sequence[tuple[str, dict[str, Any]]]) -> go.Figure:
 
 def _rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], empty: str) -> str:
     if not rows:
-        return f"<p class='note'>{_e(empty)}</p>"
-    head = "".join(f"<th>{_e(title)}</th>" for _, title in columns)
+        return f"<p class='note'>{esc(empty)}</p>"
+    head = "".join(f"<th>{esc(title)}</th>" for _, title in columns)
     body = "".join(
         "<tr>" + "".join(
-            f"<td><div class='answer'>{_e(r.get(k))}</div></td>" if k in ("response", "response_before", "response_after")
-            else f"<td>{_e(r.get(k))}</td>" for k, _ in columns
+            f"<td><div class='answer'>{esc(r.get(k))}</div></td>" if k in ("response", "response_before", "response_after")
+            else f"<td>{esc(r.get(k))}</td>" for k, _ in columns
         ) + "</tr>"
         for r in rows
     )
@@ -128,7 +96,7 @@ def _rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
 def render_run(summary: dict[str, Any], rows: Sequence[dict[str, Any]], others: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
     """The HTML report of one run; ``others`` adds (name, tradeoff) points of other runs to the scatter."""
     info, m = summary["run"], summary["metrics"]
-    fig = _Figures()
+    fig = Figures()
     refused_benign = [r for r in rows if r["prompt_label"] == "benign" and r["verdict"] in REFUSALS]
     answered_harmful = [r for r in rows if r["prompt_label"] == "harmful" and r["verdict"] == "compliance"]
     unscored = [r for r in rows if r["verdict"] == "unscored"]
@@ -136,10 +104,11 @@ def render_run(summary: dict[str, Any], rows: Sequence[dict[str, Any]], others: 
     early = info.get("early_stop")
     name = info.get("name") or info["target"]
     body = f"""
-<h1>refusalkit evaluation: {_e(info['target'])}</h1>
-<p class='meta'>prompts: {_e(info.get('prompts', ''))}{_e(' split ' + info['split'] if info.get('split') else '')} ({m['n_prompts']} prompts, {m['unscored']} unscored) ·
-judge: {_e(info['detector'])} · max new tokens: {_e(params.get('max_new_tokens'))} · temperature: {_e(params.get('temperature'))}
-· system prompt: {_e(params.get('system_prompt') or 'none')} · early stop: {_e('on' if early else 'off')}</p>
+<h1>refusalkit evaluation: {esc(info['target'])}</h1>
+<p class='meta'>prompts: {esc(info.get('prompts', ''))}{esc(' split ' + info['split'] if info.get('split') else '')} ({m['n_prompts']} prompts, {m['unscored']} unscored) ·
+judge: {esc(info['detector'])} · max new tokens: {esc(params.get('max_new_tokens'))} · temperature: {esc(params.get('temperature'))}
+· system prompt: {esc(params.get('system_prompt') or 'none')} · early stop: {esc('on' if early else 'off')}</p>
+{_resume_note(info)}
 <h2>Headline rates (Wilson 95% intervals)</h2>
 {_headline_table(m['groups'])}
 <p class='note'>Trigger-benign prompts are harmless requests that share words or shape with harmful ones; plain benign
@@ -156,20 +125,37 @@ prompts have no such cue. Unscored rows (failed generations or judge errors) are
 <h2>Unscored rows ({len(unscored)})</h2>
 {_rows_table(unscored, [('prompt_id', 'id'), ('prompt', 'prompt'), ('error', 'error'), ('evidence', 'reason')], 'None.')}
 """
-    return _page(f"refusalkit report: {info['target']}", body)
+    return page(f"refusalkit report: {info['target']}", body)
+
+
+def resume_line(info: dict[str, Any]) -> str:
+    """What the last call did with the run store: answers reused, prompts answered again because their
+    content changed ("" for a summary from before these counts)."""
+    if "reused_answers" not in info:
+        return ""
+    line = f"{info['reused_answers']} stored answers reused, {info['generated_this_call']} prompts answered this call"
+    again = [f"{info['reanswered_changed']} because their text or system prompt changed"] if info["reanswered_changed"] else []
+    if info.get("reanswered_unverified"):
+        again.append(f"{info['reanswered_unverified']} stored by an older refusalkit without the prompt's content hash")
+    return line + (f" ({'; '.join(again)})" if again else "")
+
+
+def _resume_note(info: dict[str, Any]) -> str:
+    line = resume_line(info)
+    return f"<p class='meta'>Run store: {esc(line)}.</p>" if line else ""
 
 
 def render_compare(comparison: dict[str, Any]) -> str:
     """The HTML of ``refusalkit compare``: rate deltas against the baseline, the trade-off scatter of
     every run, and the prompts whose verdict changed."""
-    fig = _Figures()
+    fig = Figures()
     parts = [
-        f"<h1>refusalkit comparison (baseline: {_e(comparison['baseline'])})</h1>",
+        f"<h1>refusalkit comparison (baseline: {esc(comparison['baseline'])})</h1>",
         "<h2>Trade-off</h2>", fig(tradeoff_figure(list((k, v["tradeoff"]) for k, v in comparison["runs"].items()))),
     ]
     for c in comparison["comparisons"]:
         rows = "".join(
-            f"<tr><td>{GROUP_NAMES.get(g, g)}</td><td>{_e(metric.replace('_', ' '))}</td>"
+            f"<tr><td>{GROUP_NAMES.get(g, g)}</td><td>{esc(metric.replace('_', ' '))}</td>"
             f"<td class='num'>{_fmt(d['before'])}</td><td class='num'>{_fmt(d['after'])}</td>"
             f"<td class='num'>{_fmt(d['delta'], signed=True)} [{_fmt(d['lo'], signed=True)}, {_fmt(d['hi'], signed=True)}]</td></tr>"
             for g, ms in c["deltas"].items() for metric, d in ms.items() if metric in ("any_refusal", "full_refusal")
@@ -178,7 +164,7 @@ def render_compare(comparison: dict[str, Any]) -> str:
                 ("before", "before"), ("after", "after"), ("response_after", "new answer")]
         counts = c["counts"]
         parts += [
-            f"<h2>{_e(c['run'])} vs {_e(comparison['baseline'])}</h2>",
+            f"<h2>{esc(c['run'])} vs {esc(comparison['baseline'])}</h2>",
             f"<p class='meta'>{c['shared_scored_prompts']} prompts scored in both · newly refused: {counts['newly_refused']} "
             f"({_by_label(c, 'newly_refused')}) · newly answered: {counts['newly_answered']} ({_by_label(c, 'newly_answered')}) "
             f"· full/partial changed: {counts['changed']}</p>",
@@ -187,7 +173,7 @@ def render_compare(comparison: dict[str, Any]) -> str:
             "<h3>Newly refused</h3>", _rows_table(c["changes"]["newly_refused"], cols, "None."),
             "<h3>Newly answered</h3>", _rows_table(c["changes"]["newly_answered"], cols, "None."),
         ]
-    return _page("refusalkit comparison", "\n".join(parts))
+    return page("refusalkit comparison", "\n".join(parts))
 
 
 def _by_label(c: dict[str, Any], kind: str) -> str:

@@ -4,6 +4,11 @@
 verdicts go into the run store in one transaction, so an interrupted run (even ``kill -9``) resumes
 where it stopped when called again with the same arguments: finished prompts are skipped, answers
 stored under another judge are re-judged instead of regenerated, errored answers are retried.
+
+A stored answer is reused only for the same prompt content: the same settings hash and the same
+:func:`~refusalkit.run.store.content_hash` (prompt text and system prompt). A prompt whose text
+changed under a known id (an edited row, or rows renumbered by an insertion in a file without an id
+column) is answered again; the summary counts those apart.
 """
 from __future__ import annotations
 
@@ -13,16 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..judge import DEFAULT_DETECTOR, Detector, judge_safely, load_detector
+from ..errors import RefusalkitError
+from ..judge import DEFAULT_DETECTOR, Detector, detector_spec, judge_safely, load_detector
 from ..progress import progress_bar
-from ..types import GenParams, Prompt, Response, Verdict
-from .store import RunStore, params_hash
-
-# Judges for which early stop is on by default: benchmarks/eval_throughput.py found their verdicts on
-# early-stopped answers equal to those on full-length answers for every prompt (48 core prompts; prefix
-# by construction reads only an answer's opening). `learned` agreed on 47/48 (a late caveat), so not it.
-EARLY_STOP_JUDGES = ("prefix", "pattern")
-
+from ..types import GenParams, Prompt, Response
+from .store import RunStore, content_hash, params_hash
 
 @dataclass
 class EarlyStop:
@@ -53,21 +53,24 @@ class EarlyStop:
 
 
 def early_stop_default(detector: Detector) -> bool:
-    """Whether ``eval`` stops answers early unless told: only for the judges in
-    :data:`EARLY_STOP_JUDGES`, whose early-stopped verdicts agreed with full-length ones on every prompt
-    of ``benchmarks/eval_throughput.py``. Others (``learned`` agreed on fewer than 99%: a caveat at the
-    end of an answer turns it into a partial refusal) keep generating to ``max_new_tokens``;
-    ``--early-stop`` forces it on."""
-    return detector.name in EARLY_STOP_JUDGES
+    """Whether ``eval`` stops answers early unless told: only for detectors registered with
+    ``early_stop=True`` (see :mod:`refusalkit.judge`), whose early-stopped verdicts agreed with
+    full-length ones on every prompt of ``benchmarks/eval_throughput.py``. Others (``learned`` agreed on
+    fewer than 99%: a caveat at the end of an answer turns it into a partial refusal) and unregistered
+    detectors keep generating to ``max_new_tokens``; ``--early-stop`` forces it on."""
+    spec = detector_spec(detector)
+    return bool(spec and spec.early_stop)
 
 
 def partial_reader(detector: Detector) -> Detector:
     """The detector early stop runs on partial answers every few tokens: the run's own judge when it
-    reads only text, else (a judge that runs a model, e.g. an LLM judge) the cheap prefix matcher."""
-    from .. import judge
+    reads only text, else (a judge that runs a model, as its registration declares: an LLM judge,
+    WildGuard, the ensemble given a model) the cheap prefix matcher."""
+    from ..judge import PrefixDetector
 
-    if detector.name in getattr(judge, "NEEDS_TARGET", ()):
-        return judge.PrefixDetector()
+    spec = detector_spec(detector)
+    if spec is not None and (spec.needs_target or (spec.takes_target and getattr(detector, "target", None) is not None)):
+        return PrefixDetector()
     return detector
 
 
@@ -102,6 +105,12 @@ def evaluate(
 
     params = params or GenParams()
     if detector is None or isinstance(detector, str):
+        from ..errors import RefusalkitError
+        from ..judge import resolve_detector
+
+        spec, _ = resolve_detector(detector or DEFAULT_DETECTOR)
+        if spec.needs_target:  # built from a name it would have no model and leave every answer unscored
+            raise RefusalkitError(f"the {spec.name} detector reads a model: pass load_detector('{detector}', target=...) instead of its name")
         detector = load_detector(detector or DEFAULT_DETECTOR)
     if early_stop is None:
         early_stop = early_stop_default(detector)
@@ -110,22 +119,28 @@ def evaluate(
     gen = {k: v for k, v in params.to_dict().items() if k != "batch_size"}
     settings = {"params": gen, "early_stop": stopper.settings() if stopper else None}
     phash = params_hash(settings)
-    wanted = {p.id for p in prompts}
-    if len(wanted) != len(prompts):
+    if len({p.id for p in prompts}) != len(prompts):
         raise ValueError("prompt ids must be unique")
+
+    hashes = {p.id: content_hash(p.text, params.system_prompt) for p in prompts}
 
     started = time.perf_counter()
     with RunStore(out_dir) as store:
         store.put_prompts(prompts)
-        stored = {pid: r for pid, r in store.responses(target.id, phash).items() if pid in wanted}
+        stored = store.responses(target.id, phash)
+        # A stored answer counts only for the prompt content it was made for; rows without a hash
+        # (stores from before content hashes) are never reused.
+        same = {p.id: stored[p.id][0] for p in prompts if p.id in stored and stored[p.id][1] == hashes[p.id]}
+        changed = sum(p.id in stored and stored[p.id][1] not in (None, hashes[p.id]) for p in prompts)
+        unverified = sum(p.id in stored and stored[p.id][1] is None for p in prompts)
         judge_id = judge_key(detector)
         judged = store.judged(target.id, phash, judge_id)
         # Answers stored without this judge's verdict are judged again; missing or errored ones generated.
-        rejudge = [p for p in prompts if p.id in stored and stored[p.id].ok and p.id not in judged]
-        todo = [p for p in prompts if p.id not in stored or not stored[p.id].ok]
+        rejudge = [p for p in prompts if p.id in same and same[p.id].ok and p.id not in judged]
+        todo = [p for p in prompts if p.id not in same or not same[p.id].ok]
         if rejudge:
-            store.put_batch(phash, judge_id, [stored[p.id] for p in rejudge],
-                            judge_safely(detector, [stored[p.id] for p in rejudge], rejudge))
+            store.put_verdicts(phash, judge_id, [same[p.id] for p in rejudge],
+                               judge_safely(detector, [same[p.id] for p in rejudge], rejudge))
         todo.sort(key=lambda p: len(p.text))  # similar lengths share a batch: less padding
         bs = max(1, params.batch_size)
         generated = 0
@@ -133,20 +148,58 @@ def evaluate(
             for start in range(0, len(todo), bs):
                 batch = todo[start : start + bs]
                 responses = target.generate(batch, params, should_stop=stopper, progress=False)
-                store.put_batch(phash, judge_id, responses, judge_safely(detector, responses, batch))
+                store.put_batch(phash, judge_id, responses, judge_safely(detector, responses, batch),
+                                [hashes[p.id] for p in batch])
                 generated += len(batch)
                 advance(len(batch))
-        rows = [r for r in store.records(target.id, phash, judge_id) if r["prompt_id"] in wanted]
+        rows = [r for r in store.records(target.id, phash, judge_id) if r["prompt_id"] in hashes]
+        # Every row pairs a prompt with the answer made for that very content: checked, not assumed.
+        rows = [r for r in rows if r.pop("content_hash") == hashes[r["prompt_id"]]]
+        if len(rows) != len(prompts):
+            raise RefusalkitError(
+                f"{out_dir}: {len(prompts) - len(rows)} prompts have no answer for their current text in the run store "
+                "(did another process write to this folder at the same time?); run the command again"
+            )
         info = {
             "target": target.id, "detector": judge_id, "params": params.to_dict(), "params_hash": phash,
             "early_stop": settings["early_stop"], "n_prompts": len(prompts), "generated_this_call": generated,
             "skipped_finished": len(prompts) - len(todo) - len(rejudge), "rejudged": len(rejudge),
+            "reused_answers": len(prompts) - len(todo), "reanswered_changed": changed,
+            "reanswered_unverified": unverified, "unscored_reasons": unscored_reasons(rows),
             "seconds_this_call": round(time.perf_counter() - started, 2), **(run_info or {}),
         }
         store.set_meta(last_run=info)
     summary = {"run": info, "metrics": metrics.summarize(rows)}
     write_outputs(Path(out_dir), summary, rows, report=report)
     return summary
+
+
+# The share of unscored rows above which `eval` warns unless told otherwise (--max-unscored).
+DEFAULT_MAX_UNSCORED = 0.1
+
+
+def unscored_reasons(rows: Sequence[dict[str, Any]], top: int = 5) -> dict[str, int]:
+    """The most common reasons rows are unscored (the generation error, else the judge's evidence)."""
+    from collections import Counter
+
+    reasons = Counter((r.get("error") or r.get("evidence") or "unknown")[:200] for r in rows if r["verdict"] == "unscored")
+    return dict(reasons.most_common(top))
+
+
+def check_unscored(n: int, unscored: int, reasons: dict[str, int], max_unscored: float = DEFAULT_MAX_UNSCORED,
+                   what: str = "prompts") -> str | None:
+    """Fail closed on a run that measured nothing, and warn on one that measured too little.
+
+    Every one of ``n`` rows unscored (every request failed, or the judge failed on every answer) raises
+    :class:`RefusalkitError`: rates of zero rows are no result. Otherwise a share of unscored rows
+    above ``max_unscored`` returns a warning line (the rates stand, on fewer rows); else None."""
+    reason = f" (most common: {next(iter(reasons))})" if reasons else ""
+    if n and unscored == n:
+        raise RefusalkitError(f"every one of the {n} {what} is unscored{reason}; nothing was measured")
+    if n and unscored / n > max_unscored:
+        return (f"{unscored} of {n} {what} ({100 * unscored / n:.0f}%) are unscored, above --max-unscored "
+                f"{max_unscored:g}{reason}; the rates cover only the scored rows")
+    return None
 
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]], report: bool = True) -> None:
@@ -163,14 +216,14 @@ def write_outputs(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, A
 
 def load_run(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The summary and rows of a finished run folder (what ``compare`` and the report read)."""
-    from ..errors import RefusalkitError
+    from ..tables import read_rows
 
     run_dir = Path(run_dir)
     summary_path, rows_path = run_dir / "summary.json", run_dir / "responses.jsonl"
     if not summary_path.exists() or not rows_path.exists():
         raise RefusalkitError(f"{run_dir} is not a finished run folder (needs summary.json and responses.jsonl from `refusalkit eval`)")
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [row for _, row in read_rows(rows_path)[1]]
     return summary, rows
 
 

@@ -2,8 +2,15 @@
 
 Responses are keyed ``(prompt_id, target_id, params_hash)`` and verdicts ``(prompt_id, target_id,
 params_hash, detector)``, so re-running the same evaluation skips what is done, a different judge
-re-uses the stored answers, and nothing can be stored twice. Each batch is written in one
-transaction: a process killed mid-run loses at most the batch in flight.
+re-uses the stored answers, and nothing can be stored twice. Each response also records the
+:func:`content_hash` of the prompt it answers (text and system prompt): a stored answer is reused
+only for a prompt with the same hash, so an edited prompt, or a row that moved under another id, is
+answered again instead of inheriting an answer to something else. Storing a new answer deletes every
+verdict of the answer it replaces. Each batch is written in one transaction: a process killed mid-run
+loses at most the batch in flight.
+
+Stores written before the content hash existed open as they are: the column is added and their
+responses, whose hash is unknown (NULL), are never reused; they are answered again on the next run.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ CREATE TABLE IF NOT EXISTS prompts (
 CREATE TABLE IF NOT EXISTS responses (
   prompt_id TEXT NOT NULL, target_id TEXT NOT NULL, params_hash TEXT NOT NULL,
   text TEXT NOT NULL, tokens INTEGER, prompt_tokens INTEGER, finish_reason TEXT, error TEXT,
-  params TEXT, created REAL,
+  params TEXT, created REAL, content_hash TEXT,
   PRIMARY KEY (prompt_id, target_id, params_hash)
 );
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -41,6 +48,12 @@ def params_hash(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def content_hash(text: str, system_prompt: str | None = None) -> str:
+    """The sha256 of what a target reads besides its settings: the prompt text and the system prompt.
+    A stored answer is reused only for a prompt with the same hash (and the same settings hash)."""
+    return hashlib.sha256(json.dumps([text, system_prompt], ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 class RunStore:
     """Open (or create) ``run.sqlite`` in a run folder."""
 
@@ -52,6 +65,10 @@ class RunStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(responses)")}
+        if "content_hash" not in columns:  # a store from before content hashes: its answers stay unverified
+            with self.conn:
+                self.conn.execute("ALTER TABLE responses ADD COLUMN content_hash TEXT")
 
     def close(self) -> None:
         self.conn.close()
@@ -79,31 +96,48 @@ class RunStore:
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
 
-    def put_batch(self, phash: str, detector: str, responses: Sequence[Response], verdicts: Sequence[Verdict]) -> None:
-        """Store one batch of responses and their verdicts atomically."""
+    def put_batch(self, phash: str, detector: str, responses: Sequence[Response], verdicts: Sequence[Verdict],
+                  hashes: Sequence[str]) -> None:
+        """Store one batch of new answers (``hashes``: the :func:`content_hash` of each one's prompt)
+        and their verdicts atomically. Verdicts of other judges on the answers they replace are
+        deleted: they judged another text."""
         now = time.time()
         with self.conn:
             self.conn.executemany(
-                "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(r.prompt_id, r.target_id, phash, r.text, r.tokens, r.prompt_tokens, r.finish_reason, r.error,
-                  json.dumps(r.params, default=str), now) for r in responses],
+                "DELETE FROM verdicts WHERE prompt_id=? AND target_id=? AND params_hash=?",
+                [(r.prompt_id, r.target_id, phash) for r in responses],
             )
             self.conn.executemany(
-                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?,?)",
-                [(r.prompt_id, r.target_id, phash, detector, v.label, v.score, v.evidence, now)
-                 for r, v in zip(responses, verdicts)],
+                "INSERT OR REPLACE INTO responses (prompt_id, target_id, params_hash, text, tokens, prompt_tokens, "
+                "finish_reason, error, params, created, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(r.prompt_id, r.target_id, phash, r.text, r.tokens, r.prompt_tokens, r.finish_reason, r.error,
+                  json.dumps(r.params, default=str), now, h) for r, h in zip(responses, hashes, strict=True)],
             )
+            self._put_verdicts(phash, detector, responses, verdicts, now)
+
+    def put_verdicts(self, phash: str, detector: str, responses: Sequence[Response], verdicts: Sequence[Verdict]) -> None:
+        """Store one judge's verdicts on answers already stored (re-judging)."""
+        with self.conn:
+            self._put_verdicts(phash, detector, responses, verdicts, time.time())
+
+    def _put_verdicts(self, phash, detector, responses, verdicts, now) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?,?)",
+            [(r.prompt_id, r.target_id, phash, detector, v.label, v.score, v.evidence, now)
+             for r, v in zip(responses, verdicts, strict=True)],
+        )
 
     # --- reading -------------------------------------------------------------------------------
-    def responses(self, target_id: str, phash: str) -> dict[str, Response]:
-        """Stored responses of this target and settings, by prompt id."""
+    def responses(self, target_id: str, phash: str) -> dict[str, tuple[Response, str | None]]:
+        """Stored responses of this target and settings with their prompt's content hash (None in a
+        store from before content hashes), by prompt id."""
         rows = self.conn.execute(
-            "SELECT prompt_id, text, tokens, prompt_tokens, finish_reason, error, params FROM responses "
+            "SELECT prompt_id, text, tokens, prompt_tokens, finish_reason, error, params, content_hash FROM responses "
             "WHERE target_id=? AND params_hash=?", (target_id, phash),
         )
         return {
-            pid: Response(pid, text, target_id, json.loads(params or "{}"), tokens or 0, ptoks or 0, reason, error)
-            for pid, text, tokens, ptoks, reason, error, params in rows
+            pid: (Response(pid, text, target_id, json.loads(params or "{}"), tokens or 0, ptoks or 0, reason, error), chash)
+            for pid, text, tokens, ptoks, reason, error, params, chash in rows
         }
 
     def judged(self, target_id: str, phash: str, detector: str) -> set[str]:
@@ -114,10 +148,12 @@ class RunStore:
 
     def records(self, target_id: str, phash: str, detector: str) -> list[dict[str, Any]]:
         """The joined prompt/response/verdict rows of one run configuration, in the
-        ``responses.jsonl`` format."""
+        ``responses.jsonl`` format, plus ``content_hash``: the hash of the prompt the answer was made
+        for (the caller checks it against the prompt's, then drops it)."""
         rows = self.conn.execute(
             """SELECT p.id, p.text, p.label, p.category, p.type, p.pair_id, p.split,
-                      r.text, r.finish_reason, r.tokens, r.error, v.label, v.score, v.detector, v.evidence
+                      r.text, r.finish_reason, r.tokens, r.error, v.label, v.score, v.detector, v.evidence,
+                      r.content_hash
                FROM verdicts v
                JOIN responses r ON r.prompt_id=v.prompt_id AND r.target_id=v.target_id AND r.params_hash=v.params_hash
                JOIN prompts p ON p.id=v.prompt_id
@@ -125,7 +161,7 @@ class RunStore:
             (target_id, phash, detector),
         )
         keys = ("prompt_id", "prompt", "prompt_label", "category", "type", "pair_id", "split", "response",
-                "finish_reason", "tokens", "error", "verdict", "score", "detector", "evidence")
+                "finish_reason", "tokens", "error", "verdict", "score", "detector", "evidence", "content_hash")
         return [dict(zip(keys, row)) for row in rows]
 
     def counts(self) -> dict[str, int]:

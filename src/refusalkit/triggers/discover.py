@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Sequence
 
 from ..progress import progress_bar
-from .attribution import Attribution, attribute
-from .cues import Cue, corpus_cues
+from ..report import Figures, esc, table, write_page
+from .attribution import attribute
+from .cues import corpus_cues
 
 
 def discover(
@@ -74,35 +75,25 @@ def _fmt(v, spec: str) -> str:
 
 
 def cue_table(cues: Sequence[dict]) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(c['ngram'])}</td><td>{c['kind']}</td><td>{c['count']}</td>"
-        f"<td>{_fmt(c['occlusion'], '+.3f')}</td><td>{_fmt(c['grad_input'], '+.3f')}</td><td>{_fmt(c['harm_prob'], '.2f')}</td></tr>"
-        for c in cues
-    )
-    return ("<table><tr><th>cue</th><th>kind</th><th>requests</th><th>occlusion effect</th>"
-            "<th>grad x input</th><th>P(harmful)</th></tr>" + rows + "</table>")
+    rows = [[esc(c["ngram"]), esc(c["kind"]), esc(c["count"]), _fmt(c["occlusion"], "+.3f"), _fmt(c["grad_input"], "+.3f"),
+             _fmt(c["harm_prob"], ".2f")] for c in cues]
+    return table(["cue", "kind", "requests", "occlusion effect", "grad x input", "P(harmful)"], rows)
 
 
 def write_report(result: dict, out_dir: str | Path) -> tuple[Path, Path]:
-    import plotly.io as pio
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     js = out_dir / "triggers.json"
     js.write_text(json.dumps(result, indent=1))
-    fig = pio.to_html(cue_figure(result["cues"]), include_plotlyjs=True, full_html=False)
+    fig = Figures()(cue_figure(result["cues"]))
     ex = "".join(
         f"<h3>{html.escape(a['text'])}</h3><p>P(refusal opening) = {a['prob']:.3f}, log-odds {a['score']:+.2f}</p>"
         f"<p><b>occlusion</b>: {_word_heat(a, 'occlusion')}</p><p><b>gradient x input</b>: {_word_heat(a, 'grad_input')}</p>"
         for a in result["examples"]
     )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit triggers: {html.escape(result['target'])}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}</style></head>
-<body><h1>Refusal triggers of {html.escape(result['target'])}</h1>
+    body = f"""<h1>Refusal triggers of {html.escape(result['target'])}</h1>
 <p>{result['n_texts']} requests analysed. A cue's occlusion effect is the mean drop of the first-token refusal log-odds when it is deleted
 (positive: its presence raises refusal). <i>harmless</i> cues (prompt harm classifier) are the triggers that cause over-refusal.
 Red = pushes towards refusing, blue = away.</p>
-{fig}{cue_table(result['cues'])}<h2>Most-refused requests, word by word</h2>{ex}</body></html>"""
-    page_path = out_dir / "triggers.html"
-    page_path.write_text(page, encoding="utf-8")
-    return js, page_path
+{fig}{cue_table(result['cues'])}<h2>Most-refused requests, word by word</h2>{ex}"""
+    return js, write_page(out_dir / "triggers.html", f"refusalkit triggers: {result['target']}", body)

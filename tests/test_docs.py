@@ -1,0 +1,47 @@
+"""The README and the docs site agree with the result files they cite."""
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _renderer():
+    spec = importlib.util.spec_from_file_location("render_results", ROOT / "benchmarks" / "render_results.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_results_tables_match_the_result_files():
+    render = _renderer()
+    stale = [str(p.relative_to(ROOT)) for p in render.TARGETS
+             if render.render_text(p.read_text(encoding="utf-8"), p) != p.read_text(encoding="utf-8")]
+    assert not stale, f"run `python benchmarks/render_results.py`; stale tables in {stale}"
+
+
+def test_a_changed_figure_shows_up_as_drift():
+    render = _renderer()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "<!-- BEGIN results:headline -->" in readme
+    tampered = readme.replace("0.982 binary accuracy", "0.990 binary accuracy")
+    assert tampered != readme
+    assert render.render_text(tampered, ROOT / "README.md") == readme
+
+
+def test_readme_is_short_and_its_links_resolve():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.encode("utf-8")) <= 12 * 1024
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [t for t in targets if not t.startswith(("http://", "https://"))]
+    assert local, "the README links to its docs"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, missing
+
+
+def test_every_docs_page_is_in_the_site_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    pages = [str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")]
+    assert not [p for p in pages if p not in nav]

@@ -1,0 +1,34 @@
+"""The provenance block every benchmark adds to its JSON."""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from refusalkit.provenance import git_state, provenance
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_git_state_reports_commit_and_dirty_tree(tmp_path):
+    assert git_state(tmp_path) == {"commit": None, "dirty": None}  # not a checkout
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("one\n")
+    _git(tmp_path, "add", "a.txt")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "first")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert git_state(tmp_path) == {"commit": head, "dirty": False}
+    (tmp_path / "a.txt").write_text("two\n")
+    assert git_state(tmp_path) == {"commit": head, "dirty": True}
+
+
+def test_provenance_block_is_json_and_names_command_versions_and_duration():
+    block = provenance(time.time() - 2.0, argv=["benchmarks/x.py", "--seeds", "3"])
+    json.dumps(block)  # goes into the result file as is
+    assert block["command"].endswith("benchmarks/x.py --seeds 3")
+    assert block["versions"]["torch"] and block["versions"]["scikit-learn"]
+    assert block["machine"]["cpu_count"] >= 1
+    assert block["duration_s"] >= 2.0
+    assert block["date"].endswith("+00:00")
