@@ -94,7 +94,7 @@ def test_a_new_detector_is_one_registration(monkeypatch, tmp_path):
 
 
 def test_cli_help_lists_the_registered_detectors():
-    res = run("judge", "--help")
+    res = run("judge", "label", "--help")  # `judge FILE` runs `judge label FILE`
     text = " ".join(res.output.split())
     for name in ("learned (default)", "wildguard (needs --model)", "hf:ORG/NAME", "saved detector file"):
         assert name.replace(" ", "") in text.replace(" ", "").replace("│", "")
