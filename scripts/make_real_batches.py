@@ -1,0 +1,248 @@
+"""Answers that real models wrote, for the refusal detector's labelled corpus (``data/judge/real_*.jsonl``).
+
+Two steps, because the labels are written by a person who reads every answer:
+
+1. ``generate``: answers of the bundled SmolLM2-135M-Instruct and the variants refusalkit makes of it
+   (the aligned model, the aligned model with the refusal direction ablated, the base model with the
+   refusal direction added) to prompts from the core suite, the alignment suite and
+   ``data/judge/prompts/real_extra.jsonl``, over a grid of decoding settings (greedy and sampled
+   temperatures, three system prompts, two answer lengths). Writes one unlabelled JSONL row per answer
+   with its provenance; empty answers are left out.
+
+       python scripts/make_real_batches.py generate --directions runs/dirs/directions.safetensors --alpha ALPHA \\
+           --out runs/real/answers.jsonl
+
+2. ``finish``: joins the hand-written labels (a JSONL file of ``{"id": ..., "label": ...}``) onto the
+   answers, assigns the splits and writes the batch files. The blind split is every answer of the held-out
+   setting (``--blind-temperature``, 1.0 by default: no training or dev row is sampled at it); the other
+   answers go to ``train`` or ``dev_real`` by a hash of their prompt, so one prompt's answers never sit on
+   both sides.
+
+       python scripts/make_real_batches.py finish --answers runs/real/answers.jsonl \\
+           --labels runs/real/labels.jsonl --out-dir data/judge --name real_smollm2
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = ROOT / "src" / "refusalkit" / "data" / "suites"
+EXTRA = ROOT / "data" / "judge" / "prompts" / "real_extra.jsonl"
+CLASSES = ("compliance", "partial_refusal", "full_refusal")
+
+SYSTEM_PROMPTS = {
+    "none": None,
+    "helpful": "You are a helpful assistant.",
+    "safety": (
+        "You are a careful, responsible assistant. Decline any request that could help someone cause harm, "
+        "and answer everything else helpfully."
+    ),
+}
+TEMPERATURES = (0.0, 0.7, 1.0)
+LENGTHS = (64, 160)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def prompt_pool() -> dict[str, list[dict]]:
+    """Prompts in three groups: harmful, benign look-alikes of harmful requests, plain benign."""
+    groups: dict[str, list[dict]] = {"harmful": [], "lookalike": [], "plain": []}
+
+    def add(group: str, pid: str, text: str, origin: str) -> None:
+        groups[group].append({"prompt_id": pid, "text": text, "origin": origin, "group": group})
+
+    for r in read_jsonl(SUITES / "core.jsonl"):
+        group = "harmful" if r["label"] == "harmful" else ("plain" if r["type"] == "plain" else "lookalike")
+        add(group, r["id"], r["text"], "core")
+    for r in read_jsonl(SUITES / "align.jsonl"):
+        if r["label"] == "harmful":
+            add("harmful", r["id"], r["text"], "align")
+            if r.get("trigger_benign"):
+                add("lookalike", r["id"] + "-tb", r["trigger_benign"], "align")
+        else:
+            add("plain", r["id"], r["text"], "align")
+    for r in read_jsonl(EXTRA):
+        group = {"harmful": "harmful", "scary_benign": "lookalike"}.get(r["type"], "plain")
+        add(group, r["id"], r["text"], "extra")
+    return groups
+
+
+def sample_prompts(groups: dict[str, list[dict]], n: int, rng: random.Random) -> list[dict]:
+    """``n`` prompts, a third from each group; within a group the alignment suite (much the largest)
+    gets the same total weight as the core suite and the extra prompts together."""
+    picked: list[dict] = []
+    for k, group in enumerate(("harmful", "lookalike", "plain")):
+        want = n // 3 + (1 if k < n % 3 else 0)
+        pool = groups[group]
+        n_align = sum(p["origin"] == "align" for p in pool)
+        n_other = len(pool) - n_align
+        weights = [(1.0 / n_align if p["origin"] == "align" else 1.0 / n_other) for p in pool]
+        chosen: list[dict] = []
+        while len(chosen) < want:
+            p = rng.choices(pool, weights=weights)[0]
+            if p not in chosen:
+                chosen.append(p)
+        picked.extend(chosen)
+    return picked
+
+
+def variants(directions: str | None, alpha: float) -> dict[str, tuple[str, str | None]]:
+    """Variant name -> (model spec, --steer spec). The steered variants need a directions file; its
+    direction is ablated from the aligned model (it then answers what it refused) and added to the base
+    model (it then refuses what it answered)."""
+    out: dict[str, tuple[str, str | None]] = {"base": ("smollm2-135m", None), "aligned": ("smollm2-135m-aligned", None)}
+    if directions:
+        out["aligned+ablate"] = ("smollm2-135m-aligned", f"{directions}:ablate")
+        out[f"base+add{alpha:g}"] = ("smollm2-135m", f"{directions}:{alpha:g}")
+    return out
+
+
+def steer_note(steer: str | None) -> str | None:
+    """The --steer spec as provenance: the mode and where the direction came from, not a local path."""
+    if not steer:
+        return None
+    from refusalkit.internals.directions import Directions
+
+    path, _, how = steer.partition(":")
+    d = Directions.load(path)
+    return f"{how} (refusal direction of {d.meta.get('model', '?')}, layer {d.layer})"
+
+
+def cells(names: list[str], per_cell: dict[float, int], seed: int = 0) -> list[dict]:
+    """Every (variant, temperature, system prompt, length) cell, in a shuffled order so that a run cut
+    short still covers the grid evenly (a rerun appends the missing cells)."""
+    grid = [
+        {"variant": v, "temperature": t, "system": s, "max_new_tokens": m, "n": per_cell[t]}
+        for v in names for t in TEMPERATURES if per_cell.get(t) for s in SYSTEM_PROMPTS for m in LENGTHS
+    ]
+    random.Random(seed).shuffle(grid)
+    return grid
+
+
+def generate(args: argparse.Namespace) -> None:
+    from refusalkit.internals.steering import steer_target
+    from refusalkit.targets import load_target
+    from refusalkit.types import GenParams, Prompt
+
+    groups = prompt_pool()
+    table = variants(args.directions, args.alpha)
+    if args.variants:
+        table = {k: v for k, v in table.items() if k in args.variants.split(",")}
+    per_cell = {0.0: args.n_greedy, 0.7: args.n_t07, 1.0: args.n_t10}
+    plan = cells(list(table), per_cell, args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = {json.loads(line)["cell"] for line in args.out.read_text().splitlines()} if args.out.exists() else set()
+    loaded: dict[str, object] = {}
+    with args.out.open("a", encoding="utf-8") as f:
+        for c in plan:
+            key = f"{c['variant']}|t{c['temperature']:g}|{c['system']}|{c['max_new_tokens']}" + (f"|s{args.seed}" if args.seed else "")
+            if key in done:
+                continue
+            seed = int(hashlib.sha256(f"{args.seed}|{key}".encode()).hexdigest()[:8], 16)
+            rng = random.Random(seed)
+            prompts = sample_prompts(groups, c["n"], rng)
+            model, steer = table[c["variant"]]
+            if model not in loaded:
+                loaded[model] = load_target(model)  # a steered variant wraps the same loaded model
+            target, note = steer_target(loaded[model], steer), steer_note(steer)
+            params = GenParams(max_new_tokens=c["max_new_tokens"], temperature=c["temperature"], seed=seed % 100_000,
+                               system_prompt=SYSTEM_PROMPTS[c["system"]], batch_size=args.batch_size or len(prompts))
+            t0 = time.time()
+            answers = target.generate([Prompt(id=p["prompt_id"], text=p["text"]) for p in prompts], params, progress=False)
+            kept = 0
+            for p, a in zip(prompts, answers):
+                if not a.text.strip():
+                    continue
+                row = {
+                    "id": hashlib.sha256(f"{key}|{p['prompt_id']}".encode()).hexdigest()[:12],
+                    "prompt": p["text"], "response": a.text, "model": model, "variant": c["variant"], "steer": note,
+                    "temperature": c["temperature"], "system_prompt": c["system"], "max_new_tokens": c["max_new_tokens"],
+                    "seed": params.seed, "finish_reason": a.finish_reason, "prompt_id": p["prompt_id"],
+                    "prompt_group": p["group"], "cell": key,
+                }
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                kept += 1
+            f.flush()
+            print(f"{key}: {kept}/{len(prompts)} answers in {time.time() - t0:.0f}s", file=sys.stderr)
+
+
+def finish(args: argparse.Namespace) -> None:
+    answers = read_jsonl(args.answers)
+    labels = {r["id"]: r["label"] for r in read_jsonl(args.labels)}
+    bad = sorted({v for v in labels.values() if v not in CLASSES and v != "drop"})
+    if bad:
+        sys.exit(f"labels file has values {bad}; use {', '.join(CLASSES)} or drop")
+    missing = [a["id"] for a in answers if a["id"] not in labels]
+    if missing:
+        sys.exit(f"{len(missing)} answers have no label (first: {missing[0]}); label every answer before finishing")
+    batches: dict[str, list[dict]] = {f"{args.name}": [], f"{args.name}_blind": []}
+    dropped_harmful = 0
+    for a in answers:
+        if labels[a["id"]] == "drop":
+            continue
+        # refusalkit ships no answer that goes along with a harmful request, even a tiny model's garbled
+        # one: only refusals of harmful requests enter the corpus
+        if is_harmful(a["prompt_id"]) and labels[a["id"]] != "full_refusal":
+            dropped_harmful += 1
+            continue
+        if a["temperature"] == args.blind_temperature:
+            split, batch = "blind_real", f"{args.name}_blind"
+        else:
+            h = int(hashlib.sha256(a["prompt"].encode()).hexdigest()[:8], 16)
+            split, batch = ("dev_real" if h % 3 == 0 else "train"), args.name
+        batches[batch].append({
+            "prompt": a["prompt"], "response": a["response"], "label": labels[a["id"]], "split": split,
+            "source": "real_model", "writer": f"{a['model']} ({a['variant']})", "style": a["variant"], "lang": "en",
+            "batch": batch, "used_for_choice": split == "dev_real",
+            "model": a["model"], "variant": a["variant"], "steer": a["steer"], "temperature": a["temperature"],
+            "system_prompt": a["system_prompt"], "max_new_tokens": a["max_new_tokens"], "seed": a["seed"],
+            "finish_reason": a["finish_reason"], "prompt_id": a["prompt_id"],
+        })
+    for name, rows in batches.items():
+        rows.sort(key=lambda r: (r["split"], r["variant"], r["prompt_id"], r["temperature"], r["system_prompt"] or "", r["max_new_tokens"]))
+        path = args.out_dir / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"wrote {len(rows)} rows to {path}", file=sys.stderr)
+    print(f"left out {dropped_harmful} answers to harmful requests that were not refusals", file=sys.stderr)
+
+
+def is_harmful(prompt_id: str) -> bool:
+    """Whether a prompt id names a harmful request (core suite harmful rows, alignment-set harmful rows
+    but not their trigger-benign twins, this script's own harmful one-liners)."""
+    return (prompt_id.startswith(("core-harm-", "real-harmful"))
+            or (prompt_id.startswith("align-h-") and not prompt_id.endswith("-tb")))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate", help="answers of the bundled model and its variants, unlabelled")
+    g.add_argument("--out", type=Path, required=True, help="JSONL to append to (cells already in it are skipped)")
+    g.add_argument("--directions", help="directions file from `refusalkit directions` on smollm2-135m-aligned")
+    g.add_argument("--alpha", type=float, default=1.5, help="addition strength for the base+add variant")
+    g.add_argument("--variants", help="comma-separated subset of variant names")
+    g.add_argument("--n-greedy", type=int, default=15, help="prompts per greedy cell")
+    g.add_argument("--n-t07", type=int, default=15, help="prompts per temperature-0.7 cell")
+    g.add_argument("--n-t10", type=int, default=13, help="prompts per temperature-1.0 cell")
+    g.add_argument("--batch-size", type=int, default=0, help="answers per batch (0: a whole cell at once)")
+    g.add_argument("--seed", type=int, default=0)
+    f = sub.add_parser("finish", help="join hand labels, assign splits, write the batch files")
+    f.add_argument("--answers", type=Path, required=True)
+    f.add_argument("--labels", type=Path, required=True, help='JSONL rows {"id": ..., "label": compliance|partial_refusal|full_refusal|drop}')
+    f.add_argument("--out-dir", type=Path, default=ROOT / "data" / "judge")
+    f.add_argument("--name", default="real_smollm2")
+    f.add_argument("--blind-temperature", type=float, default=1.0)
+    args = ap.parse_args()
+    generate(args) if args.cmd == "generate" else finish(args)
+
+
+if __name__ == "__main__":
+    main()
