@@ -4,7 +4,7 @@
 on ``train`` that holds out whole model manners (``family_style``) at a time, the closest this corpus
 gets to answers of a model nobody imitated. ``blind_real`` is never read here. Prints one JSON object.
 The candidate with the highest sum of binary accuracy and macro-F1 over all of these becomes the default:
-its settings are written to ``src/refusalkit/judge/data/minilm_settings.json`` and the shipped head
+its settings are written to ``src/refusalkit/data/judge/minilm_settings.json`` and the shipped head
 ``minilm_head.npz`` is refitted with them (``--no-write`` only prints).
 
     flock /tmp/refusalkit-heavy.lock env PYTHONPATH=src OMP_NUM_THREADS=2 python benchmarks/detector_select.py
@@ -100,7 +100,7 @@ def main() -> None:
         from refusalkit.judge import minilm
 
         best = result["candidates"][0]
-        f = Path(str(resources.files("refusalkit.judge") / "data" / minilm.SETTINGS_FILE))
+        f = Path(str(resources.files("refusalkit.data") / "judge" / minilm.SETTINGS_FILE))
         f.write_text(json.dumps({**best["settings"], "chosen_by": (
             "benchmarks/detector_select.py: highest sum of binary accuracy and macro-F1 over "
             + ", ".join(k for k in best if k not in ("settings", "sum")))}, indent=1) + "\n", encoding="utf-8")

@@ -181,7 +181,7 @@ def _default_settings() -> dict:
     ``dev`` split, its spent splits and a grouped cross-validation on ``train``; see docs/detector.md)."""
     from importlib import resources
 
-    f = resources.files("refusalkit.judge") / "data" / SETTINGS_FILE
+    f = resources.files("refusalkit.data") / "judge" / SETTINGS_FILE
     s = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
     return {"C": float(s.get("C", 0.1)), "hand": bool(s.get("hand", True)), "weighted": bool(s.get("weighted", True))}
 
@@ -343,7 +343,7 @@ class MiniLMDetector:
 def shipped_path() -> Path:
     from importlib import resources
 
-    return Path(str(resources.files("refusalkit.judge") / "data" / SHIPPED))
+    return Path(str(resources.files("refusalkit.data") / "judge" / SHIPPED))
 
 
 def cache_path(key: str) -> Path:
