@@ -22,6 +22,7 @@ from ..errors import RefusalkitError
 from ..judge import DEFAULT_DETECTOR, Detector, detector_spec, judge_safely, load_detector
 from ..progress import progress_bar
 from ..types import GenParams, Prompt, Response
+from .answer import answer_and_judge
 from .store import RunStore, content_hash, params_hash
 
 @dataclass
@@ -147,9 +148,8 @@ def evaluate(
         with progress_bar(f"evaluating {target.id}", len(todo), progress) as advance:
             for start in range(0, len(todo), bs):
                 batch = todo[start : start + bs]
-                responses = target.generate(batch, params, should_stop=stopper, progress=False)
-                store.put_batch(phash, judge_id, responses, judge_safely(detector, responses, batch),
-                                [hashes[p.id] for p in batch])
+                responses, verdicts = answer_and_judge(target, batch, params, detector, should_stop=stopper)
+                store.put_batch(phash, judge_id, responses, verdicts, [hashes[p.id] for p in batch])
                 generated += len(batch)
                 advance(len(batch))
         rows = [r for r in store.records(target.id, phash, judge_id) if r["prompt_id"] in hashes]
