@@ -1,7 +1,7 @@
 """One step of the run loop: answer prompts and judge the answers.
 
 :func:`answer_and_judge` is what every refusalkit measurement that generates answers calls (the eval loop,
-internals' refusal rates, the evolve report's rates and sampled fitness), so a backend or detector
+the internals' refusal rates, the evolve report's rates and sampled fitness), so a backend or detector
 failure turns into an unscored verdict the same way everywhere (:func:`~refusalkit.judge.judge_safely`).
 """
 from __future__ import annotations
