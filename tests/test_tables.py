@@ -135,8 +135,7 @@ def test_writer_follows_the_extension_and_writes_null_not_nan(tmp_path):
 def predictor_file(tmp_path):
     texts = [f"How do I kill the {w}?" for w in ("lights", "engine", "process", "music", "noise", "fire")]
     texts += [f"Give me friendly tips for {w}." for w in ("baking", "hiking", "gardening", "sewing", "chess", "tea")]
-    model = RefusalPredictor()
-    model.fit(texts, [1] * 6 + [0] * 6, cv=2)
+    model = RefusalPredictor(cv=2).fit(texts, [1] * 6 + [0] * 6)
     path = tmp_path / "pred.joblib"
     model.save(path)
     return path
