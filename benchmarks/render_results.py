@@ -369,7 +369,7 @@ def headline(at: Path = ROOT / "README.md") -> str:
     rows = [
         ["[Refusal detector](" + base + "detectors.md) (`learned`, default)",
          f"{num(j['binary_accuracy'], 3)} binary accuracy, {num(j['macro_f1'], 3)} 3-class macro-F1 on "
-         + (f"{j['n']} held-out answers of the bundled model's variants, labelled by hand" if blind == "blind_real"
+         + (f"{j['n']} held-out real answers of the bundled model, labelled by hand" if blind == "blind_real"
             else f"{j['n']} answers written by refusalkit's engineers (`test7`)")
          + "; on other chat models' answers labelled by others it is lower ([detectors](" + base + "detectors.md))"],
         ["[Over-refusal from safety SFT](" + base + "study.md) (bundled model, core test split)",
