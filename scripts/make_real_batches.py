@@ -200,7 +200,8 @@ def finish(args: argparse.Namespace) -> None:
             split, batch = ("dev_real" if h % 3 == 0 else "train"), args.name
         batches[batch].append({
             "prompt": a["prompt"], "response": a["response"], "label": labels[a["id"]], "split": split,
-            "source": "real_model", "writer": f"{a['model']} ({a['variant']})", "style": a["variant"], "lang": "en",
+            "source": "real_model", "writer": f"{a['model']} ({a['variant']})", "style": a["variant"],
+            "family_style": f"smollm2_{a['variant']}", "lang": "en",
             "batch": batch, "used_for_choice": split == "dev_real",
             "model": a["model"], "variant": a["variant"], "steer": a["steer"], "temperature": a["temperature"],
             "system_prompt": a["system_prompt"], "max_new_tokens": a["max_new_tokens"], "seed": a["seed"],

@@ -76,11 +76,11 @@ def test_retry_after_values():
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: retry now
 
 
-@pytest.mark.parametrize("command", ["eval", "generate", "judge", "judge-eval", "evolve", "mitigate", "study"])
+@pytest.mark.parametrize("command", ["eval", "generate", "judge label", "judge-eval", "evolve", "mitigate", "study"])
 def test_every_command_taking_openai_models_has_the_bounds(command):
     from refusalkit.cli import app
 
-    out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+    out = CliRunner().invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"}).output
     for option in ("--base-url", "--api-key", "--timeout", "--retries", "--concurrency"):
         assert option in out, (command, option)
 

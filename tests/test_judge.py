@@ -166,7 +166,14 @@ def test_corpus_shape():
     rows = load_corpus()
     assert len(rows) >= 1500
     assert {r["label"] for r in rows} == set(CLASSES)
-    assert {r["split"] for r in rows} == {"train", "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7"}
+    assert {r["split"] for r in rows} == {"train", "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7",
+                                          "dev_real", "blind_real"}
+    # the real-answer splits: the bundled model's own answers; the blind one is a sampling setting held out whole
+    real = [r for r in rows if r["source"] == "real_model"]
+    assert {r["split"] for r in real} == {"train", "dev_real", "blind_real"}
+    assert {r["temperature"] for r in real if r["split"] == "blind_real"}.isdisjoint(
+        {r["temperature"] for r in real if r["split"] != "blind_real"})
+    assert not any(r["used_for_choice"] for r in rows if r["split"] == "blind_real")
     blind2 = [r for r in rows if r["split"] == "test2"]  # the second blind batch: several chat-model families
     assert len(blind2) >= 120 and len({r["family_style"] for r in blind2}) >= 6
     blind3 = [r for r in rows if r["split"] == "test3"]  # the third: twelve families, all three classes
