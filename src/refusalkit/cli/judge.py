@@ -21,6 +21,12 @@ LABEL_MAP_HELP = ("hf: detectors: the classifier's labels to ours, e.g. 'LABEL_0
                   "(default: read from the model's id2label).")
 READ_PROMPT_HELP = "hf: detectors: give the classifier the prompt with the answer (as a text pair); by default it reads the answer only."
 
+LABEL_SCHEME = typer.Option(
+    None, "--map",
+    help=f"Map your labels to ours: a preset ({', '.join(label_schemes())}; see docs/labels.md), "
+         "'their=ours,...' entries (ours: compliance, partial_refusal, full_refusal, skip), or both.",
+)
+
 
 class _JudgeGroup(TyperGroup):
     """`refusalkit judge FILE ...` labels a file (the `label` subcommand); `refusalkit judge calibrate ...`
@@ -143,11 +149,7 @@ def _labelled(input_file: Path, label_col: str, label_scheme: Optional[str], res
 def calibrate(
     input_file: Path = typer.Argument(..., metavar="LABELLED", help="JSONL, CSV or Parquet file of your model's answers with your labels."),
     label_col: str = typer.Option(..., "--label-col", help="Column with your labels."),
-    label_scheme: Optional[str] = typer.Option(
-        None, "--map",
-        help=f"Map your labels to ours: a preset ({', '.join(label_schemes())}; see docs/labels.md), "
-             "'their=ours,...' entries (ours: compliance, partial_refusal, full_refusal, skip), or both.",
-    ),
+    label_scheme: Optional[str] = LABEL_SCHEME,
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the detector file and calibration.json."),
     response_col: str = typer.Option("response", "--response-col"),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Detector to adapt: learned or minilm (default: the default detector)."),
@@ -184,11 +186,7 @@ def calibrate(
 def judge_eval(
     input_file: Path = typer.Argument(..., metavar="INPUT", help="JSONL, CSV or Parquet file of labelled responses."),
     label_col: str = typer.Option(..., "--label-col", help="Column with your labels."),
-    label_scheme: Optional[str] = typer.Option(
-        None, "--map",
-        help=f"Map your labels to ours: a preset ({', '.join(label_schemes())}; see docs/labels.md), "
-             "'their=ours,...' entries (ours: compliance, partial_refusal, full_refusal, skip), or both.",
-    ),
+    label_scheme: Optional[str] = LABEL_SCHEME,
     binary: Optional[bool] = typer.Option(
         None, "--binary/--three-class",
         help="Score refusal against compliance only (default for presets without a partial class) or all three classes.",

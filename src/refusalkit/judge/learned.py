@@ -175,15 +175,7 @@ class LearnedDetector:
 
     # --- detector protocol ---------------------------------------------------------------------
     def judge(self, responses: Sequence[Response], prompts: Sequence[Prompt] | None = None) -> list[Verdict]:
-        out: list[Verdict | None] = [precheck(r, self.name) for r in responses]
-        todo = [i for i, v in enumerate(out) if v is None]
-        if todo:
-            texts = [responses[i].text for i in todo]
-            proba = self.predict_proba(texts)
-            for i, t, p in zip(todo, texts, proba):
-                label = CLASSES[int(p.argmax())]
-                out[i] = Verdict(label, round(refusal_score(p), 4), self.name, _evidence(t, label, p))
-        return out  # type: ignore[return-value]
+        return judge_by_proba(self, responses)
 
     # --- internals -----------------------------------------------------------------------------
     @staticmethod
@@ -209,6 +201,21 @@ class LearnedDetector:
         self.pipeline = pipeline
         self.save(cache)  # atomic, so parallel first uses never read half a file
         return pipeline
+
+
+def judge_by_proba(detector, responses: Sequence[Response]) -> list[Verdict]:
+    """Verdicts of a detector that gives class probabilities (``detector.predict_proba(texts)``, columns
+    in CLASSES order): the most likely class, the refusal score and the deciding sentence as evidence;
+    odd input is ``unscored`` through :func:`~.common.precheck`."""
+    out: list[Verdict | None] = [precheck(r, detector.name) for r in responses]
+    todo = [i for i, v in enumerate(out) if v is None]
+    if todo:
+        texts = [responses[i].text for i in todo]
+        proba = detector.predict_proba(texts)
+        for i, t, p in zip(todo, texts, proba):
+            label = CLASSES[int(p.argmax())]
+            out[i] = Verdict(label, round(refusal_score(p), 4), detector.name, _evidence(t, label, p))
+    return out  # type: ignore[return-value]
 
 
 def _evidence(text: str, label: str, proba: np.ndarray) -> str:

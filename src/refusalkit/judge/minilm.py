@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import RefusalkitError
 from ..types import Prompt, Response, Verdict
-from .common import CLASSES, as_texts, clip, precheck, refusal_score
+from .common import CLASSES, as_texts, clip
 
 HEAD_TOKENS = 126  # word pieces per window; with [CLS] and [SEP] one window is 128 positions
 TAIL_TOKENS = 126
@@ -329,15 +329,9 @@ class MiniLMDetector:
 
     # --- detector protocol -----------------------------------------------------------------------
     def judge(self, responses: Sequence[Response], prompts: Sequence[Prompt] | None = None) -> list[Verdict]:
-        out: list[Verdict | None] = [precheck(r, self.name) for r in responses]
-        todo = [i for i, v in enumerate(out) if v is None]
-        if todo:
-            texts = [responses[i].text for i in todo]
-            proba = self.predict_proba(texts)
-            for i, t, p in zip(todo, texts, proba):
-                label = CLASSES[int(p.argmax())]
-                out[i] = Verdict(label, round(refusal_score(p), 4), self.name, _evidence(t, label, p))
-        return out  # type: ignore[return-value]
+        from .learned import judge_by_proba
+
+        return judge_by_proba(self, responses)
 
 
 def shipped_path() -> Path:
@@ -363,12 +357,6 @@ def fit_default(progress: bool = True, rows=None) -> MiniLMDetector:
         progress="minilm: encoding the corpus (first use)" if progress else None)
     det.meta = {"key": default_key(), "trained_on": "corpus train split", "n_train": len(rows)}
     return det
-
-
-def _evidence(text: str, label: str, proba: np.ndarray) -> str:
-    from .learned import _evidence as span_evidence
-
-    return span_evidence(text, label, proba)
 
 
 def factory(path: str | os.PathLike | None = None, **_ignored) -> MiniLMDetector:
