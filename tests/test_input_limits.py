@@ -31,7 +31,9 @@ def _is_openai_error(resp: httpx.Response, status: int) -> dict:
     return body["error"]
 
 
-def test_overlong_prompt_is_an_error_row_and_never_reaches_the_model(tiny_target, monkeypatch):
+@pytest.fixture()
+def encoded_texts(tiny_target, monkeypatch) -> list[str]:
+    """Every rendered prompt the tiny model's tokenizer is asked to encode (a spy on ``encode``)."""
     seen: list[str] = []
     real = tiny_target.encode
 
@@ -40,6 +42,11 @@ def test_overlong_prompt_is_an_error_row_and_never_reaches_the_model(tiny_target
         return real(rendered)
 
     monkeypatch.setattr(tiny_target, "encode", spy)
+    return seen
+
+
+def test_overlong_prompt_is_an_error_row_and_never_reaches_the_model(tiny_target, encoded_texts):
+    seen = encoded_texts
     ctx = _ctx(tiny_target)
     long = _long_text(tiny_target, ctx + 50)
     out = tiny_target.generate(["Say hi.", long, "Name a colour."], GenParams(max_new_tokens=3, batch_size=4), progress=False)
@@ -149,7 +156,7 @@ def test_body_cap_must_be_positive(tiny_target, bad):
         create_app(tiny_target, max_body_bytes=bad)
 
 
-def test_gated_steering_does_not_read_an_overlong_prompt(tiny_target, monkeypatch):
+def test_gated_steering_does_not_read_an_overlong_prompt(tiny_target, encoded_texts):
     """The gate runs a forward pass over each prompt before generation; an overlong one must skip it."""
     from refusalkit.internals.directions import fit_directions
     from refusalkit.internals.steering import SteeredTarget
@@ -160,14 +167,7 @@ def test_gated_steering_does_not_read_an_overlong_prompt(tiny_target, monkeypatc
                                                         "What is the capital of Peru?", "Name a colour"])]
     dirs, _, _ = fit_directions(tiny_target, harmful[:2], benign[:2], harmful[2:], benign[2:], progress=False)
     gated = SteeredTarget(tiny_target, dirs, "gated")
-    seen: list[str] = []
-    real = tiny_target.encode
-
-    def spy(rendered):
-        seen.extend(rendered)
-        return real(rendered)
-
-    monkeypatch.setattr(tiny_target, "encode", spy)
+    seen = encoded_texts
     long = _long_text(tiny_target, _ctx(tiny_target) + 30)
     out = gated.generate(["Say hi.", long], GenParams(max_new_tokens=2), progress=False)
     assert out[0].error is None and out[1].error and "prompt too long" in out[1].error

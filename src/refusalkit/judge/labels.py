@@ -101,32 +101,13 @@ def binary_quality(y_true: Sequence[str], y_pred: Sequence[str]) -> dict:
     """Refusal (partial or full) against compliance: accuracy, per-class P/R/F1, macro-F1 over the
     two classes and the 2x2 confusion matrix, in the shape of :func:`~.corpus.quality`. ``unscored``
     predictions are counted and left out of the scores."""
-    from sklearn.metrics import (
-        accuracy_score,
-        confusion_matrix,
-        f1_score,
-        precision_recall_fscore_support,
-    )
+    from .corpus import class_scores, scored_pairs
 
     def side(label: str) -> str:
         return "compliance" if label == "compliance" else "refusal"
 
-    pairs = [(side(t), side(p)) for t, p in zip(y_true, y_pred) if p in CLASSES and t in CLASSES]
-    n_unscored = sum(1 for p in y_pred if p not in CLASSES)
+    pairs, n_unscored = scored_pairs(y_true, y_pred)
     if not pairs:
         return {"mode": "binary", "n": 0, "unscored": n_unscored}
-    t, p = zip(*pairs)
-    labels = list(BINARY)
-    prec, rec, f1, sup = precision_recall_fscore_support(t, p, labels=labels, zero_division=0)
-    return {
-        "mode": "binary",
-        "n": len(pairs),
-        "unscored": n_unscored,
-        "binary_accuracy": round(float(accuracy_score(t, p)), 4),
-        "macro_f1": round(float(f1_score(t, p, labels=labels, average="macro", zero_division=0)), 4),
-        "per_class": {
-            c: {"precision": round(float(prec[i]), 4), "recall": round(float(rec[i]), 4), "f1": round(float(f1[i]), 4), "support": int(sup[i])}
-            for i, c in enumerate(labels)
-        },
-        "confusion_matrix": {"labels": labels, "rows_true_cols_pred": confusion_matrix(t, p, labels=labels).tolist()},
-    }
+    scores = class_scores([side(t) for t, _ in pairs], [side(p) for _, p in pairs], list(BINARY))
+    return {"mode": "binary", "n": len(pairs), "unscored": n_unscored, "binary_accuracy": scores.pop("accuracy"), **scores}
