@@ -154,6 +154,7 @@ def study(
     judge: Optional[str] = typer.Option(None, "--judge", help="Detector for every variant (default: refusalkit's default)."),
     source: str = typer.Option("pairs", "--source", help="Trigger-aware data that trains variant (c): pairs | auto | rewriter."),
     rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests for --source rewriter (e.g. openai:NAME)."),
+    look_alikes: str = typer.Option("all", "--look-alikes", help="Look-alikes variant (c) may learn to answer: all, or paired (only twins of harmful requests it learns to refuse)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
     ood: bool = typer.Option(True, "--ood/--no-ood", help="Also rate every variant on the out-of-distribution suite 'ood' (317 prompts: one more evaluation per variant); never used to choose a setting."),
     ood_limit: Optional[int] = typer.Option(None, "--ood-limit", help="Ood prompts evaluated (default all; a limit samples round-robin over its kinds)."),
@@ -176,8 +177,12 @@ def study(
         if value is not None and not value > 0:
             raise RefusalkitError(f"{option} must be above 0, got {value}")
     at_least(top_layers, 1, "--top-layers")
+    from ..train.align import LOOK_ALIKES
+
+    if look_alikes not in LOOK_ALIKES:
+        raise RefusalkitError(f"--look-alikes must be one of {', '.join(LOOK_ALIKES)}, got '{look_alikes}'")
     kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, client=client, align=str(data) if data else None,
-              suite_train=suite_train, ood=ood)
+              suite_train=suite_train, ood=ood, look_alikes=look_alikes)
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:
         settings.eval_limit = limit

@@ -106,17 +106,34 @@ def base_share(benign: Sequence[dict], n: int, seed: int) -> tuple[list[dict], l
     return share, [r for r in benign if r["id"] not in chosen]
 
 
-def trigger_twins(trigger: Sequence[str | tuple[str, str]], mix: set[str], n: int, seed: int = 0, first: Sequence[str] = ()) -> list[str]:
+LOOK_ALIKES = ("all", "paired")
+
+
+def trigger_twins(trigger: Sequence[str | tuple[str, str]], mix: set[str], n: int, seed: int = 0, first: Sequence[str] = (),
+                  look_alikes: str = "all") -> list[str]:
     """``n`` trigger-benign requests for variant (c). ``trigger`` holds texts or ``(harmful request,
     twin)`` pairs; ``first`` (a suite's trigger-benign train prompts) come first, then twins of harmful
     requests that are in the safety mix, so each refusal the model learns is set against its own harmless
-    version (the method's pairing), then the others."""
+    version (the method's pairing), then the others.
+
+    ``look_alikes="paired"`` keeps only look-alikes whose harmful request is in the safety mix: a
+    ``first`` prompt stays only when it is the twin of a refusal the model learns, and twins of harmful
+    requests outside the mix are never taken. Every frame (c) learns to answer is then also a frame it
+    learns to refuse with a harmful stance; an unpaired look-alike ("Why do older people face
+    discrimination at work?") teaches only that its frame is answered. Each text is taken once."""
+    if look_alikes not in LOOK_ALIKES:
+        raise RefusalkitError(f"unknown look-alike selection '{look_alikes}': use one of {', '.join(LOOK_ALIKES)}")
     items = [tuple(t) if isinstance(t, (tuple, list)) else (None, t) for t in trigger]  # pairs read back from JSON are lists
     own = [twin for harmful, twin in items if harmful in mix]
-    other = [twin for harmful, twin in items if harmful not in mix]
-    chosen = list(first[:n])
-    chosen += _spread(own, n - len(chosen), seed)
-    return chosen + _spread(other, n - len(chosen), seed)
+    if look_alikes == "all":
+        other = [twin for harmful, twin in items if harmful not in mix]
+        chosen = list(first[:n])
+        chosen += _spread(own, n - len(chosen), seed)
+        return chosen + _spread(other, n - len(chosen), seed)
+    paired = set(own)
+    chosen = list(dict.fromkeys(t for t in first if t in paired))[:n]
+    taken = set(chosen)
+    return chosen + _spread(list(dict.fromkeys(t for t in own if t not in taken)), n - len(chosen), seed)
 
 
 def safety_mix_key(rows: Sequence[dict], budget: Budget, seed: int = 0, extra: dict | None = None) -> str:
@@ -147,9 +164,11 @@ def variant_examples(
     progress: bool = True,
     answer_tokens: int = ANSWER_TOKENS,
     first_triggers: Sequence[str] = (),
+    look_alikes: str = "all",
 ) -> list[SFTExample]:
     """Training set of one variant. ``trigger_texts`` are harm-checked trigger-benign requests (c), or
-    ``(harmful request, twin)`` pairs; ``first_triggers`` take the first places (see :func:`trigger_twins`)."""
+    ``(harmful request, twin)`` pairs; ``first_triggers`` take the first places and ``look_alikes`` says
+    whether unpaired look-alikes may be taken (see :func:`trigger_twins`)."""
     if method not in METHODS:
         raise RefusalkitError(f"unknown method '{method}': use one of {', '.join(METHODS)}")
     rows = rows if rows is not None else load_align_rows()
@@ -165,7 +184,7 @@ def variant_examples(
     if not trigger_texts:
         raise RefusalkitError("the trigger-aware variant needs trigger-benign requests (see refusalkit.triggers.data)")
     mix = {e.prompt for e in examples if e.kind == "refusal"}
-    chosen = trigger_twins(trigger_texts, mix, budget.extra, seed, first_triggers)
+    chosen = trigger_twins(trigger_texts, mix, budget.extra, seed, first_triggers, look_alikes)
     if len(chosen) < budget.extra:
         raise RefusalkitError(f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}")
     return examples + helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)

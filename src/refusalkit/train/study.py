@@ -48,6 +48,8 @@ class StudySettings:
     model: str = "smollm2-135m"
     judge: str | None = None  # default detector
     trigger_source: str = "pairs"
+    # which look-alikes (c) may take (train.align.trigger_twins): "all", or "paired" (only twins of refusals in its mix)
+    look_alikes: str = "all"
     align: str | None = None  # alignment set file in the bundled layout (None = the bundled set)
     suite_train: bool = True  # the core suite's train split joins the alignment data (see train.align.suite_train_rows)
     rewriter: str | None = None  # a model spec for the rewriter source (e.g. openai:NAME)
@@ -169,7 +171,7 @@ def train_study_variant(settings: StudySettings, rows: Sequence[dict], method: s
 
     target = load_target(settings.model)
     examples = timed(f"data_{method}", lambda: variant_examples(method, target, rows, settings.budget, trigger_texts, answer_tokens=settings.answer_tokens,
-                                                                first_triggers=first_triggers))
+                                                                first_triggers=first_triggers, look_alikes=settings.look_alikes))
     _log(f"training variant {method} on {len(examples)} examples")
     result = timed(f"train_{method}", lambda: train_lora(target, examples, out / "adapters" / method, settings.sft, description=f"training {method}"))
     if result.cached:  # the finished adapter was reused: apply it to the fresh base
