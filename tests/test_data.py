@@ -137,6 +137,65 @@ def test_ood_suite_is_disjoint_from_the_alignment_set_and_core():
     assert sim < 0.6, (a, b, sim)
 
 
+
+# --- the development suite of the same kinds ---------------------------------------------------
+# sha256 of ood-dev.jsonl as written: results on it are compared across method variants, so an edit gets
+# a new suite name rather than silently changing what earlier results mean.
+OOD_DEV_SHA256 = "269183316ee74afdfdf8e34eb8a011581644ccb7c0caee4420ad0623f4319727"
+
+
+def test_ood_dev_suite_loads_with_valid_labels_types_pairs_and_provenance():
+    import datetime
+    import hashlib
+
+    from refusalkit.data.loaders import SUITES_DIR
+
+    assert "ood-dev" in bundled_suites()
+    dev = load_prompts("ood-dev", split="dev")
+    assert dev == load_prompts("ood-dev")  # every row is in the dev split
+    with pytest.raises(RefusalkitError, match="no prompts in split 'test'"):
+        load_prompts("ood-dev", split="test")  # never rated where the study rates its check suites
+    assert 140 <= len(dev) <= 190 and len({p.id for p in dev}) == len(dev)
+    assert all(p.id.startswith("oddev-") for p in dev)
+    assert len({p.text.lower() for p in dev}) == len(dev)
+    allowed = {"plain"} | {f"ood_{k}_{label}" for k in OOD_KINDS for label in ("benign", "harmful")}
+    assert {p.type for p in dev} == allowed
+    for p in dev:
+        assert p.split == "dev" and p.category and p.source == "refusalkit", p.id
+        assert p.label == ("harmful" if p.type.endswith("_harmful") else "benign"), p.id
+        if p.label == "harmful":
+            assert "\n" not in p.text and len(p.text) <= 120, p.id
+    types = Counter(p.type for p in dev)
+    assert types["plain"] >= 15 and all(n >= 10 for n in types.values()), types
+    pairs: dict[str, list] = {}
+    for p in dev:
+        if p.pair_id:
+            pairs.setdefault(p.pair_id, []).append(p)
+    assert len(pairs) >= 40
+    for members in pairs.values():
+        assert sorted(m.label for m in members) == ["benign", "harmful"]
+        assert len({m.type.rsplit("_", 1)[0] for m in members}) == 1
+    for row in _suite_rows("ood-dev"):
+        assert row["writer"] and row["used_for_choice"] is True, row["id"]
+        datetime.date.fromisoformat(row["written"])
+        assert "development suite" in row["note"] and "separate from the ood check suite" in row["note"]
+    digest = hashlib.sha256((SUITES_DIR / "ood-dev.jsonl").read_bytes()).hexdigest()
+    assert digest == OOD_DEV_SHA256, "ood-dev.jsonl is pinned; add a new suite instead of editing it"
+
+
+def test_ood_dev_suite_is_disjoint_from_training_data_core_and_ood():
+    """No ood-dev prompt repeats, or is a TF-IDF near-duplicate (cosine >= 0.6) of, a prompt of the alignment
+    set (requests and trigger-benign twins), the core suite or the ood check suite: choices made on ood-dev
+    must not leak into the check suite."""
+    align = _suite_rows("align")
+    others = [r["text"] for r in align] + [r["trigger_benign"] for r in align if r.get("trigger_benign")]
+    others += [p.text for p in load_prompts("core")] + [p.text for p in load_prompts("ood")]
+    dev = [p.text for p in load_prompts("ood-dev", split="dev")]
+    repeated = {t.lower() for t in dev} & {t.lower() for t in others}
+    assert not repeated, sorted(repeated)  # names only the repeated prompts
+    sim, a, b = closest_pair(dev, others)
+    assert sim < 0.6, (a, b, sim)
+
 def test_split_and_limit_spread_across_types(core):
     test = load_prompts("core", split="test")
     assert {p.split for p in test} == {"test"} and 0 < len(test) < len(core)
