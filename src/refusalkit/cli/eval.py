@@ -94,7 +94,7 @@ def run_eval(
 @openai_options
 def eval_command(
     model: str = MODEL,
-    prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ood, align), a .jsonl/.csv/.parquet file, or hf:DATASET."),
+    prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ood, ood-dev, align), a .jsonl/.csv/.parquet file, or hf:DATASET."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."),
     split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (e.g. test)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts, spread across prompt types."),

@@ -145,8 +145,7 @@ def compare(curves: dict[str, list[Point]], suite: str, ids: dict[str, list[str]
     def ci(key: str) -> dict:
         est, b = point[key], boots[key]
         lo, hi = (float(np.percentile(b, 2.5)), float(np.percentile(b, 97.5))) if len(b) >= n_boot // 2 else (None, None)
-        r = (lambda x: None if x is None else round(x, 4))
-        return {"value": r(est), "ci95": [r(lo), r(hi)], "resamples_defined": len(b)}
+        return {"value": _round(est), "ci95": [_round(lo), _round(hi)], "resamples_defined": len(b)}
 
     rx, ry = xy(reference, suite, ids)
     return {
@@ -159,6 +158,10 @@ def compare(curves: dict[str, list[Point]], suite: str, ids: dict[str, list[str]
         "n_boot": n_boot,
         "seed": seed,
     }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
 
 
 def figure(curves: dict[str, list[Point]], suite: str, ids: dict[str, list[str]], title: str):

@@ -109,18 +109,22 @@ SUITES = {
 SUITE_TITLES = {"core": "core suite, test split", "ood": "ood suite (out of distribution), test split"}
 
 
+# The split each suite is rated on; ``ood-dev`` (the ood kinds, for choosing between methods) is all ``dev``.
+SUITE_SPLITS = {"core": "test", "ood": "test", "ood-dev": "dev"}
+
+
 def _suite(limit: int | None, name: str = "core"):
-    """The study's evaluation prompts: the ``test`` split of bundled suite ``name`` (``core`` or ``ood``)."""
+    """The study's evaluation prompts of bundled suite ``name`` (its split in :data:`SUITE_SPLITS`)."""
     from ..data import load_prompts
 
-    return load_prompts(name, split="test", limit=limit)
+    return load_prompts(name, split=SUITE_SPLITS.get(name, "test"), limit=limit)
 
 
 def _evaluate(target, prompts, settings: StudySettings, out: Path, suite: str = "core") -> dict:
     from ..run import evaluate
 
     params = GenParams(max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size)
-    return evaluate(target, prompts, params, settings.judge, out, progress=True, run_info={"suite": suite, "split": "test"})
+    return evaluate(target, prompts, params, settings.judge, out, progress=True, run_info={"suite": suite, "split": SUITE_SPLITS.get(suite, "test")})
 
 
 def heldout_prompts(rows: Sequence[dict]) -> list[Prompt]:
