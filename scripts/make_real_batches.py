@@ -94,15 +94,29 @@ def sample_prompts(groups: dict[str, list[dict]], n: int, rng: random.Random) ->
     return picked
 
 
-def variants(directions: str | None, alpha: float) -> dict[str, tuple[str, str | None]]:
-    """Variant name -> (model spec, --steer spec). The steered variants need a directions file; its
-    direction is ablated from the aligned model (it then answers what it refused) and added to the base
-    model (it then refuses what it answered)."""
-    out: dict[str, tuple[str, str | None]] = {"base": ("smollm2-135m", None), "aligned": ("smollm2-135m-aligned", None)}
+def variants(directions: str | None, alpha: float, adapters: list[str] = ()) -> dict[str, tuple[str, str | None, str | None]]:
+    """Variant name -> (model spec, --steer spec, adapter folder). The steered variants need a directions
+    file; its direction is ablated from the aligned model (it then answers what it refused) and added to
+    the base model (it then refuses what it answered). ``adapters`` (``NAME=DIR``) add the bundled model
+    with a LoRA adapter that refusalkit trained, e.g. the study's variants (``runs/study/adapters/safety``)."""
+    out: dict[str, tuple[str, str | None, str | None]] = {"base": ("smollm2-135m", None, None), "aligned": ("smollm2-135m-aligned", None, None)}
     if directions:
-        out["aligned+ablate"] = ("smollm2-135m-aligned", f"{directions}:ablate")
-        out[f"base+add{alpha:g}"] = ("smollm2-135m", f"{directions}:{alpha:g}")
+        out["aligned+ablate"] = ("smollm2-135m-aligned", f"{directions}:ablate", None)
+        out[f"base+add{alpha:g}"] = ("smollm2-135m", f"{directions}:{alpha:g}", None)
+    for spec in adapters:
+        name, sep, folder = spec.partition("=")
+        if not sep or not Path(folder, "adapter_config.json").exists():
+            sys.exit(f"--adapter {spec!r}: use NAME=DIR with DIR a LoRA adapter folder (holding adapter_config.json)")
+        out[name] = ("smollm2-135m", None, folder)
     return out
+
+
+def adapter_note(folder: str | None) -> str | None:
+    """An adapter as provenance: what trained it and its training fingerprint, not a local path."""
+    if not folder:
+        return None
+    info = json.loads(Path(folder, "refusalkit-train.json").read_text()) if Path(folder, "refusalkit-train.json").exists() else {}
+    return f"LoRA adapter {Path(folder).name} (refusalkit training fingerprint {info.get('fingerprint', 'unknown')})"
 
 
 def steer_note(steer: str | None) -> str | None:
@@ -116,12 +130,12 @@ def steer_note(steer: str | None) -> str | None:
     return f"{how} (refusal direction of {d.meta.get('model', '?')}, layer {d.layer})"
 
 
-def cells(names: list[str], per_cell: dict[float, int], seed: int = 0) -> list[dict]:
+def cells(names: list[str], per_cell: dict[float, int], seed: int = 0, lengths: tuple[int, ...] = LENGTHS) -> list[dict]:
     """Every (variant, temperature, system prompt, length) cell, in a shuffled order so that a run cut
     short still covers the grid evenly (a rerun appends the missing cells)."""
     grid = [
         {"variant": v, "temperature": t, "system": s, "max_new_tokens": m, "n": per_cell[t]}
-        for v in names for t in TEMPERATURES if per_cell.get(t) for s in SYSTEM_PROMPTS for m in LENGTHS
+        for v in names for t in TEMPERATURES if per_cell.get(t) for s in SYSTEM_PROMPTS for m in lengths
     ]
     random.Random(seed).shuffle(grid)
     return grid
@@ -133,14 +147,14 @@ def generate(args: argparse.Namespace) -> None:
     from refusalkit.types import GenParams, Prompt
 
     groups = prompt_pool()
-    table = variants(args.directions, args.alpha)
+    table = variants(args.directions, args.alpha, args.adapter)
     if args.variants:
         table = {k: v for k, v in table.items() if k in args.variants.split(",")}
     per_cell = {0.0: args.n_greedy, 0.7: args.n_t07, 1.0: args.n_t10}
-    plan = cells(list(table), per_cell, args.seed)
+    plan = cells(list(table), per_cell, args.seed, tuple(int(x) for x in args.lengths.split(",")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = {json.loads(line)["cell"] for line in args.out.read_text().splitlines()} if args.out.exists() else set()
-    loaded: dict[str, object] = {}
+    loaded: dict[tuple[str, str | None], object] = {}
     with args.out.open("a", encoding="utf-8") as f:
         for c in plan:
             key = f"{c['variant']}|t{c['temperature']:g}|{c['system']}|{c['max_new_tokens']}" + (f"|s{args.seed}" if args.seed else "")
@@ -149,10 +163,10 @@ def generate(args: argparse.Namespace) -> None:
             seed = int(hashlib.sha256(f"{args.seed}|{key}".encode()).hexdigest()[:8], 16)
             rng = random.Random(seed)
             prompts = sample_prompts(groups, c["n"], rng)
-            model, steer = table[c["variant"]]
-            if model not in loaded:
-                loaded[model] = load_target(model)  # a steered variant wraps the same loaded model
-            target, note = steer_target(loaded[model], steer), steer_note(steer)
+            model, steer, adapter = table[c["variant"]]
+            if (model, adapter) not in loaded:
+                loaded[(model, adapter)] = load_target(model, adapter=adapter)  # a steered variant wraps the same loaded model
+            target, note = steer_target(loaded[(model, adapter)], steer), steer_note(steer)
             params = GenParams(max_new_tokens=c["max_new_tokens"], temperature=c["temperature"], seed=seed % 100_000,
                                system_prompt=SYSTEM_PROMPTS[c["system"]], batch_size=args.batch_size or len(prompts))
             t0 = time.time()
@@ -163,7 +177,7 @@ def generate(args: argparse.Namespace) -> None:
                     continue
                 row = {
                     "id": hashlib.sha256(f"{key}|{p['prompt_id']}".encode()).hexdigest()[:12],
-                    "prompt": p["text"], "response": a.text, "model": model, "variant": c["variant"], "steer": note,
+                    "prompt": p["text"], "response": a.text, "model": model, "variant": c["variant"], "steer": note, "adapter": adapter_note(adapter),
                     "temperature": c["temperature"], "system_prompt": c["system"], "max_new_tokens": c["max_new_tokens"],
                     "seed": params.seed, "finish_reason": a.finish_reason, "prompt_id": p["prompt_id"],
                     "prompt_group": p["group"], "cell": key,
@@ -193,7 +207,7 @@ def finish(args: argparse.Namespace) -> None:
         if is_harmful(a["prompt_id"]) and labels[a["id"]] != "full_refusal":
             dropped_harmful += 1
             continue
-        if a["temperature"] == args.blind_temperature:
+        if a["temperature"] == args.blind_temperature or a["variant"] in (args.blind_variant or ()):
             split, batch = "blind_real", f"{args.name}_blind"
         else:
             h = int(hashlib.sha256(a["prompt"].encode()).hexdigest()[:8], 16)
@@ -203,7 +217,8 @@ def finish(args: argparse.Namespace) -> None:
             "source": "real_model", "writer": f"{a['model']} ({a['variant']})", "style": a["variant"],
             "family_style": f"smollm2_{a['variant']}", "lang": "en",
             "batch": batch, "used_for_choice": split == "dev_real",
-            "model": a["model"], "variant": a["variant"], "steer": a["steer"], "temperature": a["temperature"],
+            "model": a["model"], "variant": a["variant"], "steer": a["steer"], **({"adapter": a["adapter"]} if a.get("adapter") else {}),
+            "temperature": a["temperature"],
             "system_prompt": a["system_prompt"], "max_new_tokens": a["max_new_tokens"], "seed": a["seed"],
             "finish_reason": a["finish_reason"], "prompt_id": a["prompt_id"],
         })
@@ -230,6 +245,8 @@ def main() -> None:
     g.add_argument("--directions", help="directions file from `refusalkit directions` on smollm2-135m-aligned")
     g.add_argument("--alpha", type=float, default=1.5, help="addition strength for the base+add variant")
     g.add_argument("--variants", help="comma-separated subset of variant names")
+    g.add_argument("--adapter", action="append", default=[], help="NAME=DIR: a variant that is the bundled model with this LoRA adapter (repeatable)")
+    g.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="comma-separated max_new_tokens values of the grid")
     g.add_argument("--n-greedy", type=int, default=15, help="prompts per greedy cell")
     g.add_argument("--n-t07", type=int, default=15, help="prompts per temperature-0.7 cell")
     g.add_argument("--n-t10", type=int, default=13, help="prompts per temperature-1.0 cell")
@@ -241,6 +258,7 @@ def main() -> None:
     f.add_argument("--out-dir", type=Path, default=ROOT / "data" / "judge")
     f.add_argument("--name", default="real_smollm2")
     f.add_argument("--blind-temperature", type=float, default=1.0)
+    f.add_argument("--blind-variant", action="append", help="a variant held out whole: all its answers go to the blind split (repeatable)")
     args = ap.parse_args()
     generate(args) if args.cmd == "generate" else finish(args)
 
