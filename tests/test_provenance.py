@@ -32,3 +32,14 @@ def test_provenance_block_is_json_and_names_command_versions_and_duration():
     assert block["machine"]["cpu_count"] >= 1
     assert block["duration_s"] >= 2.0
     assert block["date"].endswith("+00:00")
+
+
+def test_code_digest_ignores_formatting_and_comments_but_not_code(tmp_path):
+    from refusalkit.provenance import code_digest
+
+    a, b, c = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
+    a.write_text("def f(x):\n    return x+1\n")
+    b.write_text("# a comment\ndef f( x ):\n\n    return (x + 1)  # same code\n")
+    c.write_text("def f(x):\n    return x + 2\n")
+    assert code_digest(a) == code_digest(b)
+    assert code_digest(a) != code_digest(c)

@@ -25,6 +25,18 @@ LIBRARIES = ("refusalkit", "torch", "transformers", "peft", "scikit-learn", "num
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma", "neon", "asimd")
 
 
+def code_digest(*files: str | Path) -> str:
+    """Hash of what the Python ``files`` do: their syntax trees, so reformatting or a changed comment
+    keeps the digest and any change to the code changes it. Names caches of things fitted by that code."""
+    import ast
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in files:
+        h.update(ast.dump(ast.parse(Path(f).read_text(encoding="utf-8"))).encode())
+    return h.hexdigest()
+
+
 def _git(*args: str, cwd: Path) -> str | None:
     try:
         out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)

@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import RefusalkitError
+from ..provenance import code_digest
 from ..types import Prompt, Response, Verdict
 from .common import CLASSES, as_texts, normalise, original_span, precheck, refusal_score
 from .pattern import FEATURES, analyse, verdict_from
@@ -117,7 +118,7 @@ def _cache_file() -> Path:
     from . import pattern
 
     # the key covers the corpus, the rules that make the hand features and this module
-    code = hashlib.sha256(Path(__file__).read_bytes() + Path(pattern.__file__).read_bytes()).hexdigest()[:10]
+    code = code_digest(__file__, pattern.__file__)[:10]
     return home() / "judge" / f"learned-v{FEATURE_VERSION}-{corpus_digest()}-{code}-sk{sklearn.__version__}.rkmodel"
 
 

@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import RefusalkitError
+from ..provenance import code_digest
 from ..types import Prompt, Response, Verdict
 from .common import CLASSES, as_texts, clip
 
@@ -162,8 +163,7 @@ def code_key() -> str:
     """Hash of the code that makes the features (this module and the pattern rules) and the encoder."""
     from . import learned, pattern
 
-    blob = Path(__file__).read_bytes() + b"".join(Path(m.__file__).read_bytes() for m in (pattern, learned))
-    return hashlib.sha256(blob + encoder_digest().encode()).hexdigest()[:10]
+    return hashlib.sha256((code_digest(__file__, pattern.__file__, learned.__file__) + encoder_digest()).encode()).hexdigest()[:10]
 
 
 def default_key() -> str:
