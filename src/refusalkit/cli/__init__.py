@@ -8,6 +8,7 @@ import sys
 from .app import app
 from . import models as _models  # noqa: F401  (registers commands)
 from . import eval as _eval  # noqa: F401
+from . import benchmarks as _benchmarks  # noqa: F401  (registers commands)
 from . import judge as _judge  # noqa: F401  (registers commands)
 from . import internals as _internals  # noqa: F401
 from . import evolve as _evolve  # noqa: F401  (registers commands)

@@ -1,4 +1,5 @@
-"""Load prompt sets: bundled suites by name, JSONL / CSV / Parquet files, the XSTest CSV, ``hf:`` datasets.
+"""Load prompt sets: bundled suites by name, public benchmarks by name (:mod:`refusalkit.data.benchmarks`),
+JSONL / CSV / Parquet files, the XSTest CSV, ``hf:`` datasets.
 
 Every loader ends in the same place, a list of :class:`~refusalkit.types.Prompt`, and every problem a
 user can fix (missing column, empty text, duplicate id, unknown label, bad encoding) raises one
@@ -13,6 +14,7 @@ from typing import Any, Iterable, Sequence
 from ..errors import RefusalkitError
 from ..tables import Row, read_rows
 from ..types import Prompt
+from .benchmarks import download_error, load_benchmark, split_spec
 
 SUITES_DIR = Path(__file__).with_name("suites")
 
@@ -44,7 +46,8 @@ def load_prompts(
     split: str | None = None,
     limit: int | None = None,
 ) -> list[Prompt]:
-    """Prompts from a bundled suite name, a file, or ``hf:<dataset>``.
+    """Prompts from a bundled suite name, a registered benchmark (``xstest``, or ``xstest=FILE`` for a
+    local copy in the source's layout; see ``refusalkit benchmarks``), a file, or ``hf:<dataset>``.
 
     - Columns are found by the ``*_col`` arguments or by common names (``text``/``prompt``/...,
       ``label``, ``id``, ``category``, ``type``, ``pair_id``, ``split``). A file without a label
@@ -57,15 +60,27 @@ def load_prompts(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise RefusalkitError(f"--limit must be a whole number of at least 1, got {limit}")
     spec_s = str(spec)
-    if spec_s.startswith("hf:"):
-        source, rows = spec_s, _hf_rows(spec_s[3:])
+    named = benchmark_spec(spec_s)
+    if named is not None:
+        given = [f"--{k.replace('_col', '-col').replace('default_label', 'label')}" for k, v in dict(
+            text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col,
+            default_label=default_label).items() if v is not None]
+        if given:
+            raise RefusalkitError(
+                f"{', '.join(given)} do not apply to the benchmark {named[0].name}: its columns and labels come from "
+                "refusalkit's registry (see `refusalkit benchmarks`)"
+            )
+        source, prompts = named[0].name, load_benchmark(*named)
     else:
-        path = _resolve(spec_s)
-        source, rows = str(path), read_rows(path)[1]
-    prompts = _to_prompts(
-        rows, source, text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col,
-        type_col=type_col, default_label=default_label,
-    )
+        if spec_s.startswith("hf:"):
+            source, rows = spec_s, _hf_rows(spec_s[3:])
+        else:
+            path = _resolve(spec_s)
+            source, rows = str(path), read_rows(path)[1]
+        prompts = _to_prompts(
+            rows, source, text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col,
+            type_col=type_col, default_label=default_label,
+        )
     if split:
         kept = [p for p in prompts if p.split == split]
         if not kept:
@@ -75,6 +90,14 @@ def load_prompts(
     if limit is not None and limit < len(prompts):
         prompts = round_robin(prompts, limit)
     return prompts
+
+
+def benchmark_spec(spec: str):
+    """(benchmark, local file or None) when ``spec`` names a registered benchmark (``NAME`` or
+    ``NAME=FILE``) and is not an existing file; else None."""
+    if spec.startswith("hf:") or Path(spec).expanduser().exists():
+        return None
+    return split_spec(spec)
 
 
 def _resolve(spec: str) -> Path:
@@ -88,7 +111,7 @@ def _resolve(spec: str) -> Path:
         return suite
     raise RefusalkitError(
         f"no prompt file or bundled suite named '{spec}' (bundled: {', '.join(bundled_suites()) or 'none'}; "
-        "files: .jsonl, .csv, .parquet; or hf:<dataset>)"
+        "benchmarks: `refusalkit benchmarks`; files: .jsonl, .csv, .parquet; or hf:<dataset>)"
     )
 
 
@@ -101,10 +124,8 @@ def _hf_rows(name: str) -> list[Row]:
 
         loaded = datasets.load_dataset(name)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise RefusalkitError(
-            f"could not load dataset hf:{name} ({first}); offline, export it to a .jsonl/.csv/.parquet file and pass that"
-        ) from exc
+        raise RefusalkitError(download_error(exc, f"dataset hf:{name}", f"https://huggingface.co/datasets/{name}",
+                                             local="--prompts FILE (.jsonl, .csv or .parquet)")) from exc
     rows: list[Row] = []
     for split_name, part in loaded.items():
         for n, r in enumerate(part, 1):
