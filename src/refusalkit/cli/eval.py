@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import checks
+from ..data.loaders import benchmark_spec
 from ..errors import RefusalkitError
 from ..judge import DEFAULT_DETECTOR, detector_help, detector_specs
 from ..run.evaluate import DEFAULT_MAX_UNSCORED, check_unscored
@@ -37,11 +39,15 @@ def run_eval(
     judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, client=None,
     params: Optional[GenParams] = None, early_stop: Optional[bool] = None,
     columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None, steer: Optional[str] = None,
-    max_unscored: float = DEFAULT_MAX_UNSCORED,
+    max_unscored: float = DEFAULT_MAX_UNSCORED, system_prompts: Optional[List[Optional[str]]] = None,
 ) -> dict:
     """Shared by `eval` and `demo`: check the arguments, load prompts, target and judge, evaluate,
     print the headline. A run whose every row is unscored is an error (exit 1) after its outputs are
-    written; a share of unscored rows above ``max_unscored`` prints a warning."""
+    written; a share of unscored rows above ``max_unscored`` prints a warning.
+
+    ``prompts`` may name several sets separated by commas, and ``system_prompts`` several system
+    prompts: each combination is evaluated into the one run folder and reported together
+    (:mod:`refusalkit.run.sets`); the summary returned is then the overview."""
     from ..data import load_prompts
     from ..judge import resolve_detector
     from ..run import evaluate, load_run
@@ -49,6 +55,15 @@ def run_eval(
     # Everything that can be checked without a model is checked first.
     checks.output_dir(out_dir)
     checks.fraction(max_unscored, "--max-unscored")
+    params = params or GenParams()
+    if system_prompts is not None and len(system_prompts) == 1:
+        params, system_prompts = replace(params, system_prompt=system_prompts[0] or None), None
+    if system_prompts is not None and len(system_prompts) == 0:
+        system_prompts = None
+    if system_prompts:
+        from ..run.sets import system_prompt_labels
+
+        system_prompt_labels(system_prompts)  # the same prompt twice fails here, before the model loads
     others = [(Path(d).name, load_run(d)[0]["metrics"]["tradeoff"]) for d in with_runs or []]
     if steer:
         from ..internals.steering import parse_steer
@@ -56,7 +71,15 @@ def run_eval(
         directions = Path(parse_steer(steer)["directions"])
         if not directions.is_file():
             raise RefusalkitError(f"--steer {steer}: {directions} does not exist (make it with `refusalkit directions`)")
-    items = load_prompts(prompts, split=split, limit=limit, **(columns or {}))
+    specs = prompt_sets(prompts)
+    names = [set_name(s) for s in specs]
+    if len(set(names)) != len(names):
+        raise RefusalkitError(f"--prompts names the same set twice ({', '.join(names)}); give each set once")
+    sets = []
+    for spec in specs:
+        # Column options describe files; a named benchmark reads its columns from the registry.
+        cols = {} if len(specs) > 1 and benchmark_spec(spec) else (columns or {})
+        sets.append((set_name(spec), spec, load_prompts(spec, split=split, limit=limit, **cols)))
     spec, kwargs = resolve_detector(judge)  # unknown names and missing files fail before the model loads
     if spec.own_model:
         raise RefusalkitError(
@@ -72,8 +95,12 @@ def run_eval(
         target = steer_target(target, steer)
     if reads_model:
         detector = spec.factory(**kwargs, target=target)
+    if len(sets) > 1 or system_prompts:
+        return _run_sets(target, sets, params, detector, out_dir, system_prompts=system_prompts, early_stop=early_stop,
+                         run_info={"split": split, "limit": limit}, others=others, max_unscored=max_unscored)
+    items = sets[0][2]
     summary = evaluate(
-        target, items, params or GenParams(), detector, out_dir, early_stop=early_stop,
+        target, items, params, detector, out_dir, early_stop=early_stop,
         run_info={"prompts": prompts, "split": split, "limit": limit, "name": out_dir.name},
         report=not with_runs,
     )
@@ -90,11 +117,73 @@ def run_eval(
     return summary
 
 
+def prompt_sets(prompts: str) -> List[str]:
+    """``--prompts`` as a list of sets: one, or several separated by commas (an existing file whose
+    name holds a comma is one set)."""
+    if "," not in prompts or Path(prompts).expanduser().exists():
+        return [prompts]
+    parts = [p.strip() for p in prompts.split(",")]
+    if not all(parts):
+        raise RefusalkitError(f"--prompts {prompts}: an empty name between commas; give set names separated by commas")
+    return parts
+
+
+def set_name(spec: str) -> str:
+    """The folder name of a prompt set in a run over several: the benchmark or suite name, the
+    file's stem, or the dataset id with '/' as '-'."""
+    named = benchmark_spec(spec)
+    if named is not None:
+        return named[0].name
+    if spec.startswith("hf:"):
+        return spec[3:].replace("/", "-")
+    path = Path(spec).expanduser()
+    return path.stem if path.exists() else spec
+
+
+def _run_sets(target, sets, params, detector, out_dir: Path, *, system_prompts, early_stop, run_info, others,
+              max_unscored) -> dict:
+    """Several sets and/or system prompts: every configuration into ``out_dir``, one report."""
+    from ..report.html import pct
+    from ..run.sets import evaluate_sets
+
+    overview = evaluate_sets(target, sets, params, detector, out_dir, system_prompts=system_prompts,
+                             early_stop=early_stop, run_info=run_info, others=others)
+    table = Table("configuration", "label", "n", "any refusal", "full refusal", "unscored",
+                  title=f"{overview['target']} · judge {overview['detector']}")
+    for c in [*overview["configs"], *overview["pooled"]]:
+        for label, b in c["by_label"].items():
+            if b["n"] or b["unscored"]:
+                table.add_row(c["name"], label, str(b["n"]), pct(b["any_refusal"]), pct(b["full_refusal"]), str(b["unscored"]))
+    out.print(table)
+    for name, text in overview["system_prompts"].items():
+        out.print(f"{name}: {text[:100] if text else '(no system prompt)'}")
+    out.print(f"report: {out_dir / 'report.html'}")
+    fatal = None
+    for c in overview["configs"]:
+        summary = json.loads((out_dir / c["dir"] / "summary.json").read_text(encoding="utf-8"))
+        try:
+            warning = check_unscored(c["n_prompts"], c["unscored"], summary["run"]["unscored_reasons"], max_unscored,
+                                     what=f"prompts of {c['name']}")
+        except RefusalkitError as exc:
+            fatal = fatal or exc
+            continue
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+    if fatal:
+        raise fatal
+    return overview
+
+
 @app.command("eval")
 @openai_options
 def eval_command(
     model: str = MODEL,
-    prompts: str = typer.Option("core", "--prompts", "-p", help="Bundled suite (core, ood, ood-dev, align), a .jsonl/.csv/.parquet file, or hf:DATASET."),
+    prompts: str = typer.Option(
+        "core", "--prompts", "-p",
+        help="Bundled suite (core, ood, ood-dev, align), a benchmark by name (see `refusalkit benchmarks`; NAME=FILE "
+             "for a local copy), a .jsonl/.csv/.parquet file, or hf:DATASET. Several, separated by commas, run into "
+             "one folder (OUT/SET/) with one report.",
+    ),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."),
     split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (e.g. test)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts, spread across prompt types."),
@@ -103,7 +192,15 @@ def eval_command(
     batch_size: int = typer.Option(8, help="Prompts per generation batch (and per stored transaction)."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),
     seed: int = typer.Option(0),
-    system_prompt: Optional[str] = typer.Option(None, "--system-prompt"),
+    system_prompt: Optional[List[str]] = typer.Option(
+        None, "--system-prompt",
+        help="System prompt. Repeat it to compare several: each is its own configuration in the same run store, "
+             "reported together ('' = none).",
+    ),
+    system_prompts_file: Optional[Path] = typer.Option(
+        None, "--system-prompts",
+        help="File of system prompts to compare: one a line (.txt) or a 'system_prompt' column (.jsonl/.csv).",
+    ),
     early_stop: Optional[bool] = typer.Option(
         None, "--early-stop/--no-early-stop",
         help="Stop an answer once its verdict is settled (default: on for the judges measured safe with it: "
@@ -127,10 +224,30 @@ def eval_command(
 ) -> None:
     """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
     columns = dict(text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col, default_label=label)
-    params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
+    params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
+    sweep = list(system_prompt or []) + (read_system_prompts(system_prompts_file) if system_prompts_file else [])
     run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, client=client,
              params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer,
-             max_unscored=max_unscored)
+             max_unscored=max_unscored, system_prompts=sweep or None)
+
+
+def read_system_prompts(path: Path) -> List[Optional[str]]:
+    """System prompts from a file: one a line (.txt) or the ``system_prompt`` column of a table
+    (.jsonl, .csv, ...; an empty or null cell means no system prompt)."""
+    from ..tables import read_rows
+
+    _, rows = read_rows(path, text_column="system_prompt")
+    if not rows:
+        raise RefusalkitError(f"{path}: no system prompts")
+    out: List[Optional[str]] = []
+    for n, row in rows:
+        if "system_prompt" not in row:
+            raise RefusalkitError(f"{path}: row {n}: no 'system_prompt' column (columns: {', '.join(row)})")
+        value = row["system_prompt"]
+        if value is not None and not isinstance(value, str):
+            raise RefusalkitError(f"{path}: row {n}: column 'system_prompt' must be text or null, not {type(value).__name__}")
+        out.append(value or None)
+    return out
 
 
 @app.command()

@@ -3,8 +3,8 @@
 The registry is data, ``benchmarks.json`` next to this module: for each benchmark its source (a
 Hugging Face dataset id with config and split, or a file URL), revision, the columns refusalkit reads,
 the label its rows get (from a column through a value map, or one label for the whole set), a row
-filter, its licence, size and the title to cite. :func:`load_benchmark` turns the source's rows into
-refusalkit prompts through that mapping, whether the rows come from the download or from a local file
+filter, its licence, size and the title to cite. :func:`benchmark_rows` turns the source's rows into
+refusalkit's columns through that mapping, whether the rows come from the download or from a local file
 in the source's layout, so both paths are one code path.
 
 Hugging Face sources download through ``datasets``, file URLs with the standard library, both into
@@ -90,20 +90,18 @@ def split_spec(spec: str) -> tuple[Benchmark, Path | None] | None:
     return bench, (Path(path).expanduser() if sep else None)
 
 
-def load_benchmark(bench: Benchmark, path: str | Path | None = None) -> list:
-    """The benchmark's prompts, from ``path`` (a local file in the source's layout: the CSV, JSONL,
-    JSON or Parquet as published) or else from its source, downloaded into the cache on first use."""
-    from .loaders import _to_prompts
-
+def benchmark_rows(bench: Benchmark, path: str | Path | None = None) -> tuple[str, list[Row]]:
+    """(origin, rows) of the benchmark in refusalkit's columns (text, label, id, category, type,
+    source), from ``path`` (a local file in the source's layout: the CSV, TSV, JSONL or Parquet as
+    published) or else from its source, downloaded into the cache on first use.
+    :func:`refusalkit.data.load_prompts` turns them into prompts as it does any file's rows."""
     if path is not None:
         origin = str(path)
         rows = read_rows(path)[1]
     else:
         origin = bench.where
         rows = _download(bench)
-    mapped = _map_rows(bench, rows, origin)
-    return _to_prompts(mapped, origin, text_col="text", label_col="label", id_col="id", category_col="category",
-                       type_col="type", default_label=None)
+    return origin, _map_rows(bench, rows, origin)
 
 
 # --- the mapping: source rows to refusalkit's columns ------------------------------------------

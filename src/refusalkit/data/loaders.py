@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 from ..errors import RefusalkitError
 from ..tables import Row, read_rows
 from ..types import Prompt
-from .benchmarks import download_error, load_benchmark, split_spec
+from .benchmarks import benchmark_rows, download_error, split_spec
 
 SUITES_DIR = Path(__file__).with_name("suites")
 
@@ -70,7 +70,9 @@ def load_prompts(
                 f"{', '.join(given)} do not apply to the benchmark {named[0].name}: its columns and labels come from "
                 "refusalkit's registry (see `refusalkit benchmarks`)"
             )
-        source, prompts = named[0].name, load_benchmark(*named)
+        origin, rows = benchmark_rows(*named)
+        source, prompts = named[0].name, _to_prompts(rows, origin, text_col="text", label_col="label", id_col="id",
+                                                     category_col="category", type_col="type", default_label=None)
     else:
         if spec_s.startswith("hf:"):
             source, rows = spec_s, _hf_rows(spec_s[3:])

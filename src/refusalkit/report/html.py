@@ -4,6 +4,7 @@
 category, the safety/helpfulness trade-off point (with other runs if given), the refused benign prompts
 with their answers, and the unscored rows apart. ``render_compare`` shows several runs against a
 baseline: rate deltas with intervals, the trade-off scatter and the per-prompt changes.
+``render_sets`` shows one run over several prompt sets and system prompts (:mod:`refusalkit.run.sets`).
 """
 from __future__ import annotations
 
@@ -185,3 +186,54 @@ def _fmt(x: float | None, signed: bool = False) -> str:
     if x is None:
         return "–"
     return f"{100 * x:+.1f}%" if signed else f"{100 * x:.1f}%"
+
+
+def render_sets(overview: dict[str, Any], others: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
+    """The HTML of one run over several prompt sets and/or system prompts (:mod:`refusalkit.run.sets`):
+    per configuration and label the refusal rates with Wilson intervals, each configuration's trade-off
+    point, the point of all sets pooled, one bar plot of all sets, and links to the sub-runs."""
+    fig = Figures()
+    configs, pooled = overview["configs"], overview.get("pooled", [])
+    params = overview.get("params", {})
+    rate_rows = "".join(
+        f"<tr><td>{_config_link(c)}</td><td>{esc(label)}</td>"
+        f"<td class='num'>{b['n']}</td><td class='num'>{pct(b['any_refusal'])}</td><td class='num'>{pct(b['full_refusal'])}</td>"
+        f"<td class='num'>{pct(b['compliance'])}</td><td class='num'>{b['unscored']}</td></tr>"
+        for c in [*configs, *pooled] for label, b in c["by_label"].items() if b["n"] or b["unscored"]
+    )
+    point_rows = "".join(
+        f"<tr><td>{esc(c['name'])}</td><td class='num'>{pct(c['tradeoff']['harmful_refusal'])}</td>"
+        f"<td class='num'>{pct(c['tradeoff']['benign_refusal'])}</td></tr>"
+        for c in [*configs, *pooled]
+    )
+    bars = {label: {c["name"]: c["by_label"][label] for c in configs} for label in ("benign", "harmful")}
+    points = [(c["name"], c["tradeoff"]) for c in [*configs, *pooled]] + list(others)
+    sps = overview.get("system_prompts") or {}
+    sp_table = "".join(f"<tr><td>{esc(k)}</td><td><div class='answer'>{esc(v or '(none)')}</div></td></tr>" for k, v in sps.items())
+    compares = "".join(f"<li><a href='{esc(path)}'>{esc(name)}: the system prompts compared</a></li>"
+                       for name, path in overview.get("compare", {}).items())
+    body = f"""
+<h1>refusalkit evaluation: {esc(overview['target'])} on {len(overview['sets'])} prompt set(s)</h1>
+<p class='meta'>sets: {esc(', '.join(overview['sets']))} · judge: {esc(overview['detector'])} · max new tokens:
+{esc(params.get('max_new_tokens'))} · temperature: {esc(params.get('temperature'))} · early stop: {esc('on' if overview.get('early_stop') else 'off')}
+{esc(' · system prompts: ' + str(len(sps)) if sps else '')}</p>
+<h2>Refusal rates per set and label (Wilson 95% intervals)</h2>
+<table><tr><th>configuration</th><th>label</th><th>n scored</th><th>any refusal</th><th>full refusal</th><th>compliance</th><th>unscored</th></tr>{rate_rows}</table>
+<p class='note'>Each configuration links to its own report. "all sets" pools every set's prompts: the overall point
+when benign and harmful prompts come from different sets.</p>
+<h2>Trade-off per set</h2>
+<table><tr><th>configuration</th><th>harmful prompts refused (any refusal)</th><th>benign prompts refused (any refusal)</th></tr>{point_rows}</table>
+{fig(_bar(bars, 'Any refusal by prompt set'))}
+{fig(tradeoff_figure(points))}
+<p class='note'>A set with only benign or only harmful prompts has no point of its own on the trade-off plot; the pooled
+point places it.</p>
+{'<h2>System prompts</h2><table><tr><th>label</th><th>system prompt</th></tr>' + sp_table + '</table><ul>' + compares + '</ul>' if sps else ''}
+"""
+    return page(f"refusalkit report: {overview['target']} on {', '.join(overview['sets'])}", body)
+
+
+def _config_link(config: dict[str, Any]) -> str:
+    """A configuration's name, linked to its own report (pooled rows have none)."""
+    if "dir" not in config:
+        return esc(config["name"])
+    return f"<a href='{esc(config['dir'])}/report.html'>{esc(config['name'])}</a>"

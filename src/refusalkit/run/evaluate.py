@@ -94,11 +94,14 @@ def evaluate(
     progress: bool = True,
     report: bool = True,
     run_info: dict[str, Any] | None = None,
+    store_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``target`` on ``prompts`` into ``out_dir`` and return the summary.
 
     Writes ``run.sqlite`` (every response and verdict), ``responses.jsonl``, ``summary.json`` and, with
-    ``report``, ``report.html``. ``early_stop`` is None (:func:`early_stop_default` for the judge),
+    ``report``, ``report.html``. ``store_dir`` keeps ``run.sqlite`` in another folder (default
+    ``out_dir``): several configurations of one prompt set (e.g. a system-prompt sweep) share one
+    store, each under its own settings hash, and write their outputs to folders of their own. ``early_stop`` is None (:func:`early_stop_default` for the judge),
     False, True (an :class:`EarlyStop` on the run's detector) or an :class:`EarlyStop`; it is part of
     the settings hash, so runs with and without it never mix. ``run_info`` is extra metadata stored in the summary (e.g. the prompt-set name).
     """
@@ -126,7 +129,8 @@ def evaluate(
     hashes = {p.id: content_hash(p.text, params.system_prompt) for p in prompts}
 
     started = time.perf_counter()
-    with RunStore(out_dir) as store:
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with RunStore(store_dir or out_dir) as store:
         store.put_prompts(prompts)
         stored = store.responses(target.id, phash)
         # A stored answer counts only for the prompt content it was made for; rows without a hash
