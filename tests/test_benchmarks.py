@@ -233,3 +233,15 @@ def test_benchmarks_command_lists_every_benchmark():
     listed = json.loads(res.output)
     assert {b["name"] for b in listed} == {b.name for b in benchmarks()}
     assert all({"source", "revision", "license", "size", "labels", "unverified"} <= set(b) for b in listed)
+
+
+def test_the_docs_table_lists_every_benchmark_with_its_licence_and_source():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `"): line for line in docs.splitlines() if line.startswith("| `")}
+    assert set(rows) == {b.name for b in benchmarks()}
+    for b in benchmarks():
+        row = rows[b.name]
+        assert b.license.split(" ")[0] in row or "see the dataset page" in row, b.name
+        assert (b.source is None and "none verified" in row) or (b.source and (b.source.get("hf") or b.source.get("url")) in row)
+        assert (b.revision == "main") == ("unpinned" in row), b.name
+        assert bool(b.unverified) == (row.rstrip(" |").split("|")[-1].strip() != "—"), b.name
