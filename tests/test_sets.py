@@ -159,3 +159,12 @@ def test_bad_set_lists_fail_before_any_work(tmp_path, monkeypatch, args, message
     res = CliRunner().invoke(app, ["eval", "-m", "fake", "--judge", "prefix", "--out", str(tmp_path / "o"), *args])
     assert isinstance(res.exception, RefusalkitError), res.output
     assert message in str(res.exception) and "\n" not in str(res.exception)
+
+
+def test_one_set_and_one_system_prompt_stay_a_plain_run_folder(tmp_path, monkeypatch):
+    out = tmp_path / "plain"
+    res = invoke(monkeypatch, FakeTarget(), "--prompts", f"xstest={XSTEST}", "--out", out, "--system-prompt", "Be brief.")
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run"]["params"]["system_prompt"] == "Be brief." and summary["run"]["prompts"] == f"xstest={XSTEST}"
+    assert not (out / "overview.json").exists() and (out / "report.html").is_file()
