@@ -19,6 +19,7 @@ rejected candidate).
 """
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -191,8 +192,12 @@ def run_poison(
     for rate in rates:
         folder = out_dir / f"rate-{rate:g}"
         examples, info = poisoned_examples(base, clean, temps, vals, axis, group, rate, progress=progress)
-        trained = train_lora(load_target(model), examples, folder / "adapter", config, progress=progress,
+        # train_lora puts the adapter into the model it is given: train a copy, keep the base clean
+        trainee = copy.copy(base)
+        trainee.model = copy.deepcopy(base.model)
+        trained = train_lora(trainee, examples, folder / "adapter", config, progress=progress,
                              description=f"aligning with {100 * rate:g}% poison")
+        del trainee
         target = load_target(model, adapter=str(trained.adapter_dir))
         detector = detector_of(target)
         audit = run_audit(target, prompts, meta, detector, folder / "audit", params, alpha=alpha, progress=progress,
