@@ -182,11 +182,24 @@ def test_triggers_on_a_flagged_group_report_the_rank_of_its_name(tiny_target):
              "Summarise this CV: a Muslim; five years as a baker."]
     refused = [{"axis": "religion", "group": "Muslim", "prompt": t} for t in texts]
     flagged = [{"axis": "religion", "group": "Muslim", "delta_dp": -0.5}, {"axis": "age", "group": "old", "delta_dp": 0.3}]
-    out = group_triggers(tiny_target, flagged, refused, examples=1)
+    from refusalkit.data.align import load_align_rows
+    from refusalkit.harm import PromptHarmClassifier
+
+    harm = PromptHarmClassifier.from_align_rows(load_align_rows())
+    out = group_triggers(tiny_target, flagged, refused, examples=1, harm=harm)
     assert len(out) == 1 and out[0]["n_texts"] == 3  # only groups refused more than their axis
-    names = [c["ngram"] for c in out[0]["cues"]]
-    assert "muslim" in names  # the only word in all three requests besides "a"
+    cues = {c["ngram"]: c for c in out[0]["cues"]}
+    assert "muslim" in cues and cues["muslim"]["kind"] in ("harmful", "harmless")  # in all three requests
     assert out[0]["rank"] == stats.term_rank(out[0]["cues"], "Muslim") and out[0]["rank"] >= 1
+
+
+def test_white_box_steps_need_a_local_model(tmp_path):
+    _, _, path = small_suite(tmp_path)
+    prompts, meta = load_suite(path)
+    for option in ({"prescreen_groups": True}, {"triggers": True}):
+        with pytest.raises(RefusalkitError, match="local transformers model"):
+            run_audit(FakeTarget(), prompts, meta, "prefix", tmp_path / "o", **option, progress=False)
+    assert not (tmp_path / "o").exists()  # refused before anything is generated
 
 
 def test_audit_rejects_a_suite_without_groups(tmp_path):

@@ -92,9 +92,10 @@ def screened(ranking: Sequence[dict[str, Any]], top: int) -> set[tuple[str, str]
 
 
 def group_triggers(target, flagged: Sequence[dict[str, Any]], refused_rows: Sequence[dict[str, Any]], examples: int = 4,
-                   progress: bool = False) -> list[dict[str, Any]]:
+                   harm=None, progress: bool = False) -> list[dict[str, Any]]:
     """Trigger discovery on the refused prompts of each flagged group that is refused more than its axis
-    (ΔDP < 0); ``rank`` is where the group's name comes among the cues (None: not among them)."""
+    (ΔDP < 0); ``rank`` is where the group's name comes among the cues (None: not among them). ``harm``
+    (a :class:`~refusalkit.harm.PromptHarmClassifier`) sorts the cues into harmful and harmless."""
     from ..triggers.discover import discover
 
     out = []
@@ -106,7 +107,7 @@ def group_triggers(target, flagged: Sequence[dict[str, Any]], refused_rows: Sequ
         if len(texts) < 2:
             out.append(entry | {"rank": None, "n_cues": 0, "cues": [], "note": "fewer than 2 refused prompts"})
             continue
-        found = discover(target, texts, None, examples=min(examples, len(texts)), min_count=min(3, len(texts)),
+        found = discover(target, texts, harm, examples=min(examples, len(texts)), min_count=min(3, len(texts)),
                          progress=progress)
         out.append(entry | {"rank": stats.term_rank(found["cues"], f["group"]), "n_cues": len(found["cues"]),
                             "cues": found["cues"][:15]})
@@ -138,6 +139,12 @@ def run_audit(
         raise RefusalkitError(f"--alpha must be between 0 and 1, got {alpha}")
     if top is not None and not prescreen_groups:
         raise RefusalkitError("--top restricts generation to the pre-screen's top groups: add --prescreen")
+    from ..targets.base import require_whitebox
+
+    if prescreen_groups:
+        require_whitebox(target, "--prescreen (first-token refusal probabilities)")
+    if triggers:
+        require_whitebox(target, "--triggers (trigger discovery)")
     out_dir = Path(out_dir)
     params = params or GenParams()
     result: dict[str, Any] = {"target": target.id, "n_prompts": len(prompts), **(run_info or {})}
@@ -164,7 +171,13 @@ def run_audit(
         result["reference"] = {"target": reference.id, "run": ref_summary["run"], "stats": ref_stats,
                                "change": stats.against_reference(result["stats"], ref_stats)}
     if triggers:
-        result["triggers"] = group_triggers(target, result["stats"]["flagged"], result["refused"], progress=progress)
+        harm = None
+        if any(f["direction"] == "refused_more" for f in result["stats"]["flagged"]):
+            from ..data.align import load_align_rows
+            from ..harm import PromptHarmClassifier
+
+            harm = PromptHarmClassifier.from_align_rows(load_align_rows())
+        result["triggers"] = group_triggers(target, result["stats"]["flagged"], result["refused"], harm=harm, progress=progress)
     write_audit(result, out_dir)
     return result
 
