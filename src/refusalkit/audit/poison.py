@@ -155,7 +155,7 @@ def run_poison(
     from ..data import load_prompts
     from ..judge import DEFAULT_DETECTOR, load_detector
     from ..run import evaluate
-    from ..targets import load_target
+    from ..targets import load_target, require_whitebox
     from ..train.align import Budget, safety_examples
     from ..train.data import load_align_rows
     from ..train.sft import SFTConfig, train_lora
@@ -185,7 +185,7 @@ def run_poison(
     prompts, meta = load_suite(suite_path)
     harmful_prompts = [p for p in load_prompts("core", split="test") if p.label == "harmful"][:harmful_limit]
 
-    base = load_target(model)
+    base = require_whitebox(load_target(model), "refusalkit poison (LoRA training)")
     clean, _ = safety_examples(base, load_align_rows(data), budget or Budget(), seed, progress)
     config = config or SFTConfig(seed=seed)
     points, clean_audit = [], None
