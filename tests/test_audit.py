@@ -14,7 +14,6 @@ from refusalkit.errors import RefusalkitError
 from refusalkit.types import GenParams
 
 from fakes import FakeTarget
-from test_cli import assert_one_line_error, run_cli
 
 
 def verdicts(axis: str, group: str, answered: int, n: int, unscored: int = 0):
@@ -211,21 +210,33 @@ def test_audit_rejects_a_suite_without_groups(tmp_path):
         load_suite("nonsense")
 
 
+def invoke(*args):
+    """The CLI in this process (no interpreter start-up): the result, with any RefusalkitError as ``exception``."""
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
 @pytest.mark.integration
 def test_audit_cli_on_the_tiny_model(tmp_path):
     t, v, _ = small_suite(tmp_path)
     out = tmp_path / "audit"
-    proc = run_cli("audit", "--model", "tiny-random", "--templates", str(t), "--values", str(v), "--out", str(out),
-                   "--judge", "prefix", "--max-new-tokens", "4", "--prescreen", "--top", "1", "--triggers")
+    res = invoke("audit", "--model", "tiny-random", "--templates", str(t), "--values", str(v), "--out", str(out),
+                 "--judge", "prefix", "--max-new-tokens", "4", "--prescreen", "--top", "1", "--triggers")
     # the tiny random model's answers are empty, so every row is unscored: the outputs are written, then it fails closed
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr and lines[-1].startswith("error: every one of the 12"), proc.stderr
+    assert isinstance(res.exception, RefusalkitError) and "every one of the 12" in str(res.exception)
     result = json.loads((out / "audit.json").read_text())
     assert result["generated_prompts"] == 3 * (2 + 2) and len(result["prescreen"]) == 5
     assert result["stats"]["unscored"] == 12 and result["stats"]["flagged"] == [] and result["triggers"] == []
     assert (out / "audit.html").exists() and (out / "model" / "run.sqlite").exists()
 
 
-def test_audit_cli_checks_its_options_before_loading_a_model(tmp_path):
-    assert_one_line_error(run_cli("audit", "--model", "tiny-random", "--out", str(tmp_path / "o"), "--top", "2"), "--prescreen")
-    assert_one_line_error(run_cli("audit", "--model", "tiny-random", "--out", str(tmp_path / "o"), "--alpha", "2"), "--alpha")
+def test_audit_cli_checks_its_options_before_loading_a_model(tmp_path, monkeypatch):
+    import refusalkit.cli.audit as cli
+
+    monkeypatch.setattr(cli, "target_from_options", lambda *a, **k: pytest.fail("a model was loaded"))
+    for option, needle in ((["--top", "2"], "--prescreen"), (["--alpha", "2"], "--alpha"), (["--suite", "core"], "axis, group")):
+        res = invoke("audit", "--model", "tiny-random", "--out", str(tmp_path / "o"), *option)
+        assert isinstance(res.exception, RefusalkitError) and needle in str(res.exception), res.output

@@ -9,7 +9,7 @@ from refusalkit.audit import poison
 from refusalkit.data import counterfactual_build as cb
 from refusalkit.errors import RefusalkitError
 
-from test_cli import assert_one_line_error, run_cli
+from test_audit import invoke
 
 
 def test_poison_count_makes_the_asked_share_of_the_mix():
@@ -46,20 +46,19 @@ def test_options_are_checked():
             poison.parse_rates(bad)
 
 
-def test_poison_cli_rejects_a_bad_group_before_loading_a_model(tmp_path):
-    assert_one_line_error(run_cli("poison", "--model", "tiny-random", "--group", "religion=Martian", "--out", str(tmp_path / "p")),
-                          "no group 'Martian'")
+def test_poison_cli_rejects_a_bad_group_before_loading_a_model(tmp_path, monkeypatch):
+    import refusalkit.audit.poison as mod
+
+    monkeypatch.setattr(mod, "run_poison", lambda *a, **k: pytest.fail("the sweep started"))
+    res = invoke("poison", "--model", "tiny-random", "--group", "religion=Martian", "--out", str(tmp_path / "p"))
+    assert isinstance(res.exception, RefusalkitError) and "no group 'Martian'" in str(res.exception)
 
 
 @pytest.mark.integration
 def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
-    from typer.testing import CliRunner
-
-    from refusalkit.cli import app
-
     out = tmp_path / "poison"
-    proc = CliRunner().invoke(app, ["poison", "--model", "tiny-random", "--group", "religion=Muslim", "--rates", "0.05", "--quick",
-                                    "--judge", "prefix", "--out", str(out)])
+    proc = invoke("poison", "--model", "tiny-random", "--group", "religion=Muslim", "--rates", "0.05", "--quick",
+                  "--judge", "prefix", "--out", str(out))
     assert proc.exit_code == 0, proc.output
     result = json.loads((out / "poison.json").read_text())
     assert result["rates"] == [0.0, 0.05] and [p["rate"] for p in result["points"]] == [0.0, 0.05]
