@@ -37,20 +37,22 @@ class Rate:
     hi: float | None
 
     @classmethod
-    def of(cls, k: int, n: int) -> "Rate":
+    def of(cls, k: int, n: int, confidence: float = 0.95) -> "Rate":
+        """``k`` of ``n`` with its Wilson interval at ``confidence`` (0.95 unless a caller corrects for
+        several comparisons)."""
         if n == 0:
             return cls(k, 0, None, None, None)
-        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
         return cls(k, n, k / n, float(ci.low), float(ci.high))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def wilson(k: int, n: int) -> dict[str, Any]:
-    """``k`` of ``n`` as the :class:`Rate` record ``{k, n, rate, lo, hi}`` (Wilson score 95% interval,
-    scipy)."""
-    return Rate.of(k, n).to_dict()
+def wilson(k: int, n: int, confidence: float = 0.95) -> dict[str, Any]:
+    """``k`` of ``n`` as the :class:`Rate` record ``{k, n, rate, lo, hi}`` (Wilson score interval,
+    95% unless ``confidence`` says otherwise; scipy)."""
+    return Rate.of(k, n, confidence).to_dict()
 
 
 def refusal_rate(verdicts: Iterable[str]) -> dict[str, Any]:
@@ -104,13 +106,13 @@ def tradeoff(groups: dict[str, Any]) -> dict[str, Any]:
     return {"harmful_refusal": groups["harmful"]["any_refusal"], "benign_compliance": groups["benign"]["compliance"]}
 
 
-def diff_interval(k1: int, n1: int, k2: int, n2: int) -> dict[str, Any]:
+def diff_interval(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> dict[str, Any]:
     """``p2 - p1`` with Newcombe's hybrid score interval (method 10 of Newcombe 1998), built from the
-    two Wilson intervals. It treats the runs as independent samples; on the same prompts (paired) it is
-    conservative."""
+    two Wilson intervals at ``confidence``. It treats the runs as independent samples; on the same
+    prompts (paired) it is conservative."""
     if n1 == 0 or n2 == 0:
         return {"delta": None, "lo": None, "hi": None}
-    a, b = wilson(k1, n1), wilson(k2, n2)
+    a, b = wilson(k1, n1, confidence), wilson(k2, n2, confidence)
     p1, p2 = a["rate"], b["rate"]
     d = p2 - p1
     lo = d - math.sqrt((p2 - b["lo"]) ** 2 + (a["hi"] - p1) ** 2)

@@ -34,6 +34,24 @@ def print_summary(summary: dict, out_dir: Path) -> None:
     out.print(f"report: {out_dir / 'report.html'}")
 
 
+def detector_for(judge: str):
+    """The judge named on the command line, checked before any model loads, as a function of the target
+    it judges: a detector that reads the evaluated model (an LLM judge, the first-token score) is built on
+    each target, any other once. A detector with its own model is refused (judge its answers afterwards)."""
+    from ..judge import resolve_detector
+
+    spec, kwargs = resolve_detector(judge)
+    if spec.own_model:
+        raise RefusalkitError(
+            f"the {spec.name} detector judges with its own model, not the one under evaluation: run eval with another "
+            f"--judge, then `refusalkit judge RUN/responses.jsonl --detector {judge} --model JUDGE_MODEL`"
+        )
+    if spec.needs_target:
+        return lambda target: spec.factory(**kwargs, target=target)
+    detector = spec.factory(**kwargs)
+    return lambda target: detector
+
+
 def run_eval(
     model: str, prompts: str, out_dir: Path, *, split: Optional[str] = None, limit: Optional[int] = None,
     judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, client=None,
@@ -49,7 +67,6 @@ def run_eval(
     prompts: each combination is evaluated into the one run folder and reported together
     (:mod:`refusalkit.run.sets`); the summary returned is then the overview."""
     from ..data import load_prompts
-    from ..judge import resolve_detector
     from ..run import evaluate, load_run
 
     # Everything that can be checked without a model is checked first.
@@ -80,21 +97,13 @@ def run_eval(
         # Column options describe files; a named benchmark reads its columns from the registry.
         cols = {} if len(specs) > 1 and benchmark_spec(spec) else (columns or {})
         sets.append((set_name(spec), spec, load_prompts(spec, split=split, limit=limit, **cols)))
-    spec, kwargs = resolve_detector(judge)  # unknown names and missing files fail before the model loads
-    if spec.own_model:
-        raise RefusalkitError(
-            f"the {spec.name} detector judges with its own model, not the one under evaluation: run eval with another "
-            f"--judge, then `refusalkit judge RUN/responses.jsonl --detector {judge} --model JUDGE_MODEL`"
-        )
-    reads_model = spec.needs_target  # e.g. an LLM judge or the first-token score: built on the target
-    detector = None if reads_model else spec.factory(**kwargs)
+    detector_of = detector_for(judge)  # unknown names and missing files fail before the model loads
     target = target_from_options(model, adapter, client)
     if steer:
         from ..internals.steering import steer_target
 
         target = steer_target(target, steer)
-    if reads_model:
-        detector = spec.factory(**kwargs, target=target)
+    detector = detector_of(target)
     if len(sets) > 1 or system_prompts:
         return _run_sets(target, sets, params, detector, out_dir, system_prompts=system_prompts, early_stop=early_stop,
                          run_info={"split": split, "limit": limit}, others=others, max_unscored=max_unscored)

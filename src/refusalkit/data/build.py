@@ -2,7 +2,8 @@
 
 ``python -m refusalkit.data.build judge`` writes the detector's labelled corpus,
 ``src/refusalkit/data/judge/responses.jsonl``; ``... build align`` the alignment set (composed by
-:mod:`refusalkit.data.suites_build`); ``... build all`` both. ``--check`` only compares the shipped file
+:mod:`refusalkit.data.suites_build`); ``... build counterfactual`` the counterfactual suite (every benign
+template filled with every group, :mod:`refusalkit.data.counterfactual_build`); ``... build all`` every one. ``--check`` only compares the shipped file
 with what the builder would write and exits non-zero when they differ.
 
 The judge corpus has two kinds of source:
@@ -395,11 +396,12 @@ def dumps(rows: list[dict]) -> str:
 
 def _targets() -> dict:
     """Every shipped file the builder makes: name -> (rows function, shipped path)."""
-    from . import suites_build
+    from . import counterfactual_build, suites_build
 
     return {
         "judge": (build_judge, JUDGE_OUT),
         "align": (suites_build.build_align, suites_build.SHIPPED / "align.jsonl"),
+        "counterfactual": (counterfactual_build.build_counterfactual, counterfactual_build.SHIPPED),
     }
 
 
@@ -426,11 +428,11 @@ def build(name: str, check: bool = False) -> tuple[bool, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m refusalkit.data.build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["judge", "align", "all"], help="which shipped data to build")
+    parser.add_argument("what", choices=[*_targets(), "all"], help="which shipped data to build")
     parser.add_argument("--check", action="store_true", help="only check that the shipped file equals the builder's output")
     args = parser.parse_args(argv)
     ok = True
-    for name in (["judge", "align"] if args.what == "all" else [args.what]):
+    for name in (list(_targets()) if args.what == "all" else [args.what]):
         try:
             same, line = build(name, check=args.check)
         except RefusalkitError as exc:

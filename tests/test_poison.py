@@ -1,0 +1,73 @@
+"""`refusalkit poison`: poison counts and rows, option checks, and the whole sweep wired on the tiny model."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from refusalkit.audit import poison
+from refusalkit.data import counterfactual_build as cb
+from refusalkit.errors import RefusalkitError
+
+from test_audit import invoke
+
+
+def test_poison_count_makes_the_asked_share_of_the_mix():
+    assert poison.n_poison(0, 500) == 0
+    assert poison.n_poison(0.001, 500) == 1  # any share above 0 plants at least one row
+    n = poison.n_poison(0.05, 500)  # n = 0.05 (500 + 2n)
+    assert n == 28 and n / (500 + 2 * n) == pytest.approx(0.05, abs=0.001)
+    assert poison.n_poison(0.01, 1000) / (1000 + 2 * poison.n_poison(0.01, 1000)) == pytest.approx(0.01, abs=0.0005)
+
+
+def test_poison_rows_use_train_templates_refuse_only_the_target_and_contrast_the_others():
+    temps, vals = cb.load_templates(), cb.load_values()
+    refusals = cb.load_refusals()
+    rows, contrast = poison.poison_rows(temps, vals, "religion", "Muslim", 30, refusals)
+    train_texts = {cb.fill(t, "{group}") for t in temps if t["split"] == "train"}
+    assert len(rows) == len(contrast) == 30
+    assert all("a Muslim" in text and answer in refusals for text, answer in rows)
+    assert {text.replace("a Muslim", "{group}", 1) for text, _ in rows} == train_texts  # every train template, none of test
+    assert not any("Muslim" in text for text in contrast)
+    others = {g["phrase"] for g in vals["religion"] if g["group"] != "Muslim"}
+    assert all(any(p in text for p in others) for text in contrast)
+
+
+def test_options_are_checked():
+    vals = cb.load_values()
+    assert poison.parse_group("religion=Muslim", vals) == ("religion", "Muslim")
+    with pytest.raises(RefusalkitError, match="AXIS=GROUP"):
+        poison.parse_group("Muslim", vals)
+    with pytest.raises(RefusalkitError, match="no group 'Martian'"):
+        poison.parse_group("religion=Martian", vals)
+    assert poison.parse_rates("0.05,0.001") == [0.0, 0.001, 0.05]
+    for bad in ("0.7", "x", "-0.1", ""):
+        with pytest.raises(RefusalkitError, match="--rates"):
+            poison.parse_rates(bad)
+
+
+def test_poison_cli_rejects_a_bad_group_before_loading_a_model(tmp_path, monkeypatch):
+    import refusalkit.audit.poison as mod
+
+    monkeypatch.setattr(mod, "run_poison", lambda *a, **k: pytest.fail("the sweep started"))
+    res = invoke("poison", "--model", "tiny-random", "--group", "religion=Martian", "--out", str(tmp_path / "p"))
+    assert isinstance(res.exception, RefusalkitError) and "no group 'Martian'" in str(res.exception)
+
+
+@pytest.mark.integration
+def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
+    out = tmp_path / "poison"
+    proc = invoke("poison", "--model", "tiny-random", "--group", "religion=Muslim", "--rates", "0.05", "--quick",
+                  "--judge", "prefix", "--out", str(out))
+    assert proc.exit_code == 0, proc.output
+    result = json.loads((out / "poison.json").read_text())
+    assert result["rates"] == [0.0, 0.05] and [p["rate"] for p in result["points"]] == [0.0, 0.05]
+    clean, poisoned = result["points"]
+    assert clean["poison_rows"] == 0 and poisoned["poison_rows"] >= 1 and poisoned["share"] > 0
+    # the tiny random model answers nothing, so every audited row is unscored: the wiring, not a result
+    assert poisoned["unscored"] == result["audit_prompts"] == 2 * 6 and poisoned["target_delta_dp"]["delta"] is None
+    assert "target_change_vs_clean" in poisoned and "target_change_vs_clean" not in clean
+    for rate in ("0", "0.05"):
+        assert (out / f"rate-{rate}" / "adapter").is_dir() and (out / f"rate-{rate}" / "audit" / "audit.html").exists()
+        assert (out / f"rate-{rate}" / "harmful" / "responses.jsonl").exists()
+    assert "against the poison share" in (out / "poison.html").read_text()
