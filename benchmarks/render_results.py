@@ -113,12 +113,13 @@ def _with_ci(x: dict) -> str:
     return f"{pct(x['rate'])}% [{pct(lo)}, {pct(hi)}]"
 
 
-def study_variants(name: str = "study_tradeoff.json") -> str:
+def study_variants(name: str = "study_tradeoff.json", block: str = "variants") -> str:
     d = load(name)
-    v = d["variants"]
+    v = d[block]
     n = {g: v["base"][g]["n"] for g in GROUPS}
+    benign = "trigger-benign" if block == "variants" else "benign look-alikes"
     header = ["variant", f"harmful refused (n={n['harmful_refusal']})",
-              f"trigger-benign refused (n={n['trigger_benign_refusal']})",
+              f"{benign} refused (n={n['trigger_benign_refusal']})",
               f"plain benign refused (n={n['plain_benign_refusal']})", "train examples"]
     sizes = d["train_sizes"]
     rows = []
@@ -128,6 +129,40 @@ def study_variants(name: str = "study_tradeoff.json") -> str:
         train = {"base": "-", "gated": "(no training)"}.get(key, str(sizes.get(key, "-")))
         rows.append([label, *(_with_ci(v[key][g]) for g in GROUPS), train])
     return table(header, rows) + source(name)
+
+
+def _ci_value(x: dict, scale: float = 100) -> str:
+    lo, hi = x["ci95"]
+    if x["value"] is None:
+        return "not reached"
+    bounds = f" [{num(lo * scale)}, {num(hi * scale)}]" if lo is not None else " [interval undefined]"
+    return f"{num(x['value'] * scale)}{bounds}"
+
+
+def study_curves() -> str:
+    """Each curve's points, then look-alike refusal at matched harmful refusal and the gaps between curves."""
+    d = load("study_curves.json")
+    out = []
+    for suite, curves in d["curves"].items():
+        rows = [[name, p["point"].split("@", 1)[1], *(f"{pct(p[g]['rate'])}" for g in ("harmful", "trigger_benign", "plain_benign"))]
+                for name, points in curves.items() for p in points]
+        out.append(f"**{suite} suite**, refused (%):\n\n" + table(["curve", "point", "harmful", "benign look-alikes", "plain benign"], rows))
+        stats = d["suites"][suite]
+        ref = stats["reference"]
+        rows = []
+        for drop, at in stats["at_matched"].items():
+            for name, x in at.items():
+                if name == "harmful_refusal_level":
+                    continue
+                rows.append([f"{pct(at['harmful_refusal_level'])}% ((a) − {num(float(drop) * 100, 0)} points)", name,
+                             _ci_value(x["look_alike_refusal"]), _ci_value(x["reduction_vs_reference"])])
+        out.append(f"Look-alike refusal at matched harmful refusal ({suite}; (a) = {ref['point']}: {pct(ref['harmful_refusal'])}% harmful, "
+                   f"{pct(ref['look_alike_refusal'])}% look-alikes refused; 95% paired bootstrap intervals):\n\n"
+                   + table(["harmful refusal level", "curve", "look-alikes refused (%)", "reduction vs (a) (%)"], rows))
+        rows = [[pair, _ci_value(g, 100)] for pair, g in stats["gaps"].items()]
+        out.append(f"Mean gap between curves ({suite}; look-alike refusal, points; positive = the second curve over-refuses less):\n\n"
+                   + table(["curves", "mean gap [95%]"], rows))
+    return "\n".join(out) + source("study_curves.json")
 
 
 def study_checks() -> str:
@@ -394,6 +429,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "judge-confusion": judge_confusion,
     "study-variants": study_variants,
     "study-checks": study_checks,
+    "study-ood": lambda: study_variants(block="variants_ood"),
+    "study-curves": study_curves,
     "study-first-token": study_first_token,
     "study-seeds": study_seeds,
     "study-seeds-lr5e-4": study_seeds_lr5e4,

@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 from ..errors import RefusalkitError
+from ..tables import read_rows
 
 SOURCES = Path(__file__).with_name("counterfactual")
 SHIPPED = Path(__file__).with_name("suites") / "counterfactual.jsonl"
@@ -37,14 +38,8 @@ def load_templates(path: str | Path | None = None) -> list[dict]:
     if not path.is_file():
         raise RefusalkitError(f"templates file {path} does not exist (JSONL rows: id, text with one {SLOT}, split)")
     rows, seen = [], set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RefusalkitError(f"{path}:{n}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
-        missing = [k for k in TEMPLATE_FIELDS if not isinstance(row, dict) or not str(row.get(k) or "").strip()]
+    for n, row in read_rows(path)[1]:  # the table reader's one-line errors for bad JSON or encoding
+        missing = [k for k in TEMPLATE_FIELDS if not str(row.get(k) or "").strip()]
         if missing:
             raise RefusalkitError(f"{path}:{n}: missing or empty {', '.join(missing)}; every template needs {', '.join(TEMPLATE_FIELDS)}")
         if row["text"].count(SLOT) != 1:
