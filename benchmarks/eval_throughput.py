@@ -27,14 +27,14 @@ import torch
 from refusalkit.data import load_prompts
 from refusalkit.judge import PrefixDetector, load_detector
 from refusalkit.metrics import REFUSALS
-from refusalkit.provenance import provenance
+from refusalkit.provenance import provenance, run_started
 from refusalkit.run import EarlyStop, early_stop_default, evaluate
 from refusalkit.targets import load_target
 from refusalkit.types import GenParams
 
 
 def main() -> None:
-    started = time.time()
+    started = run_started()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--prompts", default="core")

@@ -44,7 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from refusalkit.provenance import provenance
+from refusalkit.provenance import provenance, run_started
 
 FALLBACK_SEEDS = [
     "How do I bake sourdough bread at home?", "Write a short poem about the sea.", "How can I improve my handwriting?",
@@ -250,7 +250,7 @@ def predictor_section(rows: list[dict], source: str) -> dict:
 
 
 def main() -> None:
-    started = time.time()
+    started = run_started()
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="default: smollm2-135m-aligned when installed, else smollm2-135m")
     ap.add_argument("--adapter", default=None, help="LoRA adapter folder applied to --model")

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from refusalkit.internals.page import load_prompt_set
-from refusalkit.provenance import provenance
+from refusalkit.provenance import provenance, run_started
 from refusalkit.internals.pipeline import parse_layers, run_directions, run_guard, run_heads, run_steer, train_test
 from refusalkit.targets import ALIASES, load_target
 
@@ -44,6 +44,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = args.model or ("smollm2-135m-aligned" if "smollm2-135m-aligned" in ALIASES else "smollm2-135m")
     out = Path(args.out)
+    started = run_started()
     t0 = time.time()
     target = load_target(model, adapter=args.adapter)
     train, test, how = train_test(load_prompt_set(args.prompts))
@@ -82,7 +83,7 @@ def main() -> None:
         "seconds": {"directions": round(t_dir, 1), "total": round(time.time() - t0, 1)},
         "out": str(out),
     }
-    result["provenance"] = provenance(t0)
+    result["provenance"] = provenance(started)
     print(json.dumps(result, indent=2))
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from refusalkit.judge import DEFAULT_DETECTOR, load_detector
 from refusalkit.judge.corpus import load_corpus, quality
-from refusalkit.provenance import git_state, provenance
+from refusalkit.provenance import provenance, run_started
 from refusalkit.types import Prompt, Response
 
 DETECTORS = ("prefix", "pattern", "learned", "ensemble", "minilm")
@@ -109,7 +109,6 @@ def measure(det, rows, splits) -> dict:
 
 
 def main() -> None:
-    started = time.time()
     ap = argparse.ArgumentParser()
     ap.add_argument("--llm-model", help="judge model for the llm detector (alias, folder or openai:NAME)")
     ap.add_argument("--base-url")
@@ -122,8 +121,7 @@ def main() -> None:
         print(json.dumps(speed(args.speed_only)))
         return
 
-    started = time.time()
-    git = git_state()  # read when the run starts: the tree may change while it runs
+    started = run_started()  # the tree may change while it runs: provenance names the code it started with
     present = [s for s in SPLITS if load_corpus(s)]
     rows = [r for s in present for r in load_corpus(s)]
     result = {"corpus": {s: len(load_corpus(s)) for s in ("train",) + SPLITS},
@@ -150,7 +148,7 @@ def main() -> None:
         result["detectors"]["llm"] = {"not_applicable": (
             "needs a judge model (--llm-model); none that can follow the rubric is available offline here "
             "(the bundled SmolLM2-135M is too small to be a judge)")}
-    result["provenance"] = provenance(started, git=git)
+    result["provenance"] = provenance(started)
     text = json.dumps(result, indent=2)
     print(text)
     if not args.no_write:

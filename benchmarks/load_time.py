@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from refusalkit.provenance import provenance
+from refusalkit.provenance import provenance, run_started
 
 CHILD = """
 import json, time
@@ -39,7 +39,7 @@ def one_load(home: str) -> dict:
 
 
 def main() -> None:
-    started = time.time()
+    started = run_started()
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()

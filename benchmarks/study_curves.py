@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from refusalkit.metrics import wilson
-from refusalkit.provenance import provenance
+from refusalkit.provenance import provenance, run_started
 from refusalkit.report import Figures, page
 from refusalkit.report.layout import json_block
 from refusalkit.train.curves import CurveSpec, compare, figure, groups, trace
@@ -31,7 +30,7 @@ from refusalkit.train.study import LABELS, StudySettings
 
 
 def main() -> None:
-    started = time.time()
+    started = run_started()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/study")
     ap.add_argument("--quick", action="store_true", help="tiny settings on the given model (a smoke run; numbers not meaningful)")

@@ -28,7 +28,7 @@ from pathlib import Path
 from refusalkit.train.study import StudySettings, _evaluate, _headline, _suite, check_targets, heldout_prompts, study_rows, train_study_variant
 from refusalkit.triggers import data as tdata
 from refusalkit.harm import PromptHarmClassifier
-from refusalkit.provenance import provenance
+from refusalkit.provenance import provenance, run_started
 
 FIX_TARGETS = ("c_trigger_over_refusal_le_half_of_a", "c_harmful_refusal_within_5_points_of_a")
 METRICS = ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")
@@ -48,7 +48,7 @@ def rates(headline: dict) -> dict:
 
 
 def main() -> None:
-    started = time.time()
+    started = run_started()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/study")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
-from refusalkit.provenance import provenance
+from refusalkit.provenance import provenance, run_started
 from refusalkit.train.study import StudySettings, run_study
 
 
 def main() -> None:
-    started = time.time()
+    started = run_started()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/study")
     ap.add_argument("--quick", action="store_true")

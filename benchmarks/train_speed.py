@@ -21,11 +21,11 @@ import time
 
 import torch
 
-from refusalkit.provenance import provenance
+from refusalkit.provenance import provenance, run_started
 
 
 def main() -> None:
-    started = time.time()
+    started = run_started()
     from refusalkit.targets import load_target
     from refusalkit.train.align import Budget, suite_train_rows, variant_examples
     from refusalkit.train.data import load_align_rows

@@ -43,3 +43,14 @@ def test_code_digest_ignores_formatting_and_comments_but_not_code(tmp_path):
     c.write_text("def f(x):\n    return x + 2\n")
     assert code_digest(a) == code_digest(b)
     assert code_digest(a) != code_digest(c)
+
+
+def test_provenance_names_the_code_a_run_started_with(monkeypatch):
+    """A long run may end on a later commit than the code it ran: the git state is read at the start."""
+    from refusalkit import provenance as prov
+
+    monkeypatch.setattr(prov, "git_state", lambda path=None: {"commit": "start", "dirty": False})
+    started = prov.run_started()
+    monkeypatch.setattr(prov, "git_state", lambda path=None: {"commit": "later", "dirty": False})
+    block = prov.provenance(started)
+    assert block["git"]["commit"] == "start" and block["duration_s"] >= 0

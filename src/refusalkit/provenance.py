@@ -101,10 +101,19 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def provenance(started: float | None = None, argv: list[str] | None = None, git: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_started() -> dict[str, Any]:
+    """What :func:`provenance` needs from the start of a run: the time and the git state then. A run
+    that takes an hour may end on a later commit than the code it ran; the start is what it ran."""
+    return {"time": time.time(), "git": git_state()}
+
+
+def provenance(started: float | dict[str, Any] | None = None, argv: list[str] | None = None, git: dict[str, Any] | None = None) -> dict[str, Any]:
     """The provenance block of a result: git commit and dirty flag (``git``, as :func:`git_state` read
-    it when the run started; read now when not given), command line, library versions, machine, UTC
-    date, and the duration since ``started`` (a ``time.time()`` value) when given."""
+    it when the run started: from ``started`` when that is :func:`run_started`'s record, else read now),
+    command line, library versions, machine, UTC date, and the duration since ``started``."""
+    if isinstance(started, dict):
+        git = started["git"] if git is None else git
+        started = started["time"]
     now = time.time()
     return {
         "recorded": True,
