@@ -255,7 +255,7 @@ def study_heldout() -> str:
 
 def study_cost() -> str:
     rows = []
-    for name, label in [("study_tradeoff.json", "caches warm"), ("study_tradeoff_empty_cache.json", "empty cache")]:
+    for name, label in [("study_tradeoff.json", "caches warm, ood suite too, cores shared with other jobs"), ("study_tradeoff_empty_cache.json", "empty cache, idle machine")]:
         t = load(name)["timings_s"]
         total = t["total_this_run"]
         rows.append([label, f"{int(total // 60)} min {round(total % 60)} s",
