@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from refusalkit.data import load_prompts
-from refusalkit.provenance import provenance
+from refusalkit.provenance import git_state, provenance
 from refusalkit.targets.openai import OpenAITarget
 from refusalkit.types import GenParams, Response
 
@@ -137,7 +137,7 @@ def measure(name: str, urls: list[str], counts: list[int], prompts, params: GenP
 
 
 def main() -> None:
-    started = time.time()
+    started, git = time.time(), git_state()  # the checkout as the measurement starts
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="tiny-random")
     ap.add_argument("--replicas", default="1,2,4", help="replica counts to compare; the first is the baseline")
@@ -188,7 +188,7 @@ def main() -> None:
             "by_replicas": measure("fixed-latency", urls, counts, latency_prompts, params, args.rounds, args.concurrency,
                                    args.timeout),
         }
-    result["provenance"] = provenance(started)
+    result["provenance"] = provenance(started, git=git)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
