@@ -347,6 +347,18 @@ def train_speed() -> str:
                  rows) + source("train_speed.json")
 
 
+def serve_scaleout() -> str:
+    d = load("serve_scaleout.json")
+    rows = []
+    for series, label in (("refusalkit_serve", f"`refusalkit serve` on {d['refusalkit_serve']['model']}, CPU"),
+                          ("fixed_latency", f"fixed {num(d['fixed_latency']['latency_s'], 2)} s per answer, no CPU")):
+        by = d[series]["by_replicas"]
+        rows.append([label, str(d[series]["n"])] + [f"{num(by[k]['answers_per_s'], 1)} ({num(by[k]['speedup_vs_1'], 2)}×)"
+                                                     for k in map(str, d["settings"]["replicas"])])
+    return table(["replicas (answers/s, speed-up over 1)", "prompts"] + [str(k) for k in d["settings"]["replicas"]],
+                 rows) + source("serve_scaleout.json")
+
+
 # ---------------------------------------------------------------------------------------------------
 # the README's headline table
 
@@ -406,6 +418,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "predictor": predictor,
     "internals": internals,
     "train-speed": train_speed,
+    "serve-scaleout": serve_scaleout,
 }
 
 
