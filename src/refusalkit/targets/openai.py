@@ -131,10 +131,6 @@ class EndpointPool:
         self._changed: asyncio.Event | None = None  # set (and replaced) whenever a slot frees up
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def urls(self) -> list[str]:
-        return [e.url for e in self.endpoints]
-
     def pick(self, avoid: Collection[str] = ()) -> Endpoint | None:
         """The endpoint the next request should go to, or None when it must wait for a free slot.
         Endpoints in ``avoid`` (those the prompt already failed on) are taken only when no other one
