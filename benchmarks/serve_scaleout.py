@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.1, help="seconds per answer of a fixed-latency replica")
     ap.add_argument("--latency-prompts", type=int, default=48)
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--series", default="serve,fixed", help="the series to run, comma-separated: serve, fixed")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     ap.add_argument("--serve-latency", type=float, default=None, help=argparse.SUPPRESS)  # a fixed-latency replica
     ap.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
@@ -171,23 +172,27 @@ def main() -> None:
         "settings": {"replicas": counts, "rounds": args.rounds, "concurrency_per_endpoint": args.concurrency,
                      "client": "refusalkit.targets.openai.OpenAITarget (least outstanding requests)"},
     }
-    with ExitStack() as stack:
-        serve = ["-c", "from refusalkit.cli import main; main()", "serve", "--model", args.model]
-        urls = [stack.enter_context(replica(serve)) for _ in range(max(counts))]
-        result["refusalkit_serve"] = {
-            "model": args.model, "prompts": args.prompts, "n": len(prompts), "max_new_tokens": args.max_new_tokens,
-            "by_replicas": measure(args.model, urls, counts, prompts, params, args.rounds, args.concurrency, args.timeout),
-        }
-    latency_prompts = [f"Question number {i}?" for i in range(args.latency_prompts)]
-    with ExitStack() as stack:
-        fixed = [str(Path(__file__).resolve()), "--serve-latency", str(args.latency)]
-        urls = [stack.enter_context(replica(fixed)) for _ in range(max(counts))]
-        result["fixed_latency"] = {
-            "latency_s": args.latency, "n": len(latency_prompts),
-            "ideal_answers_per_s_per_replica": round(1 / args.latency, 2),
-            "by_replicas": measure("fixed-latency", urls, counts, latency_prompts, params, args.rounds, args.concurrency,
-                                   args.timeout),
-        }
+    series = set(args.series.split(","))
+    if "serve" in series:
+        with ExitStack() as stack:
+            serve = ["-c", "from refusalkit.cli import main; main()", "serve", "--model", args.model]
+            urls = [stack.enter_context(replica(serve)) for _ in range(max(counts))]
+            result["refusalkit_serve"] = {
+                "model": args.model, "prompts": args.prompts, "n": len(prompts), "max_new_tokens": args.max_new_tokens,
+                "by_replicas": measure(args.model, urls, counts, prompts, params, args.rounds, args.concurrency,
+                                       args.timeout),
+            }
+    if "fixed" in series:
+        latency_prompts = [f"Question number {i}?" for i in range(args.latency_prompts)]
+        with ExitStack() as stack:
+            fixed = [str(Path(__file__).resolve()), "--serve-latency", str(args.latency)]
+            urls = [stack.enter_context(replica(fixed)) for _ in range(max(counts))]
+            result["fixed_latency"] = {
+                "latency_s": args.latency, "n": len(latency_prompts),
+                "ideal_answers_per_s_per_replica": round(1 / args.latency, 2),
+                "by_replicas": measure("fixed-latency", urls, counts, latency_prompts, params, args.rounds,
+                                       args.concurrency, args.timeout),
+            }
     result["provenance"] = provenance(started, git=git)
     text = json.dumps(result, indent=2)
     print(text)
