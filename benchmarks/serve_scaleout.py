@@ -150,6 +150,7 @@ def main() -> None:
     ap.add_argument("--latency-prompts", type=int, default=48)
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--series", default="serve,fixed", help="the series to run, comma-separated: serve, fixed")
+    ap.add_argument("--condition", default=None, help="how the machine was shared while measuring (recorded as is)")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     ap.add_argument("--serve-latency", type=float, default=None, help=argparse.SUPPRESS)  # a fixed-latency replica
     ap.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
@@ -173,6 +174,9 @@ def main() -> None:
                      "client": "refusalkit.targets.openai.OpenAITarget (least outstanding requests)"},
     }
     series = set(args.series.split(","))
+    result["series_run"] = sorted(series)
+    if args.condition:
+        result["condition"] = args.condition
     if "serve" in series:
         with ExitStack() as stack:
             serve = ["-c", "from refusalkit.cli import main; main()", "serve", "--model", args.model]
