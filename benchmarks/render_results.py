@@ -382,6 +382,19 @@ def train_speed() -> str:
                  rows) + source("train_speed.json")
 
 
+def serve_scaleout() -> str:
+    d = load("serve_scaleout.json")
+    rows = []
+    labels = {"refusalkit_serve": lambda x: f"`refusalkit serve` on {x['model']}, CPU",
+              "fixed_latency": lambda x: f"fixed {num(x['latency_s'], 2)} s per answer, no CPU"}
+    for series, label in ((k, f(d[k])) for k, f in labels.items() if k in d):  # the series the run measured
+        by = d[series]["by_replicas"]
+        rows.append([label, str(d[series]["n"])] + [f"{num(by[k]['answers_per_s'], 1)} ({num(by[k]['speedup_vs_1'], 2)}×)"
+                                                     for k in map(str, d["settings"]["replicas"])])
+    return table(["replicas (answers/s, speed-up over 1)", "prompts"] + [str(k) for k in d["settings"]["replicas"]],
+                 rows) + source("serve_scaleout.json")
+
+
 # ---------------------------------------------------------------------------------------------------
 # the README's headline table
 
@@ -443,6 +456,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "predictor": predictor,
     "internals": internals,
     "train-speed": train_speed,
+    "serve-scaleout": serve_scaleout,
 }
 
 

@@ -53,9 +53,11 @@ class FakeTarget:
 
 class MisbehavingServer:
     """An OpenAI-compatible endpoint on loopback (127.0.0.1, a free port) that misbehaves as the request's
-    ``model`` says. Plain asyncio sockets, so it can break HTTP itself:
+    ``model`` says, or as ``mode`` says for every request (one broken replica among healthy ones).
+    Plain asyncio sockets, so it can break HTTP itself:
 
-    - ``ok``: a normal answer; ``500``: always HTTP 500;
+    - ``ok``: a normal answer ("fine"); ``echo``: "fine: " and the last message, so a test can tell
+      which prompt an answer was made for; ``500``: always HTTP 500;
     - ``429-retry-after``: 429 with ``Retry-After: 2`` twice, then an answer;
     - ``503-retry-after-long``: always 503 with ``Retry-After: 3600``;
     - ``garbage``: 200 with an HTML body; ``truncated-json``: 200 with half a JSON body;
@@ -67,10 +69,10 @@ class MisbehavingServer:
     itself after ``lifetime`` seconds, so a client that never gives up cannot hold a test forever.
     """
 
-    def __init__(self, lifetime: float = 20.0, trickle_every: float = 0.2) -> None:
+    def __init__(self, lifetime: float = 20.0, trickle_every: float = 0.2, mode: str | None = None) -> None:
         import threading
 
-        self.lifetime, self.trickle_every = lifetime, trickle_every
+        self.lifetime, self.trickle_every, self.mode = lifetime, trickle_every, mode
         self.calls: dict[str, int] = {}
         self.outcomes: list[str] = []
         self._ready = threading.Event()
@@ -134,11 +136,16 @@ class MisbehavingServer:
                 writer.write(self._response(200, _json.dumps({"object": "list", "data": [{"id": "misbehaving"}]}).encode()))
                 await writer.drain()
                 return
-            mode = _json.loads(body).get("model", "ok")
+            request = _json.loads(body)
+            mode = self.mode or request.get("model", "ok")
             self.calls[mode] = self.calls.get(mode, 0) + 1
             ok = _json.dumps({"choices": [{"message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],
                               "usage": {"completion_tokens": 1, "prompt_tokens": 3}}).encode()
-            if mode == "500":
+            if mode == "echo":
+                said = _json.dumps({"choices": [{"message": {"role": "assistant", "content": "fine: " + request["messages"][-1]["content"]},
+                                                 "finish_reason": "stop"}], "usage": {"completion_tokens": 1, "prompt_tokens": 3}})
+                writer.write(self._response(200, said.encode()))
+            elif mode == "500":
                 writer.write(self._response(500, b'{"error": {"message": "boom"}}'))
             elif mode == "429-retry-after":
                 writer.write(self._response(429, b'{"error": {"message": "slow down"}}', extra="Retry-After: 2\r\n")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 import typer
 
@@ -32,11 +32,11 @@ def _openai_parameters() -> list[inspect.Parameter]:
     from ..targets.openai import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
     options = [
-        ("base_url", Optional[str], typer.Option(None, "--base-url", help="openai: models: base URL of the OpenAI-compatible server (default $OPENAI_BASE_URL).")),
+        ("base_url", Optional[List[str]], typer.Option(None, "--base-url", help="openai: models: base URL of the OpenAI-compatible server (default $OPENAI_BASE_URL). Several replicas: repeat the option or separate URLs with commas; requests go to the least busy one, and one that fails is retried on another.")),
         ("api_key", Optional[str], typer.Option(None, "--api-key", help="openai: models: API key (default $OPENAI_API_KEY).")),
         ("timeout", float, typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0.001, help="openai: models: seconds one prompt may take in all, retries and waits included.")),
         ("retries", int, typer.Option(DEFAULT_RETRIES, "--retries", min=0, help="openai: models: retries of a failed request (429, 5xx, broken answers) within --timeout.")),
-        ("concurrency", int, typer.Option(DEFAULT_CONCURRENCY, "--concurrency", min=1, help="openai: models: requests in flight at once.")),
+        ("concurrency", int, typer.Option(DEFAULT_CONCURRENCY, "--concurrency", min=1, help="openai: models: requests in flight at once on each endpoint.")),
     ]
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann) for name, ann, opt in options]
 
@@ -47,7 +47,7 @@ def openai_options(command: Callable) -> Callable:
 
     Every command that can talk to an OpenAI-compatible server uses this, so they share one option set.
     """
-    from ..targets.openai import ClientSettings
+    from ..targets.openai import ClientSettings, split_base_urls
 
     sig = inspect.signature(command)
     extra = _openai_parameters()
@@ -56,7 +56,10 @@ def openai_options(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        client = ClientSettings(**{n: kwargs.pop(n) for n in names})
+        values = {n: kwargs.pop(n) for n in names}
+        # ClientSettings keeps the endpoints as one comma-separated string, the form $OPENAI_BASE_URL takes too
+        values["base_url"] = ",".join(split_base_urls(values["base_url"])) or None
+        client = ClientSettings(**values)
         return command(*args, client=client, **kwargs)
 
     wrapper.__signature__ = sig.replace(parameters=params + extra)  # type: ignore[attr-defined]
@@ -73,5 +76,8 @@ def target_from_options(model: str, adapter: Optional[str] = None, client=None):
 
     target = load_target(model, adapter=adapter, **(client or ClientSettings()).target_kwargs())
     if hasattr(target, "check"):
-        target.check()
+        unreachable = target.check()
+        if unreachable:
+            typer.echo(f"warning: cannot reach {', '.join(unreachable)}; requests go to the other endpoints "
+                       "until it answers again", err=True)
     return target

@@ -172,6 +172,8 @@ def evaluate(
             "reanswered_unverified": unverified, "unscored_reasons": unscored_reasons(rows),
             "seconds_this_call": round(time.perf_counter() - started, 2), **(run_info or {}),
         }
+        if hasattr(target, "endpoint_stats"):  # an HTTP target: requests, failures, cool-downs per endpoint
+            info["endpoints"] = target.endpoint_stats()
         store.set_meta(last_run=info)
     summary = {"run": info, "metrics": metrics.summarize(rows)}
     write_outputs(Path(out_dir), summary, rows, report=report)

@@ -68,8 +68,9 @@ PROBE_CHARS_PER_TOKEN = 8
 
 
 def default_device() -> str:
-    """Where local models run: ``$REFUSALKIT_DEVICE`` if set (``cpu``, ``cuda``, ``cuda:1``...), else the
-    first GPU when PyTorch sees one, else the CPU."""
+    """Where local models run: ``$REFUSALKIT_DEVICE`` if set (``cpu``, ``cuda``, ``cuda:1``..., or ``auto``:
+    transformers' ``device_map="auto"`` spreads the layers over every GPU it sees, then the CPU), else
+    the first GPU when PyTorch sees one, else the CPU."""
     return os.environ.get("REFUSALKIT_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -95,9 +96,13 @@ class HFTarget:
 
         hf_logging.disable_progress_bar()  # refusalkit shows its own progress; weight loading is quick
         path = resolve_model_path(spec)
+        device = device or default_device()
+        # "auto": accelerate places each layer on a device as it loads and moves activations between
+        # them; refusalkit's hooks move their vectors to whichever device the hidden state is on
+        placement = {"device_map": "auto"} if device == "auto" else {}
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **placement)
         except OSError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RefusalkitError(
@@ -108,7 +113,8 @@ class HFTarget:
         if adapter:
             model = _apply_adapter(model, adapter)
             target_id = f"{target_id}+{Path(adapter).name}"
-        model = model.to(device or default_device())
+        if device != "auto":
+            model = model.to(device)
         return cls(model, tokenizer, target_id)
 
     @property
