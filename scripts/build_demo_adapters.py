@@ -13,7 +13,7 @@ Reads the study's LoRA adapters (a) ``STUDY/adapters/safety`` and (c) ``STUDY/ad
   elsewhere), the sha256 of the study's original weights file, the relative error of the stored
   weights, the date the adapter was trained (its refusalkit-train.json's modification time, UTC), how
   the study evaluated it (``STUDY/runs/NAME/summary.json``: target, detector, generation settings) and
-  the study's settings (``STUDY/study.json``; null while the study has not finished).
+  the study's settings (``STUDY/study.json``, which a finished study has: the builder needs it).
 
 The output is a pure function of the study folder, so a rebuild from the same study writes the same
 bytes. ``--check`` builds into a temporary folder and exits 1 if OUT differs from it.
@@ -64,17 +64,25 @@ def _evaluated_with(study: Path, name: str) -> dict | None:
 
 def build(study: Path, out: Path) -> dict:
     """Write the shipped files for ``study`` into ``out``; returns demo.json's content."""
-    out.mkdir(parents=True, exist_ok=True)
-    settings = (_json(study / "study.json") or {}).get("settings")
-    adapters, bases = {}, set()
-    for name, label in VARIANTS.items():
+    finished = _json(study / "study.json")
+    if finished is None:
+        raise RefusalkitError(f"{study / 'study.json'} is missing: ship adapters of a finished study (its settings go into {MANIFEST})")
+    # Every input is checked before anything is written: a half-written OUT would ship weights that
+    # do not match demo.json.
+    for name in VARIANTS:
         src = study / "adapters" / name
         need = ("adapter_model.safetensors", "adapter_config.json", TRAIN_MANIFEST)
         missing = [n for n in need if not (src / n).is_file()]
         if missing:
             raise RefusalkitError(f"{src} is not a finished adapter (missing {', '.join(missing)}); let the study finish it")
+    bases = {_json(study / "adapters" / name / TRAIN_MANIFEST)["base"] for name in VARIANTS}
+    if len(bases) != 1:
+        raise RefusalkitError(f"the study's adapters were trained on different base models ({', '.join(sorted(bases))})")
+    out.mkdir(parents=True, exist_ok=True)
+    adapters = {}
+    for name, label in VARIANTS.items():
+        src = study / "adapters" / name
         train = _json(src / TRAIN_MANIFEST)
-        bases.add(train["base"])
         weights = load_file(src / "adapter_model.safetensors")
         packed = pack(weights)
         file = f"demo-{name}.safetensors"
@@ -97,9 +105,7 @@ def build(study: Path, out: Path) -> dict:
             "relative_error": _relative_error(weights, unpack(packed)),
             "evaluated_with": _evaluated_with(study, name),
         }
-    if len(bases) != 1:
-        raise RefusalkitError(f"the study's adapters were trained on different base models ({', '.join(sorted(bases))})")
-    manifest = {"about": ABOUT, "format": FORMAT, "base": bases.pop(), "study_settings": settings, "adapters": adapters}
+    manifest = {"about": ABOUT, "format": FORMAT, "base": bases.pop(), "study_settings": finished["settings"], "adapters": adapters}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
