@@ -33,8 +33,9 @@ from safetensors.torch import load_file, save
 
 from refusalkit.errors import RefusalkitError
 from refusalkit.targets.demo import DEMO_DIR, FORMAT, MANIFEST, file_sha256, pack, unpack
+from refusalkit.train.study import LABELS
 
-VARIANTS = {"safety": "(a) safety SFT", "triggers": "(c) + trigger-aware"}
+VARIANTS = {name: LABELS[name] for name in ("safety", "triggers")}  # the study's variants (a) and (c)
 TRAIN_MANIFEST = "refusalkit-train.json"  # written by refusalkit.train.sft next to each adapter
 ABOUT = (
     "LoRA adapters of the bundled model from `refusalkit study`: (a) safety SFT and (c) safety SFT plus "

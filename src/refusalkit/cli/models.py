@@ -111,7 +111,7 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
-DEMO_VARIANTS = {"base": "base (unaligned)", "safety": "(a) safety SFT", "triggers": "(c) + trigger-aware"}
+DEMO_VARIANTS = ("base", "safety", "triggers")  # the study's variants the demo shows, named as in refusalkit.train.study
 
 
 @app.command()
@@ -125,6 +125,7 @@ def demo(
 
     Generation is the study's: greedy, 32 new tokens, the default detector. Re-running resumes."""
     from .. import checks
+    from ..train.study import LABELS, StudySettings
     from ..data import load_prompts
     from ..judge import DEFAULT_DETECTOR, load_detector
     from ..run import evaluate
@@ -138,33 +139,36 @@ def demo(
     items = load_prompts("core", split="test", limit=limit)
     manifest = read_manifest()
     folders = {name: demo_adapter(name) for name in DEMO_VARIANTS if name != "base"}
-    detector = load_detector(DEFAULT_DETECTOR)
-    params = GenParams(max_new_tokens=32, batch_size=64)  # the study's settings (refusalkit.train.study)
+    study = StudySettings()  # the study's generation settings and detector, so the numbers compare with its own
+    detector = load_detector(study.judge or DEFAULT_DETECTOR)
+    params = GenParams(max_new_tokens=study.max_new_tokens, batch_size=study.batch_size)
     summaries = {}
-    for name, label in DEMO_VARIANTS.items():
+    for name in DEMO_VARIANTS:
+        label = LABELS[name]
         out.rule(f"{label}: {manifest['base']}" + (f" + shipped adapter {manifest['adapters'][name]['fingerprint']}" if name in folders else ""))
         target = load_target(manifest["base"], adapter=str(folders[name]) if name in folders else None)
         summary = evaluate(target, items, params, detector, out_dir / "runs" / name,
-                           run_info={"prompts": "core", "split": "test", "limit": limit, "name": name, "demo_variant": label})
+                           run_info={"prompts": "core", "split": "test", "limit": limit, "name": name, "study_variant": label})
         m = summary["metrics"]
         check_unscored(m["n_prompts"], m["unscored"], summary["run"]["unscored_reasons"])
         summaries[name] = summary
         target = None  # release the model before the next one loads
     out.print(_demo_table(manifest, summaries))
-    out.print(_demo_note(manifest, len(items)))
-    write_comparison([(label, out_dir / "runs" / name) for name, label in DEMO_VARIANTS.items()], out_dir,
-                     intro=_demo_intro(manifest, summaries, len(items)))
+    out.print(_demo_note(manifest, len(items), params))
+    write_comparison([(LABELS[name], out_dir / "runs" / name) for name in DEMO_VARIANTS], out_dir,
+                     intro=_demo_intro(manifest, summaries, len(items), params))
 
 
 def _demo_rows(manifest: dict, summaries: dict) -> list[list[str]]:
     """Per variant: its label, the adapter's training fingerprint, and any-refusal rates of the three prompt groups."""
     from ..report.html import pct
+    from ..train.study import LABELS
 
     rows = []
-    for name, label in DEMO_VARIANTS.items():
+    for name in DEMO_VARIANTS:
         g = summaries[name]["metrics"]["groups"]
         fp = manifest["adapters"][name]["fingerprint"] if name in manifest["adapters"] else "none"
-        rows.append([label, fp] + [pct(g[k]["any_refusal"]) for k in ("harmful", "trigger_benign", "plain_benign")])
+        rows.append([LABELS[name], fp] + [pct(g[k]["any_refusal"]) for k in ("harmful", "trigger_benign", "plain_benign")])
     return rows
 
 
@@ -178,21 +182,22 @@ def _demo_table(manifest: dict, summaries: dict) -> Table:
     return table
 
 
-def _demo_note(manifest: dict, n: int) -> str:
+def _demo_note(manifest: dict, n: int, params: GenParams) -> str:
     trained = ", ".join(f"{a['label']} {a['fingerprint']} (trained {a['trained_on']})" for a in manifest["adapters"].values())
     return (
-        f"These are the bundled model's numbers ({manifest['base']}, {n} prompts, greedy, 32 new tokens, default detector). "
+        f"These are the bundled model's numbers ({manifest['base']}, {n} prompts, greedy, {params.max_new_tokens} new tokens, "
+        "the study's detector). "
         f"The adapters ship with refusalkit, trained by `refusalkit study` and stored int8 ({manifest['format']}): {trained}. "
         "What to read: over-refusal is (a) refusing harmless requests that look like harmful ones (trigger-benign) "
         "far more often than the base model; the fix is (c) refusing fewer of them while still refusing harmful requests."
     )
 
 
-def _demo_intro(manifest: dict, summaries: dict, n: int) -> str:
+def _demo_intro(manifest: dict, summaries: dict, n: int, params: GenParams) -> str:
     from ..report import esc, table
 
     return (
-        f"<p>{esc(_demo_note(manifest, n))}</p>"
+        f"<p>{esc(_demo_note(manifest, n, params))}</p>"
         + table(DEMO_HEAD, [[esc(c) for c in row] for row in _demo_rows(manifest, summaries)])
         + "<p class='note'>Shipped adapter files and their provenance: refusalkit/data/adapters/demo.json "
         "(rebuilt with scripts/build_demo_adapters.py --study DIR).</p>"
