@@ -265,20 +265,26 @@ def compare(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for compare.html and compare.json."),
 ) -> None:
     """Compare runs with the first: newly refused / answered prompts, rate changes with intervals."""
-    from .. import metrics
-    from ..report import render_compare
-    from ..run import load_run
-
     if len(runs) < 2:
         raise RefusalkitError("compare needs at least two run folders")
     checks.output_dir(out_dir)
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         names = [str(r) for r in runs]
-    result = metrics.compare([(n, load_run(r)[1]) for n, r in zip(names, runs)])
+    write_comparison(list(zip(names, runs)), out_dir)
+
+
+def write_comparison(runs: List[tuple[str, Path]], out_dir: Path, intro: str = "") -> dict:
+    """Compare named run folders with the first: write ``compare.json`` and ``compare.html`` (``intro``:
+    HTML under its title) into ``out_dir`` and print one line per run; returns the comparison."""
+    from .. import metrics
+    from ..report import render_compare
+    from ..run import load_run
+
+    result = metrics.compare([(name, load_run(folder)[1]) for name, folder in runs])
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    (out_dir / "compare.html").write_text(render_compare(result), encoding="utf-8")
+    (out_dir / "compare.html").write_text(render_compare(result, intro), encoding="utf-8")
     for c in result["comparisons"]:
         d = c["deltas"]
         out.print(
@@ -287,6 +293,7 @@ def compare(
             f"harmful any-refusal {_signed(d['harmful']['any_refusal'])}"
         )
     out.print(f"report: {out_dir / 'compare.html'}")
+    return result
 
 
 def _signed(d: dict) -> str:

@@ -111,15 +111,94 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
+DEMO_VARIANTS = ("base", "safety", "triggers")  # the study's variants the demo shows, named as in refusalkit.train.study
+
+
 @app.command()
 def demo(
-    out_dir: Path = typer.Option(Path("runs/demo"), "--out"),
-    model: str = typer.Option("smollm2-135m", "--model", "-m"),
-    max_new_tokens: int = typer.Option(64, help="Kept short so the demo finishes in minutes on a CPU."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts of the core test split."),
+    out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for runs/{base,safety,triggers}, compare.html and compare.json."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts of the core test split (spread across prompt types)."),
 ) -> None:
-    """The main job on the bundled model (`make demo`): evaluate it on the core suite's test split."""
-    from .eval import run_eval
+    """Over-refusal and its fix on the bundled model (`make demo`): the base model, its safety-aligned LoRA
+    adapter (a) and the trigger-aware one (c), both shipped with refusalkit, on the core test split, in one
+    comparison.
 
-    params = GenParams(max_new_tokens=max_new_tokens, batch_size=16)
-    run_eval(model, "core", out_dir, split="test", limit=limit, params=params)
+    Generation is the study's: greedy, 32 new tokens, the default detector. Re-running resumes."""
+    from .. import checks
+    from ..train.study import LABELS, StudySettings
+    from ..data import load_prompts
+    from ..judge import DEFAULT_DETECTOR, load_detector
+    from ..run import evaluate
+    from ..run.evaluate import check_unscored
+    from ..targets import load_target
+    from ..targets.demo import demo_adapter, read_manifest
+    from .eval import write_comparison
+
+    # Everything that can fail without a model fails first: the folder, the prompts, the shipped adapters.
+    checks.output_dir(out_dir)
+    items = load_prompts("core", split="test", limit=limit)
+    manifest = read_manifest()
+    folders = {name: demo_adapter(name) for name in DEMO_VARIANTS if name != "base"}
+    study = StudySettings()  # the study's generation settings and detector, so the numbers compare with its own
+    detector = load_detector(study.judge or DEFAULT_DETECTOR)
+    params = GenParams(max_new_tokens=study.max_new_tokens, batch_size=study.batch_size)
+    summaries = {}
+    for name in DEMO_VARIANTS:
+        label = LABELS[name]
+        out.rule(f"{label}: {manifest['base']}" + (f" + shipped adapter {manifest['adapters'][name]['fingerprint']}" if name in folders else ""))
+        target = load_target(manifest["base"], adapter=str(folders[name]) if name in folders else None)
+        summary = evaluate(target, items, params, detector, out_dir / "runs" / name,
+                           run_info={"prompts": "core", "split": "test", "limit": limit, "name": name, "study_variant": label})
+        m = summary["metrics"]
+        check_unscored(m["n_prompts"], m["unscored"], summary["run"]["unscored_reasons"])
+        summaries[name] = summary
+        target = None  # release the model before the next one loads
+    out.print(_demo_table(manifest, summaries))
+    out.print(_demo_note(manifest, len(items), params))
+    write_comparison([(LABELS[name], out_dir / "runs" / name) for name in DEMO_VARIANTS], out_dir,
+                     intro=_demo_intro(manifest, summaries, len(items), params))
+
+
+def _demo_rows(manifest: dict, summaries: dict) -> list[list[str]]:
+    """Per variant: its label, the adapter's training fingerprint, and any-refusal rates of the three prompt groups."""
+    from ..report.html import pct
+    from ..train.study import LABELS
+
+    rows = []
+    for name in DEMO_VARIANTS:
+        g = summaries[name]["metrics"]["groups"]
+        fp = manifest["adapters"][name]["fingerprint"] if name in manifest["adapters"] else "none"
+        rows.append([LABELS[name], fp] + [pct(g[k]["any_refusal"]) for k in ("harmful", "trigger_benign", "plain_benign")])
+    return rows
+
+
+DEMO_HEAD = ["variant", "adapter (training fingerprint)", "harmful refused", "trigger-benign refused", "plain benign refused"]
+
+
+def _demo_table(manifest: dict, summaries: dict) -> Table:
+    table = Table(*DEMO_HEAD, title=f"{manifest['base']} on the core test split · any refusal, 95% Wilson interval")
+    for row in _demo_rows(manifest, summaries):
+        table.add_row(*row)
+    return table
+
+
+def _demo_note(manifest: dict, n: int, params: GenParams) -> str:
+    trained = ", ".join(f"{a['label']} {a['fingerprint']} (trained {a['trained_on']})" for a in manifest["adapters"].values())
+    return (
+        f"These are the bundled model's numbers ({manifest['base']}, {n} prompts, greedy, {params.max_new_tokens} new tokens, "
+        "the study's detector). "
+        f"The adapters ship with refusalkit, trained by `refusalkit study` and stored int8 ({manifest['format']}): {trained}. "
+        "What to read: over-refusal is (a) refusing harmless requests that look like harmful ones (trigger-benign) "
+        "far more often than the base model; the fix is (c) refusing fewer of them while still refusing harmful requests."
+    )
+
+
+def _demo_intro(manifest: dict, summaries: dict, n: int, params: GenParams) -> str:
+    from ..report import esc, table
+
+    return (
+        f"<p>{esc(_demo_note(manifest, n, params))}</p>"
+        + table(DEMO_HEAD, [[esc(c) for c in row] for row in _demo_rows(manifest, summaries)])
+        + "<p class='note'>Shipped adapter files and their provenance: refusalkit/data/adapters/demo.json "
+        "(rebuilt with scripts/build_demo_adapters.py --study DIR).</p>"
+    )

@@ -146,12 +146,13 @@ def _resume_note(info: dict[str, Any]) -> str:
     return f"<p class='meta'>Run store: {esc(line)}.</p>" if line else ""
 
 
-def render_compare(comparison: dict[str, Any]) -> str:
+def render_compare(comparison: dict[str, Any], intro: str = "") -> str:
     """The HTML of ``refusalkit compare``: rate deltas against the baseline, the trade-off scatter of
-    every run, and the prompts whose verdict changed."""
+    every run, and the prompts whose verdict changed. ``intro`` (HTML) goes under the title: what the
+    runs are, for a reader who did not make them."""
     fig = Figures()
     parts = [
-        f"<h1>refusalkit comparison (baseline: {esc(comparison['baseline'])})</h1>",
+        f"<h1>refusalkit comparison (baseline: {esc(comparison['baseline'])})</h1>", intro,
         "<h2>Trade-off</h2>", fig(tradeoff_figure(list((k, v["tradeoff"]) for k, v in comparison["runs"].items()))),
     ]
     for c in comparison["comparisons"]:

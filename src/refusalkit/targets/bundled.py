@@ -69,14 +69,15 @@ def build_lock(dest: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _write_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
+def _write_atomically(dest: Path, build: Callable[[Path], None], marker: str = "config.json") -> Path:
     """Build ``dest`` once: under :func:`build_lock`, into a temporary sibling folder of its own, renamed
     into place when complete. A killed build never leaves a half-written model that later loads would
-    trust, and two processes building at once never share a folder."""
-    if (dest / "config.json").exists():
+    trust, and two processes building at once never share a folder. ``dest`` counts as built when it
+    holds the file ``marker``."""
+    if (dest / marker).exists():
         return dest
     with build_lock(dest):
-        if (dest / "config.json").exists():  # built by the process that held the lock before us
+        if (dest / marker).exists():  # built by the process that held the lock before us
             return dest
         for stale in dest.parent.glob(dest.name + ".tmp*"):  # left by killed builds (the lock is ours now)
             shutil.rmtree(stale, ignore_errors=True)
@@ -84,7 +85,7 @@ def _write_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
         tmp.chmod(0o755)  # mkdtemp makes it private; the model folder it becomes is not
         try:
             build(tmp)
-            if dest.exists():  # an incomplete folder (no config.json) from before builds were atomic
+            if dest.exists():  # an incomplete folder (no marker) from before builds were atomic
                 shutil.rmtree(dest)
             os.replace(tmp, dest)
         except BaseException:
