@@ -131,10 +131,10 @@ def study_variants(name: str = "study_tradeoff.json", block: str = "variants") -
     return table(header, rows) + source(name)
 
 
-def _ci_value(x: dict, scale: float = 100) -> str:
+def _ci_value(x: dict, scale: float = 100, missing: str = "not reached") -> str:
     lo, hi = x["ci95"]
     if x["value"] is None:
-        return "not reached"
+        return missing
     bounds = f" [{num(lo * scale)}, {num(hi * scale)}]" if lo is not None else " [interval undefined]"
     return f"{num(x['value'] * scale)}{bounds}"
 
@@ -156,10 +156,10 @@ def study_curves() -> str:
                     continue
                 rows.append([f"{pct(at['harmful_refusal_level'])}% ((a) − {num(float(drop) * 100, 0)} points)", name,
                              _ci_value(x["look_alike_refusal"]), _ci_value(x["reduction_vs_reference"])])
-        out.append(f"Look-alike refusal at matched harmful refusal ({suite}; (a) = {ref['point']}: {pct(ref['harmful_refusal'])}% harmful, "
+        out.append(f"Lowest look-alike refusal with harmful refusal at least the level ({suite}; (a) = {ref['point']}: {pct(ref['harmful_refusal'])}% harmful, "
                    f"{pct(ref['look_alike_refusal'])}% look-alikes refused; 95% paired bootstrap intervals):\n\n"
                    + table(["harmful refusal level", "curve", "look-alikes refused (%)", "reduction vs (a) (%)"], rows))
-        rows = [[pair, _ci_value(g, 100)] for pair, g in stats["gaps"].items()]
+        rows = [[pair, _ci_value(g, 100, "no shared range")] for pair, g in stats["gaps"].items()]
         out.append(f"Mean gap between curves ({suite}; look-alike refusal, points; positive = the second curve over-refuses less):\n\n"
                    + table(["curves", "mean gap [95%]"], rows))
     return "\n".join(out) + source("study_curves.json")
@@ -406,6 +406,8 @@ def headline(at: Path = ROOT / "README.md") -> str:
     blind = blind_split(jd)
     j = jd["learned"][blind]
     s = load("study_tradeoff.json")["variants"]
+    o = load("study_tradeoff.json")["variants_ood"]
+    paired = next(p for p in load("study_curves.json")["curves"]["ood"]["(c) paired look-alikes"] if p["point"].endswith("K=150"))
     seeds = load("study_seeds.json")["seeds"]
     e = load("evolve_predict.json")["evolve"]
     p = load("evolve_predict_predictor.json")["predictor"]["nested_cv_all_default"]
@@ -425,6 +427,10 @@ def headline(at: Path = ROOT / "README.md") -> str:
         ["[Trigger-aware fix](" + base + "study.md), same training budget",
          f"trigger-benign refused {pct(a_t)}% → {pct(c_t)}%, harmful refused {pct(a_h)}% → {pct(c_h)}% "
          f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds)"],
+        ["[The fix out of distribution](" + base + "study.md#trade-off-curves-and-the-fix-out-of-distribution) (ood suite)",
+         f"look-alikes refused {pct(o['safety']['trigger_benign_refusal']['rate'])}% → {pct(o['triggers']['trigger_benign_refusal']['rate'])}%, "
+         f"but harmful refused {pct(o['safety']['harmful_refusal']['rate'])}% → {pct(o['triggers']['harmful_refusal']['rate'])}%; "
+         f"with paired look-alikes {pct(paired['trigger_benign']['rate'])}% / {pct(paired['harmful']['rate'])}%"],
         ["[Harmfulness-gated ablation](" + base + "study.md) (no training)",
          f"trigger-benign refused {pct(a_t)}% → {pct(g_t)}%, harmful {pct(s['gated']['harmful_refusal']['rate'])}%"],
         ["[Evolved pseudo-malicious prompts](" + base + "evolve.md)",

@@ -11,7 +11,7 @@ point's rates (Wilson 95%), look-alike refusal at matched harmful refusal ((a)'s
 --drops) with its reduction against (a), and the mean gap between curves, each with a paired
 bootstrap 95% interval over prompts; writes OUT/curves.html with one plot per suite.
 
-    python benchmarks/study_curves.py --out runs/study [--ks 50 150] [--epochs 1 2 3] [--paired] [--suites core ood] [--quick]
+    python benchmarks/study_curves.py --out runs/study [--ks 50 150] [--epochs 1 2 3] [--paired] [--coarse c] [--suites core ood] [--quick]
 
 The generic pool holds 189 plain benign requests, so (b) stops there (K <= 189).
 """
@@ -39,18 +39,22 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, nargs="+", default=[1, 2, 3])
     ap.add_argument("--paired", action="store_true", help="also trace (c) with paired look-alikes only")
     ap.add_argument("--suites", nargs="+", default=["core", "ood"])
+    ap.add_argument("--coarse", nargs="*", default=[], choices=["b", "c", "paired"],
+                    help="curves traced only at K=0 and the study's own K (to spend training time on the others)")
     ap.add_argument("--drops", type=float, nargs="+", default=[0.05, 0.10])
     ap.add_argument("--n-boot", type=int, default=1000)
     args = ap.parse_args()
     settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model)
-    ks = tuple(sorted({0.0, *args.ks}))
+    def ks(curve: str) -> tuple[float, ...]:
+        return (0.0, float(settings.budget.extra)) if curve in args.coarse else tuple(sorted({0.0, float(settings.budget.extra), *args.ks}))
+
     specs = [
         CurveSpec(LABELS["safety"], "safety", "epochs", tuple(sorted({0.0, settings.sft.epochs, *args.epochs}))),
-        CurveSpec(LABELS["generic"], "generic", "K", ks),
-        CurveSpec(LABELS["triggers"], "triggers", "K", ks),
+        CurveSpec(LABELS["generic"], "generic", "K", ks("b")),
+        CurveSpec(LABELS["triggers"], "triggers", "K", ks("c")),
     ]
     if args.paired:
-        specs.append(CurveSpec("(c) paired look-alikes", "triggers", "K", ks, (("look_alikes", "paired"),)))
+        specs.append(CurveSpec("(c) paired look-alikes", "triggers", "K", ks("paired"), (("look_alikes", "paired"),)))
     out = Path(args.out)
     curves = trace(out, settings, specs, args.suites)
 

@@ -10,12 +10,16 @@ from refusalkit.train.align import trigger_twins
 from refusalkit.train.curves import Point, at_level, compare, mean_gap
 
 
-def test_at_level_interpolates_between_points_and_refuses_to_extrapolate():
+def test_at_level_is_the_best_over_refusal_that_keeps_the_harmful_level():
     pts = [(0.6, 0.1), (1.0, 0.5), (0.8, 0.2), (None, 0.9)]  # unsorted; an undefined point is skipped
-    assert at_level(pts, 0.9) == pytest.approx(0.35)
+    assert at_level(pts, 0.9) == pytest.approx(0.35)  # interpolated between (0.8, 0.2) and (1.0, 0.5)
     assert at_level(pts, 0.6) == pytest.approx(0.1)
-    assert at_level(pts, 0.5) is None and at_level(pts, 1.01) is None
-    assert at_level([(0.8, 0.2), (0.8, 0.4)], 0.8) == pytest.approx(0.3)  # points sharing an x are averaged
+    assert at_level(pts, 0.5) == pytest.approx(0.1)  # every point keeps more harmful refusal: its best one
+    assert at_level(pts, 1.01) is None  # no point reaches the level
+    assert at_level([(1.0, 0.5), (0.95, 0.2)], 0.9) == pytest.approx(0.2)
+    assert at_level([(1.0, 0.5), (0.9, 0.4), (0.95, 0.1)], 0.9) == pytest.approx(0.1)  # a better point above the level counts
+    assert at_level([(0.8, 0.2), (0.8, 0.4)], 0.8) == pytest.approx(0.2)  # the better of two points at one level
+    assert at_level([(0.8, 0.2), (0.8, 0.4), (1.0, 0.5)], 0.9) == pytest.approx(0.4)  # interpolated from their mean
 
 
 def test_mean_gap_is_the_area_between_curves_over_their_shared_range():

@@ -83,12 +83,18 @@ def _sorted_curve(pts: Sequence[tuple[float | None, float | None]]) -> tuple[np.
 
 
 def at_level(pts: Sequence[tuple[float | None, float | None]], level: float) -> float | None:
-    """The curve's look-alike refusal at harmful refusal ``level``, linearly interpolated between its
-    points; None when ``level`` lies outside the harmful refusal the curve reaches."""
+    """The lowest look-alike refusal the curve reaches while keeping harmful refusal at ``level`` or
+    above: over its points with harmful refusal >= ``level`` and, when ``level`` lies within the curve,
+    the point linearly interpolated at ``level`` (between points sharing a harmful refusal, their mean). A method whose every point stays above ``level`` is
+    judged by its best point (it never needed to give that much up); None when no point reaches
+    ``level``."""
     xs, ys = _sorted_curve(pts)
-    if not len(xs) or level < xs[0] - 1e-12 or level > xs[-1] + 1e-12:
+    if not len(xs) or level > xs[-1] + 1e-12:
         return None
-    return float(np.interp(level, xs, ys))
+    candidates = [y for x, y in pts if x is not None and y is not None and x >= level - 1e-12]
+    if level >= xs[0]:
+        candidates.append(float(np.interp(level, xs, ys)))
+    return float(min(candidates))
 
 
 def mean_gap(a: Sequence[tuple[float | None, float | None]], b: Sequence[tuple[float | None, float | None]]) -> float | None:
@@ -111,9 +117,9 @@ def compare(curves: dict[str, list[Point]], suite: str, ids: dict[str, list[str]
             pairs: Sequence[tuple[str, str]] = (), n_boot: int = 1000, seed: int = 0) -> dict:
     """Statistics of the curves on one suite, each with a paired bootstrap 95% interval over prompts:
 
-    - ``at_matched``: per curve, look-alike refusal at harmful refusal = ``reference``'s minus each of
-      ``drops`` (e.g. (a)'s level minus 5 points), and ``reduction_vs_reference``: 1 - that / the
-      reference's own look-alike refusal (0.5 = halved);
+    - ``at_matched``: per curve, the lowest look-alike refusal it reaches with harmful refusal at least
+      ``reference``'s minus each of ``drops`` (:func:`at_level`; e.g. (a)'s level minus 5 points), and
+      ``reduction_vs_reference``: 1 - that / the reference's own look-alike refusal (0.5 = halved);
     - ``gaps``: per ``(a, b)`` in ``pairs``, :func:`mean_gap` (positive = ``b`` is better).
 
     Resampling draws prompts with replacement within each group, so each group keeps its size.
