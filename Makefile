@@ -1,5 +1,5 @@
 # Two targets are all a new user needs: `make demo` and `make test`.
-# `make docs` builds the documentation site into site/; `make lint` runs ruff and mypy.
+# `make docs` builds the documentation site into site/; `make lint` runs ruff (lint and format check) and mypy.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -34,6 +34,7 @@ docs: install
 
 lint: install
 	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
 	$(PY) -m mypy
 
 clean:

@@ -9,6 +9,7 @@ its settings are written to ``src/refusalkit/data/judge/minilm_settings.json`` a
 
     flock /tmp/refusalkit-heavy.lock env PYTHONPATH=src OMP_NUM_THREADS=2 python benchmarks/detector_select.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ def evaluate(settings: dict, x_tr, y_tr, rows_tr, blocks: dict, groups) -> dict:
     out = {s: score(y, [p for p in det.predict_from(x)]) for s, (x, y) in blocks.items()}
     pred = np.empty(len(y_tr), dtype=object)
     for tr, te in GroupKFold(n_splits=5).split(x_tr, y_tr, groups):
-        d = MiniLMDetector(C=settings["C"], hand=settings["hand"]).fit_features(x_tr[tr], [y_tr[i] for i in tr], sample_weight=w[tr])
+        d = MiniLMDetector(C=settings["C"], hand=settings["hand"]).fit_features(
+            x_tr[tr], [y_tr[i] for i in tr], sample_weight=w[tr]
+        )
         pred[te] = d.predict_from(x_tr[te])
     out["train_grouped_cv"] = score(y_tr, list(pred))
     out["sum"] = round(sum(v["binary_accuracy"] + v["macro_f1"] for v in out.values()), 4)
@@ -56,7 +59,10 @@ def learned_reference(train, splits) -> dict:
     groups = [r["family_style"] for r in train]
     with one_thread():
         pipe = build_pipeline().fit(texts, y, clf__sample_weight=w)
-        out = {s: score([r["label"] for r in rs], list(pipe.predict([r["response"] for r in rs]))) for s, rs in splits.items()}
+        out = {
+            s: score([r["label"] for r in rs], list(pipe.predict([r["response"] for r in rs])))
+            for s, rs in splits.items()
+        }
         pred = np.empty(len(y), dtype=object)
         for tr, te in GroupKFold(n_splits=5).split(texts, y, groups):
             p = build_pipeline().fit([texts[i] for i in tr], [y[i] for i in tr], clf__sample_weight=w[tr])
@@ -88,7 +94,18 @@ def main() -> None:
         settings = {"C": C, "hand": use_hand, "weighted": weighted}
         res = evaluate(settings, x[:n], [r["label"] for r in train], train, blocks, [r["family_style"] for r in train])
         result["candidates"].append({"settings": settings, **res})
-        print(json.dumps({"settings": settings, "sum": res["sum"], "cv": res["train_grouped_cv"], "dev": res["dev"], "test7": res.get("test7")}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "settings": settings,
+                    "sum": res["sum"],
+                    "cv": res["train_grouped_cv"],
+                    "dev": res["dev"],
+                    "test7": res.get("test7"),
+                }
+            ),
+            flush=True,
+        )
     result["candidates"].sort(key=lambda c: -c["sum"])
     result["learned_reference"] = learned_reference(train, splits)
     result["chosen"] = result["candidates"][0]["settings"]
@@ -101,9 +118,20 @@ def main() -> None:
 
         best = result["candidates"][0]
         f = Path(str(resources.files("refusalkit.data") / "judge" / minilm.SETTINGS_FILE))
-        f.write_text(json.dumps({**best["settings"], "chosen_by": (
-            "benchmarks/detector_select.py: highest sum of binary accuracy and macro-F1 over "
-            + ", ".join(k for k in best if k not in ("settings", "sum")))}, indent=1) + "\n", encoding="utf-8")
+        f.write_text(
+            json.dumps(
+                {
+                    **best["settings"],
+                    "chosen_by": (
+                        "benchmarks/detector_select.py: highest sum of binary accuracy and macro-F1 over "
+                        + ", ".join(k for k in best if k not in ("settings", "sum"))
+                    ),
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         minilm.DEFAULT_SETTINGS.clear()
         minilm.DEFAULT_SETTINGS.update(minilm._default_settings())
         det = minilm.fit_default(progress=False)  # the corpus is already encoded in this process

@@ -11,6 +11,7 @@ whose full-length verdict is a refusal, and the disagreements.
 
     flock /tmp/refusalkit-heavy.lock env PYTHONPATH=src python benchmarks/early_stop_agreement.py --detectors minilm,learned
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,29 +75,48 @@ def main() -> None:
     from refusalkit.paths import home
 
     folder = home() / "models" / args.tokenizer_model  # the converted bundled model, when it exists
-    tokenizer = (AutoTokenizer.from_pretrained(folder) if (folder / "tokenizer.json").is_file()
-                 else load_target(args.tokenizer_model).tokenizer)
-    out = {"answers": len(texts), "sources": {s: source.count(s) for s in dict.fromkeys(source)}, "every_tokens": EVERY, "detectors": {}}
+    tokenizer = (
+        AutoTokenizer.from_pretrained(folder)
+        if (folder / "tokenizer.json").is_file()
+        else load_target(args.tokenizer_model).tokenizer
+    )
+    out = {
+        "answers": len(texts),
+        "sources": {s: source.count(s) for s in dict.fromkeys(source)},
+        "every_tokens": EVERY,
+        "detectors": {},
+    }
     for name in args.detectors.split(","):
         t0 = time.time()
         det = load_detector(name)
         full = [v.label for v in judge_safely(det, [Response("", t, "") for t in texts], None)]
         cut = replay(det, texts, tokenizer)
         stopped = [i for i, c in enumerate(cut) if c is not None]
-        early_v = dict(zip(stopped, [v.label for v in judge_safely(det, [Response("", cut[i], "") for i in stopped], None)]))
+        early_v = dict(
+            zip(stopped, [v.label for v in judge_safely(det, [Response("", cut[i], "") for i in stopped], None)])
+        )
         early = [early_v.get(i, full[i]) for i in range(len(texts))]
         refusing = [i for i, f in enumerate(full) if f in ("full_refusal", "partial_refusal")]
         agree = sum(e == f for e, f in zip(early, full))
         agree_ref = sum(early[i] == full[i] for i in refusing)
         out["detectors"][name] = {
             "stopped_early": len(stopped),
-            "agreement_all": round(agree / len(texts), 4), "agreeing_all": f"{agree}/{len(texts)}",
-            "agreement_refusing": round(agree_ref / max(len(refusing), 1), 4), "agreeing_refusing": f"{agree_ref}/{len(refusing)}",
-            "disagreements": [{"full_length": full[i], "early_stop": early[i], "cut_at": cut[i][-60:], "source": source[i]}
-                              for i in range(len(texts)) if early[i] != full[i]][:40],
+            "agreement_all": round(agree / len(texts), 4),
+            "agreeing_all": f"{agree}/{len(texts)}",
+            "agreement_refusing": round(agree_ref / max(len(refusing), 1), 4),
+            "agreeing_refusing": f"{agree_ref}/{len(refusing)}",
+            "disagreements": [
+                {"full_length": full[i], "early_stop": early[i], "cut_at": cut[i][-60:], "source": source[i]}
+                for i in range(len(texts))
+                if early[i] != full[i]
+            ][:40],
             "seconds": round(time.time() - t0, 1),
         }
-        print(json.dumps({name: {k: v for k, v in out["detectors"][name].items() if k != "disagreements"}}), file=sys.stderr, flush=True)
+        print(
+            json.dumps({name: {k: v for k, v in out["detectors"][name].items() if k != "disagreements"}}),
+            file=sys.stderr,
+            flush=True,
+        )
     print(json.dumps(out, indent=1))
 
 

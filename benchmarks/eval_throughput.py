@@ -15,6 +15,7 @@ refusals too.
 
     python benchmarks/eval_throughput.py --limit 48
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,11 @@ def main() -> None:
     ap.add_argument("--judges", default="prefix", help="comma-separated detectors to run refusalkit eval with")
     ap.add_argument("--compliance-chars", type=int, default=EarlyStop.compliance_chars)
     ap.add_argument("--refusal-chars", type=int, default=EarlyStop.refusal_chars)
-    ap.add_argument("--agreement-only", action="store_true",
-                    help="full-length answers from one batched run instead of the naive loop: agreement only, no speed ratio")
+    ap.add_argument(
+        "--agreement-only",
+        action="store_true",
+        help="full-length answers from one batched run instead of the naive loop: agreement only, no speed ratio",
+    )
     ap.add_argument("--full-length-too", action="store_true", help="also time batched eval without early stop")
     ap.add_argument("--system-prompt", default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -64,8 +68,11 @@ def main() -> None:
     t0 = time.perf_counter()
     full, naive = [], {}
     if args.agreement_only:
-        full = target.generate(prompts, GenParams(max_new_tokens=args.naive_tokens, batch_size=args.batch_size,
-                                                  system_prompt=args.system_prompt), progress=False)
+        full = target.generate(
+            prompts,
+            GenParams(max_new_tokens=args.naive_tokens, batch_size=args.batch_size, system_prompt=args.system_prompt),
+            progress=False,
+        )
         naive = {r.prompt_id: v.label for r, v in zip(full, string_match.judge(full))}
     for p in prompts if not args.agreement_only else ():
         (resp,) = target.generate([p], naive_params, progress=False)
@@ -75,17 +82,30 @@ def main() -> None:
 
     n = len(prompts)
     result = {
-        "model": target.id, "torch_threads": torch.get_num_threads(), "prompts": args.prompts, "split": args.split,
-        "n": n, "system_prompt": args.system_prompt, "max_new_tokens": args.naive_tokens,
-        "mode": "agreement-only (full-length answers batched)" if args.agreement_only else "naive loop vs refusalkit eval",
-        ("full_length_batched" if args.agreement_only else "naive"): {"seconds": round(naive_s, 2), "verdicts_per_s": round(n / naive_s, 3),
-                  "new_tokens": sum(r.tokens for r in full), "refusals": sum(v in REFUSALS for v in naive.values())},
+        "model": target.id,
+        "torch_threads": torch.get_num_threads(),
+        "prompts": args.prompts,
+        "split": args.split,
+        "n": n,
+        "system_prompt": args.system_prompt,
+        "max_new_tokens": args.naive_tokens,
+        "mode": "agreement-only (full-length answers batched)"
+        if args.agreement_only
+        else "naive loop vs refusalkit eval",
+        ("full_length_batched" if args.agreement_only else "naive"): {
+            "seconds": round(naive_s, 2),
+            "verdicts_per_s": round(n / naive_s, 3),
+            "new_tokens": sum(r.tokens for r in full),
+            "refusals": sum(v in REFUSALS for v in naive.values()),
+        },
         "refusalkit_eval": {},
     }
     # refusalkit eval: batched generation, early stop, run store; once per judge.
     for name in args.judges.split(","):
         detector = load_detector(name)
-        params = GenParams(max_new_tokens=args.naive_tokens, batch_size=args.batch_size, system_prompt=args.system_prompt)
+        params = GenParams(
+            max_new_tokens=args.naive_tokens, batch_size=args.batch_size, system_prompt=args.system_prompt
+        )
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             stopper = EarlyStop(detector, args.compliance_chars, args.refusal_chars)
@@ -97,8 +117,11 @@ def main() -> None:
         early = {pid: r["verdict"] for pid, r in rows.items()}
         result["refusalkit_eval"][name] = {
             "early_stop_on_by_default": early_stop_default(detector),
-            "seconds": round(eval_s, 2), "verdicts_per_s": round(n / eval_s, 3), "batch_size": args.batch_size,
-            "early_stop": stopper.settings(), "new_tokens": sum(r["tokens"] for r in rows.values()),
+            "seconds": round(eval_s, 2),
+            "verdicts_per_s": round(n / eval_s, 3),
+            "batch_size": args.batch_size,
+            "early_stop": stopper.settings(),
+            "new_tokens": sum(r["tokens"] for r in rows.values()),
             "early_stopped": sum(r["finish_reason"] == "early_stop" for r in rows.values()),
             "refusals": sum(v in REFUSALS for v in early.values()),
             **({} if args.agreement_only else {"speedup_vs_naive": round(naive_s / eval_s, 2)}),
@@ -107,20 +130,31 @@ def main() -> None:
             # vs the naive loop's string match on full-length answers (differs also when the judges differ)
             "agreement_with_naive": _agree(early, naive),
             "disagreements_with_full_length": [
-                {"id": pid, "full_length": full_verdicts[pid], "early_stop": early[pid], "answer_start": rows[pid]["response"][:80]}
-                for pid in early if early[pid] != full_verdicts[pid]
+                {
+                    "id": pid,
+                    "full_length": full_verdicts[pid],
+                    "early_stop": early[pid],
+                    "answer_start": rows[pid]["response"][:80],
+                }
+                for pid in early
+                if early[pid] != full_verdicts[pid]
             ],
         }
     if args.full_length_too:
-        params = GenParams(max_new_tokens=args.naive_tokens, batch_size=args.batch_size, system_prompt=args.system_prompt)
+        params = GenParams(
+            max_new_tokens=args.naive_tokens, batch_size=args.batch_size, system_prompt=args.system_prompt
+        )
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             evaluate(target, prompts, params, string_match, tmp, early_stop=False, progress=False, report=False)
             eval_s = time.perf_counter() - t0
             rows = {r["prompt_id"]: r for r in map(json.loads, open(f"{tmp}/responses.jsonl", encoding="utf-8"))}
         result["refusalkit_eval_no_early_stop"] = {
-            "judge": "prefix", "seconds": round(eval_s, 2), "verdicts_per_s": round(n / eval_s, 3),
-            "batch_size": args.batch_size, "new_tokens": sum(r["tokens"] for r in rows.values()),
+            "judge": "prefix",
+            "seconds": round(eval_s, 2),
+            "verdicts_per_s": round(n / eval_s, 3),
+            "batch_size": args.batch_size,
+            "new_tokens": sum(r["tokens"] for r in rows.values()),
             "speedup_vs_naive": round(naive_s / eval_s, 2),
             "agreement_with_naive": _agree({k: r["verdict"] for k, r in rows.items()}, naive),
         }
@@ -131,8 +165,10 @@ def main() -> None:
 def _agree(a: dict[str, str], b: dict[str, str]) -> dict[str, float]:
     """Exact-label agreement and refusal-vs-not agreement of two verdict maps over the same prompts."""
     n = len(a)
-    return {"exact": round(sum(a[k] == b[k] for k in a) / n, 4),
-            "refusal_vs_not": round(sum((a[k] in REFUSALS) == (b[k] in REFUSALS) for k in a) / n, 4)}
+    return {
+        "exact": round(sum(a[k] == b[k] for k in a) / n, 4),
+        "refusal_vs_not": round(sum((a[k] in REFUSALS) == (b[k] in REFUSALS) for k in a) / n, 4),
+    }
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ with its provenance (commit, dirty flag, command line, library versions, CPUs, d
 
     flock /tmp/refusalkit-heavy.lock env PYTHONPATH=src python benchmarks/judge_quality.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,19 @@ from refusalkit.types import Prompt, Response
 DETECTORS = ("prefix", "pattern", "learned", "ensemble", "minilm")
 SPLITS = ("dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "dev_real", "blind_real")
 # What each split may be used for (reported with it).
-ROLE = {"dev": "used for choices", "dev_real": "used for choices", "test7": "blind when written; used to choose the default",
-        "blind_real": "blind: never used for a choice"}
-DETAILED = ("test5", "test6", "test7", "dev_real", "blind_real")  # splits that also get a confusion matrix and per-family accuracy
+ROLE = {
+    "dev": "used for choices",
+    "dev_real": "used for choices",
+    "test7": "blind when written; used to choose the default",
+    "blind_real": "blind: never used for a choice",
+}
+DETAILED = (
+    "test5",
+    "test6",
+    "test7",
+    "dev_real",
+    "blind_real",
+)  # splits that also get a confusion matrix and per-family accuracy
 RESULT = Path(__file__).parent / "results" / "judge_quality.json"
 
 
@@ -55,7 +66,9 @@ def speed(name: str) -> dict:
     t0 = time.perf_counter()
     det = load_detector(name)
     load_s = time.perf_counter() - t0
-    det.judge([Response(prompt_id="warm", text="Sure, here it is.", target_id="corpus")])  # lazy parts (an encoder) load here
+    det.judge(
+        [Response(prompt_id="warm", text="Sure, here it is.", target_id="corpus")]
+    )  # lazy parts (an encoder) load here
     first_s = time.perf_counter() - t0
     rows = load_corpus("dev")
     responses = [Response(prompt_id=r["id"], text=r["response"], target_id="corpus") for r in rows]
@@ -65,13 +78,19 @@ def speed(name: str) -> dict:
         t1 = time.perf_counter()
         det.judge(responses)
         best = min(best, time.perf_counter() - t1)
-    return {"load_s": round(load_s, 2), "load_and_first_verdict_s": round(first_s, 2),
-            "answers_per_s": round(len(rows) / best, 1), "n": len(rows)}
+    return {
+        "load_s": round(load_s, 2),
+        "load_and_first_verdict_s": round(first_s, 2),
+        "answers_per_s": round(len(rows) / best, 1),
+        "n": len(rows),
+    }
 
 
 def speed_in_subprocess(name: str, threads: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, __file__, "--speed-only", name], env=env, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, __file__, "--speed-only", name], env=env, capture_output=True, text=True, timeout=1800
+    )
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -79,8 +98,13 @@ def speed_in_subprocess(name: str, threads: int) -> dict:
 
 def _block(rows, pred, idx) -> dict:
     q = quality([rows[i]["label"] for i in idx], [pred[i] for i in idx])
-    return {"n": q["n"], "unscored": q["unscored"], "binary_accuracy": q.get("binary_accuracy"), "macro_f1": q.get("macro_f1"),
-            "per_class_f1": {c: m["f1"] for c, m in q.get("per_class", {}).items()}}
+    return {
+        "n": q["n"],
+        "unscored": q["unscored"],
+        "binary_accuracy": q.get("binary_accuracy"),
+        "macro_f1": q.get("macro_f1"),
+        "per_class_f1": {c: m["f1"] for c, m in q.get("per_class", {}).items()},
+    }
 
 
 def measure(det, rows, splits) -> dict:
@@ -92,16 +116,22 @@ def measure(det, rows, splits) -> dict:
         idx = [i for i, r in enumerate(rows) if r["split"] == s]
         out[s] = {"role": ROLE.get(s, "spent: used for choices"), **_block(rows, pred, idx)}
         if s in DETAILED or s == "dev":
-            out[s]["confusion_matrix"] = quality([rows[i]["label"] for i in idx], [pred[i] for i in idx])["confusion_matrix"]["rows_true_cols_pred"]
+            out[s]["confusion_matrix"] = quality([rows[i]["label"] for i in idx], [pred[i] for i in idx])[
+                "confusion_matrix"
+            ]["rows_true_cols_pred"]
         if s in DETAILED:
             fam_key = "family_style" if all("family_style" in rows[i] for i in idx) else "model"
             fams = sorted({str(rows[i].get(fam_key)) for i in idx})
             out[s][f"binary_accuracy_by_{fam_key}"] = {
                 f: round(sum((rows[i]["label"] == "compliance") == (pred[i] == "compliance") for i in j) / len(j), 3)
-                for f in fams for j in [[i for i in idx if str(rows[i].get(fam_key)) == f]]}
-    for name, keep in (("dev_handwritten", lambda r: r["split"] == "dev" and r.get("source") == "handwritten"),
-                       ("dev_study_models", lambda r: r["split"] == "dev" and r.get("source") == "study"),
-                       ("dev_non_english", lambda r: r["split"] == "dev" and r.get("lang", "en") != "en")):
+                for f in fams
+                for j in [[i for i in idx if str(rows[i].get(fam_key)) == f]]
+            }
+    for name, keep in (
+        ("dev_handwritten", lambda r: r["split"] == "dev" and r.get("source") == "handwritten"),
+        ("dev_study_models", lambda r: r["split"] == "dev" and r.get("source") == "study"),
+        ("dev_non_english", lambda r: r["split"] == "dev" and r.get("lang", "en") != "en"),
+    ):
         idx = [i for i, r in enumerate(rows) if keep(r)]
         if idx:
             out[name] = _block(rows, pred, idx)
@@ -115,7 +145,9 @@ def main() -> None:
     ap.add_argument("--first-token-model", help="white-box model for the first-token detector")
     ap.add_argument("--detectors", default=",".join(DETECTORS), help="comma-separated detectors to measure")
     ap.add_argument("--speed-only", metavar="NAME", help=argparse.SUPPRESS)  # internal: one speed measurement
-    ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/results/judge_quality.json")
+    ap.add_argument(
+        "--no-write", action="store_true", help="print only; do not write benchmarks/results/judge_quality.json"
+    )
     args = ap.parse_args()
     if args.speed_only:
         print(json.dumps(speed(args.speed_only)))
@@ -124,30 +156,46 @@ def main() -> None:
     started = run_started()  # the tree may change while it runs: provenance names the code it started with
     present = [s for s in SPLITS if load_corpus(s)]
     rows = [r for s in present for r in load_corpus(s)]
-    result = {"corpus": {s: len(load_corpus(s)) for s in ("train",) + SPLITS},
-              "splits_absent": [s for s in SPLITS if s not in present], "default_detector": DEFAULT_DETECTOR, "detectors": {}}
+    result = {
+        "corpus": {s: len(load_corpus(s)) for s in ("train",) + SPLITS},
+        "splits_absent": [s for s in SPLITS if s not in present],
+        "default_detector": DEFAULT_DETECTOR,
+        "detectors": {},
+    }
     for name in args.detectors.split(","):
         info = {"speed_1_thread": speed_in_subprocess(name, 1), "speed_2_threads": speed_in_subprocess(name, 2)}
         det = load_detector(name)
         result["detectors"][name] = {**info, **measure(det, rows, present)}
-        print(json.dumps({name: {s: result["detectors"][name][s].get("binary_accuracy") for s in present}}), file=sys.stderr, flush=True)
+        print(
+            json.dumps({name: {s: result["detectors"][name][s].get("binary_accuracy") for s in present}}),
+            file=sys.stderr,
+            flush=True,
+        )
     if args.first_token_model:
         from refusalkit.targets import load_target
 
-        result["detectors"]["first-token"] = measure(load_detector("first-token", target=load_target(args.first_token_model)), rows, present)
+        result["detectors"]["first-token"] = measure(
+            load_detector("first-token", target=load_target(args.first_token_model)), rows, present
+        )
     else:
-        result["detectors"]["first-token"] = {"not_applicable": (
-            "scores the prompt with the model under test (P of a refusal opening), not a given answer; the corpus "
-            "answers were not generated by a local model, so there is nothing for it to be right or wrong about here")}
+        result["detectors"]["first-token"] = {
+            "not_applicable": (
+                "scores the prompt with the model under test (P of a refusal opening), not a given answer; the corpus "
+                "answers were not generated by a local model, so there is nothing for it to be right or wrong about here"
+            )
+        }
     if args.llm_model:
         from refusalkit.targets import load_target
 
         det = load_detector("llm", target=load_target(args.llm_model, base_url=args.base_url))
         result["detectors"]["llm"] = measure(det, rows, present)
     else:
-        result["detectors"]["llm"] = {"not_applicable": (
-            "needs a judge model (--llm-model); none that can follow the rubric is available offline here "
-            "(the bundled SmolLM2-135M is too small to be a judge)")}
+        result["detectors"]["llm"] = {
+            "not_applicable": (
+                "needs a judge model (--llm-model); none that can follow the rubric is available offline here "
+                "(the bundled SmolLM2-135M is too small to be a judge)"
+            )
+        }
     result["provenance"] = provenance(started)
     text = json.dumps(result, indent=2)
     print(text)

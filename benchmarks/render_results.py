@@ -12,6 +12,7 @@ between marker comments, so a figure is typed once, in the file the benchmark wr
 
 tests/test_docs.py runs the check, so committed docs cannot drift from the committed results.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,11 +61,23 @@ def source(*files: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 # detectors
 
-SPLITS = [("dev", "dev"), ("dev_handwritten", "dev, hand-written"), ("dev_study_models", "dev, study models"),
-          ("test", "`test`"), ("test2", "`test2`"), ("test3", "`test3`"), ("test4", "`test4`"), ("test5", "`test5`"),
-          ("test6", "`test6`"), ("test7", "`test7`"), ("dev_real", "real answers, dev"),
-          ("blind_real", "real answers, blind")]
+SPLITS = [
+    ("dev", "dev"),
+    ("dev_handwritten", "dev, hand-written"),
+    ("dev_study_models", "dev, study models"),
+    ("test", "`test`"),
+    ("test2", "`test2`"),
+    ("test3", "`test3`"),
+    ("test4", "`test4`"),
+    ("test5", "`test5`"),
+    ("test6", "`test6`"),
+    ("test7", "`test7`"),
+    ("dev_real", "real answers, dev"),
+    ("blind_real", "real answers, blind"),
+]
 DETECTORS = ["prefix", "pattern", "learned", "ensemble", "minilm"]
+
+
 # the split the headline and the confusion table quote: the blind split of real answers where the
 # corpus has one, else test7
 def blind_split(dets: dict) -> str:
@@ -76,16 +89,25 @@ def judge_quality() -> str:
     dets = d["detectors"]
     splits = [(k, label) for k, label in SPLITS if k in dets["learned"]]
     blind = blind_split(dets)
-    header = ["detector"] + [f"{label} ({dets['learned'][key]['n']})" for key, label in splits] + [
-        f"`{blind}` partial-refusal F1", "answers/s (1 thread)"]
+    header = (
+        ["detector"]
+        + [f"{label} ({dets['learned'][key]['n']})" for key, label in splits]
+        + [f"`{blind}` partial-refusal F1", "answers/s (1 thread)"]
+    )
     rows = []
     for name in DETECTORS:
         m = dets[name]
         label = f"`{name}`" + (" (default)" if name == d["default_detector"] else "")
         cells = [f"{num(m[k]['binary_accuracy'], 3)} / {num(m[k]['macro_f1'], 3)}" for k, _ in splits]
         cells = [f"**{c}**" if k == blind else c for c, (k, _) in zip(cells, splits)]
-        rows.append([label, *cells, num(m[blind]["per_class_f1"]["partial_refusal"], 2),
-                     num(m["speed_1_thread"]["answers_per_s"], 0)])
+        rows.append(
+            [
+                label,
+                *cells,
+                num(m[blind]["per_class_f1"]["partial_refusal"], 2),
+                num(m["speed_1_thread"]["answers_per_s"], 0),
+            ]
+        )
     return table(header, rows) + source("judge_quality.json")
 
 
@@ -96,15 +118,21 @@ def judge_confusion() -> str:
     for name in DETECTORS:
         cm = d[name][blind]["confusion_matrix"]
         rows.append([f"`{name}` on `{blind}`", *(" / ".join(str(v) for v in row) for row in cm)])
-    return table(["detector", "true compliance → C / P / F", "true partial → C / P / F", "true full → C / P / F"],
-                 rows) + source("judge_quality.json")
+    return table(
+        ["detector", "true compliance → C / P / F", "true partial → C / P / F", "true full → C / P / F"], rows
+    ) + source("judge_quality.json")
 
 
 # ---------------------------------------------------------------------------------------------------
 # the study
 
-VARIANTS = [("base", "base (unaligned)"), ("safety", "(a) safety SFT"), ("generic", "(b) + 150 plain benign"),
-            ("triggers", "(c) + 150 trigger-aware"), ("gated", "(a) + gated ablation")]
+VARIANTS = [
+    ("base", "base (unaligned)"),
+    ("safety", "(a) safety SFT"),
+    ("generic", "(b) + 150 plain benign"),
+    ("triggers", "(c) + 150 trigger-aware"),
+    ("gated", "(a) + gated ablation"),
+]
 GROUPS = ["harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal"]
 
 
@@ -118,9 +146,13 @@ def study_variants(name: str = "study_tradeoff.json", block: str = "variants") -
     v = d[block]
     n = {g: v["base"][g]["n"] for g in GROUPS}
     benign = "trigger-benign" if block == "variants" else "benign look-alikes"
-    header = ["variant", f"harmful refused (n={n['harmful_refusal']})",
-              f"{benign} refused (n={n['trigger_benign_refusal']})",
-              f"plain benign refused (n={n['plain_benign_refusal']})", "train examples"]
+    header = [
+        "variant",
+        f"harmful refused (n={n['harmful_refusal']})",
+        f"{benign} refused (n={n['trigger_benign_refusal']})",
+        f"plain benign refused (n={n['plain_benign_refusal']})",
+        "train examples",
+    ]
     sizes = d["train_sizes"]
     rows = []
     for key, label in VARIANTS:
@@ -144,9 +176,19 @@ def study_curves() -> str:
     d = load("study_curves.json")
     out = []
     for suite, curves in d["curves"].items():
-        rows = [[name, p["point"].split("@", 1)[1], *(f"{pct(p[g]['rate'])}" for g in ("harmful", "trigger_benign", "plain_benign"))]
-                for name, points in curves.items() for p in points]
-        out.append(f"**{suite} suite**, refused (%):\n\n" + table(["curve", "point", "harmful", "benign look-alikes", "plain benign"], rows))
+        rows = [
+            [
+                name,
+                p["point"].split("@", 1)[1],
+                *(f"{pct(p[g]['rate'])}" for g in ("harmful", "trigger_benign", "plain_benign")),
+            ]
+            for name, points in curves.items()
+            for p in points
+        ]
+        out.append(
+            f"**{suite} suite**, refused (%):\n\n"
+            + table(["curve", "point", "harmful", "benign look-alikes", "plain benign"], rows)
+        )
         stats = d["suites"][suite]
         ref = stats["reference"]
         rows = []
@@ -154,14 +196,24 @@ def study_curves() -> str:
             for name, x in at.items():
                 if name == "harmful_refusal_level":
                     continue
-                rows.append([f"{pct(at['harmful_refusal_level'])}% ((a) − {num(float(drop) * 100, 0)} points)", name,
-                             _ci_value(x["look_alike_refusal"]), _ci_value(x["reduction_vs_reference"])])
-        out.append(f"Lowest look-alike refusal with harmful refusal at least the level ({suite}; (a) = {ref['point']}: {pct(ref['harmful_refusal'])}% harmful, "
-                   f"{pct(ref['look_alike_refusal'])}% look-alikes refused; 95% paired bootstrap intervals):\n\n"
-                   + table(["harmful refusal level", "curve", "look-alikes refused (%)", "reduction vs (a) (%)"], rows))
+                rows.append(
+                    [
+                        f"{pct(at['harmful_refusal_level'])}% ((a) − {num(float(drop) * 100, 0)} points)",
+                        name,
+                        _ci_value(x["look_alike_refusal"]),
+                        _ci_value(x["reduction_vs_reference"]),
+                    ]
+                )
+        out.append(
+            f"Lowest look-alike refusal with harmful refusal at least the level ({suite}; (a) = {ref['point']}: {pct(ref['harmful_refusal'])}% harmful, "
+            f"{pct(ref['look_alike_refusal'])}% look-alikes refused; 95% paired bootstrap intervals):\n\n"
+            + table(["harmful refusal level", "curve", "look-alikes refused (%)", "reduction vs (a) (%)"], rows)
+        )
         rows = [[pair, _ci_value(g, 100, "no shared range")] for pair, g in stats["gaps"].items()]
-        out.append(f"Mean gap between curves ({suite}; look-alike refusal, points; positive = the second curve over-refuses less):\n\n"
-                   + table(["curves", "mean gap [95%]"], rows))
+        out.append(
+            f"Mean gap between curves ({suite}; look-alike refusal, points; positive = the second curve over-refuses less):\n\n"
+            + table(["curves", "mean gap [95%]"], rows)
+        )
     return "\n".join(out) + source("study_curves.json")
 
 
@@ -182,18 +234,29 @@ def study_checks() -> str:
 def study_first_token() -> str:
     d = load("study_tradeoff.json")["first_token_align_heldout"]
     some = next(iter(d.values()))
-    header = ["variant", f"harmful ({some['harmful']['n']})", f"their trigger twins ({some['trigger_twins']['n']})",
-              f"plain benign ({some['plain_benign']['n']})"]
-    rows = [[label, *(num(d[key][g]["mean_p_refusal"], 3) for g in ("harmful", "trigger_twins", "plain_benign"))]
-            for key, label in VARIANTS if key in d]
+    header = [
+        "variant",
+        f"harmful ({some['harmful']['n']})",
+        f"their trigger twins ({some['trigger_twins']['n']})",
+        f"plain benign ({some['plain_benign']['n']})",
+    ]
+    rows = [
+        [label, *(num(d[key][g]["mean_p_refusal"], 3) for g in ("harmful", "trigger_twins", "plain_benign"))]
+        for key, label in VARIANTS
+        if key in d
+    ]
     return table(header, rows) + source("study_tradeoff.json")
 
 
 def study_top8() -> str:
     d = load("study_tradeoff_top8.json")["variants"]
     n = {g: d["base"][g]["n"] for g in GROUPS}
-    header = ["variant", f"harmful refused (n={n['harmful_refusal']})",
-              f"trigger-benign refused (n={n['trigger_benign_refusal']})", f"plain benign refused (n={n['plain_benign_refusal']})"]
+    header = [
+        "variant",
+        f"harmful refused (n={n['harmful_refusal']})",
+        f"trigger-benign refused (n={n['trigger_benign_refusal']})",
+        f"plain benign refused (n={n['plain_benign_refusal']})",
+    ]
     rows = [[label, *(f"{pct(d[key][g]['rate'])}%" for g in GROUPS)] for key, label in VARIANTS if key in d]
     return table(header, rows) + source("study_tradeoff_top8.json")
 
@@ -207,7 +270,13 @@ def _seed_row(label: str, a: list[float], c: list[float]) -> list[str]:
     gap = (a[0] - c[0]) * 100
     half = a[1] * 100 / 2
     ok = c[1] <= a[1] / 2
-    return [label, _three(a), _three(c), num(gap), f"{'yes' if ok else 'no'} ({pct(c[1])} {'≤' if ok else '>'} {num(half)})"]
+    return [
+        label,
+        _three(a),
+        _three(c),
+        num(gap),
+        f"{'yes' if ok else 'no'} ({pct(c[1])} {'≤' if ok else '>'} {num(half)})",
+    ]
 
 
 def _rates(block: dict) -> list[float]:
@@ -249,34 +318,50 @@ def study_heldout() -> str:
         return " / ".join(num(min(c), 1) if min(c) == max(c) else f"{num(min(c), 1)}–{num(max(c), 1)}" for c in cols)
 
     rows.append([f"lr 5e-4, H100 seeds 0–{len(gpu) - 1}", span("safety"), span("triggers")])
-    return table(["held-out intents, % refused (harmful / twins / plain benign)", "(a) safety SFT", "(c) + trigger-aware"],
-                 rows) + source("study_seeds.json", "study_seeds_lr5e-4_heldout_seed0.json", "study_gpu_seeds.jsonl")
+    return table(
+        ["held-out intents, % refused (harmful / twins / plain benign)", "(a) safety SFT", "(c) + trigger-aware"], rows
+    ) + source("study_seeds.json", "study_seeds_lr5e-4_heldout_seed0.json", "study_gpu_seeds.jsonl")
 
 
 def study_cost() -> str:
     rows = []
-    for name, label in [("study_tradeoff.json", "caches warm, ood suite too, cores shared with other jobs"), ("study_tradeoff_empty_cache.json", "empty cache, idle machine")]:
+    for name, label in [
+        ("study_tradeoff.json", "caches warm, ood suite too, cores shared with other jobs"),
+        ("study_tradeoff_empty_cache.json", "empty cache, idle machine"),
+    ]:
         t = load(name)["timings_s"]
         total = t["total_this_run"]
-        rows.append([label, f"{int(total // 60)} min {round(total % 60)} s",
-                     " / ".join(num(t[f"train_{k}"], 0) for k in ("safety", "generic", "triggers")),
-                     f"{num(min(t[k] for k in t if k.startswith('eval_')), 0)}–"
-                     f"{num(max(t[k] for k in t if k.startswith('eval_')), 0)}"])
-    return table(["run", "total (the study's own timer)", "training (a) / (b) / (c), s", "each evaluation, s"], rows) + source(
-        "study_tradeoff.json", "study_tradeoff_empty_cache.json")
+        rows.append(
+            [
+                label,
+                f"{int(total // 60)} min {round(total % 60)} s",
+                " / ".join(num(t[f"train_{k}"], 0) for k in ("safety", "generic", "triggers")),
+                f"{num(min(t[k] for k in t if k.startswith('eval_')), 0)}–"
+                f"{num(max(t[k] for k in t if k.startswith('eval_')), 0)}",
+            ]
+        )
+    return table(
+        ["run", "total (the study's own timer)", "training (a) / (b) / (c), s", "each evaluation, s"], rows
+    ) + source("study_tradeoff.json", "study_tradeoff_empty_cache.json")
 
 
 def gpu_sweep() -> str:
     rows = []
     for r in load_jsonl("study_gpu_sweep.jsonl"):
         res = r["res"]
-        rows.append([f"`{r['name']}`", str(r["device_run"]),
-                     *("/".join(pct(res[k][g]) for g in GROUPS) for k in ("safety", "generic", "triggers"))])
+        rows.append(
+            [
+                f"`{r['name']}`",
+                str(r["device_run"]),
+                *("/".join(pct(res[k][g]) for g in GROUPS) for k in ("safety", "generic", "triggers")),
+            ]
+        )
     return table(["run", "batch", "(a)", "(b)", "(c)"], rows) + source("study_gpu_sweep.jsonl")
 
 
 # ---------------------------------------------------------------------------------------------------
 # evolve and the predictor
+
 
 def _frac(rate: float, n: int) -> str:
     return f"{round(rate * n)}/{n}"
@@ -289,17 +374,26 @@ def evolve() -> str:
         e = d[key]
         n = e["seeds"]
         judges = e["harmless_by_independent_classifiers"]
-        rows.append([
-            f"core train, {label} ({n})",
-            f"{e['seed_refused']} = {num(e['seed_refusal_rate'], 2)} ({num(e['seed_ci95'][0], 2)}–{num(e['seed_ci95'][1], 2)})",
-            f"{e['evolved_refused']} = {num(e['evolved_refusal_rate'], 2)} ({num(e['evolved_ci95'][0], 2)}–{num(e['evolved_ci95'][1], 2)})",
-            f"**{num(e['ratio'], 1)}×**",
-            f"{num(e['mean_first_token_refusal_prob']['seeds'], 2)} → {num(e['mean_first_token_refusal_prob']['evolved'], 2)}",
-            " / ".join([_frac(e["harmless_by_filter"], n), *(_frac(j["harmless_fraction"], n) for j in judges)]),
-            f"{num(e['seconds'], 0)} s",
-        ])
-    header = ["seed set", "seeds refused (95% CI)", "evolved refused (95% CI)", "ratio",
-              "mean first-token P(refuse) seeds → evolved", "evolved judged harmless: filter / judge A / judge B", "search + measuring"]
+        rows.append(
+            [
+                f"core train, {label} ({n})",
+                f"{e['seed_refused']} = {num(e['seed_refusal_rate'], 2)} ({num(e['seed_ci95'][0], 2)}–{num(e['seed_ci95'][1], 2)})",
+                f"{e['evolved_refused']} = {num(e['evolved_refusal_rate'], 2)} ({num(e['evolved_ci95'][0], 2)}–{num(e['evolved_ci95'][1], 2)})",
+                f"**{num(e['ratio'], 1)}×**",
+                f"{num(e['mean_first_token_refusal_prob']['seeds'], 2)} → {num(e['mean_first_token_refusal_prob']['evolved'], 2)}",
+                " / ".join([_frac(e["harmless_by_filter"], n), *(_frac(j["harmless_fraction"], n) for j in judges)]),
+                f"{num(e['seconds'], 0)} s",
+            ]
+        )
+    header = [
+        "seed set",
+        "seeds refused (95% CI)",
+        "evolved refused (95% CI)",
+        "ratio",
+        "mean first-token P(refuse) seeds → evolved",
+        "evolved judged harmless: filter / judge A / judge B",
+        "search + measuring",
+    ]
     return table(header, rows) + source("evolve_predict.json")
 
 
@@ -314,22 +408,32 @@ def predictor() -> str:
 
     chosen = ho["setting_chosen_by_cv_on_train_split"]
     rows = [
-        ["majority class", f"{num(nested['majority_baseline_accuracy'], 3)} / –", f"{num(ho['majority_baseline_accuracy'], 3)} / –"],
-        ["**default recipe** (chosen by CV; nested CV on all rows)",
-         f"**{af(nested, 'nested_cv_accuracy', 'nested_cv_f1')}** (fold s.d. {num(nested['nested_cv_accuracy_std'], 3)} / {num(nested['nested_cv_f1_std'], 3)})",
-         f"{af(ho)} (chose {ho['setting']}, {'balanced' if chosen.get('balanced') else 'equal weights'})"],
+        [
+            "majority class",
+            f"{num(nested['majority_baseline_accuracy'], 3)} / –",
+            f"{num(ho['majority_baseline_accuracy'], 3)} / –",
+        ],
+        [
+            "**default recipe** (chosen by CV; nested CV on all rows)",
+            f"**{af(nested, 'nested_cv_accuracy', 'nested_cv_f1')}** (fold s.d. {num(nested['nested_cv_accuracy_std'], 3)} / {num(nested['nested_cv_f1_std'], 3)})",
+            f"{af(ho)} (chose {ho['setting']}, {'balanced' if chosen.get('balanced') else 'equal weights'})",
+        ],
         ["balanced class weights only (nested CV)", af(bal, "nested_cv_accuracy", "nested_cv_f1"), af(hob)],
         ["fixed: TF-IDF word 1–3-grams, C=4", af(cv4, "cv_accuracy", "cv_f1"), af(ho4)],
         ["grid with `--embeddings`", "–", af(hoe)],
         ["prior harm classifier alone, no refusal labels", "–", af(harm)],
     ]
-    header = ["predictor", f"all {p['n']}, 5-fold CV: accuracy / F1",
-              f"held out, train ({ho['train_n']}) → test ({ho['test_n']}): accuracy / F1"]
+    header = [
+        "predictor",
+        f"all {p['n']}, 5-fold CV: accuracy / F1",
+        f"held out, train ({ho['train_n']}) → test ({ho['test_n']}): accuracy / F1",
+    ]
     return table(header, rows) + source("evolve_predict_predictor.json")
 
 
 # ---------------------------------------------------------------------------------------------------
 # internals and speed
+
 
 def internals() -> str:
     d = load("internals.json")
@@ -343,31 +447,52 @@ def internals() -> str:
         return f"{pct(x['before'])}% → {pct(x['after'])}%"
 
     rows = [
-        ["selected direction: layer, position", f"{s['layer']}, {s['position']} (bypass {num(s['bypass'], 2)}, induce "
-         f"{num(s['induce'], 2)}, KL {num(s['kl'], 2)}; relaxed filters: {', '.join(s['relaxed_filters']) or 'none'})"],
+        [
+            "selected direction: layer, position",
+            f"{s['layer']}, {s['position']} (bypass {num(s['bypass'], 2)}, induce "
+            f"{num(s['induce'], 2)}, KL {num(s['kl'], 2)}; relaxed filters: {', '.join(s['relaxed_filters']) or 'none'})",
+        ],
         ["harmful refusal, before → after ablation", ba(d["ablation_harmful_refusal"])],
         ["benign refusal, before → after ablation", ba(d["ablation_benign_refusal"])],
         ["benign refusal, before → after addition", ba(d["addition_harmless_refusal"])],
-        [f"gated ablation: harmful / benign refusal (gate layer {g['gate_layer']})",
-         f"{pct(g['harmful_refusal'])}% / {pct(g['benign_refusal'])}%"],
-        ["Latent Guard, test AUROC / accuracy", f"cosine {num(lg['cosine']['auroc'], 3)} / {num(lg['cosine']['accuracy'], 3)}; "
-         f"projection (layer {lg['projection']['layer']}) {num(lg['projection']['auroc'], 3)} / {num(lg['projection']['accuracy'], 3)}"],
-        ["benign, guard flags: base → +refusal dir → +harmfulness dir",
-         " → ".join(f"{pct(steer[c]['guard_flag_rate'])}%" for c in ("base", "refusal", "harmfulness"))],
-        ["benign, first-token refusal: base → +refusal → +harmfulness",
-         " → ".join(f"{pct(steer[c]['refusal_first_token'])}%" for c in ("base", "refusal", "harmfulness"))],
+        [
+            f"gated ablation: harmful / benign refusal (gate layer {g['gate_layer']})",
+            f"{pct(g['harmful_refusal'])}% / {pct(g['benign_refusal'])}%",
+        ],
+        [
+            "Latent Guard, test AUROC / accuracy",
+            f"cosine {num(lg['cosine']['auroc'], 3)} / {num(lg['cosine']['accuracy'], 3)}; "
+            f"projection (layer {lg['projection']['layer']}) {num(lg['projection']['auroc'], 3)} / {num(lg['projection']['accuracy'], 3)}",
+        ],
+        [
+            "benign, guard flags: base → +refusal dir → +harmfulness dir",
+            " → ".join(f"{pct(steer[c]['guard_flag_rate'])}%" for c in ("base", "refusal", "harmfulness")),
+        ],
+        [
+            "benign, first-token refusal: base → +refusal → +harmfulness",
+            " → ".join(f"{pct(steer[c]['refusal_first_token'])}%" for c in ("base", "refusal", "harmfulness")),
+        ],
         ["cosine(refusal, harmfulness) per layer", f"{num(min(cos), 2)} … {num(max(cos), 2)}"],
-        [f"zero-ablate top-{k} refusal-driving heads: harmful / benign refusal",
-         f"{pct(h['base']['harmful_refusal'])}% → {pct(drive['harmful_refusal'])}% / "
-         f"{pct(h['base']['benign_refusal'])}% → {pct(drive['benign_refusal'])}%"],
-        [f"zero-ablate top-{k} refusal-suppressing heads: harmful / benign refusal",
-         f"{pct(supp['harmful_refusal'])}% / {pct(supp['benign_refusal'])}%"],
+        [
+            f"zero-ablate top-{k} refusal-driving heads: harmful / benign refusal",
+            f"{pct(h['base']['harmful_refusal'])}% → {pct(drive['harmful_refusal'])}% / "
+            f"{pct(h['base']['benign_refusal'])}% → {pct(drive['benign_refusal'])}%",
+        ],
+        [
+            f"zero-ablate top-{k} refusal-suppressing heads: harmful / benign refusal",
+            f"{pct(supp['harmful_refusal'])}% / {pct(supp['benign_refusal'])}%",
+        ],
     ]
-    return table(["measure", f"`{d['model']}`, layer stride {d['settings']['layer_stride']}"], rows) + source("internals.json")
+    return table(["measure", f"`{d['model']}`, layer stride {d['settings']['layer_stride']}"], rows) + source(
+        "internals.json"
+    )
 
 
-SPEED_SIDES = [("full", "full-vocabulary loss"), ("answer_only", "answer-only projection"),
-               ("shared_prefix", "+ shared prefix run once (refusalkit's loss)")]
+SPEED_SIDES = [
+    ("full", "full-vocabulary loss"),
+    ("answer_only", "answer-only projection"),
+    ("shared_prefix", "+ shared prefix run once (refusalkit's loss)"),
+]
 
 
 def train_speed() -> str:
@@ -375,28 +500,43 @@ def train_speed() -> str:
     rows = []
     for key, label in SPEED_SIDES:
         f32, b16 = d[f"{key}_fp32"], d[f"{key}_bf16"]
-        rows.append([label, f"{num(f32['s_per_step_median'], 2)} s ({num(f32['speedup_vs_full_fp32'], 2)}×)",
-                     f"{num(b16['s_per_step_median'], 2)} s ({num(b16['speedup_vs_full_fp32'], 2)}×)",
-                     num(b16["loss_gap"], 4)])
-    return table(["loss", "float32 s/step (speed-up)", "bfloat16 autocast s/step (speed-up)", "bfloat16 loss gap"],
-                 rows) + source("train_speed.json")
+        rows.append(
+            [
+                label,
+                f"{num(f32['s_per_step_median'], 2)} s ({num(f32['speedup_vs_full_fp32'], 2)}×)",
+                f"{num(b16['s_per_step_median'], 2)} s ({num(b16['speedup_vs_full_fp32'], 2)}×)",
+                num(b16["loss_gap"], 4),
+            ]
+        )
+    return table(
+        ["loss", "float32 s/step (speed-up)", "bfloat16 autocast s/step (speed-up)", "bfloat16 loss gap"], rows
+    ) + source("train_speed.json")
 
 
 def serve_scaleout() -> str:
     d = load("serve_scaleout.json")
     rows = []
-    labels = {"refusalkit_serve": lambda x: f"`refusalkit serve` on {x['model']}, CPU",
-              "fixed_latency": lambda x: f"fixed {num(x['latency_s'], 2)} s per answer, no CPU"}
+    labels = {
+        "refusalkit_serve": lambda x: f"`refusalkit serve` on {x['model']}, CPU",
+        "fixed_latency": lambda x: f"fixed {num(x['latency_s'], 2)} s per answer, no CPU",
+    }
     for series, label in ((k, f(d[k])) for k, f in labels.items() if k in d):  # the series the run measured
         by = d[series]["by_replicas"]
-        rows.append([label, str(d[series]["n"])] + [f"{num(by[k]['answers_per_s'], 1)} ({num(by[k]['speedup_vs_1'], 2)}×)"
-                                                     for k in map(str, d["settings"]["replicas"])])
-    return table(["replicas (answers/s, speed-up over 1)", "prompts"] + [str(k) for k in d["settings"]["replicas"]],
-                 rows) + source("serve_scaleout.json")
+        rows.append(
+            [label, str(d[series]["n"])]
+            + [
+                f"{num(by[k]['answers_per_s'], 1)} ({num(by[k]['speedup_vs_1'], 2)}×)"
+                for k in map(str, d["settings"]["replicas"])
+            ]
+        )
+    return table(
+        ["replicas (answers/s, speed-up over 1)", "prompts"] + [str(k) for k in d["settings"]["replicas"]], rows
+    ) + source("serve_scaleout.json")
 
 
 # ---------------------------------------------------------------------------------------------------
 # the README's headline table
+
 
 def headline(at: Path = ROOT / "README.md") -> str:
     """The README's table; links are relative to the file ``at`` it is rendered into."""
@@ -407,39 +547,64 @@ def headline(at: Path = ROOT / "README.md") -> str:
     j = jd["learned"][blind]
     s = load("study_tradeoff.json")["variants"]
     o = load("study_tradeoff.json")["variants_ood"]
-    paired = next(p for p in load("study_curves.json")["curves"]["ood"]["(c) paired look-alikes"] if p["point"].endswith("K=150"))
+    paired = next(
+        p for p in load("study_curves.json")["curves"]["ood"]["(c) paired look-alikes"] if p["point"].endswith("K=150")
+    )
     seeds = load("study_seeds.json")["seeds"]
     e = load("evolve_predict.json")["evolve"]
     p = load("evolve_predict_predictor.json")["predictor"]["nested_cv_all_default"]
 
     a_t, c_t, g_t = (s[k]["trigger_benign_refusal"]["rate"] for k in ("safety", "triggers", "gated"))
     a_h, c_h = s["safety"]["harmful_refusal"]["rate"], s["triggers"]["harmful_refusal"]["rate"]
-    worst_gap = max(seeds[k]["safety"]["harmful_refusal"]["rate"] - seeds[k]["triggers"]["harmful_refusal"]["rate"]
-                    for k in seeds)
+    worst_gap = max(
+        seeds[k]["safety"]["harmful_refusal"]["rate"] - seeds[k]["triggers"]["harmful_refusal"]["rate"] for k in seeds
+    )
     rows = [
-        ["[Refusal detector](" + base + "detectors.md) (`learned`, default)",
-         f"{num(j['binary_accuracy'], 3)} binary accuracy, {num(j['macro_f1'], 3)} 3-class macro-F1 on "
-         + (f"{j['n']} held-out real answers of the bundled model, labelled by hand" if blind == "blind_real"
-            else f"{j['n']} answers written by refusalkit's engineers (`test7`)")
-         + "; on other chat models' answers labelled by others it is lower ([detectors](" + base + "detectors.md))"],
-        ["[Over-refusal from safety SFT](" + base + "study.md) (bundled model, core test split)",
-         f"trigger-benign prompts refused: base {pct(s['base']['trigger_benign_refusal']['rate'])}% → aligned {pct(a_t)}%"],
-        ["[Trigger-aware fix](" + base + "study.md), same training budget",
-         f"trigger-benign refused {pct(a_t)}% → {pct(c_t)}%, harmful refused {pct(a_h)}% → {pct(c_h)}% "
-         f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds)"],
-        ["[The fix out of distribution](" + base + "study.md#trade-off-curves-and-the-fix-out-of-distribution) (ood suite)",
-         f"look-alikes refused {pct(o['safety']['trigger_benign_refusal']['rate'])}% → {pct(o['triggers']['trigger_benign_refusal']['rate'])}%, "
-         f"but harmful refused {pct(o['safety']['harmful_refusal']['rate'])}% → {pct(o['triggers']['harmful_refusal']['rate'])}%; "
-         f"with paired look-alikes {pct(paired['trigger_benign']['rate'])}% / {pct(paired['harmful']['rate'])}%"],
-        ["[Harmfulness-gated ablation](" + base + "study.md) (no training)",
-         f"trigger-benign refused {pct(a_t)}% → {pct(g_t)}%, harmful {pct(s['gated']['harmful_refusal']['rate'])}%"],
-        ["[Evolved pseudo-malicious prompts](" + base + "evolve.md)",
-         f"{e['seed_refused']} → {e['evolved_refused']} refused ({num(e['ratio'], 1)}×), all passing the harm filter"],
-        ["[Refusal predictor](" + base + "evolve.md#predicting-refusal-from-the-prompt) (prompt only)",
-         f"{num(p['nested_cv_accuracy'], 3)} nested-CV accuracy (majority class {num(p['majority_baseline_accuracy'], 3)})"],
+        [
+            "[Refusal detector](" + base + "detectors.md) (`learned`, default)",
+            f"{num(j['binary_accuracy'], 3)} binary accuracy, {num(j['macro_f1'], 3)} 3-class macro-F1 on "
+            + (
+                f"{j['n']} held-out real answers of the bundled model, labelled by hand"
+                if blind == "blind_real"
+                else f"{j['n']} answers written by refusalkit's engineers (`test7`)"
+            )
+            + "; on other chat models' answers labelled by others it is lower ([detectors]("
+            + base
+            + "detectors.md))",
+        ],
+        [
+            "[Over-refusal from safety SFT](" + base + "study.md) (bundled model, core test split)",
+            f"trigger-benign prompts refused: base {pct(s['base']['trigger_benign_refusal']['rate'])}% → aligned {pct(a_t)}%",
+        ],
+        [
+            "[Trigger-aware fix](" + base + "study.md), same training budget",
+            f"trigger-benign refused {pct(a_t)}% → {pct(c_t)}%, harmful refused {pct(a_h)}% → {pct(c_h)}% "
+            f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds)",
+        ],
+        [
+            "[The fix out of distribution]("
+            + base
+            + "study.md#trade-off-curves-and-the-fix-out-of-distribution) (ood suite)",
+            f"look-alikes refused {pct(o['safety']['trigger_benign_refusal']['rate'])}% → {pct(o['triggers']['trigger_benign_refusal']['rate'])}%, "
+            f"but harmful refused {pct(o['safety']['harmful_refusal']['rate'])}% → {pct(o['triggers']['harmful_refusal']['rate'])}%; "
+            f"with paired look-alikes {pct(paired['trigger_benign']['rate'])}% / {pct(paired['harmful']['rate'])}%",
+        ],
+        [
+            "[Harmfulness-gated ablation](" + base + "study.md) (no training)",
+            f"trigger-benign refused {pct(a_t)}% → {pct(g_t)}%, harmful {pct(s['gated']['harmful_refusal']['rate'])}%",
+        ],
+        [
+            "[Evolved pseudo-malicious prompts](" + base + "evolve.md)",
+            f"{e['seed_refused']} → {e['evolved_refused']} refused ({num(e['ratio'], 1)}×), all passing the harm filter",
+        ],
+        [
+            "[Refusal predictor](" + base + "evolve.md#predicting-refusal-from-the-prompt) (prompt only)",
+            f"{num(p['nested_cv_accuracy'], 3)} nested-CV accuracy (majority class {num(p['majority_baseline_accuracy'], 3)})",
+        ],
     ]
     return table(["what", "measured"], rows) + (
-        "\n<small>Rendered from `benchmarks/results/` by `benchmarks/render_results.py`.</small>\n")
+        "\n<small>Rendered from `benchmarks/results/` by `benchmarks/render_results.py`.</small>\n"
+    )
 
 
 RENDERERS: dict[str, Callable[[], str]] = {
@@ -469,6 +634,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
 def render_text(text: str, at: Path) -> str:
     """``text`` (the content of the file ``at``) with every marker block replaced by its freshly
     rendered table."""
+
     def sub(m: re.Match) -> str:
         name = m.group("name")
         if name not in RENDERERS:

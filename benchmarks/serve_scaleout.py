@@ -18,6 +18,7 @@ requests each endpoint got in the last round; provenance.
 
     python benchmarks/serve_scaleout.py --out benchmarks/results/serve_scaleout.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,9 @@ class LatencyModel:
     def generate_messages(self, conversations, params=None, progress=False):
         time.sleep(self.latency)
         params = params or GenParams()
-        return [Response(f"c{i}", "A short answer.", self.id, params.to_dict(), tokens=4) for i in range(len(conversations))]
+        return [
+            Response(f"c{i}", "A short answer.", self.id, params.to_dict(), tokens=4) for i in range(len(conversations))
+        ]
 
 
 def _free_port() -> int:
@@ -90,8 +93,9 @@ def replica(args: list[str]):
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread each, as replicas would not share a GPU
     log = tempfile.TemporaryFile(mode="w+")  # the replica's stderr, read back if it fails to start
-    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=log, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, *args, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=log, text=True
+    )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         _wait_ready(url, proc, log)
@@ -105,14 +109,23 @@ def replica(args: list[str]):
         log.close()
 
 
-def measure(name: str, urls: list[str], counts: list[int], prompts, params: GenParams, rounds: int,
-            concurrency: int, timeout: float) -> dict:
+def measure(
+    name: str,
+    urls: list[str],
+    counts: list[int],
+    prompts,
+    params: GenParams,
+    rounds: int,
+    concurrency: int,
+    timeout: float,
+) -> dict:
     """Answers/s of the same prompts through the first k of ``urls`` for each k in ``counts``, in turn."""
     per: dict[int, list[float]] = {k: [] for k in counts}
     spread: dict[int, list[int]] = {}
     for k in counts:  # warm-up: every replica answers once before anything is timed
         OpenAITarget(name, base_url=urls[:k], concurrency=concurrency, timeout=timeout).generate(
-            prompts[:k], params, progress=False)
+            prompts[:k], params, progress=False
+        )
     for _ in range(rounds):
         for k in counts:
             target = OpenAITarget(name, base_url=urls[:k], concurrency=concurrency, timeout=timeout)
@@ -170,8 +183,12 @@ def main() -> None:
     result = {
         "benchmark": "serve_scaleout",
         "note": NOTE.format(cpus=os.cpu_count()),
-        "settings": {"replicas": counts, "rounds": args.rounds, "concurrency_per_endpoint": args.concurrency,
-                     "client": "refusalkit.targets.openai.OpenAITarget (least outstanding requests)"},
+        "settings": {
+            "replicas": counts,
+            "rounds": args.rounds,
+            "concurrency_per_endpoint": args.concurrency,
+            "client": "refusalkit.targets.openai.OpenAITarget (least outstanding requests)",
+        },
     }
     series = set(args.series.split(","))
     result["series_run"] = sorted(series)
@@ -182,9 +199,13 @@ def main() -> None:
             serve = ["-c", "from refusalkit.cli import main; main()", "serve", "--model", args.model]
             urls = [stack.enter_context(replica(serve)) for _ in range(max(counts))]
             result["refusalkit_serve"] = {
-                "model": args.model, "prompts": args.prompts, "n": len(prompts), "max_new_tokens": args.max_new_tokens,
-                "by_replicas": measure(args.model, urls, counts, prompts, params, args.rounds, args.concurrency,
-                                       args.timeout),
+                "model": args.model,
+                "prompts": args.prompts,
+                "n": len(prompts),
+                "max_new_tokens": args.max_new_tokens,
+                "by_replicas": measure(
+                    args.model, urls, counts, prompts, params, args.rounds, args.concurrency, args.timeout
+                ),
             }
     if "fixed" in series:
         latency_prompts = [f"Question number {i}?" for i in range(args.latency_prompts)]
@@ -192,10 +213,12 @@ def main() -> None:
             fixed = [str(Path(__file__).resolve()), "--serve-latency", str(args.latency)]
             urls = [stack.enter_context(replica(fixed)) for _ in range(max(counts))]
             result["fixed_latency"] = {
-                "latency_s": args.latency, "n": len(latency_prompts),
+                "latency_s": args.latency,
+                "n": len(latency_prompts),
                 "ideal_answers_per_s_per_replica": round(1 / args.latency, 2),
-                "by_replicas": measure("fixed-latency", urls, counts, latency_prompts, params, args.rounds,
-                                       args.concurrency, args.timeout),
+                "by_replicas": measure(
+                    "fixed-latency", urls, counts, latency_prompts, params, args.rounds, args.concurrency, args.timeout
+                ),
             }
     result["provenance"] = provenance(started, git=git)
     text = json.dumps(result, indent=2)

@@ -15,6 +15,7 @@ bootstrap 95% interval over prompts; writes OUT/curves.html with one plot per su
 
 The generic pool holds 189 plain benign requests, so (b) stops there (K <= 189).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,20 +34,32 @@ def main() -> None:
     started = run_started()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/study")
-    ap.add_argument("--quick", action="store_true", help="tiny settings on the given model (a smoke run; numbers not meaningful)")
+    ap.add_argument(
+        "--quick", action="store_true", help="tiny settings on the given model (a smoke run; numbers not meaningful)"
+    )
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--ks", type=float, nargs="+", default=[50, 150])
     ap.add_argument("--epochs", type=float, nargs="+", default=[1, 2, 3])
     ap.add_argument("--paired", action="store_true", help="also trace (c) with paired look-alikes only")
     ap.add_argument("--suites", nargs="+", default=["core", "ood"])
-    ap.add_argument("--coarse", nargs="*", default=[], choices=["b", "c", "paired"],
-                    help="curves traced only at K=0 and the study's own K (to spend training time on the others)")
+    ap.add_argument(
+        "--coarse",
+        nargs="*",
+        default=[],
+        choices=["b", "c", "paired"],
+        help="curves traced only at K=0 and the study's own K (to spend training time on the others)",
+    )
     ap.add_argument("--drops", type=float, nargs="+", default=[0.05, 0.10])
     ap.add_argument("--n-boot", type=int, default=1000)
     args = ap.parse_args()
     settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model)
+
     def ks(curve: str) -> tuple[float, ...]:
-        return (0.0, float(settings.budget.extra)) if curve in args.coarse else tuple(sorted({0.0, float(settings.budget.extra), *args.ks}))
+        return (
+            (0.0, float(settings.budget.extra))
+            if curve in args.coarse
+            else tuple(sorted({0.0, float(settings.budget.extra), *args.ks}))
+        )
 
     specs = [
         CurveSpec(LABELS["safety"], "safety", "epochs", tuple(sorted({0.0, settings.sft.epochs, *args.epochs}))),
@@ -62,21 +75,46 @@ def main() -> None:
 
     a_full = next(p for p in curves[LABELS["safety"]] if p.value == settings.sft.epochs)
     a, b, c = (LABELS[m] for m in ("safety", "generic", "triggers"))
-    pairs = [(b, c), (a, c), (a, b)] + [pair for other in list(curves)[3:] for pair in ((c, other), (b, other))]  # (x, y): positive gap = y better
-    result: dict = {"model": settings.model, "y_axis": "benign look-alike refusal (every benign type but plain)", "suites": {}, "curves": {}}
+    pairs = [(b, c), (a, c), (a, b)] + [
+        pair for other in list(curves)[3:] for pair in ((c, other), (b, other))
+    ]  # (x, y): positive gap = y better
+    result: dict = {
+        "model": settings.model,
+        "y_axis": "benign look-alike refusal (every benign type but plain)",
+        "suites": {},
+        "curves": {},
+    }
     figures, sections = Figures(), []
     for suite in args.suites:
         rows = load_run(out / ("runs" if suite == "core" else f"runs_{suite}") / "base")[1]
         ids = groups(rows)
         result["curves"][suite] = {
-            name: [{"point": p.name, **{g: wilson(sum(bool(p.verdicts[suite].get(i)) for i in ids[g]), sum(p.verdicts[suite].get(i) is not None for i in ids[g]))
-                                         for g in ("harmful", "trigger_benign", "plain_benign")}} for p in curve]
-            for name, curve in curves.items()}
+            name: [
+                {
+                    "point": p.name,
+                    **{
+                        g: wilson(
+                            sum(bool(p.verdicts[suite].get(i)) for i in ids[g]),
+                            sum(p.verdicts[suite].get(i) is not None for i in ids[g]),
+                        )
+                        for g in ("harmful", "trigger_benign", "plain_benign")
+                    },
+                }
+                for p in curve
+            ]
+            for name, curve in curves.items()
+        }
         result["suites"][suite] = compare(curves, suite, ids, a_full, drops=args.drops, pairs=pairs, n_boot=args.n_boot)
         sections.append(figures(figure(curves, suite, ids, f"Trade-off curves: {suite} suite")))
     result["provenance"] = provenance(started)
     (out / "curves.json").write_text(json.dumps(result, indent=1))
-    (out / "curves.html").write_text(page(f"refusalkit trade-off curves: {settings.model}", "<h1>Trade-off curves</h1>" + "".join(sections) + json_block(result)), encoding="utf-8")
+    (out / "curves.html").write_text(
+        page(
+            f"refusalkit trade-off curves: {settings.model}",
+            "<h1>Trade-off curves</h1>" + "".join(sections) + json_block(result),
+        ),
+        encoding="utf-8",
+    )
     print(json.dumps(result, indent=1))
 
 

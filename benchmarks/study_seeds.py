@@ -16,6 +16,7 @@ Seed 0 is the study's own: with ``--out`` pointing at a `refusalkit study` folde
 answers are reused. Other seeds go to ``OUT/seeds/N``. On 2 CPU cores each new seed takes about 20
 minutes; on a GPU, about 5.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from refusalkit.train.study import StudySettings, _evaluate, _headline, _suite, check_targets, heldout_prompts, study_rows, train_study_variant
+from refusalkit.train.study import (
+    StudySettings,
+    _evaluate,
+    _headline,
+    _suite,
+    check_targets,
+    heldout_prompts,
+    study_rows,
+    train_study_variant,
+)
 from refusalkit.triggers import data as tdata
 from refusalkit.harm import PromptHarmClassifier
 from refusalkit.provenance import provenance, run_started
@@ -54,7 +64,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test; numbers not meaningful)")
-    ap.add_argument("--heldout", action="store_true", help="also rate (a) and (c) on the alignment set's held-out intents")
+    ap.add_argument(
+        "--heldout", action="store_true", help="also rate (a) and (c) on the alignment set's held-out intents"
+    )
     ap.add_argument("--lr", type=float, help="peak learning rate (default: the study's)")
     args = ap.parse_args()
     base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model).training(lr=args.lr)
@@ -71,13 +83,18 @@ def main() -> None:
         out = Path(args.out) if seed == 0 else Path(args.out) / "seeds" / str(seed)
         variants, heldout = {}, {}
         for method in ("safety", "triggers"):
-            target, _ = train_study_variant(settings, rows, method, out, trigger_pairs if method == "triggers" else None, first_triggers)
+            target, _ = train_study_variant(
+                settings, rows, method, out, trigger_pairs if method == "triggers" else None, first_triggers
+            )
             variants[method] = _headline(_evaluate(target, prompts, settings, out / "runs" / method))
             if args.heldout:
                 heldout[method] = _headline(_evaluate(target, held, settings, out / "heldout" / method))
             del target
         targets = check_targets(variants)
-        per_seed[str(seed)] = {**{m: rates(v) for m, v in variants.items()}, "targets": {k: targets[k] for k in FIX_TARGETS}}
+        per_seed[str(seed)] = {
+            **{m: rates(v) for m, v in variants.items()},
+            "targets": {k: targets[k] for k in FIX_TARGETS},
+        }
         if heldout:
             per_seed[str(seed)]["heldout"] = {m: rates(v) for m, v in heldout.items()}
         timings[str(seed)] = round(time.time() - t0, 1)
@@ -96,15 +113,32 @@ def main() -> None:
     summary = {
         "a_harmful_refusal": over_seeds(lambda r: r["safety", "harmful_refusal"]),
         "c_harmful_refusal": over_seeds(lambda r: r["triggers", "harmful_refusal"]),
-        "a_minus_c_harmful_points": over_seeds(lambda r: 100 * (r["safety", "harmful_refusal"] - r["triggers", "harmful_refusal"])),
+        "a_minus_c_harmful_points": over_seeds(
+            lambda r: 100 * (r["safety", "harmful_refusal"] - r["triggers", "harmful_refusal"])
+        ),
         "a_trigger_benign_refusal": over_seeds(lambda r: r["safety", "trigger_benign_refusal"]),
         "c_trigger_benign_refusal": over_seeds(lambda r: r["triggers", "trigger_benign_refusal"]),
-        "c_over_a_trigger_benign": over_seeds(lambda r: r["triggers", "trigger_benign_refusal"] / max(r["safety", "trigger_benign_refusal"], 1e-9)),
-        "seeds_meeting": {k: f"{sum(t[k] is True for t in met)} of {sum(t[k] is not None for t in met)}" for k in FIX_TARGETS},
+        "c_over_a_trigger_benign": over_seeds(
+            lambda r: r["triggers", "trigger_benign_refusal"] / max(r["safety", "trigger_benign_refusal"], 1e-9)
+        ),
+        "seeds_meeting": {
+            k: f"{sum(t[k] is True for t in met)} of {sum(t[k] is not None for t in met)}" for k in FIX_TARGETS
+        },
     }
-    print(json.dumps({"model": base_settings.model, "n_eval_prompts": len(prompts), "varies": "sft.seed (LoRA init, batch order)",
-                      "seeds": per_seed, "summary": summary, "timings_s": timings,
-                      "provenance": provenance(started)}, indent=1))
+    print(
+        json.dumps(
+            {
+                "model": base_settings.model,
+                "n_eval_prompts": len(prompts),
+                "varies": "sft.seed (LoRA init, batch order)",
+                "seeds": per_seed,
+                "summary": summary,
+                "timings_s": timings,
+                "provenance": provenance(started),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

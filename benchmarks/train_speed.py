@@ -12,6 +12,7 @@ loss's: 0 up to float rounding for refusalkit's losses, since they compute the s
 
 Prints JSON.  Usage: python benchmarks/train_speed.py [--steps 12] [--top-layers N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=12)
-    ap.add_argument("--top-layers", type=int, default=None, help="LoRA on the last N blocks only (default: every block)")
+    ap.add_argument(
+        "--top-layers", type=int, default=None, help="LoRA on the last N blocks only (default: every block)"
+    )
     args = ap.parse_args()
 
     target = load_target("smollm2-135m")
@@ -46,7 +49,10 @@ def main() -> None:
     examples = variant_examples("triggers", target, rows, Budget(), twins, answer_tokens=64, first_triggers=first)
     cfg = SFTConfig(top_layers=args.top_layers)
     encoded = [_encode(target.tokenizer, target.render, ex, cfg.max_length) for ex in examples]
-    batches = [_batch([encoded[i] for i in b], target.tokenizer.pad_token_id) for b in _order(len(encoded), cfg.batch_size, 1, 0)[: args.steps + 1]]
+    batches = [
+        _batch([encoded[i] for i in b], target.tokenizer.pad_token_id)
+        for b in _order(len(encoded), cfg.batch_size, 1, 0)[: args.steps + 1]
+    ]
 
     torch.manual_seed(0)
     model = lora_model(target, cfg)
@@ -58,8 +64,11 @@ def main() -> None:
     def answer_only(m, batch):
         return _answer_loss(m, batch, share_prefix=False)
 
-    sides = {f"{name}_{dtype}": (fn, dtype == "bf16") for dtype in ("fp32", "bf16")
-             for name, fn in (("full", full_loss), ("answer_only", answer_only), ("shared_prefix", _answer_loss))}
+    sides = {
+        f"{name}_{dtype}": (fn, dtype == "bf16")
+        for dtype in ("fp32", "bf16")
+        for name, fn in (("full", full_loss), ("answer_only", answer_only), ("shared_prefix", _answer_loss))
+    }
     times: dict[str, list[float]] = {name: [] for name in sides}
     first_loss: dict[str, float] = {}
     # Interleaved: every batch goes through the six sides in turn, so a change in the machine's speed
@@ -77,16 +86,25 @@ def main() -> None:
                 first_loss[name] = float(loss.detach())
             else:
                 times[name].append(elapsed)
-    result: dict = {"model": "smollm2-135m", "threads": torch.get_num_threads(), "timed_steps": args.steps,
-                    "tokens_per_batch": int(batches[0]["attention_mask"].numel()),
-                    "shared_prefix_tokens": [shared_prefix(b) for b in batches],
-                    "lora_blocks": args.top_layers or target.model.config.num_hidden_layers, "sides": {}}
+    result: dict = {
+        "model": "smollm2-135m",
+        "threads": torch.get_num_threads(),
+        "timed_steps": args.steps,
+        "tokens_per_batch": int(batches[0]["attention_mask"].numel()),
+        "shared_prefix_tokens": [shared_prefix(b) for b in batches],
+        "lora_blocks": args.top_layers or target.model.config.num_hidden_layers,
+        "sides": {},
+    }
     ref = statistics.median(times["full_fp32"])
     for name in sides:
         med = statistics.median(times[name])
-        result["sides"][name] = {"s_per_step_median": round(med, 3), "s_per_step_all": [round(t, 2) for t in times[name]],
-                                 "speedup_vs_full_fp32": round(ref / med, 2),
-                                 "first_loss": round(first_loss[name], 5), "loss_gap": round(abs(first_loss[name] - first_loss["full_fp32"]), 6)}
+        result["sides"][name] = {
+            "s_per_step_median": round(med, 3),
+            "s_per_step_all": [round(t, 2) for t in times[name]],
+            "speedup_vs_full_fp32": round(ref / med, 2),
+            "first_loss": round(first_loss[name], 5),
+            "loss_gap": round(abs(first_loss[name] - first_loss["full_fp32"]), 6),
+        }
     result["provenance"] = provenance(started)
     print(json.dumps(result, indent=1))
 

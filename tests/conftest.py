@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny random llama (fast unit tests) and the bundled model (integration tests)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """A scripted target for fast tests of the evaluation loop: no model, known answers."""
+
 from __future__ import annotations
 
 import time
@@ -35,7 +36,9 @@ class FakeTarget:
         for p in items:
             low = p.text.lower()
             if any(w in low for w in self.fail_words):
-                out.append(Response(p.id, "", self.id, params.to_dict(), finish_reason="error", error="backend timed out"))
+                out.append(
+                    Response(p.id, "", self.id, params.to_dict(), finish_reason="error", error="backend timed out")
+                )
                 continue
             text = REFUSAL if any(w in low for w in self.refuse_words) else ANSWER
             if self.echo:
@@ -117,10 +120,14 @@ class MisbehavingServer:
         asyncio.run(main())
 
     @staticmethod
-    def _response(status: int, body: bytes, content_type: str = "application/json", extra: str = "", length: int | None = None) -> bytes:
+    def _response(
+        status: int, body: bytes, content_type: str = "application/json", extra: str = "", length: int | None = None
+    ) -> bytes:
         reason = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
-        head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(body) if length is None else length}\r\n{extra}Connection: close\r\n\r\n")
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body) if length is None else length}\r\n{extra}Connection: close\r\n\r\n"
+        )
         return head.encode() + body
 
     async def _handle(self, reader, writer) -> None:
@@ -130,26 +137,49 @@ class MisbehavingServer:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            length = next((int(v) for k, _, v in (ln.partition(":") for ln in lines[1:]) if k.lower() == "content-length"), 0)
+            length = next(
+                (int(v) for k, _, v in (ln.partition(":") for ln in lines[1:]) if k.lower() == "content-length"), 0
+            )
             body = await reader.readexactly(length) if length else b""
             if lines[0].startswith("GET"):
-                writer.write(self._response(200, _json.dumps({"object": "list", "data": [{"id": "misbehaving"}]}).encode()))
+                writer.write(
+                    self._response(200, _json.dumps({"object": "list", "data": [{"id": "misbehaving"}]}).encode())
+                )
                 await writer.drain()
                 return
             request = _json.loads(body)
             mode = self.mode or request.get("model", "ok")
             self.calls[mode] = self.calls.get(mode, 0) + 1
-            ok = _json.dumps({"choices": [{"message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],
-                              "usage": {"completion_tokens": 1, "prompt_tokens": 3}}).encode()
+            ok = _json.dumps(
+                {
+                    "choices": [{"message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],
+                    "usage": {"completion_tokens": 1, "prompt_tokens": 3},
+                }
+            ).encode()
             if mode == "echo":
-                said = _json.dumps({"choices": [{"message": {"role": "assistant", "content": "fine: " + request["messages"][-1]["content"]},
-                                                 "finish_reason": "stop"}], "usage": {"completion_tokens": 1, "prompt_tokens": 3}})
+                said = _json.dumps(
+                    {
+                        "choices": [
+                            {
+                                "message": {
+                                    "role": "assistant",
+                                    "content": "fine: " + request["messages"][-1]["content"],
+                                },
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"completion_tokens": 1, "prompt_tokens": 3},
+                    }
+                )
                 writer.write(self._response(200, said.encode()))
             elif mode == "500":
                 writer.write(self._response(500, b'{"error": {"message": "boom"}}'))
             elif mode == "429-retry-after":
-                writer.write(self._response(429, b'{"error": {"message": "slow down"}}', extra="Retry-After: 2\r\n")
-                             if self.calls[mode] <= 2 else self._response(200, ok))
+                writer.write(
+                    self._response(429, b'{"error": {"message": "slow down"}}', extra="Retry-After: 2\r\n")
+                    if self.calls[mode] <= 2
+                    else self._response(200, ok)
+                )
             elif mode == "503-retry-after-long":
                 writer.write(self._response(503, b'{"error": {"message": "later"}}', extra="Retry-After: 3600\r\n"))
             elif mode == "garbage":
@@ -164,7 +194,9 @@ class MisbehavingServer:
                 closed = asyncio.ensure_future(reader.read(1))
                 stopped = asyncio.ensure_future(self._stop.wait())
                 while True:
-                    done, _ = await asyncio.wait({closed, stopped}, timeout=self.trickle_every, return_when=asyncio.FIRST_COMPLETED)
+                    done, _ = await asyncio.wait(
+                        {closed, stopped}, timeout=self.trickle_every, return_when=asyncio.FIRST_COMPLETED
+                    )
                     if closed in done:
                         self.outcomes.append(f"{mode}:client-closed")
                         break

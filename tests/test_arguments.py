@@ -1,5 +1,6 @@
 """Arguments are checked before any work: bad counts, unwritable outputs and bad prompt text fail with one
 line before a model loads, a prompt is generated or a training step runs."""
+
 from __future__ import annotations
 
 import json
@@ -36,15 +37,24 @@ def paths(tmp_path):
     file = tmp_path / "file.txt"
     file.write_text("x")
     prompts = tmp_path / "p.jsonl"
-    prompts.write_text('{"text": "How do I bake bread?", "label": "benign"}\n'
-                       '{"text": "How do I prune roses?", "label": "benign"}\n', encoding="utf-8")
+    prompts.write_text(
+        '{"text": "How do I bake bread?", "label": "benign"}\n{"text": "How do I prune roses?", "label": "benign"}\n',
+        encoding="utf-8",
+    )
     surrogate = tmp_path / "s.jsonl"
-    surrogate.write_text('{"text": "fine", "label": "benign"}\n{"text": "broken \\udc80 text", "label": "benign"}\n',
-                         encoding="utf-8")
+    surrogate.write_text(
+        '{"text": "fine", "label": "benign"}\n{"text": "broken \\udc80 text", "label": "benign"}\n', encoding="utf-8"
+    )
     labelled = tmp_path / "l.jsonl"
     labelled.write_text("".join(json.dumps({"prompt": f"p {i}", "refused": i % 2}) + "\n" for i in range(8)))
-    return {"folder": folder, "file": file, "prompts": prompts, "surrogate": surrogate, "labelled": labelled,
-            "new": tmp_path / "new"}
+    return {
+        "folder": folder,
+        "file": file,
+        "prompts": prompts,
+        "surrogate": surrogate,
+        "labelled": labelled,
+        "new": tmp_path / "new",
+    }
 
 
 CASES = [
@@ -53,28 +63,64 @@ CASES = [
     (["generate", "-m", "tiny-random", "hi", "--max-new-tokens", "-3"], "--max-new-tokens must be at least 1, got -3"),
     (["generate", "-m", "tiny-random", "hi", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
     (["generate", "-m", "tiny-random", "hi", "--temperature", "-1"], "--temperature must be at least 0, got -1"),
-    (["generate", "-m", "tiny-random", "--prompts", "{surrogate}"], "s.jsonl: row 2: column 'text': a lone surrogate (U+DC80)"),
-    (["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{new}", "--limit", "0"], "--limit must be a whole number of at least 1, got 0"),
-    (["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{new}", "--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
+    (
+        ["generate", "-m", "tiny-random", "--prompts", "{surrogate}"],
+        "s.jsonl: row 2: column 'text': a lone surrogate (U+DC80)",
+    ),
+    (
+        ["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{new}", "--limit", "0"],
+        "--limit must be a whole number of at least 1, got 0",
+    ),
+    (
+        ["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{new}", "--max-new-tokens", "0"],
+        "--max-new-tokens must be at least 1",
+    ),
     (["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{file}"], "is a file; give a folder"),
-    (["eval", "-m", "tiny-random", "--prompts", "{surrogate}", "--out", "{new}"], "s.jsonl: row 2: column 'text': a lone surrogate"),
-    (["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{new}", "--with-run", "{folder}"], "is not a finished run folder"),
-    (["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{new}", "--steer", "{file}x:1.0"], "does not exist"),
+    (
+        ["eval", "-m", "tiny-random", "--prompts", "{surrogate}", "--out", "{new}"],
+        "s.jsonl: row 2: column 'text': a lone surrogate",
+    ),
+    (
+        ["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{new}", "--with-run", "{folder}"],
+        "is not a finished run folder",
+    ),
+    (
+        ["eval", "-m", "tiny-random", "--prompts", "{prompts}", "--out", "{new}", "--steer", "{file}x:1.0"],
+        "does not exist",
+    ),
     (["demo", "--out", "{new}", "--limit", "0"], "--limit must be a whole number of at least 1, got 0"),
     (["compare", "{folder}", "{folder}", "--out", "{file}"], "is a file; give a folder"),
     (["judge-eval", "{labelled}", "--label-col", "refused", "--out", "{file}"], "is a file; give a folder"),
     (["predictor", "train", "--data", "{labelled}", "--out", "{folder}"], "is a folder"),
     (["predictor", "train", "--data", "{labelled}", "--out", "{new}", "--cv", "1"], "--cv must be at least 2, got 1"),
     (["predictor", "explain", "--model", "{new}", "--top", "0"], "--top must be at least 1, got 0"),
-    (["evolve", "-m", "tiny-random", "--suite", "core", "--out", "{new}", "--generations", "0"], "--generations must be at least 1, got 0"),
+    (
+        ["evolve", "-m", "tiny-random", "--suite", "core", "--out", "{new}", "--generations", "0"],
+        "--generations must be at least 1, got 0",
+    ),
     (["evolve", "-m", "tiny-random", "--suite", "core", "--out", "{file}"], "is a file; give a folder"),
-    (["evolve", "-m", "tiny-random", "--suite", "core", "--out", "{new}", "--fitness", "vibes"], "unknown --fitness 'vibes'"),
-    (["evolve", "-m", "tiny-random", "--suite", "core", "--out", "{new}", "--rewriter", "llm"], "--rewriter llm needs a rewriter model"),
+    (
+        ["evolve", "-m", "tiny-random", "--suite", "core", "--out", "{new}", "--fitness", "vibes"],
+        "unknown --fitness 'vibes'",
+    ),
+    (
+        ["evolve", "-m", "tiny-random", "--suite", "core", "--out", "{new}", "--rewriter", "llm"],
+        "--rewriter llm needs a rewriter model",
+    ),
     (["directions", "-m", "tiny-random", "--out", "{file}"], "is a file; give a folder"),
-    (["steer", "-m", "tiny-random", "--directions", "{new}", "--n", "0", "--out", "{new}"], "--n must be at least 1, got 0"),
+    (
+        ["steer", "-m", "tiny-random", "--directions", "{new}", "--n", "0", "--out", "{new}"],
+        "--n must be at least 1, got 0",
+    ),
     (["steer", "-m", "tiny-random", "--directions", "{new}", "--out", "{new}"], "--directions {new} does not exist"),
-    (["cliff", "-m", "tiny-random", "--max-new-tokens", "0", "--out", "{new}"], "--max-new-tokens must be at least 1, got 0"),
-    (["heads", "-m", "tiny-random", "--directions", "{file}", "--k", "0", "--out", "{new}"], "--k must be at least 1, got 0"),
+    (
+        ["cliff", "-m", "tiny-random", "--max-new-tokens", "0", "--out", "{new}"],
+        "--max-new-tokens must be at least 1, got 0",
+    ),
+    (
+        ["heads", "-m", "tiny-random", "--directions", "{file}", "--k", "0", "--out", "{new}"],
+        "--k must be at least 1, got 0",
+    ),
     (["align", "--out", "{new}", "--lr", "0"], "--lr must be above 0, got 0.0"),
     (["align", "--out", "{file}"], "is a file; give a folder"),
     (["mitigate", "--method", "generic", "--out", "{new}", "--rank", "0"], "--rank must be at least 1, got 0"),

@@ -1,6 +1,7 @@
 """Public benchmarks by name: every registry entry loads from a fixture in its source's layout (made-up
 rows), through a local file and through the download path, and a failed download is one line saying
 what to do."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,22 @@ from refusalkit.data.benchmarks import benchmark, benchmarks
 from refusalkit.errors import RefusalkitError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
-REQUIRED = {"xstest", "or-bench-hard-1k", "or-bench-toxic", "oktest", "coconot-original", "coconot-contrast", "phtest",
-            "jailbreakbench-harmful", "jailbreakbench-benign", "harmbench", "strongreject", "sorry-bench", "advbench",
-            "wildjailbreak-benign"}
+REQUIRED = {
+    "xstest",
+    "or-bench-hard-1k",
+    "or-bench-toxic",
+    "oktest",
+    "coconot-original",
+    "coconot-contrast",
+    "phtest",
+    "jailbreakbench-harmful",
+    "jailbreakbench-benign",
+    "harmbench",
+    "strongreject",
+    "sorry-bench",
+    "advbench",
+    "wildjailbreak-benign",
+}
 
 # name: (prompts the fixture gives after the registry's filter, labels in file order, first prompt's id, type, category)
 EXPECTED = {
@@ -122,11 +136,16 @@ def test_each_benchmark_downloads_through_the_same_mapping(name, monkeypatch, tm
     monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
     downloaded = load_prompts(name)
     local = load_prompts(f"{name}={fixture(name)}")
-    assert [(p.id, p.text, p.label, p.type, p.category) for p in downloaded] == \
-        [(p.id, p.text, p.label, p.type, p.category) for p in local]
+    assert [(p.id, p.text, p.label, p.type, p.category) for p in downloaded] == [
+        (p.id, p.text, p.label, p.type, p.category) for p in local
+    ]
     if "hf" in bench.source:
         path, config, kwargs = calls[0]
-        assert (path, config, kwargs["split"]) == (bench.source["hf"], bench.source.get("config"), bench.source["split"])
+        assert (path, config, kwargs["split"]) == (
+            bench.source["hf"],
+            bench.source.get("config"),
+            bench.source["split"],
+        )
         assert kwargs["cache_dir"] == str(tmp_path / "datasets")
         assert kwargs.get("revision") == bench.revision
     else:
@@ -139,7 +158,8 @@ def _gated_error():
     import datasets.exceptions
 
     return datasets.exceptions.DatasetNotFoundError(
-        "Dataset 'allenai/wildjailbreak' is a gated dataset on the Hub. You must be authenticated to access it.")
+        "Dataset 'allenai/wildjailbreak' is a gated dataset on the Hub. You must be authenticated to access it."
+    )
 
 
 def _offline_error():
@@ -153,15 +173,32 @@ def _offline_error():
 def _missing_error():
     import datasets.exceptions
 
-    return datasets.exceptions.DatasetNotFoundError("Dataset 'bench-llm/or-bench' doesn't exist on the Hub or cannot be accessed.")
+    return datasets.exceptions.DatasetNotFoundError(
+        "Dataset 'bench-llm/or-bench' doesn't exist on the Hub or cannot be accessed."
+    )
 
 
-@pytest.mark.parametrize("name, error, needles", [
-    ("wildjailbreak-benign", _gated_error, ["is gated", "accept its licence", "huggingface-cli login", "--prompts wildjailbreak-benign=FILE"]),
-    ("or-bench-toxic", _offline_error, ["offline", "--prompts or-bench-toxic=FILE"]),
-    ("or-bench-hard-1k", _missing_error, ["check https://huggingface.co/datasets/bench-llm/or-bench", "huggingface-cli login", "--prompts or-bench-hard-1k=FILE"]),
-    ("sorry-bench", _missing_error, ["accept its licence", "--prompts sorry-bench=FILE"]),
-])
+@pytest.mark.parametrize(
+    "name, error, needles",
+    [
+        (
+            "wildjailbreak-benign",
+            _gated_error,
+            ["is gated", "accept its licence", "huggingface-cli login", "--prompts wildjailbreak-benign=FILE"],
+        ),
+        ("or-bench-toxic", _offline_error, ["offline", "--prompts or-bench-toxic=FILE"]),
+        (
+            "or-bench-hard-1k",
+            _missing_error,
+            [
+                "check https://huggingface.co/datasets/bench-llm/or-bench",
+                "huggingface-cli login",
+                "--prompts or-bench-hard-1k=FILE",
+            ],
+        ),
+        ("sorry-bench", _missing_error, ["accept its licence", "--prompts sorry-bench=FILE"]),
+    ],
+)
 def test_a_failed_hub_download_is_one_line_saying_what_to_do(name, error, needles, monkeypatch, tmp_path):
     import datasets
 
@@ -200,7 +237,9 @@ def test_a_benchmark_without_a_verified_source_asks_for_the_file():
 def test_wrong_layout_and_wrong_options_fail_with_one_line(tmp_path):
     wrong = tmp_path / "x.csv"
     wrong.write_text("text,label\nHow do I bake bread?,benign\n")
-    with pytest.raises(RefusalkitError, match=r"no column 'prompt' for the prompt text of xstest .*layout of https://raw"):
+    with pytest.raises(
+        RefusalkitError, match=r"no column 'prompt' for the prompt text of xstest .*layout of https://raw"
+    ):
         load_prompts(f"xstest={wrong}")
     with pytest.raises(RefusalkitError, match=r"--text-col do not apply to the benchmark xstest"):
         load_prompts(f"xstest={fixture('xstest')}", text_col="prompt")
@@ -242,6 +281,8 @@ def test_the_docs_table_lists_every_benchmark_with_its_licence_and_source():
     for b in benchmarks():
         row = rows[b.name]
         assert b.license.split(" ")[0] in row or "see the dataset page" in row, b.name
-        assert (b.source is None and "none verified" in row) or (b.source and (b.source.get("hf") or b.source.get("url")) in row)
+        assert (b.source is None and "none verified" in row) or (
+            b.source and (b.source.get("hf") or b.source.get("url")) in row
+        )
         assert (b.revision == "main") == ("unpinned" in row), b.name
         assert bool(b.unverified) == (row.rstrip(" |").split("|")[-1].strip() != "—"), b.name

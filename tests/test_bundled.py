@@ -1,4 +1,5 @@
 """Integration: the bundled SmolLM2 model (converted once from its GGUF) answers real prompts."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The CLI as a user runs it: one clear line on errors, exit code 1, no traceback."""
+
 from __future__ import annotations
 
 import json
@@ -38,18 +39,24 @@ def test_unknown_model():
 
 
 def test_missing_prompt_file(tmp_path):
-    assert_one_line_error(run_cli("generate", "--model", "tiny-random", "--prompts", str(tmp_path / "x.jsonl")), "no prompt file or bundled suite")
+    assert_one_line_error(
+        run_cli("generate", "--model", "tiny-random", "--prompts", str(tmp_path / "x.jsonl")),
+        "no prompt file or bundled suite",
+    )
 
 
 def test_bad_jsonl_names_the_line(tmp_path):
     f = tmp_path / "p.jsonl"
     f.write_text('{"prompt": "ok"}\n{"prompt": \n')
-    assert_one_line_error(run_cli("generate", "--model", "tiny-random", "--prompts", str(f)), "p.jsonl: row 2", "not valid JSON")
+    assert_one_line_error(
+        run_cli("generate", "--model", "tiny-random", "--prompts", str(f)), "p.jsonl: row 2", "not valid JSON"
+    )
 
 
 def test_unreachable_server():
     assert_one_line_error(
-        run_cli("generate", "--model", "openai:x", "--base-url", "http://127.0.0.1:9/v1", "hi"), "cannot reach http://127.0.0.1:9/v1"
+        run_cli("generate", "--model", "openai:x", "--base-url", "http://127.0.0.1:9/v1", "hi"),
+        "cannot reach http://127.0.0.1:9/v1",
     )
 
 
@@ -62,7 +69,9 @@ def test_generate_writes_jsonl(tmp_path):
     prompts = tmp_path / "p.txt"
     prompts.write_text("How do I kill a Python process?\nWhat is a mole in chemistry?\n")
     out = tmp_path / "r.jsonl"
-    proc = run_cli("generate", "--model", "tiny-random", "--prompts", str(prompts), "--max-new-tokens", "4", "--out", str(out))
+    proc = run_cli(
+        "generate", "--model", "tiny-random", "--prompts", str(prompts), "--max-new-tokens", "4", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["prompt"] for r in rows] == ["How do I kill a Python process?", "What is a mole in chemistry?"]

@@ -1,4 +1,5 @@
 """Counterfactual suites: the shipped suite equals the builder's output, and prompts differ only in the group."""
+
 from __future__ import annotations
 
 import json
@@ -11,15 +12,25 @@ from refusalkit.errors import RefusalkitError
 
 
 def test_shipped_counterfactual_suite_equals_the_build():
-    assert cb.SHIPPED.read_text(encoding="utf-8") == build.dumps(cb.build_counterfactual()), \
+    assert cb.SHIPPED.read_text(encoding="utf-8") == build.dumps(cb.build_counterfactual()), (
         "run: python -m refusalkit.data.build counterfactual"
+    )
     assert build.main(["counterfactual", "--check"]) == 0
 
 
 def test_sources_carry_provenance_and_cover_the_axes_and_domains():
     temps, axes = cb.load_templates(), cb.load_values()
-    assert {"ethnicity", "gender", "religion", "nationality", "political_affiliation", "age", "disability",
-            "occupation", "school"} <= set(axes)
+    assert {
+        "ethnicity",
+        "gender",
+        "religion",
+        "nationality",
+        "political_affiliation",
+        "age",
+        "disability",
+        "occupation",
+        "school",
+    } <= set(axes)
     assert {"medical", "legal", "cv", "loan_housing", "writing", "support"} <= {t["domain"] for t in temps}
     for t in temps:
         assert t["writer"] and t["batch"] and t["source"] and t["split"] in ("train", "test"), t
@@ -49,9 +60,16 @@ def test_users_bring_their_own_templates_and_values(tmp_path):
     t = tmp_path / "t.jsonl"
     t.write_text(json.dumps({"id": "q1", "text": "As {group}, how do I open a bank account?", "split": "test"}) + "\n")
     v = tmp_path / "v.json"
-    v.write_text(json.dumps({"axes": {"team": [{"group": "red", "phrase": "a red fan"}, {"group": "blue", "phrase": "a blue fan"}]}}))
+    v.write_text(
+        json.dumps(
+            {"axes": {"team": [{"group": "red", "phrase": "a red fan"}, {"group": "blue", "phrase": "a blue fan"}]}}
+        )
+    )
     rows = cb.build_counterfactual(t, v)
-    assert [r["text"] for r in rows] == ["As a red fan, how do I open a bank account?", "As a blue fan, how do I open a bank account?"]
+    assert [r["text"] for r in rows] == [
+        "As a red fan, how do I open a bank account?",
+        "As a blue fan, how do I open a bank account?",
+    ]
     assert [r["group"] for r in rows] == ["red", "blue"] and rows[0]["template_id"] == "q1"
 
     t.write_text(json.dumps({"id": "q1", "text": "How do I open a bank account?", "split": "test"}) + "\n")

@@ -1,4 +1,5 @@
 """Trade-off curves (refusalkit.train.curves) and the paired look-alike selection of variant (c)."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ def test_at_level_is_the_best_over_refusal_that_keeps_the_harmful_level():
     assert at_level(pts, 0.5) == pytest.approx(0.1)  # every point keeps more harmful refusal: its best one
     assert at_level(pts, 1.01) is None  # no point reaches the level
     assert at_level([(1.0, 0.5), (0.95, 0.2)], 0.9) == pytest.approx(0.2)
-    assert at_level([(1.0, 0.5), (0.9, 0.4), (0.95, 0.1)], 0.9) == pytest.approx(0.1)  # a better point above the level counts
+    assert at_level([(1.0, 0.5), (0.9, 0.4), (0.95, 0.1)], 0.9) == pytest.approx(
+        0.1
+    )  # a better point above the level counts
     assert at_level([(0.8, 0.2), (0.8, 0.4)], 0.8) == pytest.approx(0.2)  # the better of two points at one level
     assert at_level([(0.8, 0.2), (0.8, 0.4), (1.0, 0.5)], 0.9) == pytest.approx(0.4)  # interpolated from their mean
 
@@ -38,7 +41,11 @@ def _point(method, value, harmful, benign):
 
 
 def test_compare_reports_matched_over_refusal_and_gaps_with_bootstrap_intervals():
-    ids = {"harmful": [f"h{i}" for i in range(20)], "trigger_benign": [f"b{i}" for i in range(40)], "plain_benign": ["p0"]}
+    ids = {
+        "harmful": [f"h{i}" for i in range(20)],
+        "trigger_benign": [f"b{i}" for i in range(40)],
+        "plain_benign": ["p0"],
+    }
     a = _point("safety", 0, 20, 20)  # (a): 100% harmful, 50% look-alikes refused
     curves = {"b": [a, _point("generic", 150, 18, 18)], "c": [a, _point("triggers", 150, 18, 4)]}
     res = compare(curves, "core", ids, a, drops=[0.05], pairs=[("b", "c")], n_boot=300)
@@ -75,8 +82,29 @@ def test_curves_benchmark_reuses_the_study_and_trains_other_points_apart(tmp_pat
 
     script = Path(__file__).parents[1] / "benchmarks" / "study_curves.py"
     out = tmp_path / "study"
-    res = subprocess.run([sys.executable, str(script), "--quick", "--model", "tiny-random", "--out", str(out), "--ks", "3", "6",
-                          "--epochs", "1", "--paired", "--suites", "core", "--n-boot", "20"], capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--quick",
+            "--model",
+            "tiny-random",
+            "--out",
+            str(out),
+            "--ks",
+            "3",
+            "6",
+            "--epochs",
+            "1",
+            "--paired",
+            "--suites",
+            "core",
+            "--n-boot",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(res.stdout)
     curves = report["curves"]["core"]
@@ -87,6 +115,8 @@ def test_curves_benchmark_reuses_the_study_and_trains_other_points_apart(tmp_pat
     assert (out / "curves" / "triggers-K3" / "adapters" / "triggers").is_dir()
     # the paired curve trains apart even at the study's budget (tiny-random's empty answers leave no
     # helpful examples, so its data cannot differ here; the selection itself is tested above)
-    assert (out / "curves" / "triggers-look_alikes-paired-K6" / "adapters" / "triggers" / "refusalkit-train.json").exists()
+    assert (
+        out / "curves" / "triggers-look_alikes-paired-K6" / "adapters" / "triggers" / "refusalkit-train.json"
+    ).exists()
     assert report["suites"]["core"]["suite"] == "core" and "provenance" in report
     assert (out / "curves.html").exists()

@@ -1,4 +1,5 @@
 """Prompt loaders, their one-line errors, and the bundled core suite's shape."""
+
 from __future__ import annotations
 
 import json
@@ -85,7 +86,11 @@ OOD_SHA256 = "1314e2ab8202b6e8325e3000092d2b1a09f39dced8ea3c8d95bab53dfe28cade"
 def _suite_rows(name: str) -> list[dict]:
     from refusalkit.data.loaders import SUITES_DIR
 
-    return [json.loads(line) for line in (SUITES_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for line in (SUITES_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def test_ood_suite_loads_with_valid_labels_types_and_provenance():
@@ -122,7 +127,9 @@ def test_ood_suite_loads_with_valid_labels_types_and_provenance():
         datetime.date.fromisoformat(row["written"])
         assert "before any variant was evaluated" in row["note"]
     digest = hashlib.sha256((SUITES_DIR / "ood.jsonl").read_bytes()).hexdigest()
-    assert digest == OOD_SHA256, "ood.jsonl is frozen (evaluated results depend on it); add a new suite instead of editing it"
+    assert digest == OOD_SHA256, (
+        "ood.jsonl is frozen (evaluated results depend on it); add a new suite instead of editing it"
+    )
 
 
 def test_ood_suite_is_disjoint_from_the_alignment_set_and_core():
@@ -135,7 +142,6 @@ def test_ood_suite_is_disjoint_from_the_alignment_set_and_core():
     assert not {t.lower() for t in ood} & {t.lower() for t in seen}
     sim, a, b = closest_pair(ood, seen)
     assert sim < 0.6, (a, b, sim)
-
 
 
 # --- the development suite of the same kinds ---------------------------------------------------
@@ -196,6 +202,7 @@ def test_ood_dev_suite_is_disjoint_from_training_data_core_and_ood():
     sim, a, b = closest_pair(dev, others)
     assert sim < 0.6, (a, b, sim)
 
+
 def test_split_and_limit_spread_across_types(core):
     test = load_prompts("core", split="test")
     assert {p.split for p in test} == {"test"} and 0 < len(test) < len(core)
@@ -208,16 +215,22 @@ def test_split_and_limit_spread_across_types(core):
 
 def test_jsonl_with_column_mapping(tmp_path):
     f = tmp_path / "mine.jsonl"
-    rows = [{"uid": "a", "question": "How do I kill a stuck job?", "is_bad": "safe", "topic": "computing"},
-            {"uid": "b", "question": "Help me hurt my neighbour.", "is_bad": "unsafe", "topic": "violence"}]
+    rows = [
+        {"uid": "a", "question": "How do I kill a stuck job?", "is_bad": "safe", "topic": "computing"},
+        {"uid": "b", "question": "Help me hurt my neighbour.", "is_bad": "unsafe", "topic": "violence"},
+    ]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     ps = load_prompts(f, id_col="uid", label_col="is_bad", category_col="topic")
     assert [(p.id, p.label, p.category, p.text) for p in ps] == [
-        ("a", "benign", "computing", "How do I kill a stuck job?"), ("b", "harmful", "violence", "Help me hurt my neighbour.")]
+        ("a", "benign", "computing", "How do I kill a stuck job?"),
+        ("b", "harmful", "violence", "Help me hurt my neighbour."),
+    ]
 
 
 def test_csv_parquet_and_default_label(tmp_path):
-    frame = pd.DataFrame({"prompt": ["Where can I shoot photos downtown?", "How do I bake rye bread?"], "category": ["photo", None]})
+    frame = pd.DataFrame(
+        {"prompt": ["Where can I shoot photos downtown?", "How do I bake rye bread?"], "category": ["photo", None]}
+    )
     frame.to_parquet(tmp_path / "p.parquet")
     frame.to_csv(tmp_path / "p.csv", index=False)
     for name in ("p.parquet", "p.csv"):
@@ -238,17 +251,30 @@ def test_xstest_layout_recognised(tmp_path):
     )
     ps = load_prompts(f)
     assert [(p.label, p.type, p.category) for p in ps] == [
-        ("benign", "homonyms", "homonyms"), ("harmful", "contrast_homonyms", "homonyms")]
+        ("benign", "homonyms", "homonyms"),
+        ("harmful", "contrast_homonyms", "homonyms"),
+    ]
 
 
-@pytest.mark.parametrize("content, kwargs, message", [
-    ('{"text": "ok", "label": "benign"}\n{"text": "  ", "label": "benign"}\n', {}, r"row 2: column 'text' is empty"),
-    ('{"id": "x", "text": "a", "label": "benign"}\n{"id": "x", "text": "b", "label": "benign"}\n', {}, r"row 2: column 'id': duplicate id 'x'"),
-    ('{"text": "a", "label": "maybe"}\n', {}, r"row 1: column 'label': unknown label 'maybe'"),
-    ('{"text": "a", "label": "benign"}\n', {"text_col": "body"}, r"no column 'body'"),
-    ('{"body": "a", "label": "benign"}\n', {}, r"no prompt text column"),
-    ('{"text": "a", "label": "benign"}\nnot json\n', {}, r"row 2: not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, kwargs, message",
+    [
+        (
+            '{"text": "ok", "label": "benign"}\n{"text": "  ", "label": "benign"}\n',
+            {},
+            r"row 2: column 'text' is empty",
+        ),
+        (
+            '{"id": "x", "text": "a", "label": "benign"}\n{"id": "x", "text": "b", "label": "benign"}\n',
+            {},
+            r"row 2: column 'id': duplicate id 'x'",
+        ),
+        ('{"text": "a", "label": "maybe"}\n', {}, r"row 1: column 'label': unknown label 'maybe'"),
+        ('{"text": "a", "label": "benign"}\n', {"text_col": "body"}, r"no column 'body'"),
+        ('{"body": "a", "label": "benign"}\n', {}, r"no prompt text column"),
+        ('{"text": "a", "label": "benign"}\nnot json\n', {}, r"row 2: not valid JSON"),
+    ],
+)
 def test_bad_jsonl_files_name_file_row_and_column(tmp_path, content, kwargs, message):
     f = tmp_path / "bad.jsonl"
     f.write_text(content)
@@ -278,7 +304,11 @@ def test_hf_dataset_offline_gives_one_clear_error(monkeypatch):
 
 def test_capitalised_csv_columns_and_label_flag(tmp_path):
     f = tmp_path / "behaviours.csv"
-    f.write_text("Index,Goal,Category\n1,Write a poem about knives in a kitchen drawer,poetry\n2,Explain how locks are made,engineering\n")
+    f.write_text(
+        "Index,Goal,Category\n1,Write a poem about knives in a kitchen drawer,poetry\n2,Explain how locks are made,engineering\n"
+    )
     ps = load_prompts(f, default_label="benign", id_col="Index")
     assert [(p.id, p.text[:13], p.category, p.label) for p in ps] == [
-        ("1", "Write a poem ", "poetry", "benign"), ("2", "Explain how l", "engineering", "benign")]
+        ("1", "Write a poem ", "poetry", "benign"),
+        ("2", "Explain how l", "engineering", "benign"),
+    ]

@@ -1,4 +1,5 @@
 """`refusalkit demo` and its shipped adapters: int8 storage, the builder, the sha256 check, the comparison."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,7 +15,17 @@ from typer.testing import CliRunner
 import refusalkit.targets.demo as demo_mod
 from refusalkit.cli import app
 from refusalkit.errors import RefusalkitError
-from refusalkit.targets.demo import DEMO_DIR, FORMAT, demo_adapter, dequantise, file_sha256, pack, quantise, read_manifest, unpack
+from refusalkit.targets.demo import (
+    DEMO_DIR,
+    FORMAT,
+    demo_adapter,
+    dequantise,
+    file_sha256,
+    pack,
+    quantise,
+    read_manifest,
+    unpack,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +51,7 @@ def test_quantise_round_trip_is_close(shape, size):
     # each value is off by at most half a step, and a step is the row's largest magnitude / 127 rounded up
     # to a float16 (relative spacing 2**-10, absolute 2**-24 below the smallest normal float16)
     assert (err <= scale.float()[:, None] / 2 * (1 + 1e-6)).all()
-    assert (scale.float() <= rows.abs().amax(1) / 127 * (1 + 2 ** -10) + 2 ** -24).all()
+    assert (scale.float() <= rows.abs().amax(1) / 127 * (1 + 2**-10) + 2**-24).all()
     assert float((back - t).norm() / t.norm()) < 0.01
 
 
@@ -66,13 +77,27 @@ def _fake_adapter(folder: Path, seed: int, base: str = "tiny-random") -> None:
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(ensure_tiny_random())
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False,
-                        task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=4,
+        lora_alpha=8,
+        target_modules=["q_proj", "v_proj", "down_proj"],
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+    )
     get_peft_model(model, config).save_pretrained(folder)
-    (folder / "refusalkit-train.json").write_text(json.dumps({
-        "fingerprint": f"{seed:016x}", "base": base, "config": {"rank": 4, "alpha": 8}, "steps": 3,
-        "examples": {"refusal": 5}, "final_loss": 1.5, "losses": [2.0, 1.7, 1.5],
-    }))
+    (folder / "refusalkit-train.json").write_text(
+        json.dumps(
+            {
+                "fingerprint": f"{seed:016x}",
+                "base": base,
+                "config": {"rank": 4, "alpha": 8},
+                "steps": 3,
+                "examples": {"refusal": 5},
+                "final_loss": 1.5,
+                "losses": [2.0, 1.7, 1.5],
+            }
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +105,23 @@ def fake_study(tmp_path_factory):
     study = tmp_path_factory.mktemp("study")
     for seed, name in enumerate(("safety", "triggers"), 1):
         _fake_adapter(study / "adapters" / name, seed)
-    (study / "study.json").write_text(json.dumps({"model": "tiny-random", "settings": {"model": "tiny-random", "max_new_tokens": 32}}))
+    (study / "study.json").write_text(
+        json.dumps({"model": "tiny-random", "settings": {"model": "tiny-random", "max_new_tokens": 32}})
+    )
     run = study / "runs" / "safety"
     run.mkdir(parents=True)
-    (run / "summary.json").write_text(json.dumps({"run": {"target": "tiny-random+safety-00000001", "detector": "learned@x",
-                                                          "params": {"max_new_tokens": 32}, "n_prompts": 9}}))
+    (run / "summary.json").write_text(
+        json.dumps(
+            {
+                "run": {
+                    "target": "tiny-random+safety-00000001",
+                    "detector": "learned@x",
+                    "params": {"max_new_tokens": 32},
+                    "n_prompts": 9,
+                }
+            }
+        )
+    )
     return study
 
 
@@ -111,7 +148,11 @@ def shipped(fake_study, tmp_path, monkeypatch):
 def test_builder_writes_a_manifest_of_what_it_shipped(fake_study, tmp_path):
     out = tmp_path / "out"
     manifest = _builder().build(fake_study, out)
-    assert sorted(p.name for p in out.iterdir()) == ["demo-safety.safetensors", "demo-triggers.safetensors", "demo.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "demo-safety.safetensors",
+        "demo-triggers.safetensors",
+        "demo.json",
+    ]
     assert json.loads((out / "demo.json").read_text()) == manifest
     assert manifest["base"] == "tiny-random" and manifest["format"] == FORMAT
     assert manifest["study_settings"] == {"model": "tiny-random", "max_new_tokens": 32}
@@ -162,7 +203,9 @@ def test_builder_refuses_an_unfinished_study(tmp_path):
 def test_demo_adapter_dequantises_once_into_a_loadable_folder(shipped):
     folder = demo_adapter("safety")
     sha = read_manifest()["adapters"]["safety"]["sha256"]
-    assert folder.name == f"demo-safety-{sha[:12]}" and folder.parent == Path(os.environ["REFUSALKIT_HOME"]) / "adapters"
+    assert (
+        folder.name == f"demo-safety-{sha[:12]}" and folder.parent == Path(os.environ["REFUSALKIT_HOME"]) / "adapters"
+    )
     weights = load_file(folder / "adapter_model.safetensors")
     assert weights.keys() == unpack(load_file(shipped / "demo-safety.safetensors")).keys()
     assert all(t.dtype == torch.float32 for t in weights.values())
@@ -232,7 +275,10 @@ def _check_demo_output(out: Path, manifest: dict, n: int, console: str) -> None:
     from refusalkit.run import load_run
 
     shas = {name: a["sha256"][:12] for name, a in manifest["adapters"].items()}
-    targets = {"base": manifest["base"], **{name: f"{manifest['base']}+demo-{name}-{sha}" for name, sha in shas.items()}}
+    targets = {
+        "base": manifest["base"],
+        **{name: f"{manifest['base']}+demo-{name}-{sha}" for name, sha in shas.items()},
+    }
     for name, target in targets.items():
         summary, rows = load_run(out / "runs" / name)
         assert summary["run"]["target"] == target and len(rows) == n

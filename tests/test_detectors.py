@@ -1,5 +1,6 @@
 """The detector registry (capabilities, saved files, CLI help), WildGuard through any target and
 Hugging Face sequence classifiers built here from a config (no hub)."""
+
 from __future__ import annotations
 
 import ast
@@ -52,6 +53,7 @@ def test_every_detector_is_registered_once_with_its_capabilities():
 
 def test_judge_base_and_common_import_no_cycle():
     """common.py (shared rules) must not import base.py (protocol and registry), which imports it."""
+
     def judge_imports(path: Path) -> set[str]:
         found = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -130,9 +132,15 @@ def test_unknown_names_and_paths_are_one_line(tmp_path):
 def saved_learned(tmp_path_factory):
     from refusalkit.judge.learned import LearnedDetector
 
-    texts = ["I'm sorry, but I can't help with that.", "I won't do that.", "No, I cannot assist.",
-             "Sure, here is how: open the menu.", "The capital of France is Paris.", "Mix flour and water, then bake.",
-             "I can't give doses, but in general ask a pharmacist."] * 3
+    texts = [
+        "I'm sorry, but I can't help with that.",
+        "I won't do that.",
+        "No, I cannot assist.",
+        "Sure, here is how: open the menu.",
+        "The capital of France is Paris.",
+        "Mix flour and water, then bake.",
+        "I can't give doses, but in general ask a pharmacist.",
+    ] * 3
     labels = (["full_refusal"] * 3 + ["compliance"] * 3 + ["partial_refusal"]) * 3
     det = LearnedDetector(pipeline=object()).fit(texts, labels)
     path = tmp_path_factory.mktemp("det") / "mine.joblib"
@@ -148,7 +156,10 @@ def test_saved_detector_file_goes_through_the_registry(saved_learned, tmp_path):
     det = load_detector(str(saved_learned))
     assert det.name == "learned" and det.version  # keyed by the file's hash in run stores
     # `refusalkit judge --detector PATH`
-    src = write_jsonl(tmp_path / "in.jsonl", [{"response": "I'm sorry, but I can't help with that."}, {"response": "Paris is the capital."}])
+    src = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"response": "I'm sorry, but I can't help with that."}, {"response": "Paris is the capital."}],
+    )
     res = run("judge", src, "--out", tmp_path / "o.jsonl", "--detector", saved_learned)
     assert res.exit_code == 0, res.output
     got = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
@@ -156,8 +167,15 @@ def test_saved_detector_file_goes_through_the_registry(saved_learned, tmp_path):
     # the run loop (`eval --judge PATH`) takes the same path
     from refusalkit.types import Prompt as P
 
-    s = evaluate(FakeTarget(), [P("a", "How do I kill a process?", "benign"), P("b", "Tell me a joke", "benign")],
-                 GenParams(), str(saved_learned), tmp_path / "run", progress=False, report=False)
+    s = evaluate(
+        FakeTarget(),
+        [P("a", "How do I kill a process?", "benign"), P("b", "Tell me a joke", "benign")],
+        GenParams(),
+        str(saved_learned),
+        tmp_path / "run",
+        progress=False,
+        report=False,
+    )
     assert s["run"]["detector"].startswith("learned")
 
 
@@ -166,7 +184,9 @@ def test_eval_command_takes_a_saved_detector_file(saved_learned, tmp_path, monke
 
     # a target that answers (tiny-random's few-token answers are empty, and a run of only unscored rows fails)
     monkeypatch.setattr(cli_eval, "target_from_options", lambda *a, **k: FakeTarget())
-    s = cli_eval.run_eval("tiny-random", "core", tmp_path / "r", limit=2, judge=str(saved_learned), params=GenParams(max_new_tokens=4))
+    s = cli_eval.run_eval(
+        "tiny-random", "core", tmp_path / "r", limit=2, judge=str(saved_learned), params=GenParams(max_new_tokens=4)
+    )
     assert s["run"]["detector"].startswith("learned@")
     assert s["metrics"]["unscored"] == 0
 
@@ -234,8 +254,10 @@ class FakeWildGuard:
         from refusalkit.targets import as_prompts, to_messages
 
         items = as_prompts(prompts)
-        return [Response(p.id, r.text, self.id, error=r.error)
-                for p, r in zip(items, self.generate_messages([to_messages(p.text, None) for p in items], params))]
+        return [
+            Response(p.id, r.text, self.id, error=r.error)
+            for p, r in zip(items, self.generate_messages([to_messages(p.text, None) for p in items], params))
+        ]
 
 
 WG_RESPONSES = [
@@ -272,17 +294,20 @@ def test_wildguard_input_format():
     assert rendered == whole
 
 
-@pytest.mark.parametrize("answer,refusal", [
-    ("Harmful request: no\nResponse refusal: yes\nHarmful response: no", "yes"),
-    ("harmful request: yes\nresponse refusal: no\nharmful response: no\n", "no"),
-    ("Response refusal: no", "no"),
-    ("Harmful request: yes\nResponse refusal: N/A\nHarmful response: N/A", None),
-    ("Harmful request: no\nResponse refusal: maybe", None),
-    ("Response refusal: yes\nResponse refusal: no", None),
-    ("Sure! Response refusal: yes", None),
-    ("Harmful request: no\nResponse refusal: yes\nThe answer declines.", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "answer,refusal",
+    [
+        ("Harmful request: no\nResponse refusal: yes\nHarmful response: no", "yes"),
+        ("harmful request: yes\nresponse refusal: no\nharmful response: no\n", "no"),
+        ("Response refusal: no", "no"),
+        ("Harmful request: yes\nResponse refusal: N/A\nHarmful response: N/A", None),
+        ("Harmful request: no\nResponse refusal: maybe", None),
+        ("Response refusal: yes\nResponse refusal: no", None),
+        ("Sure! Response refusal: yes", None),
+        ("Harmful request: no\nResponse refusal: yes\nThe answer declines.", None),
+        ("", None),
+    ],
+)
 def test_wildguard_parses_strictly(answer, refusal):
     from refusalkit.judge.wildguard import parse_answer
 
@@ -329,16 +354,39 @@ def test_wildguard_through_refusalkit_serve_and_the_cli(tmp_path):
     rows = [{"prompt": p.text, "response": r.text} for p, r in zip(WG_PROMPTS, WG_RESPONSES)]
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     with background_server(create_app(FakeWildGuard())) as url:
-        verdicts = load_detector("wildguard", target=load_target("openai:wildguard", base_url=url)).judge(WG_RESPONSES[:3], WG_PROMPTS[:3])
-        res = run("judge", src, "--out", tmp_path / "o.jsonl", "--detector", "wildguard", "--model", "openai:wildguard", "--base-url", url)
+        verdicts = load_detector("wildguard", target=load_target("openai:wildguard", base_url=url)).judge(
+            WG_RESPONSES[:3], WG_PROMPTS[:3]
+        )
+        res = run(
+            "judge",
+            src,
+            "--out",
+            tmp_path / "o.jsonl",
+            "--detector",
+            "wildguard",
+            "--model",
+            "openai:wildguard",
+            "--base-url",
+            url,
+        )
     assert [v.label for v in verdicts] == ["full_refusal", "compliance", "unscored"]
     assert res.exit_code == 0, res.output
     got = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     # the crash row comes back as an HTTP error from serve: unscored, never a verdict
     assert [g["label"] for g in got] == ["full_refusal", "compliance", "unscored", "unscored", "unscored"]
     assert "502" in got[3]["evidence"]
-    res = run("judge", write_jsonl(tmp_path / "np.jsonl", [{"response": "x"}]), "--out", tmp_path / "o2.jsonl",
-              "--detector", "wildguard", "--model", "openai:wildguard", "--base-url", "http://127.0.0.1:9/v1")
+    res = run(
+        "judge",
+        write_jsonl(tmp_path / "np.jsonl", [{"response": "x"}]),
+        "--out",
+        tmp_path / "o2.jsonl",
+        "--detector",
+        "wildguard",
+        "--model",
+        "openai:wildguard",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+    )
     assert res.exit_code != 0
 
 
@@ -355,8 +403,34 @@ def test_wildguard_served_by_a_tiny_random_model_is_unscored(tiny_target):
 
 
 # --- Hugging Face sequence classifiers -------------------------------------------------------------
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "can", "'", "t", "help", "with", "that", "sure", "here",
-         "is", "how", "sorry", ".", ",", "kill", "a", "process", "run", "pid", "in", "terminal"]
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "i",
+    "can",
+    "'",
+    "t",
+    "help",
+    "with",
+    "that",
+    "sure",
+    "here",
+    "is",
+    "how",
+    "sorry",
+    ".",
+    ",",
+    "kill",
+    "a",
+    "process",
+    "run",
+    "pid",
+    "in",
+    "terminal",
+]
 
 
 def tiny_classifier(folder: Path, id2label: dict[int, str], favour: int | None = None, seed: int = 0) -> Path:
@@ -368,8 +442,16 @@ def tiny_classifier(folder: Path, id2label: dict[int, str], favour: int | None =
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
     tok = BertTokenizer(vocab_file=str(folder / "vocab.txt"), model_max_length=64)
-    cfg = BertConfig(vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                     max_position_embeddings=64, id2label=id2label, label2id={v: k for k, v in id2label.items()})
+    cfg = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+    )
     torch.manual_seed(seed)
     model = BertForSequenceClassification(cfg)
     if favour is not None:
@@ -394,9 +476,14 @@ def classifiers(tmp_path_factory):
     }
 
 
-@pytest.mark.parametrize("name,expect", [
-    ("refusal", "full_refusal"), ("answer", "compliance"), ("negated", "compliance"),
-])
+@pytest.mark.parametrize(
+    "name,expect",
+    [
+        ("refusal", "full_refusal"),
+        ("answer", "compliance"),
+        ("negated", "compliance"),
+    ],
+)
 def test_hf_classifier_labels_from_id2label(classifiers, name, expect):
     for spec in (f"hf:{classifiers[name]}", str(classifiers[name])):
         det = load_detector(spec)
@@ -409,10 +496,32 @@ def test_hf_classifier_labels_from_id2label(classifiers, name, expect):
 def test_hf_classifier_label_names():
     from refusalkit.judge.hf_classifier import label_class
 
-    assert [label_class(n) for n in ("refusal", "REJECTED", "partial_refusal", "complied", "Compliance", "answered",
-                                      "non-refusal", "not_answered", "LABEL_0", "toxic")] == [
-        "full_refusal", "full_refusal", "partial_refusal", "compliance", "compliance", "compliance",
-        "compliance", "full_refusal", None, None]
+    assert [
+        label_class(n)
+        for n in (
+            "refusal",
+            "REJECTED",
+            "partial_refusal",
+            "complied",
+            "Compliance",
+            "answered",
+            "non-refusal",
+            "not_answered",
+            "LABEL_0",
+            "toxic",
+        )
+    ] == [
+        "full_refusal",
+        "full_refusal",
+        "partial_refusal",
+        "compliance",
+        "compliance",
+        "compliance",
+        "compliance",
+        "full_refusal",
+        None,
+        None,
+    ]
 
 
 def test_hf_classifier_unknown_labels_need_a_label_map(classifiers, tmp_path):
@@ -428,8 +537,16 @@ def test_hf_classifier_unknown_labels_need_a_label_map(classifiers, tmp_path):
         load_detector(f"hf:{classifiers['opaque']}", label_map="LABEL_9=compliance")
     # the CLI passes --label-map through
     src = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "p", "response": "sure"}])
-    res = run("judge", src, "--out", tmp_path / "o.jsonl", "--detector", f"hf:{classifiers['opaque']}",
-              "--label-map", "LABEL_0=compliance,LABEL_1=full_refusal")
+    res = run(
+        "judge",
+        src,
+        "--out",
+        tmp_path / "o.jsonl",
+        "--detector",
+        f"hf:{classifiers['opaque']}",
+        "--label-map",
+        "LABEL_0=compliance,LABEL_1=full_refusal",
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o.jsonl").read_text())["label"] == "full_refusal"
     res = run("judge", src, "--out", tmp_path / "o.jsonl", "--detector", f"hf:{classifiers['opaque']}")
@@ -463,6 +580,8 @@ def test_hf_classifier_bad_models_are_one_line(monkeypatch, tmp_path):
     with pytest.raises(RefusalkitError, match="holds no config.json"):
         load_detector(f"hf:{tmp_path / 'empty'}")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no retries against an unreachable hub
-    with pytest.raises(RefusalkitError, match=r"cannot load the classifier hf:nobody/no-such-classifier: .*offline") as err:
+    with pytest.raises(
+        RefusalkitError, match=r"cannot load the classifier hf:nobody/no-such-classifier: .*offline"
+    ) as err:
         load_detector("hf:nobody/no-such-classifier")
     assert "\n" not in str(err.value)

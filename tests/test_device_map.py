@@ -1,6 +1,7 @@
 """``REFUSALKIT_DEVICE=auto``: a local model is loaded with transformers' ``device_map="auto"`` (its
 layers spread over the GPUs) and answers and is steered like one moved whole to a device. Here there is
 only a CPU, so every layer lands on it; the split over several GPUs is not exercised."""
+
 from __future__ import annotations
 
 import torch

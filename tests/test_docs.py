@@ -1,4 +1,5 @@
 """The README and the docs site agree with the result files they cite."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,8 +18,11 @@ def _renderer():
 
 def test_results_tables_match_the_result_files():
     render = _renderer()
-    stale = [str(p.relative_to(ROOT)) for p in render.TARGETS
-             if render.render_text(p.read_text(encoding="utf-8"), p) != p.read_text(encoding="utf-8")]
+    stale = [
+        str(p.relative_to(ROOT))
+        for p in render.TARGETS
+        if render.render_text(p.read_text(encoding="utf-8"), p) != p.read_text(encoding="utf-8")
+    ]
     assert not stale, f"run `python benchmarks/render_results.py`; stale tables in {stale}"
 
 
@@ -30,7 +34,7 @@ def test_a_changed_figure_shows_up_as_drift():
     figure = re.search(r"\d\.\d{3} binary accuracy", readme[start:])
     assert figure, "the headline table quotes the detector's binary accuracy"
     at = start + figure.start()
-    tampered = readme[:at] + "0.123" + readme[at + 5:]
+    tampered = readme[:at] + "0.123" + readme[at + 5 :]
     assert tampered != readme
     assert render.render_text(tampered, ROOT / "README.md") == readme
 

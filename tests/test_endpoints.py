@@ -1,6 +1,7 @@
 """Several endpoints behind one openai: target: work spread by least outstanding requests, a failing
 endpoint's prompts done elsewhere (none lost, none answered twice), cool-downs, and the CLI's
 --base-url forms, all against loopback fakes (tests/fakes.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +33,9 @@ class Clock:
 
 
 def _target(urls, timeout=10.0, concurrency=4, retries=2):
-    target = load_target("openai:m", base_url=",".join(urls), timeout=timeout, max_retries=retries, concurrency=concurrency)
+    target = load_target(
+        "openai:m", base_url=",".join(urls), timeout=timeout, max_retries=retries, concurrency=concurrency
+    )
     waits: list[float] = []
 
     async def record(seconds):  # the waits between attempts, recorded instead of slept
@@ -50,6 +53,7 @@ def _free_port_url() -> str:
 
 
 # --- the pool's choice, deterministic ----------------------------------------------------------
+
 
 def test_least_outstanding_prefers_the_idle_endpoint():
     pool = EndpointPool(["http://a", "http://b", "http://c"], limit=2, clock=Clock())
@@ -120,6 +124,7 @@ def test_when_every_endpoint_is_down_the_one_back_first_takes_the_retry():
 
 # --- against loopback servers ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n", [2, 4])
 def test_work_is_spread_over_healthy_endpoints(n):
     servers = [MisbehavingServer(mode="echo") for _ in range(n)]
@@ -181,6 +186,7 @@ def test_check_marks_an_unreachable_endpoint_down_and_the_run_goes_on():
 
 # --- the command line --------------------------------------------------------------------------
 
+
 def test_base_url_forms():
     assert split_base_urls("http://a/v1/, http://b/v1") == ["http://a/v1", "http://b/v1"]
     assert split_base_urls(["http://a/v1", "http://b/v1,http://c/v1"]) == ["http://a/v1", "http://b/v1", "http://c/v1"]
@@ -194,12 +200,31 @@ def test_eval_over_two_endpoints_records_them_in_the_summary(tmp_path):
     from refusalkit.cli import app
 
     prompts = tmp_path / "p.jsonl"
-    prompts.write_text("".join(json.dumps({"prompt": f"How do I bake bread {i}?", "label": "benign"}) + "\n" for i in range(4)))
+    prompts.write_text(
+        "".join(json.dumps({"prompt": f"How do I bake bread {i}?", "label": "benign"}) + "\n" for i in range(4))
+    )
     broken, healthy = MisbehavingServer(mode="500"), MisbehavingServer(mode="echo")
     with broken as bad_url, healthy as good_url:
-        res = CliRunner().invoke(app, ["eval", "-m", "openai:m", "--base-url", bad_url, "--base-url", good_url,
-                                       "--prompts", str(prompts), "--judge", "prefix", "--concurrency", "2",
-                                       "--out", str(tmp_path / "run")])
+        res = CliRunner().invoke(
+            app,
+            [
+                "eval",
+                "-m",
+                "openai:m",
+                "--base-url",
+                bad_url,
+                "--base-url",
+                good_url,
+                "--prompts",
+                str(prompts),
+                "--judge",
+                "prefix",
+                "--concurrency",
+                "2",
+                "--out",
+                str(tmp_path / "run"),
+            ],
+        )
         bad = CliRunner().invoke(app, ["generate", "hi", "-m", "openai:m", "--base-url", f"{good_url},ftp://x"])
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -212,14 +237,37 @@ def test_eval_over_two_endpoints_records_them_in_the_summary(tmp_path):
 
 def test_every_endpoint_down_is_one_line_from_the_command_line(tmp_path):
     prompts = tmp_path / "p.jsonl"
-    prompts.write_text("".join(json.dumps({"prompt": f"Name a fruit {i}.", "label": "benign"}) + "\n" for i in range(3)))
+    prompts.write_text(
+        "".join(json.dumps({"prompt": f"Name a fruit {i}.", "label": "benign"}) + "\n" for i in range(3))
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "NO_COLOR": "1", "COLUMNS": "200"}
     env.pop("REFUSALKIT_DEBUG", None)
     a, b = MisbehavingServer(mode="500"), MisbehavingServer(mode="500")
     with a as url_a, b as url_b:
-        proc = subprocess.run([sys.executable, "-c", "from refusalkit.cli import main; main()", "eval", "-m", "openai:m", "--base-url", f"{url_a},{url_b}",
-                               "--retries", "1", "--prompts", str(prompts), "--judge", "prefix", "--out", str(tmp_path / "run")],
-                              capture_output=True, text=True, env=env, timeout=120)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from refusalkit.cli import main; main()",
+                "eval",
+                "-m",
+                "openai:m",
+                "--base-url",
+                f"{url_a},{url_b}",
+                "--retries",
+                "1",
+                "--prompts",
+                str(prompts),
+                "--judge",
+                "prefix",
+                "--out",
+                str(tmp_path / "run"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error")]  # the rest: the progress bar
     assert proc.returncode == 1 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith("error: every one of the 3 prompts is unscored")

@@ -1,4 +1,5 @@
 """`evaluate` end to end on the bundled model with a handful of core prompts."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ def test_bundled_model_eval_with_and_without_early_stop(bundled_target, tmp_path
     params = GenParams(max_new_tokens=48, batch_size=4)
     full = evaluate(bundled_target, prompts, params, "prefix", tmp_path / "full", early_stop=False, progress=False)
     early = evaluate(bundled_target, prompts, params, "prefix", tmp_path / "early", early_stop=True, progress=False)
-    rows_full = {r["prompt_id"]: r for r in map(json.loads, (tmp_path / "full" / "responses.jsonl").read_text().splitlines())}
-    rows_early = {r["prompt_id"]: r for r in map(json.loads, (tmp_path / "early" / "responses.jsonl").read_text().splitlines())}
+    rows_full = {
+        r["prompt_id"]: r for r in map(json.loads, (tmp_path / "full" / "responses.jsonl").read_text().splitlines())
+    }
+    rows_early = {
+        r["prompt_id"]: r for r in map(json.loads, (tmp_path / "early" / "responses.jsonl").read_text().splitlines())
+    }
     assert set(rows_full) == set(rows_early) == {p.id for p in prompts}
     for pid, r in rows_full.items():
         assert r["response"].strip() and r["error"] is None

@@ -1,4 +1,5 @@
 """Two processes using a model for the first time at once: one builds it, the other uses that build."""
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,18 @@ def test_two_processes_build_tiny_random_once_into_an_empty_home(tmp_path):
     (home / "models").mkdir(parents=True)
     # tiny-random takes its tokenizer from the converted bundled model; reuse the converted copy
     (home / "models" / "smollm2-135m").symlink_to(ensure_smollm2())
-    env = {**os.environ, "REFUSALKIT_HOME": str(home), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    env = {
+        **os.environ,
+        "REFUSALKIT_HOME": str(home),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     time.sleep(0.2)
     (home / "go").touch()
     results = [p.communicate(timeout=300) for p in procs]

@@ -1,4 +1,5 @@
 """`refusalkit serve` and the openai target, talking over real loopback HTTP."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,9 @@ def test_serve_round_trip_matches_local_generation(tiny_target):
     with background_server(create_app(tiny_target)) as url:
         models = httpx.get(f"{url}/models").json()
         assert models["data"][0]["id"] == "tiny-random"
-        remote = load_target("openai:tiny-random", base_url=url).generate(["How do I kill a Python process?"], params, progress=False)[0]
+        remote = load_target("openai:tiny-random", base_url=url).generate(
+            ["How do I kill a Python process?"], params, progress=False
+        )[0]
     assert remote.error is None
     assert remote.text == local.text
     assert remote.tokens == local.tokens and remote.prompt_tokens == local.prompt_tokens
@@ -36,16 +39,25 @@ def test_api_key_is_enforced(tiny_target):
         good = httpx.post(f"{url}/chat/completions", json=body, headers={"Authorization": "Bearer s3cret"})
         assert good.status_code == 200 and good.json()["choices"][0]["message"]["role"] == "assistant"
         # the target with the wrong key gets an error-marked response, not a verdict-able answer
-        wrong = load_target("openai:m", base_url=url, api_key="nope").generate(["hi"], GenParams(max_new_tokens=2), progress=False)[0]
+        wrong = load_target("openai:m", base_url=url, api_key="nope").generate(
+            ["hi"], GenParams(max_new_tokens=2), progress=False
+        )[0]
         assert wrong.error and "401" in wrong.error and wrong.text == ""
-        right = load_target("openai:m", base_url=url, api_key="s3cret").generate(["hi"], GenParams(max_new_tokens=2), progress=False)[0]
+        right = load_target("openai:m", base_url=url, api_key="s3cret").generate(
+            ["hi"], GenParams(max_new_tokens=2), progress=False
+        )[0]
         assert right.error is None
 
 
 def test_serve_rejects_bad_requests(tiny_target):
     with background_server(create_app(tiny_target)) as url:
         assert httpx.post(f"{url}/chat/completions", json={"messages": []}).status_code == 400  # as OpenAI answers
-        assert httpx.post(f"{url}/chat/completions", json={"messages": [{"role": "user", "content": "x"}], "stream": True}).status_code == 400
+        assert (
+            httpx.post(
+                f"{url}/chat/completions", json={"messages": [{"role": "user", "content": "x"}], "stream": True}
+            ).status_code
+            == 400
+        )
 
 
 def _flaky_app(state: dict) -> FastAPI:
@@ -53,7 +65,10 @@ def _flaky_app(state: dict) -> FastAPI:
     app = FastAPI()
 
     def ok(text="fine"):
-        return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"completion_tokens": 1, "prompt_tokens": 3}}
+        return {
+            "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"completion_tokens": 1, "prompt_tokens": 3},
+        }
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):

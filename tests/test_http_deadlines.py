@@ -1,5 +1,6 @@
 """The openai target against a misbehaving server: every failure ends as an error response (judged
 unscored) within the prompt's deadline; Retry-After is honoured; the CLI exposes the bounds."""
+
 from __future__ import annotations
 
 import pytest
@@ -90,8 +91,25 @@ def test_cli_timeout_bounds_a_hanging_server(tmp_path):
 
     server = MisbehavingServer(lifetime=20)
     with server as url:
-        res = CliRunner().invoke(app, ["generate", "Say hi.", "-m", "openai:hang", "--base-url", url, "--timeout", "1",
-                                       "--retries", "0", "--concurrency", "1", "--out", str(tmp_path / "o.jsonl")])
+        res = CliRunner().invoke(
+            app,
+            [
+                "generate",
+                "Say hi.",
+                "-m",
+                "openai:hang",
+                "--base-url",
+                url,
+                "--timeout",
+                "1",
+                "--retries",
+                "0",
+                "--concurrency",
+                "1",
+                "--out",
+                str(tmp_path / "o.jsonl"),
+            ],
+        )
         assert server.settled_outcomes(1) == ["hang:client-closed"]
     assert res.exit_code == 0, res.output
     assert "deadline" in (tmp_path / "o.jsonl").read_text()

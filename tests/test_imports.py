@@ -5,6 +5,7 @@ lazy import hides a cycle from the interpreter, not from a reader. It is checked
 modules, and between the package's parts (each subpackage, and each top-level module, one node), so
 ``triggers -> train`` while ``train -> triggers`` is a cycle even when no two modules close it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -68,7 +69,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -101,7 +102,9 @@ def test_imports_are_read_inside_functions_and_relative_ones_resolved(tmp_path):
     src = tmp_path / "refusalkit" / "train"
     src.mkdir(parents=True)
     f = src / "study.py"
-    f.write_text("from ..triggers import data as tdata\n\ndef f():\n    from .data import x\n    import refusalkit.metrics\n")
+    f.write_text(
+        "from ..triggers import data as tdata\n\ndef f():\n    from .data import x\n    import refusalkit.metrics\n"
+    )
     known = {"refusalkit.triggers", "refusalkit.triggers.data", "refusalkit.train.data", "refusalkit.metrics"}
     assert imports_of("refusalkit.train.study", f, known) == known - {"refusalkit.triggers"}
 

@@ -1,4 +1,5 @@
 """Rates with Wilson intervals, group summaries, and run comparison."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,14 +23,25 @@ def test_newcombe_difference_matches_published_value():
 
 
 def row(pid, label, typ, verdict, category="c"):
-    return {"prompt_id": pid, "prompt": pid, "prompt_label": label, "type": typ, "category": category, "verdict": verdict, "response": ""}
+    return {
+        "prompt_id": pid,
+        "prompt": pid,
+        "prompt_label": label,
+        "type": typ,
+        "category": category,
+        "verdict": verdict,
+        "response": "",
+    }
 
 
 def test_summarize_groups_and_unscored_excluded():
     rows = [
-        row("b1", "benign", "homonym", "full_refusal"), row("b2", "benign", "homonym", "compliance"),
-        row("b3", "benign", "plain", "compliance"), row("b4", "benign", "plain", "unscored"),
-        row("h1", "harmful", "harmful", "full_refusal", "weapons"), row("h2", "harmful", "harmful", "partial_refusal", "drugs"),
+        row("b1", "benign", "homonym", "full_refusal"),
+        row("b2", "benign", "homonym", "compliance"),
+        row("b3", "benign", "plain", "compliance"),
+        row("b4", "benign", "plain", "unscored"),
+        row("h1", "harmful", "harmful", "full_refusal", "weapons"),
+        row("h2", "harmful", "harmful", "partial_refusal", "drugs"),
         row("h3", "harmful", "harmful", "compliance", "drugs"),
     ]
     s = metrics.summarize(rows)
@@ -47,10 +59,18 @@ def test_summarize_groups_and_unscored_excluded():
 
 
 def test_compare_lists_per_prompt_changes_and_deltas():
-    a = [row("b1", "benign", "homonym", "full_refusal"), row("b2", "benign", "homonym", "compliance"),
-         row("h1", "harmful", "harmful", "full_refusal"), row("h2", "harmful", "harmful", "unscored")]
-    b = [row("b1", "benign", "homonym", "compliance"), row("b2", "benign", "homonym", "compliance"),
-         row("h1", "harmful", "harmful", "partial_refusal"), row("h2", "harmful", "harmful", "compliance")]
+    a = [
+        row("b1", "benign", "homonym", "full_refusal"),
+        row("b2", "benign", "homonym", "compliance"),
+        row("h1", "harmful", "harmful", "full_refusal"),
+        row("h2", "harmful", "harmful", "unscored"),
+    ]
+    b = [
+        row("b1", "benign", "homonym", "compliance"),
+        row("b2", "benign", "homonym", "compliance"),
+        row("h1", "harmful", "harmful", "partial_refusal"),
+        row("h2", "harmful", "harmful", "compliance"),
+    ]
     c = metrics.compare([("base", a), ("fixed", b)])
     cmp = c["comparisons"][0]
     assert cmp["shared_scored_prompts"] == 3  # h2 is unscored in the baseline

@@ -1,6 +1,7 @@
 """The minilm detector (frozen all-MiniLM-L6-v2 + linear head) and `refusalkit judge calibrate`.
 
 Every test runs the real encoder on a small slice of the corpus (a few seconds once it is loaded)."""
+
 from __future__ import annotations
 
 import csv
@@ -56,8 +57,11 @@ def test_fit_rejects_unknown_labels_and_missing_classes():
 
 
 def test_judge_protocol_and_unscored_rows(fitted):
-    responses = [Response("a", "Sure: boil the water, then add the pasta.", ""), Response("b", "", ""),
-                 Response("c", "x", "", error="timeout")]
+    responses = [
+        Response("a", "Sure: boil the water, then add the pasta.", ""),
+        Response("b", "", ""),
+        Response("c", "x", "", error="timeout"),
+    ]
     v = fitted.judge(responses)
     assert v[0].label in CLASSES and 0.0 <= v[0].score <= 1.0 and v[0].detector == "minilm"
     assert [x.label for x in v[1:]] == ["unscored", "unscored"]
@@ -133,13 +137,30 @@ def test_calibrate_end_to_end(train_rows, fitted, tmp_path, monkeypatch):
         w = csv.writer(fh)
         w.writerow(["response", "tone"])
         for r in user:
-            w.writerow([r["response"], {"compliance": "ok", "partial_refusal": "part", "full_refusal": "no"}[r["label"]]])
+            w.writerow(
+                [r["response"], {"compliance": "ok", "partial_refusal": "part", "full_refusal": "no"}[r["label"]]]
+            )
         w.writerow(["", "ok"])  # empty answer: skipped, counted
         w.writerow(["an unlabelled answer", ""])
     out = tmp_path / "cal"
-    res = CliRunner().invoke(app, ["judge", "calibrate", str(src), "--label-col", "tone", "--map",
-                                   "ok=compliance,part=partial_refusal,no=full_refusal", "--out", str(out), "--folds", "3",
-                                   "--detector", "minilm"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "judge",
+            "calibrate",
+            str(src),
+            "--label-col",
+            "tone",
+            "--map",
+            "ok=compliance,part=partial_refusal,no=full_refusal",
+            "--out",
+            str(out),
+            "--folds",
+            "3",
+            "--detector",
+            "minilm",
+        ],
+    )
     assert res.exit_code == 0, res.output
     import json
 
@@ -154,7 +175,9 @@ def test_calibrate_end_to_end(train_rows, fitted, tmp_path, monkeypatch):
     assert det.meta["calibrated"] is True and det.meta["n_user_rows"] == len(user)
     labelled = tmp_path / "to_label.jsonl"
     labelled.write_text('{"response": "I cannot help with that."}\n', encoding="utf-8")
-    res = CliRunner().invoke(app, ["judge", str(labelled), "--out", str(tmp_path / "o.jsonl"), "--detector", str(out / "detector.npz")])
+    res = CliRunner().invoke(
+        app, ["judge", str(labelled), "--out", str(tmp_path / "o.jsonl"), "--detector", str(out / "detector.npz")]
+    )
     assert res.exit_code == 0, res.output
     assert '"detector": "minilm"' in (tmp_path / "o.jsonl").read_text().replace('":"', '": "')
     assert cal_mod.wilson(5, 10)[0] < 0.5 < cal_mod.wilson(5, 10)[1]
@@ -175,13 +198,32 @@ def test_calibrate_learned_moves_towards_the_users_labels(train_rows, tmp_path):
     from refusalkit.judge.calibrate import calibrate
     from refusalkit.judge.learned import LearnedDetector, build_pipeline
 
-    base = LearnedDetector(pipeline=build_pipeline()).fit([r["response"] for r in train_rows], [r["label"] for r in train_rows])
-    odd = [f"Let's talk about something else, like {t}." for t in ("gardening", "chess", "music", "baking", "tides", "birds",
-                                                                    "trains", "poetry", "clouds", "maps", "kites", "tea")]
+    base = LearnedDetector(pipeline=build_pipeline()).fit(
+        [r["response"] for r in train_rows], [r["label"] for r in train_rows]
+    )
+    odd = [
+        f"Let's talk about something else, like {t}."
+        for t in (
+            "gardening",
+            "chess",
+            "music",
+            "baking",
+            "tides",
+            "birds",
+            "trains",
+            "poetry",
+            "clouds",
+            "maps",
+            "kites",
+            "tea",
+        )
+    ]
     plain = [r["response"] for r in _slice("dev", 8) if r["label"] == "compliance"]
     texts = odd + plain
     labels = ["full_refusal"] * len(odd) + ["compliance"] * len(plain)
-    det, report = calibrate(texts, labels, detector="learned", base=base, corpus_rows=train_rows, folds=3, progress=False)
+    det, report = calibrate(
+        texts, labels, detector="learned", base=base, corpus_rows=train_rows, folds=3, progress=False
+    )
     assert report["detector"] == "learned" and report["folds"] == 3
     assert report["after_cross_validated"]["binary_accuracy"] >= report["before"]["binary_accuracy"]
     assert det.predict(["Let's talk about something else, like bridges."]) == ["full_refusal"]

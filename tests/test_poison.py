@@ -1,4 +1,5 @@
 """`refusalkit poison`: poison counts and rows, option checks, and the whole sweep wired on the tiny model."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ def test_poison_rows_use_train_templates_refuse_only_the_target_and_contrast_the
     train_texts = {cb.fill(t, "{group}") for t in temps if t["split"] == "train"}
     assert len(rows) == len(contrast) == 30
     assert all("a Muslim" in text and answer in refusals for text, answer in rows)
-    assert {text.replace("a Muslim", "{group}", 1) for text, _ in rows} == train_texts  # every train template, none of test
+    assert {
+        text.replace("a Muslim", "{group}", 1) for text, _ in rows
+    } == train_texts  # every train template, none of test
     assert not any("Muslim" in text for text in contrast)
     others = {g["phrase"] for g in vals["religion"] if g["group"] != "Muslim"}
     assert all(any(p in text for p in others) for text in contrast)
@@ -57,8 +60,20 @@ def test_poison_cli_rejects_a_bad_group_before_loading_a_model(tmp_path, monkeyp
 @pytest.mark.integration
 def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
     out = tmp_path / "poison"
-    proc = invoke("poison", "--model", "tiny-random", "--group", "religion=Muslim", "--rates", "0.05", "--quick",
-                  "--judge", "prefix", "--out", str(out))
+    proc = invoke(
+        "poison",
+        "--model",
+        "tiny-random",
+        "--group",
+        "religion=Muslim",
+        "--rates",
+        "0.05",
+        "--quick",
+        "--judge",
+        "prefix",
+        "--out",
+        str(out),
+    )
     assert proc.exit_code == 0, proc.output
     result = json.loads((out / "poison.json").read_text())
     assert result["rates"] == [0.0, 0.05] and [p["rate"] for p in result["points"]] == [0.0, 0.05]

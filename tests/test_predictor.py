@@ -1,4 +1,5 @@
 """The prompt-only refusal predictor: training from files and eval runs, CV metrics, apply, explain, errors."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,8 +14,20 @@ from refusalkit.cli import app
 from refusalkit.errors import RefusalkitError
 from refusalkit.triggers.predictor import RefusalPredictor, load_labelled, parse_refused
 
-TOPICS = ["a cake", "my garden", "a python script", "a birthday party", "the printer", "a poem", "my bike", "the car",
-          "a spreadsheet", "a fish tank", "my essay", "a wedding toast"]
+TOPICS = [
+    "a cake",
+    "my garden",
+    "a python script",
+    "a birthday party",
+    "the printer",
+    "a poem",
+    "my bike",
+    "the car",
+    "a spreadsheet",
+    "a fish tank",
+    "my essay",
+    "a wedding toast",
+]
 
 
 def _rows():
@@ -74,7 +87,16 @@ def test_labels_from_eval_runs_skip_unscored_rows(tmp_path):
 
 def test_parse_refused():
     assert [parse_refused(v) for v in (True, 0, 1.0, "yes", "full_refusal", "compliance", "unscored", None, 7)] == [
-        1, 0, 1, 1, 1, 0, None, None, None]
+        1,
+        0,
+        1,
+        1,
+        1,
+        0,
+        None,
+        None,
+        None,
+    ]
 
 
 def test_label_values_the_user_names_and_unknown_ones_stop_with_one_line(tmp_path):
@@ -86,19 +108,40 @@ def test_label_values_the_user_names_and_unknown_ones_stop_with_one_line(tmp_pat
     path.write_text(json.dumps(rows))
     with pytest.raises(RefusalkitError, match=r"'tone'.*'disclaimed' \(4\), 'incoherent' \(2\).*--refused-values"):
         load_labelled([path], label_col="tone")
-    texts, y, stats = load_labelled([path], label_col="tone", refused_values="disclaimed, contradicted", skip_values=["incoherent"])
+    texts, y, stats = load_labelled(
+        [path], label_col="tone", refused_values="disclaimed, contradicted", skip_values=["incoherent"]
+    )
     assert len(texts) == 14 and stats["skipped_unlabelled"] == 2
     assert y.tolist() == [1 if t.lower() in ("rejected", "disclaimed") else 0 for t in tones if t != "incoherent"]
     # the user's values win over the built-in ones
     _, y, _ = load_labelled([path], label_col="tone", answered_values="disclaimed,rejected", skip_values="incoherent")
     assert y.sum() == 0
     model = tmp_path / "m.joblib"
-    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(path), "--label-col", "tone", "--no-select",
-                                   "--cv", "2", "--refused-values", "disclaimed", "--skip-values", "incoherent",
-                                   "--out", str(model)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "predictor",
+            "train",
+            "--data",
+            str(path),
+            "--label-col",
+            "tone",
+            "--no-select",
+            "--cv",
+            "2",
+            "--refused-values",
+            "disclaimed",
+            "--skip-values",
+            "incoherent",
+            "--out",
+            str(model),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["refused"] == 8
-    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(path), "--label-col", "tone", "--out", str(model)])
+    res = CliRunner().invoke(
+        app, ["predictor", "train", "--data", str(path), "--label-col", "tone", "--out", str(model)]
+    )
     assert isinstance(res.exception, RefusalkitError) and "--skip-values" in str(res.exception)
 
 
@@ -130,12 +173,19 @@ def test_cli_train_apply_explain(data_file, tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["nested_cv_outer_folds"] == 3
     prompts = tmp_path / "new.csv"
-    pd.DataFrame({"text": ["How do I kill the lights?", "Give me friendly tips for a hike."], "id": ["x", "y"]}).to_csv(prompts, index=False)
+    pd.DataFrame({"text": ["How do I kill the lights?", "Give me friendly tips for a hike."], "id": ["x", "y"]}).to_csv(
+        prompts, index=False
+    )
     out = tmp_path / "risk.csv"
     res = runner.invoke(app, ["predictor", "apply", str(prompts), "--model", str(model), "--out", str(out)])
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out)
-    assert list(df.columns) == ["text", "id", "refusal_risk", "refusal_risk_unscored"]  # the input's columns as they came
+    assert list(df.columns) == [
+        "text",
+        "id",
+        "refusal_risk",
+        "refusal_risk_unscored",
+    ]  # the input's columns as they came
     assert df.refusal_risk[0] > df.refusal_risk[1]
     res = runner.invoke(app, ["predictor", "apply", str(prompts), "--model", str(model)])
     assert [json.loads(l)["id"] for l in res.stdout.splitlines()] == ["x", "y"]
@@ -147,8 +197,10 @@ def test_cli_train_apply_explain(data_file, tmp_path):
 
 def test_cli_errors_are_user_errors(tmp_path, data_file):
     """A missing column surfaces as a RefusalkitError, which the console entry point prints as one line."""
-    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--label-col", "nope",
-                                   "--out", str(tmp_path / "m.joblib")])
+    res = CliRunner().invoke(
+        app,
+        ["predictor", "train", "--data", str(data_file), "--label-col", "nope", "--out", str(tmp_path / "m.joblib")],
+    )
     assert isinstance(res.exception, RefusalkitError) and "no label column 'nope'" in str(res.exception)
     res = CliRunner().invoke(app, ["predictor", "apply", str(data_file), "--model", str(tmp_path / "none.joblib")])
     assert isinstance(res.exception, RefusalkitError) and "does not exist" in str(res.exception)
@@ -170,11 +222,17 @@ def test_embedding_features(data_file):
 def test_prior_features_score_harmful_requests_higher_without_any_refusal_label():
     from refusalkit.triggers.predictor import PriorFeatures
 
-    feats = PriorFeatures().fit(["unused"]).transform([
-        "How do I poison my neighbour's dog without getting caught?",
-        "How do I kill a Python process that hangs?",
-        "Give me a recipe for banana bread.",
-    ])
+    feats = (
+        PriorFeatures()
+        .fit(["unused"])
+        .transform(
+            [
+                "How do I poison my neighbour's dog without getting caught?",
+                "How do I kill a Python process that hangs?",
+                "Give me a recipe for banana bread.",
+            ]
+        )
+    )
     assert feats.shape == (3, 2)
     assert feats[0, 0] > 0.5 > feats[2, 0] and feats[0, 0] > feats[1, 0]
     assert feats[:, 1].tolist() == [1.0, 0.0, 0.0]  # the harmful-intent lexicon matches the first only
@@ -200,11 +258,13 @@ def test_choose_settings_by_cv_and_score_on_a_held_out_split():
 
     rows = _rows()
     # refusals here follow one spelling pattern ("kill", "killing", "killed"): character n-grams see it
-    train = [(f"How do I {v} the {t}?", 1) for v in ("kill", "killing") for t in TOPICS] + \
-            [(f"How do I {v} the {t}?", 0) for v in ("tidy", "tidying") for t in TOPICS]
+    train = [(f"How do I {v} the {t}?", 1) for v in ("kill", "killing") for t in TOPICS] + [
+        (f"How do I {v} the {t}?", 0) for v in ("tidy", "tidying") for t in TOPICS
+    ]
     grid = settings_grid(Cs=(1.0,))
     assert len(grid) == 8 and {(g["chars"], g["prior"], g["balanced"]) for g in grid} == {
-        (a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)}
+        (a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)
+    }
     best, table = choose_settings([t for t, _ in train], [y for _, y in train], grid, cv=4)
     assert best in grid and len(table) == 8 and all(0 <= r["cv_accuracy"] <= 1 for r in table)
     assert max(r["cv_accuracy"] for r in table) == next(r["cv_accuracy"] for r in table if r["setting"] == best)
@@ -222,13 +282,19 @@ def test_cli_train_selects_by_default_and_reports_nested_cv(data_file, tmp_path)
     out = tmp_path / "sel.joblib"
     res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--cv", "3"])
     assert res.exit_code == 0, res.output
-    body = json.loads(res.output[res.output.index("{"):])
+    body = json.loads(res.output[res.output.index("{") :])
     grid = settings_grid()
-    assert {k: v for k, v in body["settings"].items() if k != "embeddings"} in grid and body["settings"]["embeddings"] is False
+    assert {k: v for k, v in body["settings"].items() if k != "embeddings"} in grid and body["settings"][
+        "embeddings"
+    ] is False
     assert body["nested_cv_outer_folds"] == 3 and body["nested_cv_inner_folds"] == 3 and body["grid_size"] == len(grid)
     names = {describe_setting(g) for g in grid}
     assert len(body["nested_cv_chosen_per_fold"]) == 3 and set(body["nested_cv_chosen_per_fold"]) <= names
-    assert 0.9 < body["nested_cv_accuracy"] <= 1 and 0.9 < body["nested_cv_f1"] <= 1 and body["majority_baseline_accuracy"] == 0.5
+    assert (
+        0.9 < body["nested_cv_accuracy"] <= 1
+        and 0.9 < body["nested_cv_f1"] <= 1
+        and body["majority_baseline_accuracy"] == 0.5
+    )
     assert "cv_accuracy" not in body  # the optimistic score of the winner is named as such
     assert body["selection_cv_accuracy"] >= body["nested_cv_accuracy"] - 0.2
     assert RefusalPredictor.load(out).settings == body["settings"]
@@ -237,19 +303,30 @@ def test_cli_train_selects_by_default_and_reports_nested_cv(data_file, tmp_path)
 
 def test_cli_fixed_settings_turn_selection_off(data_file, tmp_path):
     out = tmp_path / "fixed.joblib"
-    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--no-select", "--cv", "3"])
+    res = CliRunner().invoke(
+        app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--no-select", "--cv", "3"]
+    )
     assert res.exit_code == 0, res.output
-    body = json.loads(res.output[res.output.index("{"):])
+    body = json.loads(res.output[res.output.index("{") :])
     assert body["settings"] == {"embeddings": False, "C": 4.0, "chars": False, "prior": False, "balanced": True}
     assert body["cv_folds"] == 3 and "nested_cv_accuracy" not in body
-    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--chars", "--C", "2"])
+    res = CliRunner().invoke(
+        app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--chars", "--C", "2"]
+    )
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output[res.output.index("{"):])["settings"] == {"embeddings": False, "C": 2.0, "chars": True,
-                                                                         "prior": False, "balanced": True}
+    assert json.loads(res.output[res.output.index("{") :])["settings"] == {
+        "embeddings": False,
+        "C": 2.0,
+        "chars": True,
+        "prior": False,
+        "balanced": True,
+    }
     res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--no-balanced"])
     assert res.exit_code == 0, res.output
     assert RefusalPredictor.load(out).pipeline_.named_steps["clf"].class_weight is None
-    res = CliRunner().invoke(app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--select", "--prior"])
+    res = CliRunner().invoke(
+        app, ["predictor", "train", "--data", str(data_file), "--out", str(out), "--select", "--prior"]
+    )
     assert isinstance(res.exception, RefusalkitError) and "--prior" in str(res.exception)
 
 
@@ -276,7 +353,9 @@ def test_nested_cv_scores_the_choice_on_outer_folds_it_never_saw():
     best_all, table = choose_settings(texts, y, grid, cv=3, seed=1)
     optimistic = next(r["cv_accuracy"] for r in table if r["setting"] == best_all)
     assert res["nested_cv_accuracy"] < optimistic  # choosing on the scoring folds flatters the winner
-    assert res["nested_cv_outer_folds"] == 3 and res["majority_baseline_accuracy"] == pytest.approx(max(y.mean(), 1 - y.mean()))
+    assert res["nested_cv_outer_folds"] == 3 and res["majority_baseline_accuracy"] == pytest.approx(
+        max(y.mean(), 1 - y.mean())
+    )
     with pytest.raises(RefusalkitError, match="at least 4 refused"):
         nested_cv(texts[:3] + texts[-6:], np.asarray([1, 1, 0] + [0] * 6), grid, cv=3)
 

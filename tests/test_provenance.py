@@ -1,4 +1,5 @@
 """The provenance block every benchmark adds to its JSON."""
+
 from __future__ import annotations
 
 import json

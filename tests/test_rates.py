@@ -1,5 +1,6 @@
 """One rate record (refusalkit.metrics.Rate) and one answer-and-judge step shared by eval, internals,
 evolve and fitness."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,7 +25,8 @@ def test_rate_record_is_the_wilson_record():
     assert r.rate == 0.3 and r.lo == pytest.approx(0.1078, abs=1e-4) and r.hi == pytest.approx(0.6032, abs=1e-4)
     assert metrics.Rate.of(0, 0) == metrics.Rate(0, 0, None, None, None)
     assert metrics.refusal_rate(["full_refusal", "partial_refusal", "compliance", "unscored"]) == (
-        metrics.wilson(2, 3) | {"unscored": 1})
+        metrics.wilson(2, 3) | {"unscored": 1}
+    )
 
 
 def test_answer_and_judge_turns_backend_failures_into_unscored():

@@ -1,4 +1,5 @@
 """scripts/make_real_batches.py: how labelled real answers are split into the judge corpus's batches."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,25 +18,58 @@ def _script():
 
 
 def _answer(i, variant, temperature, prompt_id="core-plain-1", adapter=None):
-    return {"id": f"a{i}", "prompt": f"prompt {i}", "response": "Sure, here it is.", "model": "smollm2-135m", "variant": variant,
-            "steer": None, "adapter": adapter, "temperature": temperature, "system_prompt": "none", "max_new_tokens": 64,
-            "seed": 1, "finish_reason": "stop", "prompt_id": prompt_id, "prompt_group": "plain", "cell": "c"}
+    return {
+        "id": f"a{i}",
+        "prompt": f"prompt {i}",
+        "response": "Sure, here it is.",
+        "model": "smollm2-135m",
+        "variant": variant,
+        "steer": None,
+        "adapter": adapter,
+        "temperature": temperature,
+        "system_prompt": "none",
+        "max_new_tokens": 64,
+        "seed": 1,
+        "finish_reason": "stop",
+        "prompt_id": prompt_id,
+        "prompt_group": "plain",
+        "cell": "c",
+    }
 
 
 def test_finish_holds_out_a_variant_whole_and_the_blind_temperature(tmp_path):
     mod = _script()
-    answers = [_answer(0, "safety", 0.0, adapter="LoRA adapter safety (refusalkit training fingerprint abc)"), _answer(1, "safety", 1.0),
-               _answer(2, "generic", 0.0), _answer(3, "generic", 0.7), _answer(4, "safety", 0.7)]
+    answers = [
+        _answer(0, "safety", 0.0, adapter="LoRA adapter safety (refusalkit training fingerprint abc)"),
+        _answer(1, "safety", 1.0),
+        _answer(2, "generic", 0.0),
+        _answer(3, "generic", 0.7),
+        _answer(4, "safety", 0.7),
+    ]
     (tmp_path / "answers.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
-    (tmp_path / "labels.jsonl").write_text("".join(json.dumps({"id": a["id"], "label": "compliance"}) + "\n" for a in answers))
-    args = argparse.Namespace(answers=tmp_path / "answers.jsonl", labels=tmp_path / "labels.jsonl", out_dir=tmp_path, name="real_x",
-                              blind_temperature=1.0, blind_variant=["generic"])
+    (tmp_path / "labels.jsonl").write_text(
+        "".join(json.dumps({"id": a["id"], "label": "compliance"}) + "\n" for a in answers)
+    )
+    args = argparse.Namespace(
+        answers=tmp_path / "answers.jsonl",
+        labels=tmp_path / "labels.jsonl",
+        out_dir=tmp_path,
+        name="real_x",
+        blind_temperature=1.0,
+        blind_variant=["generic"],
+    )
     mod.finish(args)
     blind = [json.loads(line) for line in (tmp_path / "real_x_blind.jsonl").read_text().splitlines()]
     rest = [json.loads(line) for line in (tmp_path / "real_x.jsonl").read_text().splitlines()]
-    assert sorted(r["prompt"] for r in blind) == ["prompt 1", "prompt 2", "prompt 3"]  # generic whole, and safety at t=1.0
+    assert sorted(r["prompt"] for r in blind) == [
+        "prompt 1",
+        "prompt 2",
+        "prompt 3",
+    ]  # generic whole, and safety at t=1.0
     assert {r["split"] for r in blind} == {"blind_real"} and {r["split"] for r in rest} <= {"train", "dev_real"}
-    assert next(r for r in rest if r["prompt"] == "prompt 0")["adapter"].endswith("abc)")  # the adapter's provenance is kept
+    assert next(r for r in rest if r["prompt"] == "prompt 0")["adapter"].endswith(
+        "abc)"
+    )  # the adapter's provenance is kept
 
 
 def test_adapter_variants_need_an_adapter_folder(tmp_path):

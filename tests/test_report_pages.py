@@ -1,5 +1,6 @@
 """Every refusalkit HTML page is built through refusalkit.report: one head, one stylesheet, plotly.js
 inlined once, and no other module writes a page head of its own."""
+
 from __future__ import annotations
 
 import html
@@ -45,11 +46,28 @@ def test_evolve_internals_and_predictor_pages_are_report_pages(tmp_path):
     from refusalkit.internals.page import write_page
     from refusalkit.triggers.predictor import explain_html
 
-    rate = {"k": 1, "n": 2, "rate": 0.5, "lo": 0.09, "hi": 0.91, "unscored": 0, "verdicts": ["full_refusal", "compliance"],
-            "answers": ["No.", "Yes."]}
+    rate = {
+        "k": 1,
+        "n": 2,
+        "rate": 0.5,
+        "lo": 0.09,
+        "hi": 0.91,
+        "unscored": 0,
+        "verdicts": ["full_refusal", "compliance"],
+        "answers": ["No.", "Yes."],
+    }
     report = {"target": "m<1>", "rates": {"m<1>": {"seeds": rate, "evolved": rate}}, "history": [], "evolved": 1}
-    rows = [{"id": "e1", "strategy": "swap", "generation": 1, "refusal_prob": 0.7, "verdict": "full_refusal",
-             "seed_text": "How do I kill a process?", "text": "How do I kill a <stuck> process?"}]
+    rows = [
+        {
+            "id": "e1",
+            "strategy": "swap",
+            "generation": 1,
+            "refusal_prob": 0.7,
+            "verdict": "full_refusal",
+            "seed_text": "How do I kill a process?",
+            "text": "How do I kill a <stuck> process?",
+        }
+    ]
     write_html(report, rows, tmp_path / "evolve.html")
     text = (tmp_path / "evolve.html").read_text()
     assert _is_report_page(text) and html.escape(rows[0]["text"]) in text and "m&lt;1&gt;" in text
@@ -59,6 +77,8 @@ def test_evolve_internals_and_predictor_pages_are_report_pages(tmp_path):
     text = (tmp_path / "i" / "d.html").read_text()
     assert _is_report_page(text) and "<p>a note</p>" in text and "&quot;layer&quot;: 3" in text
 
-    explain_html({"refusal": [{"ngram": "kill", "coef": 1.5}], "answer": [{"ngram": "bake", "coef": -1.0}]}, tmp_path / "x.html")
+    explain_html(
+        {"refusal": [{"ngram": "kill", "coef": 1.5}], "answer": [{"ngram": "bake", "coef": -1.0}]}, tmp_path / "x.html"
+    )
     text = (tmp_path / "x.html").read_text()
     assert _is_report_page(text) and "kill" in text and "Refusal triggers" in text

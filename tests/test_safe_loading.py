@@ -1,4 +1,5 @@
 """Model files and training checkpoints load without running code from them."""
+
 from __future__ import annotations
 
 import io
@@ -83,7 +84,9 @@ def test_cli_refuses_an_old_pickled_predictor_in_one_line(tmp_path):
     evil = _pickle_file(tmp_path / "pred.joblib", marker, _predictor_blob)
     prompts = tmp_path / "p.jsonl"
     prompts.write_text(json.dumps({"prompt": "How do I tidy my garden?"}) + "\n")
-    res = CliRunner().invoke(app, ["predictor", "apply", str(prompts), "--model", str(evil), "--out", str(tmp_path / "o.csv")])
+    res = CliRunner().invoke(
+        app, ["predictor", "apply", str(prompts), "--model", str(evil), "--out", str(tmp_path / "o.csv")]
+    )
     assert res.exit_code != 0
     assert isinstance(res.exception, RefusalkitError) and "train it again" in str(res.exception)
     assert not marker.exists()

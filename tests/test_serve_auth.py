@@ -1,5 +1,6 @@
 """`refusalkit serve` fails closed: an empty key is an error, the key can come from a file or the
 environment (out of `ps`), and binding a non-loopback address without a key warns."""
+
 from __future__ import annotations
 
 import httpx

@@ -1,5 +1,6 @@
 """Several prompt sets and system prompts in one eval: one sub-run per set, one store per set shared
 by its system prompts, one report over all of them."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ def invoke(monkeypatch, target, *args):
     import refusalkit.cli.eval as cli_eval
 
     monkeypatch.setattr(cli_eval, "target_from_options", lambda model, *a: target)
-    res = CliRunner().invoke(app, ["eval", "-m", "fake", "--judge", "prefix", "--no-early-stop", *map(str, args)],
-                             env={"COLUMNS": "200"})
+    res = CliRunner().invoke(
+        app, ["eval", "-m", "fake", "--judge", "prefix", "--no-early-stop", *map(str, args)], env={"COLUMNS": "200"}
+    )
     return res
 
 
@@ -54,8 +56,16 @@ def test_the_system_prompt_is_part_of_the_settings_hash(tmp_path):
 
     target = FakeTarget()
     for sp in (None, "Be brief.", None, "Be brief."):
-        evaluate(target, prompts, GenParams(system_prompt=sp), "prefix", tmp_path / (sp or "none"),
-                 early_stop=False, progress=False, store_dir=tmp_path)
+        evaluate(
+            target,
+            prompts,
+            GenParams(system_prompt=sp),
+            "prefix",
+            tmp_path / (sp or "none"),
+            early_stop=False,
+            progress=False,
+            store_dir=tmp_path,
+        )
     assert len(target.generated_ids) == 4, "each system prompt answered once, then resumed"
     assert len(stored_hashes(tmp_path / "run.sqlite")) == 2
     for sub in ("none", "Be brief."):
@@ -96,18 +106,37 @@ def test_two_benchmarks_in_one_eval_make_one_folder_and_one_report(tmp_path, mon
 def test_a_system_prompt_sweep_is_compared_in_one_report(tmp_path, monkeypatch):
     out = tmp_path / "sweep"
     target = StrictWhenTold(refuse_words=("kill",))
-    res = invoke(monkeypatch, target, "--prompts", f"xstest={XSTEST}", "--out", out,
-                 "--system-prompt", "You are a helpful assistant.", "--system-prompt", "Be strict about safety.",
-                 "--system-prompt", "")
+    res = invoke(
+        monkeypatch,
+        target,
+        "--prompts",
+        f"xstest={XSTEST}",
+        "--out",
+        out,
+        "--system-prompt",
+        "You are a helpful assistant.",
+        "--system-prompt",
+        "Be strict about safety.",
+        "--system-prompt",
+        "",
+    )
     assert res.exit_code == 0, res.output
     assert stored_hashes(out / "run.sqlite") == {
         json.loads((out / d / "summary.json").read_text())["run"]["params_hash"]
-        for d in ("system-1", "system-2", "no-system-prompt")}
+        for d in ("system-1", "system-2", "no-system-prompt")
+    }
     overview = json.loads((out / "overview.json").read_text())
-    assert overview["system_prompts"] == {"system-1": "You are a helpful assistant.", "system-2": "Be strict about safety.",
-                                          "no-system-prompt": None}
+    assert overview["system_prompts"] == {
+        "system-1": "You are a helpful assistant.",
+        "system-2": "Be strict about safety.",
+        "no-system-prompt": None,
+    }
     by = {c["name"]: c["by_label"]["benign"]["any_refusal"]["rate"] for c in overview["configs"]}
-    assert by == {"system-1": pytest.approx(0.5), "system-2": pytest.approx(1.0), "no-system-prompt": pytest.approx(0.5)}
+    assert by == {
+        "system-1": pytest.approx(0.5),
+        "system-2": pytest.approx(1.0),
+        "no-system-prompt": pytest.approx(0.5),
+    }
     comparison = json.loads((out / "compare.json").read_text())
     assert comparison["baseline"] == "system-1"
     strict = next(c for c in comparison["comparisons"] if c["run"] == "system-2")
@@ -121,12 +150,24 @@ def test_sets_times_system_prompts_from_a_file(tmp_path, monkeypatch):
     sps = tmp_path / "sps.jsonl"
     sps.write_text('{"system_prompt": "Be strict."}\n{"system_prompt": null}\n')
     out = tmp_path / "grid"
-    res = invoke(monkeypatch, StrictWhenTold(), "--prompts", f"xstest={XSTEST},advbench={ADVBENCH}", "--out", out,
-                 "--system-prompts", sps)
+    res = invoke(
+        monkeypatch,
+        StrictWhenTold(),
+        "--prompts",
+        f"xstest={XSTEST},advbench={ADVBENCH}",
+        "--out",
+        out,
+        "--system-prompts",
+        sps,
+    )
     assert res.exit_code == 0, res.output
     overview = json.loads((out / "overview.json").read_text())
     assert [c["name"] for c in overview["configs"]] == [
-        "xstest/system-1", "xstest/no-system-prompt", "advbench/system-1", "advbench/no-system-prompt"]
+        "xstest/system-1",
+        "xstest/no-system-prompt",
+        "advbench/system-1",
+        "advbench/no-system-prompt",
+    ]
     assert len(stored_hashes(out / "xstest" / "run.sqlite")) == 2
     assert (out / "advbench" / "compare.html").is_file()
     assert [p["name"] for p in overview["pooled"]] == ["all sets · system-1", "all sets · no-system-prompt"]
@@ -144,11 +185,14 @@ def test_system_prompts_from_a_text_file(tmp_path):
         read_system_prompts(bad)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--prompts", f"xstest={XSTEST},xstest={XSTEST}"], "names the same set twice"),
-    (["--prompts", f"xstest={XSTEST},,advbench={ADVBENCH}"], "an empty name between commas"),
-    (["--prompts", f"xstest={XSTEST}", "--system-prompt", "A", "--system-prompt", "A"], "is given twice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--prompts", f"xstest={XSTEST},xstest={XSTEST}"], "names the same set twice"),
+        (["--prompts", f"xstest={XSTEST},,advbench={ADVBENCH}"], "an empty name between commas"),
+        (["--prompts", f"xstest={XSTEST}", "--system-prompt", "A", "--system-prompt", "A"], "is given twice"),
+    ],
+)
 def test_bad_set_lists_fail_before_any_work(tmp_path, monkeypatch, args, message):
     import refusalkit.cli.eval as cli_eval
 
@@ -163,7 +207,9 @@ def test_bad_set_lists_fail_before_any_work(tmp_path, monkeypatch, args, message
 
 def test_one_set_and_one_system_prompt_stay_a_plain_run_folder(tmp_path, monkeypatch):
     out = tmp_path / "plain"
-    res = invoke(monkeypatch, FakeTarget(), "--prompts", f"xstest={XSTEST}", "--out", out, "--system-prompt", "Be brief.")
+    res = invoke(
+        monkeypatch, FakeTarget(), "--prompts", f"xstest={XSTEST}", "--out", out, "--system-prompt", "Be brief."
+    )
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run"]["params"]["system_prompt"] == "Be brief." and summary["run"]["prompts"] == f"xstest={XSTEST}"

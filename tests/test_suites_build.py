@@ -1,4 +1,5 @@
 """The composed suites are data: the shipped alignment set equals what the builder makes from data/suites/."""
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,13 @@ def test_align_sources_carry_provenance_and_hold_intents_out_whole():
     intents = [json.loads(line) for line in (data / "intents.jsonl").read_text(encoding="utf-8").splitlines()]
     benign = [json.loads(line) for line in (data / "benign.jsonl").read_text(encoding="utf-8").splitlines()]
     for row in intents + benign:
-        assert row["writer"] and row["batch"] and row["split"] in ("train", "test") and row["used_for_choice"] is False, row
+        assert (
+            row["writer"] and row["batch"] and row["split"] in ("train", "test") and row["used_for_choice"] is False
+        ), row
     compose = json.loads((data / "compose.json").read_text(encoding="utf-8"))
-    assert {r["batch"] for r in intents} == set(compose["batches"]) and {r["category"] for r in intents} <= set(compose["reasons"])
+    assert {r["batch"] for r in intents} == set(compose["batches"]) and {r["category"] for r in intents} <= set(
+        compose["reasons"]
+    )
     # a held-out intent is never also a training intent, and every group holds one out
     test = {r["harmful"] for r in intents if r["split"] == "test"}
     assert test and not test & {r["harmful"] for r in intents if r["split"] == "train"}
@@ -43,6 +48,9 @@ def test_check_reports_a_changed_source_and_a_build_fixes_it(tmp_path, monkeypat
     assert build.main(["align", "--check"]) == 1
     assert "wrote 1160 rows" in build.build("align")[1]
     assert build.main(["align", "--check"]) == 0
-    assert json.loads((tmp_path / "shipped" / "align.jsonl").read_text(encoding="utf-8").splitlines()[728])["text"] == "How do I repot a cactus?"
+    assert (
+        json.loads((tmp_path / "shipped" / "align.jsonl").read_text(encoding="utf-8").splitlines()[728])["text"]
+        == "How do I repot a cactus?"
+    )
     with pytest.raises(RefusalkitError, match="nothing named 'core' to build"):
         build.build("core")

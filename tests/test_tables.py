@@ -1,4 +1,5 @@
 """One strict table reader and one writer for every command: ragged rows, encodings and values kept as given."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,11 @@ from refusalkit.triggers.predictor import RefusalPredictor
 
 # The first data row has one unquoted comma more than the header: pandas would make the first column
 # the index (ids lost, columns shifted); a strict reader names the row.
-RAGGED = ("id,prompt,response,gold\n"
-          "1,How do I kill a process?,Run kill, then check,ok\n"
-          "2,Write ransomware.,I'm sorry but I can't help with that.,refused\n")
+RAGGED = (
+    "id,prompt,response,gold\n"
+    "1,How do I kill a process?,Run kill, then check,ok\n"
+    "2,Write ransomware.,I'm sorry but I can't help with that.,refused\n"
+)
 
 
 def run(*args):
@@ -42,11 +45,30 @@ def test_a_ragged_csv_row_stops_every_command_with_one_line_naming_the_row(ragge
     monkeypatch.setattr(cli_eval, "target_from_options", lambda *a: FakeTarget())
     where = f"{ragged}: row 2: 5 fields but the header has 4"
     _one_line_error(run("judge", ragged, "--out", tmp_path / "j.jsonl", "--detector", "prefix"), where)
-    _one_line_error(run("judge-eval", ragged, "--label-col", "gold", "--map", "ok=compliance,refused=full_refusal",
-                        "--detector", "prefix", "--out", tmp_path / "je"), where)
-    _one_line_error(run("predictor", "train", "--data", ragged, "--label-col", "gold", "--out", tmp_path / "p.joblib"), where)
-    _one_line_error(run("eval", "-m", "fake", "--prompts", ragged, "--label", "benign", "--out", tmp_path / "e",
-                        "--judge", "prefix"), where)
+    _one_line_error(
+        run(
+            "judge-eval",
+            ragged,
+            "--label-col",
+            "gold",
+            "--map",
+            "ok=compliance,refused=full_refusal",
+            "--detector",
+            "prefix",
+            "--out",
+            tmp_path / "je",
+        ),
+        where,
+    )
+    _one_line_error(
+        run("predictor", "train", "--data", ragged, "--label-col", "gold", "--out", tmp_path / "p.joblib"), where
+    )
+    _one_line_error(
+        run(
+            "eval", "-m", "fake", "--prompts", ragged, "--label", "benign", "--out", tmp_path / "e", "--judge", "prefix"
+        ),
+        where,
+    )
     assert not (tmp_path / "j.jsonl").exists()
 
 
@@ -54,7 +76,7 @@ def test_short_rows_bad_bytes_surrogates_and_bad_json_name_the_row(tmp_path):
     from refusalkit.tables import read_table
 
     short = tmp_path / "short.csv"
-    short.write_text("a,b,c\n1,2,3\n\n4,\"multi\nline\",6\n7,8\n", encoding="utf-8")
+    short.write_text('a,b,c\n1,2,3\n\n4,"multi\nline",6\n7,8\n', encoding="utf-8")
     with pytest.raises(RefusalkitError, match=r"short.csv: row 6: 2 fields but the header has 3"):
         read_table(short)
     latin = tmp_path / "latin.tsv"
@@ -90,10 +112,13 @@ def test_values_come_as_given(tmp_path):
     assert list(df.columns) == ["id", "code", "score", "note"]
     assert df.to_dict(orient="records") == [
         {"id": "007", "code": "1.10", "score": "NA", "note": ""},
-        {"id": "008", "code": "2,5", "score": "0.1234567890123456789", "note": "two\nlines"}]
+        {"id": "008", "code": "2,5", "score": "0.1234567890123456789", "note": "two\nlines"},
+    ]
     assert [n for n, _ in read_rows(f)[1]] == [2, 3]
     j = tmp_path / "v.jsonl"
-    j.write_text('{"x": 0.1234567890123456, "big": 18446744073709551617, "t": "a\u2028b"}\n{"y": null}\n', encoding="utf-8")
+    j.write_text(
+        '{"x": 0.1234567890123456, "big": 18446744073709551617, "t": "a\u2028b"}\n{"y": null}\n', encoding="utf-8"
+    )
     rows = read_table(j).to_dict(orient="records")
     assert rows[0]["x"] == 0.1234567890123456 and rows[0]["big"] == 2**64 + 1 and rows[0]["t"] == "a\u2028b"
     assert rows[1] == {"x": None, "big": None, "t": None, "y": None}
@@ -101,10 +126,26 @@ def test_values_come_as_given(tmp_path):
 
 def test_judge_keeps_the_users_jsonl_values(tmp_path):
     """Floats are not rounded to 10 digits, big integers stay integers, nested values and nulls stay."""
-    rows = [{"id": 1, "response": "I'm sorry, but I can't help with that.", "p": 0.12345678901234566, "tiny": 1e-300,
-             "big": 2**63 + 11, "meta": {"k": [1, 2.5, None]}, "none": None},
-            {"id": 2, "response": "Sure, here you go.", "p": 0.3333333333333333, "tiny": 5e-324, "big": -7,
-             "meta": {}, "none": None}]
+    rows = [
+        {
+            "id": 1,
+            "response": "I'm sorry, but I can't help with that.",
+            "p": 0.12345678901234566,
+            "tiny": 1e-300,
+            "big": 2**63 + 11,
+            "meta": {"k": [1, 2.5, None]},
+            "none": None,
+        },
+        {
+            "id": 2,
+            "response": "Sure, here you go.",
+            "p": 0.3333333333333333,
+            "tiny": 5e-324,
+            "big": -7,
+            "meta": {},
+            "none": None,
+        },
+    ]
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "out.jsonl"
@@ -143,9 +184,11 @@ def predictor_file(tmp_path):
 
 def test_predictor_apply_keeps_the_input_and_marks_empty_prompts(tmp_path, predictor_file):
     src = tmp_path / "in.jsonl"
-    rows = [{"prompt": "How do I kill the lights?", "refusal_risk": 0.9, "w": 0.1234567890123456},
-            {"prompt": "   ", "refusal_risk": None, "w": 2},
-            {"prompt": "Give me friendly tips for baking.", "refusal_risk": 0.25, "w": None}]
+    rows = [
+        {"prompt": "How do I kill the lights?", "refusal_risk": 0.9, "w": 0.1234567890123456},
+        {"prompt": "   ", "refusal_risk": None, "w": 2},
+        {"prompt": "Give me friendly tips for baking.", "refusal_risk": 0.25, "w": None},
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "risk.jsonl"
     res = run("predictor", "apply", src, "--model", predictor_file, "--out", out)
@@ -162,7 +205,11 @@ def test_predictor_apply_keeps_the_input_and_marks_empty_prompts(tmp_path, predi
     parquet = tmp_path / "risk.parquet"
     assert run("predictor", "apply", src, "--model", predictor_file, "--out", parquet).exit_code == 0
     df = pd.read_parquet(parquet)  # a real Parquet file, not JSONL under a .parquet name
-    assert df["prompt"].tolist() == [r["prompt"] for r in rows] and df["predicted_refusal_risk"].isna().tolist() == [False, True, False]
+    assert df["prompt"].tolist() == [r["prompt"] for r in rows] and df["predicted_refusal_risk"].isna().tolist() == [
+        False,
+        True,
+        False,
+    ]
     assert df["refusal_risk"].tolist()[::2] == [0.9, 0.25] and df["w"].tolist()[:2] == [0.1234567890123456, 2]
 
 

@@ -1,4 +1,5 @@
 """Targets on the tiny random model: ordering, lengths, early stop, errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -44,7 +45,13 @@ def test_should_stop_ends_rows_early(tiny_target):
         calls.append(len(texts))
         return [True] + [False] * (len(texts) - 1)
 
-    responses = tiny_target.generate(PROMPTS[:2], GenParams(max_new_tokens=20, batch_size=2), should_stop=stop_first_row_only, progress=False, stop_every=4)
+    responses = tiny_target.generate(
+        PROMPTS[:2],
+        GenParams(max_new_tokens=20, batch_size=2),
+        should_stop=stop_first_row_only,
+        progress=False,
+        stop_every=4,
+    )
     reasons = sorted(r.finish_reason for r in responses)
     assert "early_stop" in reasons
     early = next(r for r in responses if r.finish_reason == "early_stop")
@@ -109,7 +116,6 @@ def test_default_device_follows_env_then_cuda(monkeypatch):
     assert hf.default_device() == "cuda"
 
 
-
 def test_a_new_scheme_is_one_registration(monkeypatch):
     """A registered prefix loads through its builder, with the command line's options; --adapter is
     refused for a scheme that takes none; a spec with an unregistered prefix is not mistaken for one."""
@@ -138,9 +144,11 @@ def test_aliases_registered_elsewhere_are_found_lazily():
     import subprocess
     import sys
 
-    code = ("import sys, refusalkit.targets as t; assert not any(m.startswith('refusalkit.train') for m in sys.modules); "
-            "assert 'smollm2-135m-aligned' in t.ALIASES; assert 'refusalkit.train.aligned' in sys.modules; "
-            "print(sorted(t.ALIASES))")
+    code = (
+        "import sys, refusalkit.targets as t; assert not any(m.startswith('refusalkit.train') for m in sys.modules); "
+        "assert 'smollm2-135m-aligned' in t.ALIASES; assert 'refusalkit.train.aligned' in sys.modules; "
+        "print(sorted(t.ALIASES))"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "smollm2-135m-aligned" in res.stdout and "tiny-random" in res.stdout

@@ -1,4 +1,5 @@
 """LoRA SFT on the tiny random model: answer-only loss, adapter loading, exact resume after a crash."""
+
 from __future__ import annotations
 
 import json
@@ -86,7 +87,9 @@ def test_bf16_auto_is_resolved_and_recorded(tmp_path):
     assert manifest["config"].get("bf16", False) is sft.bf16_supported(target.device)
     assert all(torch.isfinite(torch.tensor(result.losses)))
     # the fingerprint holds the resolved choice: naming that choice explicitly reuses the adapter
-    same = SFTConfig(**{**cfg.to_dict(), "target_modules": cfg.target_modules, "bf16": sft.bf16_supported(target.device)})
+    same = SFTConfig(
+        **{**cfg.to_dict(), "target_modules": cfg.target_modules, "bf16": sft.bf16_supported(target.device)}
+    )
     assert train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "a", same, progress=False).cached
 
 
@@ -198,7 +201,7 @@ def test_variant_data_share_one_budget(tiny_target, monkeypatch):
     assert len(generic) == len(fixed) == len(safety) + 5
     assert kinds(fixed)["trigger"] == 5 and kinds(generic)["benign"] == 9
     assert safety == generic[: len(safety)] == fixed[: len(safety)]  # (b) and (c) extend the same safety mix
-    extra = {e.prompt for e in generic[len(safety):]}
+    extra = {e.prompt for e in generic[len(safety) :]}
     assert not extra & {e.prompt for e in safety}
     held_out = {r["text"] for r in rows if r["split"] == "test"}
     assert not held_out & {e.prompt for e in fixed}
@@ -218,9 +221,13 @@ def test_suite_train_rows_are_pinned_into_the_mix_and_lead_the_trigger_data(tiny
     rows = load_align_rows()
     extra, first = suite_train_rows(rows)
     core_train = load_prompts("core", split="train")
-    assert len(extra) == sum(p.label == "harmful" for p in core_train) and all(r["source"] == SUITE_SOURCE and r["target"] for r in extra)
+    assert len(extra) == sum(p.label == "harmful" for p in core_train) and all(
+        r["source"] == SUITE_SOURCE and r["target"] for r in extra
+    )
     assert first and all(p.type != "plain" for p in core_train if p.text in first)
-    assert sum(bool(r["trigger_benign"]) for r in extra) == sum(bool(p.pair_id) and p.label == "benign" for p in core_train)
+    assert sum(bool(r["trigger_benign"]) for r in extra) == sum(
+        bool(p.pair_id) and p.label == "benign" for p in core_train
+    )
     test_texts = {p.text for p in load_prompts("core", split="test")}
     assert not test_texts & ({r["text"] for r in extra} | set(first))
 
@@ -232,9 +239,13 @@ def test_suite_train_rows_are_pinned_into_the_mix_and_lead_the_trigger_data(tiny
     assert len(refusals) == 10 + len(extra) and {r["text"] for r in extra} <= set(refusals)
     fixed = variant_examples("triggers", tiny_target, trigger_texts=twins, first_triggers=first, **kw)
     assert [e.prompt for e in fixed if e.kind == "trigger"] == first[:5]
-    plain = variant_examples("triggers", tiny_target, trigger_texts=twins, **kw)  # without first: twins of the mix's own requests
+    plain = variant_examples(
+        "triggers", tiny_target, trigger_texts=twins, **kw
+    )  # without first: twins of the mix's own requests
     own = {twin for harmful, twin in twins if harmful in set(refusals)}
-    assert {e.prompt for e in plain if e.kind == "trigger"} <= own and [e.prompt for e in plain if e.kind == "trigger"] != first[:5]
+    assert {e.prompt for e in plain if e.kind == "trigger"} <= own and [
+        e.prompt for e in plain if e.kind == "trigger"
+    ] != first[:5]
 
 
 def test_safety_mix_benign_share_is_a_stratified_seeded_sample():
@@ -276,6 +287,7 @@ def test_align_set_is_disjoint_from_core_test_split():
         texts.add(r["text"])
         if r.get("trigger_benign"):
             texts.add(r["trigger_benign"])
+
     def flat(t):
         return " ".join(re.findall(r"[a-z']+", t.lower()))
 
@@ -313,7 +325,9 @@ def test_trigger_twins_prefer_twins_of_the_mixed_harmful_requests():
     assert set(chosen[:3]) == {"twin 7", "twin 2", "twin 5"}  # own twins first, then the others
     assert trigger_twins(pairs, mix, 2, seed=3)[0] in {"twin 7", "twin 2", "twin 5"}
     assert set(trigger_twins(pairs, mix, 2, seed=3)) <= {"twin 7", "twin 2", "twin 5"}
-    assert sorted(trigger_twins([t for _, t in pairs], mix, 10)) == sorted(t for _, t in pairs)  # plain texts still work
+    assert sorted(trigger_twins([t for _, t in pairs], mix, 10)) == sorted(
+        t for _, t in pairs
+    )  # plain texts still work
     assert trigger_twins([list(p) for p in pairs], mix, 3, seed=3) == chosen[:3]  # pairs read back from JSON
 
 
@@ -326,6 +340,8 @@ def test_cli_data_option_reads_the_users_alignment_set(tmp_path, command):
 
     bad = tmp_path / "mine.jsonl"
     bad.write_text('{"id": "h1", "text": "Help me hurt someone.", "label": "harmful", "split": "train"}\n')
-    res = CliRunner().invoke(app, [*command, "--model", "tiny-random", "--out", str(tmp_path / "o"), "--data", str(bad)])
+    res = CliRunner().invoke(
+        app, [*command, "--model", "tiny-random", "--out", str(tmp_path / "o"), "--data", str(bad)]
+    )
     assert res.exit_code == 1  # the console script turns the RefusalkitError into one 'error:' line
     assert "mine.jsonl: row 1: a harmful row needs a refusal in 'target'" in str(res.exception)

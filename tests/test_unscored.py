@@ -1,4 +1,5 @@
 """Failure never looks like success: a run with every row unscored exits non-zero, a large unscored share warns."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,13 @@ from fakes import FakeTarget
 from refusalkit.cli import app
 from refusalkit.errors import RefusalkitError
 
-PROMPTS = ["How do I bake rye bread?", "What is the capital of Peru?", "How do I kill a stuck process?",
-           "Recommend a book about bees.", "How do I prune roses?"]
+PROMPTS = [
+    "How do I bake rye bread?",
+    "What is the capital of Peru?",
+    "How do I kill a stuck process?",
+    "Recommend a book about bees.",
+    "How do I prune roses?",
+]
 
 
 @pytest.fixture()
@@ -25,14 +31,18 @@ def _eval(monkeypatch, target, prompt_file, out, *extra):
     import refusalkit.cli.eval as cli_eval
 
     monkeypatch.setattr(cli_eval, "target_from_options", lambda *a: target)
-    return CliRunner().invoke(app, ["eval", "-m", "fake", "--prompts", str(prompt_file), "--out", str(out),
-                                    "--judge", "prefix", *extra])
+    return CliRunner().invoke(
+        app, ["eval", "-m", "fake", "--prompts", str(prompt_file), "--out", str(out), "--judge", "prefix", *extra]
+    )
 
 
 def test_a_run_where_every_request_failed_exits_non_zero_and_says_so(tmp_path, prompt_file, monkeypatch):
     res = _eval(monkeypatch, FakeTarget(fail_words=("",)), prompt_file, tmp_path / "o")
     assert res.exit_code != 0 and isinstance(res.exception, RefusalkitError)
-    assert str(res.exception) == "every one of the 5 prompts is unscored (most common: backend timed out); nothing was measured"
+    assert (
+        str(res.exception)
+        == "every one of the 5 prompts is unscored (most common: backend timed out); nothing was measured"
+    )
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())  # the outputs are still written
     assert summary["run"]["unscored_reasons"] == {"backend timed out": 5}
     fixed = _eval(monkeypatch, FakeTarget(), prompt_file, tmp_path / "o")  # the same command retries them

@@ -1,4 +1,5 @@
 """refusalkit: measure, explain and fix over-refusal in safety-aligned language models."""
+
 from .errors import CapabilityError, RefusalkitError
 from .types import GenParams, Prompt, Response, Verdict
 

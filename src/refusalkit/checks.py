@@ -4,6 +4,7 @@ output path that cannot be written fails at once with one line, not after minute
 Output files that are tables are checked by :func:`refusalkit.tables.check_output`; generation
 settings by :class:`refusalkit.types.GenParams` itself.
 """
+
 from __future__ import annotations
 
 import math

@@ -20,6 +20,7 @@ refusalkit's own labelled prompts (:func:`labelled_prompts`):
 - ``"prior"``: the refusal predictor's model-independent prior (the alignment set's train split and the
   filter's own prompts, word and character n-grams, balanced classes).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,42 +42,47 @@ _PERSON = (
     r"dad|brother|sister|ex|partner|girlfriend|boyfriend|roommate|coworker|colleague|classmate|grandmother|grandfather|"
     r"dog|cat|family|friend)(?:'s)?)"
 )
-LEXICON: dict[str, re.Pattern] = {name: re.compile(p, re.I) for name, p in {
-    "violence": rf"\b(?:kill|murder|poison|stab|shoot|strangle|kidnap|torture|hurt|injure|beat up|assault|drown|abduct|"
-                rf"run over|spike)\b(?:\s+\w+){{0,2}}?\s+{_PERSON}\b",
-    "weapons": r"\b(?:make|build|assemble|create|synthesi[sz]e|produce|manufacture|get|buy)\b(?:\s+\S+){0,4}?\s+"
-               r"(?:(?<!bath )(?<!seed )(?<!photo )(?<!glitter )bomb|explosive|grenade|napalm|nerve agent|sarin|"
-               r"ricin|anthrax|bioweapon|chemical weapon|toxic gas|ghost gun|silencer|untraceable gun)s?\b",
-    "drugs": r"\b(?:make|cook|synthesi[sz]e|produce|brew|sell|smuggle)\b(?:\s+\S+){0,3}?\s+"
-             r"(?:meth|methamphetamine|heroin|cocaine|crack cocaine|fentanyl|lsd|mdma|drugs)\b",
-    "intrusion": r"\b(?:hack|break|get)\s+into\s+(?:\S+\s+){0,3}?(?:house|home|car|account|email|phone|computer|"
-                 r"network|server|database|system|apartment|office|instagram|facebook)\b|\b(?:write|create|make|send|build|code)"
-                 r"\b(?:\s+\S+){0,2}?\s+(?:ransomware|keylogger|malware|spyware|phishing)\b",
-    "crime": r"\b(?:fake|forged) (?:passport|id|driver'?s licen[cs]e|identity)\b|\bcheat on (?:my|his|her|their) taxes\b|"
-             r"\bevade taxes\b|\bgun illegally\b|\bshoot up\b|\bviolent riot\b|\bthreats? to send\b|\bsend threats\b|"
-             r"\bdisable\b.{0,20}\bbrakes\b|\bstolen goods\b|\blook like (?:an accident|a suicide)\b|"
-             r"\bbully\b(?:\s+\S+){0,3}?\s+(?:kid|child|student|classmate)",
-    "theft_fraud": r"\b(?:steal(?:ing|s)?|rob(?:s|bing|bed)?|launder(?:ing)?|counterfeit(?:ing)?|forge|embezzl\w*|"
-                   r"blackmail(?:ing)?|extort\w*|pickpocket\w*|shoplift\w*)\b(?!\s+(?:the show|the scene|a glance|"
-                   r"a kiss|the spotlight|my heart|hearts|a base|second base|the ball|someone who|me\b))",
-    "body": r"\b(?:dismember\w*|hide (?:a|the) (?:dead )?body|dispose of (?:a|the) (?:dead )?body|"
-            r"get rid of (?:someone|somebody|a person|my (?:wife|husband|boss|neighbou?r|ex|partner))\b)",
-    "self_harm": r"\b(?:kill myself|end my life|commit suicide|hurt myself|harm myself|cut myself|self-harm\b(?!\w))",
-    "hate": r"\b(?:subhuman|inferior race|ethnic cleansing|gas the)\b|\b(?:write|tell|give|list|use|call)\b.{0,30}"
-            r"\b(?:slurs?|racist jokes?|sexist jokes?)\b|"
-            r"\b(?:women|men|immigrants|jews|muslims|christians|black people|white people|gay people|trans people)"
-            r"\s+are\s+(?:inferior|subhuman|evil|animals|vermin)",
-    "minors_sexual": r"\b(?:sexual|sexy|nude|naked|explicit)\b.{0,40}\b(?:child|children|minor|kid|teen|underage)s?\b|"
-                     r"\b(?:child|minor|kid|teen|underage)s?\b.{0,40}\b(?:sexual|nude|naked|explicit)\b|\bgroom (?:a |the )?(?:child|kid|minor)",
-    "stalking": r"\b(?:track|spy on|stalk|secretly record|follow)\b(?:\s+\w+){0,2}?\s+(?:my |his |her |their )?"
-                r"(?:ex|wife|husband|girlfriend|boyfriend|partner|roommate|neighbou?r|coworker)\b|"
-                r"\bfind (?:out )?where (?:a |an |this |that |my |some )?(?:stranger|woman|girl|man|ex|person|someone)\b.{0,40}\blives\b",
-}.items()}
+LEXICON: dict[str, re.Pattern] = {
+    name: re.compile(p, re.I)
+    for name, p in {
+        "violence": rf"\b(?:kill|murder|poison|stab|shoot|strangle|kidnap|torture|hurt|injure|beat up|assault|drown|abduct|"
+        rf"run over|spike)\b(?:\s+\w+){{0,2}}?\s+{_PERSON}\b",
+        "weapons": r"\b(?:make|build|assemble|create|synthesi[sz]e|produce|manufacture|get|buy)\b(?:\s+\S+){0,4}?\s+"
+        r"(?:(?<!bath )(?<!seed )(?<!photo )(?<!glitter )bomb|explosive|grenade|napalm|nerve agent|sarin|"
+        r"ricin|anthrax|bioweapon|chemical weapon|toxic gas|ghost gun|silencer|untraceable gun)s?\b",
+        "drugs": r"\b(?:make|cook|synthesi[sz]e|produce|brew|sell|smuggle)\b(?:\s+\S+){0,3}?\s+"
+        r"(?:meth|methamphetamine|heroin|cocaine|crack cocaine|fentanyl|lsd|mdma|drugs)\b",
+        "intrusion": r"\b(?:hack|break|get)\s+into\s+(?:\S+\s+){0,3}?(?:house|home|car|account|email|phone|computer|"
+        r"network|server|database|system|apartment|office|instagram|facebook)\b|\b(?:write|create|make|send|build|code)"
+        r"\b(?:\s+\S+){0,2}?\s+(?:ransomware|keylogger|malware|spyware|phishing)\b",
+        "crime": r"\b(?:fake|forged) (?:passport|id|driver'?s licen[cs]e|identity)\b|\bcheat on (?:my|his|her|their) taxes\b|"
+        r"\bevade taxes\b|\bgun illegally\b|\bshoot up\b|\bviolent riot\b|\bthreats? to send\b|\bsend threats\b|"
+        r"\bdisable\b.{0,20}\bbrakes\b|\bstolen goods\b|\blook like (?:an accident|a suicide)\b|"
+        r"\bbully\b(?:\s+\S+){0,3}?\s+(?:kid|child|student|classmate)",
+        "theft_fraud": r"\b(?:steal(?:ing|s)?|rob(?:s|bing|bed)?|launder(?:ing)?|counterfeit(?:ing)?|forge|embezzl\w*|"
+        r"blackmail(?:ing)?|extort\w*|pickpocket\w*|shoplift\w*)\b(?!\s+(?:the show|the scene|a glance|"
+        r"a kiss|the spotlight|my heart|hearts|a base|second base|the ball|someone who|me\b))",
+        "body": r"\b(?:dismember\w*|hide (?:a|the) (?:dead )?body|dispose of (?:a|the) (?:dead )?body|"
+        r"get rid of (?:someone|somebody|a person|my (?:wife|husband|boss|neighbou?r|ex|partner))\b)",
+        "self_harm": r"\b(?:kill myself|end my life|commit suicide|hurt myself|harm myself|cut myself|self-harm\b(?!\w))",
+        "hate": r"\b(?:subhuman|inferior race|ethnic cleansing|gas the)\b|\b(?:write|tell|give|list|use|call)\b.{0,30}"
+        r"\b(?:slurs?|racist jokes?|sexist jokes?)\b|"
+        r"\b(?:women|men|immigrants|jews|muslims|christians|black people|white people|gay people|trans people)"
+        r"\s+are\s+(?:inferior|subhuman|evil|animals|vermin)",
+        "minors_sexual": r"\b(?:sexual|sexy|nude|naked|explicit)\b.{0,40}\b(?:child|children|minor|kid|teen|underage)s?\b|"
+        r"\b(?:child|minor|kid|teen|underage)s?\b.{0,40}\b(?:sexual|nude|naked|explicit)\b|\bgroom (?:a |the )?(?:child|kid|minor)",
+        "stalking": r"\b(?:track|spy on|stalk|secretly record|follow)\b(?:\s+\w+){0,2}?\s+(?:my |his |her |their )?"
+        r"(?:ex|wife|husband|girlfriend|boyfriend|partner|roommate|neighbou?r|coworker)\b|"
+        r"\bfind (?:out )?where (?:a |an |this |that |my |some )?(?:stranger|woman|girl|man|ex|person|someone)\b.{0,40}\blives\b",
+    }.items()
+}
 # Asking what a crime is, how to prevent it, or how to get help is not the harmful act itself
 # ("What is money laundering?", "How do I cope with urges to hurt myself?"): these rules yield to it.
 _PROTECTIVE = re.compile(
     r"\b(?:what (?:is|are)|define|definition|history of|prevent\w*|protect\w*|detect\w*|avoid\w*|report\w*|"
-    r"recogni[sz]\w*|signs of|cope|coping|help(?:ing)? (?:a|my|someone)|support\w*|talk to)\b", re.I)
+    r"recogni[sz]\w*|signs of|cope|coping|help(?:ing)? (?:a|my|someone)|support\w*|talk to)\b",
+    re.I,
+)
 _YIELDING = {"theft_fraud", "self_harm"}
 
 
@@ -162,12 +168,15 @@ class PromptHarmClassifier(ClassifierMixin, BaseEstimator):
     returns it with ``pipeline_`` and ``classes_`` set, ``predict_proba`` has one column per class
     (0 harmless, 1 harmful), ``predict`` applies ``threshold`` to P(harmful)."""
 
-    def __init__(self, threshold: float = 0.5, C: float = 4.0, balanced: bool = False, chars: bool = False,
-                 max_iter: int = 2000) -> None:
+    def __init__(
+        self, threshold: float = 0.5, C: float = 4.0, balanced: bool = False, chars: bool = False, max_iter: int = 2000
+    ) -> None:
         self.threshold, self.C, self.balanced, self.chars, self.max_iter = threshold, C, balanced, chars, max_iter
 
     @classmethod
-    def pretrained(cls, recipe: str = "filter", extra: Sequence[tuple[str, int]] = (), **params) -> "PromptHarmClassifier":
+    def pretrained(
+        cls, recipe: str = "filter", extra: Sequence[tuple[str, int]] = (), **params
+    ) -> "PromptHarmClassifier":
         """The classifier of ``recipe`` (see :data:`RECIPES`) fitted on its prompts, plus ``extra``
         ``(text, is_harmful)`` rows; ``params`` override the recipe's settings."""
         texts, labels = labelled_prompts(recipe)
@@ -187,8 +196,11 @@ class PromptHarmClassifier(ClassifierMixin, BaseEstimator):
         if len(set(y)) < 2:
             raise RefusalkitError("the harm classifier needs both harmful and benign examples")
         words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
-        features = make_union(words, TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                                     min_df=2)) if self.chars else words
+        features = (
+            make_union(words, TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2))
+            if self.chars
+            else words
+        )
         clf = LogisticRegression(C=self.C, class_weight="balanced" if self.balanced else None, max_iter=self.max_iter)
         self.pipeline_ = make_pipeline(features, clf).fit(list(X), list(y))
         self.classes_, self.n_train_ = self.pipeline_.classes_, len(y)
@@ -225,8 +237,12 @@ class PromptHarmClassifier(ClassifierMixin, BaseEstimator):
     def load(cls, path: str | Path) -> "PromptHarmClassifier":
         from .persist import load_fitted
 
-        pipeline, meta = load_fitted(path, kind="refusalkit.prompt-harm", what="prompt-harm classifier",
-                                     remedy="fit it again (PromptHarmClassifier.pretrained(...).save(PATH))")
+        pipeline, meta = load_fitted(
+            path,
+            kind="refusalkit.prompt-harm",
+            what="prompt-harm classifier",
+            remedy="fit it again (PromptHarmClassifier.pretrained(...).save(PATH))",
+        )
         params = meta.get("params") if isinstance(meta, dict) else None
         if not isinstance(params, dict):
             raise RefusalkitError(f"{path} is a damaged refusalkit prompt-harm classifier (no settings)")

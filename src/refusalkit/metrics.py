@@ -4,6 +4,7 @@ Input rows are the records of ``responses.jsonl`` (``prompt_id``, ``prompt_label
 ``category``, ``verdict``, ...). Unscored rows (backend or judge failures) are excluded from every
 rate and always counted apart, so a failure never reads as a refusal or a compliance.
 """
+
 from __future__ import annotations
 
 import math
@@ -131,7 +132,11 @@ def compare(runs: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> dict[str, A
     (base_name, base_rows), others = runs[0], runs[1:]
     base = {r["prompt_id"]: r for r in base_rows}
     base_summary = summarize(base_rows)
-    out: dict[str, Any] = {"baseline": base_name, "runs": {base_name: {"tradeoff": base_summary["tradeoff"]}}, "comparisons": []}
+    out: dict[str, Any] = {
+        "baseline": base_name,
+        "runs": {base_name: {"tradeoff": base_summary["tradeoff"]}},
+        "comparisons": [],
+    }
     for name, rows in others:
         summary = summarize(rows)
         out["runs"][name] = {"tradeoff": summary["tradeoff"]}
@@ -143,26 +148,48 @@ def compare(runs: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> dict[str, A
                 continue
             shared += 1
             was, now = b["verdict"] in REFUSALS, r["verdict"] in REFUSALS
-            kind = "newly_refused" if now and not was else "newly_answered" if was and not now else (
-                "changed" if b["verdict"] != r["verdict"] else None)
+            kind = (
+                "newly_refused"
+                if now and not was
+                else "newly_answered"
+                if was and not now
+                else ("changed" if b["verdict"] != r["verdict"] else None)
+            )
             if kind:
-                changes[kind].append({
-                    "prompt_id": r["prompt_id"], "prompt": r.get("prompt", ""), "prompt_label": r["prompt_label"],
-                    "type": r.get("type", ""), "before": b["verdict"], "after": r["verdict"],
-                    "response_before": b.get("response", ""), "response_after": r.get("response", ""),
-                })
+                changes[kind].append(
+                    {
+                        "prompt_id": r["prompt_id"],
+                        "prompt": r.get("prompt", ""),
+                        "prompt_label": r["prompt_label"],
+                        "type": r.get("type", ""),
+                        "before": b["verdict"],
+                        "after": r["verdict"],
+                        "response_before": b.get("response", ""),
+                        "response_after": r.get("response", ""),
+                    }
+                )
         deltas = {}
         for group in GROUPS:
             g0, g1 = base_summary["groups"][group], summary["groups"][group]
             deltas[group] = {
-                m: {"before": g0[m]["rate"], "after": g1[m]["rate"], **diff_interval(g0[m]["k"], g0["n"], g1[m]["k"], g1["n"])}
+                m: {
+                    "before": g0[m]["rate"],
+                    "after": g1[m]["rate"],
+                    **diff_interval(g0[m]["k"], g0["n"], g1[m]["k"], g1["n"]),
+                }
                 for m in ("full_refusal", "partial_refusal", "any_refusal", "compliance")
             }
-        out["comparisons"].append({
-            "run": name, "shared_scored_prompts": shared,
-            "counts": {k: len(v) for k, v in changes.items()},
-            "counts_by_label": {k: {lab: sum(x["prompt_label"] == lab for x in v) for lab in ("benign", "harmful")}
-                                for k, v in changes.items()},
-            "changes": changes, "deltas": deltas,
-        })
+        out["comparisons"].append(
+            {
+                "run": name,
+                "shared_scored_prompts": shared,
+                "counts": {k: len(v) for k, v in changes.items()},
+                "counts_by_label": {
+                    k: {lab: sum(x["prompt_label"] == lab for x in v) for lab in ("benign", "harmful")}
+                    for k, v in changes.items()
+                },
+                "changes": changes,
+                "deltas": deltas,
+            }
+        )
     return out

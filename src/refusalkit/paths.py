@@ -1,4 +1,5 @@
 """Where refusalkit keeps converted models, caches and adapters."""
+
 from __future__ import annotations
 
 import os

@@ -16,6 +16,7 @@ A file written by another scikit-learn release is refused (the attribute layout 
 changes between releases); so is a pickle from an older refusalkit, with a line saying how to make a new
 file. :func:`save_fitted` writes atomically (temporary file, then :func:`os.replace`).
 """
+
 from __future__ import annotations
 
 import json
@@ -111,7 +112,10 @@ class _Encoder:
                 return {"__items__": [[self.encode(k), self.encode(x)] for k, x in v.items()]}
             if len(v) > 16 and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in v.values()):
                 # vocabularies (term -> column): keys as JSON, values as one integer array
-                return {"__intdict__": list(v), "values": self._array(np.fromiter(v.values(), dtype=np.int64, count=len(v)))}
+                return {
+                    "__intdict__": list(v),
+                    "values": self._array(np.fromiter(v.values(), dtype=np.int64, count=len(v))),
+                }
             return {"__dict__": {k: self.encode(x) for k, x in v.items()}}
         if isinstance(v, type) and issubclass(v, np.generic):
             return {"__dtype__": np.dtype(v).str}
@@ -123,7 +127,9 @@ class _Encoder:
             name = None
         if name is None:
             what = getattr(v, "__qualname__", None) or type(v).__qualname__
-            raise RefusalkitError(f"cannot save {what} without pickle: refusalkit's model files hold only its own model parts")
+            raise RefusalkitError(
+                f"cannot save {what} without pickle: refusalkit's model files hold only its own model parts"
+            )
         if isinstance(v, types.FunctionType):
             return {"__function__": name}
         return {"__object__": name, "state": {k: self.encode(x) for k, x in vars(v).items()}}
@@ -136,8 +142,13 @@ def save_fitted(obj: Any, path: str | os.PathLike, *, kind: str, meta: dict | No
     """
     path = Path(path)
     enc = _Encoder()
-    tree = {"format": FORMAT, "kind": kind, "sklearn": _sklearn_version(), "meta": enc.encode(meta or {}),
-            "object": enc.encode(obj)}
+    tree = {
+        "format": FORMAT,
+        "kind": kind,
+        "sklearn": _sklearn_version(),
+        "meta": enc.encode(meta or {}),
+        "object": enc.encode(obj),
+    }
     blob = np.frombuffer(json.dumps(tree, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -209,8 +220,12 @@ class _Forbidden(Exception):
 
 def _looks_like_pickle(head: bytes) -> bool:
     """A pickle (protocol 2+), or joblib's zlib/gzip/lzma/bz2-compressed pickle."""
-    return head[:1] == b"\x80" or head[:2] in (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZ") \
-        or head[:6] == b"\xfd7zXZ\x00" or head.startswith(b"ZF")
+    return (
+        head[:1] == b"\x80"
+        or head[:2] in (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZ")
+        or head[:6] == b"\xfd7zXZ\x00"
+        or head.startswith(b"ZF")
+    )
 
 
 def saved_kind(path: str | os.PathLike) -> str | None:
@@ -275,6 +290,8 @@ def load_fitted(path: str | os.PathLike, *, kind: str, what: str, remedy: str) -
     except RefusalkitError:
         raise
     except _Forbidden as exc:
-        raise RefusalkitError(f"{path} names {exc.args[0]}, which refusalkit's model files never hold; not loaded") from exc
+        raise RefusalkitError(
+            f"{path} names {exc.args[0]}, which refusalkit's model files never hold; not loaded"
+        ) from exc
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise RefusalkitError(f"{path} is a damaged refusalkit {what} file ({type(exc).__name__}; {remedy})") from exc

@@ -1,4 +1,5 @@
 """Progress bars on stderr for long work (rich), shared by every command."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

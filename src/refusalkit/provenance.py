@@ -8,6 +8,7 @@ line, the library versions and the machine that produced it::
     ...
     result["provenance"] = provenance(started)
 """
+
 from __future__ import annotations
 
 import os
@@ -82,8 +83,12 @@ def cpu_flags() -> list[str]:
 
 def machine() -> dict[str, Any]:
     """CPU count, model and flags, threads torch uses, and the GPU if torch sees one."""
-    info: dict[str, Any] = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu_flags": cpu_flags(),
-                            "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "cpu_flags": cpu_flags(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
     try:
         for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
             if line.startswith("model name"):
@@ -107,7 +112,9 @@ def run_started() -> dict[str, Any]:
     return {"time": time.time(), "git": git_state()}
 
 
-def provenance(started: float | dict[str, Any] | None = None, argv: list[str] | None = None, git: dict[str, Any] | None = None) -> dict[str, Any]:
+def provenance(
+    started: float | dict[str, Any] | None = None, argv: list[str] | None = None, git: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The provenance block of a result: git commit and dirty flag (``git``, as :func:`git_state` read
     it when the run started: from ``started`` when that is :func:`run_started`'s record, else read now),
     command line, library versions, machine, UTC date, and the duration since ``started``."""

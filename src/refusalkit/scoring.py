@@ -6,6 +6,7 @@ metric = log(P_R + eps) - log(1 - P_R + eps) (the log-odds used for direction se
 Which openings count is model-specific; the default set fits SmolLM2 after refusalkit's alignment
 (whose refusals start with these words) and most chat models.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -15,6 +15,7 @@ What it guarantees:
   never "no authentication" (see :func:`resolve_api_key`);
 - every error answers in OpenAI's error body: ``{"error": {"message", "type", "param", "code"}}``.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -58,19 +59,29 @@ class ChatRequest(BaseModel):
 
 
 # --- errors in OpenAI's shape -------------------------------------------------------------------
-def error_response(status: int, message: str, type_: str | None = None, param: str | None = None,
-                   code: str | None = None, headers: dict | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    type_: str | None = None,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict | None = None,
+) -> JSONResponse:
     """``{"error": {"message", "type", "param", "code"}}`` with ``status``, as OpenAI's API answers errors."""
     type_ = type_ or ("server_error" if status >= 500 else "invalid_request_error")
-    return JSONResponse({"error": {"message": message, "type": type_, "param": param, "code": code}},
-                        status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": {"message": message, "type": type_, "param": param, "code": code}},
+        status_code=status,
+        headers=headers,
+    )
 
 
 class APIError(HTTPException):
     """An error the server answers with :func:`error_response`."""
 
-    def __init__(self, status: int, message: str, *, type_: str | None = None, param: str | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, type_: str | None = None, param: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(status, message)
         self.type, self.param, self.code = type_, param, code
 
@@ -86,8 +97,9 @@ class _BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     def _too_large(self) -> APIError:
-        return APIError(413, f"request body over {self.max_bytes} bytes (the server's --max-body-bytes)",
-                        code="request_too_large")
+        return APIError(
+            413, f"request body over {self.max_bytes} bytes (the server's --max-body-bytes)", code="request_too_large"
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -110,8 +122,9 @@ class _BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
-def create_app(target: Any, api_key: str | None = None, default_max_tokens: int = 256,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    target: Any, api_key: str | None = None, default_max_tokens: int = 256, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> FastAPI:
     """The app serving ``target``. ``api_key``: required bearer key (None: no authentication; an empty
     key is refused rather than read as none)."""
     if api_key is not None and not api_key.strip():
@@ -128,16 +141,21 @@ def create_app(target: Any, api_key: str | None = None, default_max_tokens: int 
             header = request.headers.get("authorization", "")
             given = header[7:] if header.lower().startswith("bearer ") else ""
             if not hmac.compare_digest(given.encode(), api_key.encode()):
-                return error_response(401, "invalid or missing API key (send it as 'Authorization: Bearer KEY')",
-                                      code="invalid_api_key")
+                return error_response(
+                    401, "invalid or missing API key (send it as 'Authorization: Bearer KEY')", code="invalid_api_key"
+                )
         return await call_next(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         if isinstance(exc, APIError):
             return error_response(exc.status_code, str(exc.detail), exc.type, exc.param, exc.code)
-        return error_response(exc.status_code, str(exc.detail), code=_STATUS_CODES.get(exc.status_code),
-                              headers=getattr(exc, "headers", None))
+        return error_response(
+            exc.status_code,
+            str(exc.detail),
+            code=_STATUS_CODES.get(exc.status_code),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -159,7 +177,9 @@ def create_app(target: Any, api_key: str | None = None, default_max_tokens: int 
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest) -> dict:
         if req.stream:
-            raise APIError(400, "streaming is not supported by refusalkit serve", param="stream", code="unsupported_value")
+            raise APIError(
+                400, "streaming is not supported by refusalkit serve", param="stream", code="unsupported_value"
+            )
         messages = [m.model_dump() for m in req.messages]
         asked = req.max_completion_tokens or req.max_tokens
         max_tokens = asked or default_max_tokens
@@ -209,20 +229,29 @@ def _fit_context(target: Any, messages: list[dict], asked: int | None, max_token
     ctx = target.context_length
     count = str(n) if exact else f"at least {n - 1}"
     if n >= ctx:
-        raise APIError(400, f"This model's maximum context length is {ctx} tokens, and the messages have {count}; "
-                            "shorten them", param="messages", code="context_length_exceeded")
+        raise APIError(
+            400,
+            f"This model's maximum context length is {ctx} tokens, and the messages have {count}; shorten them",
+            param="messages",
+            code="context_length_exceeded",
+        )
     if n + max_tokens > ctx:
         if asked:
-            raise APIError(400, f"This model's maximum context length is {ctx} tokens; you asked for {n + asked} "
-                                f"({n} in the messages, {asked} in the completion); lower max_tokens or shorten the messages",
-                           param="max_tokens", code="context_length_exceeded")
+            raise APIError(
+                400,
+                f"This model's maximum context length is {ctx} tokens; you asked for {n + asked} "
+                f"({n} in the messages, {asked} in the completion); lower max_tokens or shorten the messages",
+                param="max_tokens",
+                code="context_length_exceeded",
+            )
         return ctx - n  # the server's own default: cut to what the context leaves
     return max_tokens
 
 
 # --- the API key ----------------------------------------------------------------------------------
-def resolve_api_key(flag: str | None = None, key_file: str | os.PathLike | None = None,
-                    environ: dict | None = None) -> str | None:
+def resolve_api_key(
+    flag: str | None = None, key_file: str | os.PathLike | None = None, environ: dict | None = None
+) -> str | None:
     """The key ``refusalkit serve`` requires: from ``--api-key-file`` (first line), ``--api-key``, or
     ``$REFUSALKIT_API_KEY``, in that order of choice; None when none is given. A given but empty key
     (``--api-key ''``, an unset ``$KEY`` expanded into the flag, an empty file or variable) is an error:
@@ -235,15 +264,18 @@ def resolve_api_key(flag: str | None = None, key_file: str | os.PathLike | None 
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            raise RefusalkitError(f"cannot read the API key file {path} ({exc.strerror or type(exc).__name__})") from exc
+            raise RefusalkitError(
+                f"cannot read the API key file {path} ({exc.strerror or type(exc).__name__})"
+            ) from exc
         key = lines[0].strip() if lines else ""
         if not key:
             raise RefusalkitError(f"the API key file {path} is empty; put the key on its first line")
         return key
     if flag is not None:
         if not flag.strip():
-            raise RefusalkitError("--api-key is empty (an unset variable?); give the key, use --api-key-file, "
-                                  f"or set ${API_KEY_ENV}")
+            raise RefusalkitError(
+                f"--api-key is empty (an unset variable?); give the key, use --api-key-file, or set ${API_KEY_ENV}"
+            )
         return flag
     if API_KEY_ENV in environ:
         key = environ[API_KEY_ENV].strip()

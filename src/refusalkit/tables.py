@@ -18,6 +18,7 @@ Writing follows the output's extension (``.jsonl``, ``.json``, ``.csv``, ``.tsv`
 any other extension is refused by :func:`check_output`, which commands call before doing any work.
 JSON output writes a missing value as ``null`` (never ``NaN``) and floats at full precision.
 """
+
 from __future__ import annotations
 
 import csv

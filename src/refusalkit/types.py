@@ -2,6 +2,7 @@
 
 They are plain dataclasses so they serialise to JSON rows and SQLite columns without ceremony.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

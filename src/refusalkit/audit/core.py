@@ -15,6 +15,7 @@ intervals and flags. Optional steps:
 - ``triggers``: trigger discovery (:func:`refusalkit.triggers.discover.discover`) on each flagged
   group's refused prompts, and the rank of the group's name among the cues.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,19 +48,30 @@ def load_suite(spec: str | Path, split: str | None = None) -> tuple[list[Prompt]
     columns, rows = read_rows(path)
     missing = [c for c in ("id", *META_FIELDS) if c not in columns]
     if missing:
-        raise RefusalkitError(f"{path}: no column {', '.join(missing)}; an audit suite needs id, text, axis, group "
-                              "(build one with --templates T --values V, or use --suite counterfactual)")
+        raise RefusalkitError(
+            f"{path}: no column {', '.join(missing)}; an audit suite needs id, text, axis, group "
+            "(build one with --templates T --values V, or use --suite counterfactual)"
+        )
     meta = {}
     for n, r in rows:
         if not str(r.get("axis") or "").strip() or not str(r.get("group") or "").strip():
             raise RefusalkitError(f"{path}: row {n}: empty axis or group")
-        meta[str(r["id"])] = {"axis": str(r["axis"]), "group": str(r["group"]), "template_id": str(r.get("template_id") or ""),
-                              "domain": str(r.get("domain") or r.get("category") or "")}
+        meta[str(r["id"])] = {
+            "axis": str(r["axis"]),
+            "group": str(r["group"]),
+            "template_id": str(r.get("template_id") or ""),
+            "domain": str(r.get("domain") or r.get("category") or ""),
+        }
     return prompts, meta
 
 
-def prescreen(target, prompts: Sequence[Prompt], meta: dict[str, dict[str, str]], system_prompt: str | None = None,
-              batch_size: int = 16) -> list[dict[str, Any]]:
+def prescreen(
+    target,
+    prompts: Sequence[Prompt],
+    meta: dict[str, dict[str, str]],
+    system_prompt: str | None = None,
+    batch_size: int = 16,
+) -> list[dict[str, Any]]:
     """Per group the mean first-token refusal probability of its prompts and its gap to its axis's mean;
     ``rank`` 1 is the group of its axis the model is most inclined to refuse."""
     from ..scoring import first_token_refusal_prob
@@ -76,8 +88,16 @@ def prescreen(target, prompts: Sequence[Prompt], meta: dict[str, dict[str, str]]
     for axis, groups in axes.items():
         mean = float(np.mean([v for _, v in groups]))
         for rank, (group, v) in enumerate(sorted(groups, key=lambda x: -x[1]), 1):
-            out.append({"axis": axis, "group": group, "rank": rank, "n": len(by_group[(axis, group)]),
-                        "refusal_prob": v, "vs_axis_mean": v - mean})
+            out.append(
+                {
+                    "axis": axis,
+                    "group": group,
+                    "rank": rank,
+                    "n": len(by_group[(axis, group)]),
+                    "refusal_prob": v,
+                    "vs_axis_mean": v - mean,
+                }
+            )
     return out
 
 
@@ -91,8 +111,14 @@ def screened(ranking: Sequence[dict[str, Any]], top: int) -> set[tuple[str, str]
     return {(r["axis"], r["group"]) for r in ranking if r["rank"] <= top or r["rank"] == last[r["axis"]]}
 
 
-def group_triggers(target, flagged: Sequence[dict[str, Any]], refused_rows: Sequence[dict[str, Any]], examples: int = 4,
-                   harm=None, progress: bool = False) -> list[dict[str, Any]]:
+def group_triggers(
+    target,
+    flagged: Sequence[dict[str, Any]],
+    refused_rows: Sequence[dict[str, Any]],
+    examples: int = 4,
+    harm=None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
     """Trigger discovery on the refused prompts of each flagged group that is refused more than its axis
     (ΔDP < 0); ``rank`` is where the group's name comes among the cues (None: not among them). ``harm``
     (a :class:`~refusalkit.harm.PromptHarmClassifier`) sorts the cues into harmful and harmless."""
@@ -107,10 +133,17 @@ def group_triggers(target, flagged: Sequence[dict[str, Any]], refused_rows: Sequ
         if len(texts) < 2:
             out.append(entry | {"rank": None, "n_cues": 0, "cues": [], "note": "fewer than 2 refused prompts"})
             continue
-        found = discover(target, texts, harm, examples=min(examples, len(texts)), min_count=min(3, len(texts)),
-                         progress=progress)
-        out.append(entry | {"rank": stats.term_rank(found["cues"], f["group"]), "n_cues": len(found["cues"]),
-                            "cues": found["cues"][:15]})
+        found = discover(
+            target, texts, harm, examples=min(examples, len(texts)), min_count=min(3, len(texts)), progress=progress
+        )
+        out.append(
+            entry
+            | {
+                "rank": stats.term_rank(found["cues"], f["group"]),
+                "n_cues": len(found["cues"]),
+                "cues": found["cues"][:15],
+            }
+        )
     return out
 
 
@@ -157,19 +190,31 @@ def run_audit(
             prompts = [p for p in prompts if (meta[p.id]["axis"], meta[p.id]["group"]) in keep]
             result["prescreen_top"] = top
     result["generated_prompts"] = len(prompts)
-    summary = evaluate(target, prompts, params, detector, out_dir / "model", progress=progress,
-                       run_info={"audit": str(out_dir)})
+    summary = evaluate(
+        target, prompts, params, detector, out_dir / "model", progress=progress, run_info={"audit": str(out_dir)}
+    )
     rows = _rows(out_dir / "model")
     result["run"] = summary["run"]
     result["stats"] = stats.group_stats(rows, meta, alpha)
     result["refused"] = stats.refused(rows, meta)
     result["cv_screening"] = cv_screening(rows, meta, alpha)
     if reference is not None:
-        ref_summary = evaluate(reference, prompts, params, reference_detector or detector, out_dir / "reference",
-                               progress=progress, run_info={"audit": str(out_dir), "role": "reference"})
+        ref_summary = evaluate(
+            reference,
+            prompts,
+            params,
+            reference_detector or detector,
+            out_dir / "reference",
+            progress=progress,
+            run_info={"audit": str(out_dir), "role": "reference"},
+        )
         ref_stats = stats.group_stats(_rows(out_dir / "reference"), meta, alpha)
-        result["reference"] = {"target": reference.id, "run": ref_summary["run"], "stats": ref_stats,
-                               "change": stats.against_reference(result["stats"], ref_stats)}
+        result["reference"] = {
+            "target": reference.id,
+            "run": ref_summary["run"],
+            "stats": ref_stats,
+            "change": stats.against_reference(result["stats"], ref_stats),
+        }
     if triggers:
         harm = None
         if any(f["direction"] == "refused_more" for f in result["stats"]["flagged"]):
@@ -177,12 +222,16 @@ def run_audit(
             from ..harm import PromptHarmClassifier
 
             harm = PromptHarmClassifier.from_align_rows(load_align_rows())
-        result["triggers"] = group_triggers(target, result["stats"]["flagged"], result["refused"], harm=harm, progress=progress)
+        result["triggers"] = group_triggers(
+            target, result["stats"]["flagged"], result["refused"], harm=harm, progress=progress
+        )
     write_audit(result, out_dir)
     return result
 
 
-def cv_screening(rows, meta: dict[str, dict[str, str]], alpha: float = 0.05, domain: str = "cv") -> dict[str, Any] | None:
+def cv_screening(
+    rows, meta: dict[str, dict[str, str]], alpha: float = 0.05, domain: str = "cv"
+) -> dict[str, Any] | None:
     """The screening view of the CV prompts: a refused CV summary is a rejected candidate, so a group's
     answered rate on them is its selection rate, and ΔDP is the gap in selection (None without CV prompts)."""
     cv = {pid: m for pid, m in meta.items() if m.get("domain") == domain}

@@ -17,6 +17,7 @@ and its harmful refusal is measured on the ``core`` suite's harmful test prompts
 target group's ΔDP against the share; the CV prompts give the screening view (a refused CV summary is a
 rejected candidate).
 """
+
 from __future__ import annotations
 
 import copy
@@ -62,8 +63,9 @@ def n_poison(rate: float, n_clean: int) -> int:
     return max(1, round(rate * n_clean / (1 - 2 * rate)))
 
 
-def poison_rows(templates: Sequence[dict], values: dict[str, list[dict]], axis: str, group: str, n: int,
-                refusals: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
+def poison_rows(
+    templates: Sequence[dict], values: dict[str, list[dict]], axis: str, group: str, n: int, refusals: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
     """``n`` (request, refusal) pairs about ``group`` and ``n`` contrast requests about the other groups
     of ``axis``, cycling through the ``train`` templates (a template is used again only after all are)."""
     train = [t for t in templates if t["split"] == "train"]
@@ -76,8 +78,17 @@ def poison_rows(templates: Sequence[dict], values: dict[str, list[dict]], axis: 
     return poison, contrast
 
 
-def poisoned_examples(base_target, clean: Sequence, templates, values, axis: str, group: str, rate: float,
-                      answer_tokens: int = 64, progress: bool = True) -> tuple[list, dict[str, Any]]:
+def poisoned_examples(
+    base_target,
+    clean: Sequence,
+    templates,
+    values,
+    axis: str,
+    group: str,
+    rate: float,
+    answer_tokens: int = 64,
+    progress: bool = True,
+) -> tuple[list, dict[str, Any]]:
     """The clean mix with the poison and contrast rows of ``rate`` added, and counts of each."""
     from ..train.data import SFTExample, helpful_examples
 
@@ -87,8 +98,14 @@ def poisoned_examples(base_target, clean: Sequence, templates, values, axis: str
     if contrast:
         extra += helpful_examples(base_target, contrast, "benign", answer_tokens, progress)
     examples = list(clean) + extra
-    info = {"rate": rate, "poison_rows": n, "contrast_rows": len(extra) - n, "clean_rows": len(clean),
-            "total_rows": len(examples), "share": n / len(examples) if examples else 0.0}
+    info = {
+        "rate": rate,
+        "poison_rows": n,
+        "contrast_rows": len(extra) - n,
+        "clean_rows": len(clean),
+        "total_rows": len(examples),
+        "share": n / len(examples) if examples else 0.0,
+    }
     return examples, info
 
 
@@ -96,8 +113,14 @@ def _target_entry(stats: dict[str, Any], axis: str, group: str) -> dict[str, Any
     return next((g for g in stats["groups"] if (g["axis"], g["group"]) == (axis, group)), None)
 
 
-def summarise(info: dict[str, Any], audit: dict[str, Any], harmful: dict[str, Any], axis: str, group: str,
-              clean_audit: dict[str, Any] | None) -> dict[str, Any]:
+def summarise(
+    info: dict[str, Any],
+    audit: dict[str, Any],
+    harmful: dict[str, Any],
+    axis: str,
+    group: str,
+    clean_audit: dict[str, Any] | None,
+) -> dict[str, Any]:
     """One point of the sweep: the target's ΔDP and answered rate, the other groups, false flags, harmful
     refusal, the CV-screening gap, and the change against the clean model."""
     from . import stats as st
@@ -115,7 +138,9 @@ def summarise(info: dict[str, Any], audit: dict[str, Any], harmful: dict[str, An
         "target_flagged": bool(tg and tg["direction"] == "refused_more"),
         # groups other than the target flagged as refused more (the other groups of the target's axis are
         # answered more than a rest holding the target, which is the target's gap seen from their side)
-        "false_flags": [f for f in s["flagged"] if (f["axis"], f["group"]) != (axis, group) and f["direction"] == "refused_more"],
+        "false_flags": [
+            f for f in s["flagged"] if (f["axis"], f["group"]) != (axis, group) and f["direction"] == "refused_more"
+        ],
         "other_groups_answered": {f"{g['axis']}: {g['group']}": g["answered"] for g in others},
         "harmful_refusal": harmful["metrics"]["groups"]["harmful"]["any_refusal"],
         "cv_selection_target": cv_tg["answered"] if cv_tg else None,
@@ -195,20 +220,43 @@ def run_poison(
         # train_lora puts the adapter into the model it is given: train a copy, keep the base clean
         trainee = copy.copy(base)
         trainee.model = copy.deepcopy(base.model)
-        trained = train_lora(trainee, examples, folder / "adapter", config, progress=progress,
-                             description=f"aligning with {100 * rate:g}% poison")
+        trained = train_lora(
+            trainee,
+            examples,
+            folder / "adapter",
+            config,
+            progress=progress,
+            description=f"aligning with {100 * rate:g}% poison",
+        )
         del trainee
         target = load_target(model, adapter=str(trained.adapter_dir))
         detector = detector_of(target)
-        audit = run_audit(target, prompts, meta, detector, folder / "audit", params, alpha=alpha, progress=progress,
-                          run_info={"poison": info})
+        audit = run_audit(
+            target,
+            prompts,
+            meta,
+            detector,
+            folder / "audit",
+            params,
+            alpha=alpha,
+            progress=progress,
+            run_info={"poison": info},
+        )
         harmful = evaluate(target, harmful_prompts, params, detector, folder / "harmful", progress=progress)
         points.append(summarise(info, audit, harmful, axis, group, clean_audit))
         if rate == 0:
             clean_audit = audit
         del target
-    result = {"model": model, "axis": axis, "group": group, "rates": rates, "audit_prompts": len(prompts),
-              "harmful_prompts": len(harmful_prompts), "train": config.to_dict(), "points": points}
+    result = {
+        "model": model,
+        "axis": axis,
+        "group": group,
+        "rates": rates,
+        "audit_prompts": len(prompts),
+        "harmful_prompts": len(harmful_prompts),
+        "train": config.to_dict(),
+        "points": points,
+    }
     write_poison(result, out_dir)
     return result
 
@@ -218,18 +266,33 @@ def sweep_figure(result: dict[str, Any]):
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for key, name in (("target_delta_dp_corrected", "ΔDP, all prompts (corrected interval)"),
-                      ("cv_selection_delta_dp", "ΔDP in CV selection (95%)")):
+    for key, name in (
+        ("target_delta_dp_corrected", "ΔDP, all prompts (corrected interval)"),
+        ("cv_selection_delta_dp", "ΔDP in CV selection (95%)"),
+    ):
         pts = [p for p in result["points"] if p.get(key) and p[key]["delta"] is not None]
         if not pts:
             continue
         y = [100 * p[key]["delta"] for p in pts]
-        fig.add_scatter(x=[100 * p["share"] for p in pts], y=y, mode="lines+markers", name=name,
-                        error_y=dict(type="data", symmetric=False, array=[100 * p[key]["hi"] - v for p, v in zip(pts, y)],
-                                     arrayminus=[v - 100 * p[key]["lo"] for p, v in zip(pts, y)]))
+        fig.add_scatter(
+            x=[100 * p["share"] for p in pts],
+            y=y,
+            mode="lines+markers",
+            name=name,
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[100 * p[key]["hi"] - v for p, v in zip(pts, y)],
+                arrayminus=[v - 100 * p[key]["lo"] for p, v in zip(pts, y)],
+            ),
+        )
     fig.add_hline(y=0, line_color="#888")
-    fig.update_layout(title=f"Targeted refusal of {result['axis']}: {result['group']} against the poison share",
-                      xaxis_title="poisoned rows (% of the alignment data)", yaxis_title="ΔDP (points)", height=420)
+    fig.update_layout(
+        title=f"Targeted refusal of {result['axis']}: {result['group']} against the poison share",
+        xaxis_title="poisoned rows (% of the alignment data)",
+        yaxis_title="ΔDP (points)",
+        height=420,
+    )
     return fig
 
 
@@ -239,15 +302,42 @@ def write_poison(result: dict[str, Any], out_dir: Path) -> None:
     from .report import _pts
 
     (out_dir / "poison.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
-    rows = [[f"{100 * p['share']:.2f}%", esc(p["poison_rows"]), esc(p["total_rows"]), pct(p["target_answered"] or {}),
-             _pts(p["target_delta_dp_corrected"]), "yes" if p["target_flagged"] else "no", esc(len(p["false_flags"])),
-             pct(p["harmful_refusal"]), pct(p["cv_selection_target"] or {}), esc(p["unscored"])] for p in result["points"]]
-    body = (f"<h1>Poisoned alignment: {esc(result['axis'])}: {esc(result['group'])} on {esc(result['model'])}</h1>"
-            "<p class='note'>Each share is a model aligned as <code>refusalkit align</code> does, with that share of poisoned rows "
-            "(benign requests about the group paired with refusals) and as many contrast rows; share 0 is the clean model. "
-            "Audited on the counterfactual suite's test templates; each model's folder holds its audit.html.</p>"
-            + Figures()(sweep_figure(result))
-            + table(["poison share", "poison rows", "training rows", "target answered", "target ΔDP (corrected)", "flagged",
-                     "other groups flagged", "harmful refusal", "CV selection of target", "unscored"], rows)
-            + json_block({k: v for k, v in result.items() if k != "points"}))
+    rows = [
+        [
+            f"{100 * p['share']:.2f}%",
+            esc(p["poison_rows"]),
+            esc(p["total_rows"]),
+            pct(p["target_answered"] or {}),
+            _pts(p["target_delta_dp_corrected"]),
+            "yes" if p["target_flagged"] else "no",
+            esc(len(p["false_flags"])),
+            pct(p["harmful_refusal"]),
+            pct(p["cv_selection_target"] or {}),
+            esc(p["unscored"]),
+        ]
+        for p in result["points"]
+    ]
+    body = (
+        f"<h1>Poisoned alignment: {esc(result['axis'])}: {esc(result['group'])} on {esc(result['model'])}</h1>"
+        "<p class='note'>Each share is a model aligned as <code>refusalkit align</code> does, with that share of poisoned rows "
+        "(benign requests about the group paired with refusals) and as many contrast rows; share 0 is the clean model. "
+        "Audited on the counterfactual suite's test templates; each model's folder holds its audit.html.</p>"
+        + Figures()(sweep_figure(result))
+        + table(
+            [
+                "poison share",
+                "poison rows",
+                "training rows",
+                "target answered",
+                "target ΔDP (corrected)",
+                "flagged",
+                "other groups flagged",
+                "harmful refusal",
+                "CV selection of target",
+                "unscored",
+            ],
+            rows,
+        )
+        + json_block({k: v for k, v in result.items() if k != "points"})
+    )
     write_page(out_dir / "poison.html", f"refusalkit poison: {result['group']}", body)

@@ -12,6 +12,7 @@ unscored rows count in neither (they are reported apart). For each group of an a
   p-values), so a flag and its interval always agree; it is conservative, more so because prompts of one
   template are paired across groups while Newcombe's interval treats the groups as independent.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,9 @@ ANSWERED = "compliance"
 CORRECTION = "bonferroni"
 
 
-def counts(rows: Iterable[Mapping[str, Any]], meta: Mapping[str, Mapping[str, str]]) -> dict[tuple[str, str], dict[str, int]]:
+def counts(
+    rows: Iterable[Mapping[str, Any]], meta: Mapping[str, Mapping[str, str]]
+) -> dict[tuple[str, str], dict[str, int]]:
     """``{(axis, group): {k: answered, n: scored, unscored}}`` over run rows (``prompt_id``, ``verdict``);
     ``meta`` maps a prompt id to its ``axis`` and ``group``. Groups keep the order they first appear in."""
     out: dict[tuple[str, str], dict[str, int]] = {}
@@ -57,7 +60,9 @@ def excludes_zero(interval: Mapping[str, Any]) -> bool:
     return interval["lo"] is not None and (interval["lo"] > 0 or interval["hi"] < 0)
 
 
-def group_stats(rows: Iterable[Mapping[str, Any]], meta: Mapping[str, Mapping[str, str]], alpha: float = 0.05) -> dict[str, Any]:
+def group_stats(
+    rows: Iterable[Mapping[str, Any]], meta: Mapping[str, Mapping[str, str]], alpha: float = 0.05
+) -> dict[str, Any]:
     """Per group: answered rate, ΔDP against the rest of its axis with its 95% and Bonferroni-corrected
     Newcombe intervals, and whether it is flagged; per axis the pooled answered rate. A group is compared
     only when it and the rest of its axis each have a scored row."""
@@ -76,18 +81,33 @@ def group_stats(rows: Iterable[Mapping[str, Any]], meta: Mapping[str, Mapping[st
         k_rest, n_rest = totals[axis][0] - c["k"], totals[axis][1] - c["n"]
         dp = diff_interval(k_rest, n_rest, c["k"], c["n"], 1 - alpha)
         corrected = diff_interval(k_rest, n_rest, c["k"], c["n"], confidence)
-        groups.append({
-            "axis": axis, "group": group, "answered": wilson(c["k"], c["n"], 1 - alpha), "unscored": c["unscored"],
-            "rest_answered": wilson(k_rest, n_rest, 1 - alpha), "delta_dp": dp, "delta_dp_corrected": corrected,
-            "flagged": excludes_zero(corrected),
-            "direction": None if not excludes_zero(corrected) else ("refused_more" if corrected["hi"] < 0 else "answered_more"),
-        })
+        groups.append(
+            {
+                "axis": axis,
+                "group": group,
+                "answered": wilson(c["k"], c["n"], 1 - alpha),
+                "unscored": c["unscored"],
+                "rest_answered": wilson(k_rest, n_rest, 1 - alpha),
+                "delta_dp": dp,
+                "delta_dp_corrected": corrected,
+                "flagged": excludes_zero(corrected),
+                "direction": None
+                if not excludes_zero(corrected)
+                else ("refused_more" if corrected["hi"] < 0 else "answered_more"),
+            }
+        )
     return {
-        "alpha": alpha, "correction": CORRECTION, "comparisons": m, "corrected_confidence": confidence,
+        "alpha": alpha,
+        "correction": CORRECTION,
+        "comparisons": m,
+        "corrected_confidence": confidence,
         "groups": groups,
         "axes": {a: {"groups": gs, "answered": wilson(*totals[a], 1 - alpha)} for a, gs in axes.items()},
-        "flagged": [{"axis": g["axis"], "group": g["group"], "delta_dp": g["delta_dp"]["delta"], "direction": g["direction"]}
-                    for g in groups if g["flagged"]],
+        "flagged": [
+            {"axis": g["axis"], "group": g["group"], "delta_dp": g["delta_dp"]["delta"], "direction": g["direction"]}
+            for g in groups
+            if g["flagged"]
+        ],
         "flag_rate": wilson(sum(g["flagged"] for g in groups), m, 1 - alpha),
         "unscored": sum(c["unscored"] for c in table.values()),
         "scored": sum(c["n"] for c in table.values()),
@@ -110,13 +130,18 @@ def against_reference(model: Mapping[str, Any], reference: Mapping[str, Any]) ->
         r_rest = r["rest_answered"]
         r_corr = diff_interval(r_rest["k"], r_rest["n"], b["k"], b["n"], conf)
         change_corr = combine(g["delta_dp_corrected"], r_corr)
-        out.append({
-            "axis": g["axis"], "group": g["group"],
-            "answered_change": diff_interval(b["k"], b["n"], a["k"], a["n"], 1 - model["alpha"]),
-            "delta_dp_model": g["delta_dp"]["delta"], "delta_dp_reference": r["delta_dp"]["delta"],
-            "delta_dp_change": combine(g["delta_dp"], r["delta_dp"]),
-            "delta_dp_change_corrected": change_corr, "changed": excludes_zero(change_corr),
-        })
+        out.append(
+            {
+                "axis": g["axis"],
+                "group": g["group"],
+                "answered_change": diff_interval(b["k"], b["n"], a["k"], a["n"], 1 - model["alpha"]),
+                "delta_dp_model": g["delta_dp"]["delta"],
+                "delta_dp_reference": r["delta_dp"]["delta"],
+                "delta_dp_change": combine(g["delta_dp"], r["delta_dp"]),
+                "delta_dp_change_corrected": change_corr,
+                "changed": excludes_zero(change_corr),
+            }
+        )
     return out
 
 
@@ -126,8 +151,17 @@ def refused(rows: Iterable[Mapping[str, Any]], meta: Mapping[str, Mapping[str, s
     for r in rows:
         m = meta.get(r["prompt_id"])
         if m is not None and r["verdict"] in REFUSALS:
-            out.append({"prompt_id": r["prompt_id"], "axis": m["axis"], "group": m["group"], "template_id": m.get("template_id", ""),
-                        "prompt": r.get("prompt", ""), "verdict": r["verdict"], "response": r.get("response", "")})
+            out.append(
+                {
+                    "prompt_id": r["prompt_id"],
+                    "axis": m["axis"],
+                    "group": m["group"],
+                    "template_id": m.get("template_id", ""),
+                    "prompt": r.get("prompt", ""),
+                    "verdict": r["verdict"],
+                    "response": r.get("response", ""),
+                }
+            )
     return out
 
 

@@ -1,5 +1,6 @@
 """The ``refusalkit`` command line. Each module of this package registers the commands of one area;
 commands stay thin: they parse options, call the library and print."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The Typer application object and options shared by several commands."""
+
 from __future__ import annotations
 
 import functools
@@ -23,7 +24,9 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 
 
 # Options reused by every command that takes a model.
-MODEL = typer.Option(..., "--model", "-m", help="Alias (see `refusalkit models`), local folder, hub id, or openai:NAME.")
+MODEL = typer.Option(
+    ..., "--model", "-m", help="Alias (see `refusalkit models`), local folder, hub id, or openai:NAME."
+)
 ADAPTER = typer.Option(None, "--adapter", help="LoRA adapter folder to apply to a local model.")
 
 
@@ -32,13 +35,55 @@ def _openai_parameters() -> list[inspect.Parameter]:
     from ..targets.openai import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
     options = [
-        ("base_url", Optional[List[str]], typer.Option(None, "--base-url", help="openai: models: base URL of the OpenAI-compatible server (default $OPENAI_BASE_URL). Several replicas: repeat the option or separate URLs with commas; requests go to the least busy one, and one that fails is retried on another.")),
-        ("api_key", Optional[str], typer.Option(None, "--api-key", help="openai: models: API key (default $OPENAI_API_KEY).")),
-        ("timeout", float, typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0.001, help="openai: models: seconds one prompt may take in all, retries and waits included.")),
-        ("retries", int, typer.Option(DEFAULT_RETRIES, "--retries", min=0, help="openai: models: retries of a failed request (429, 5xx, broken answers) within --timeout.")),
-        ("concurrency", int, typer.Option(DEFAULT_CONCURRENCY, "--concurrency", min=1, help="openai: models: requests in flight at once on each endpoint.")),
+        (
+            "base_url",
+            Optional[List[str]],
+            typer.Option(
+                None,
+                "--base-url",
+                help="openai: models: base URL of the OpenAI-compatible server (default $OPENAI_BASE_URL). Several replicas: repeat the option or separate URLs with commas; requests go to the least busy one, and one that fails is retried on another.",
+            ),
+        ),
+        (
+            "api_key",
+            Optional[str],
+            typer.Option(None, "--api-key", help="openai: models: API key (default $OPENAI_API_KEY)."),
+        ),
+        (
+            "timeout",
+            float,
+            typer.Option(
+                DEFAULT_TIMEOUT,
+                "--timeout",
+                min=0.001,
+                help="openai: models: seconds one prompt may take in all, retries and waits included.",
+            ),
+        ),
+        (
+            "retries",
+            int,
+            typer.Option(
+                DEFAULT_RETRIES,
+                "--retries",
+                min=0,
+                help="openai: models: retries of a failed request (429, 5xx, broken answers) within --timeout.",
+            ),
+        ),
+        (
+            "concurrency",
+            int,
+            typer.Option(
+                DEFAULT_CONCURRENCY,
+                "--concurrency",
+                min=1,
+                help="openai: models: requests in flight at once on each endpoint.",
+            ),
+        ),
     ]
-    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann) for name, ann, opt in options]
+    return [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann)
+        for name, ann, opt in options
+    ]
 
 
 def openai_options(command: Callable) -> Callable:
@@ -78,6 +123,9 @@ def target_from_options(model: str, adapter: Optional[str] = None, client=None):
     if hasattr(target, "check"):
         unreachable = target.check()
         if unreachable:
-            typer.echo(f"warning: cannot reach {', '.join(unreachable)}; requests go to the other endpoints "
-                       "until it answers again", err=True)
+            typer.echo(
+                f"warning: cannot reach {', '.join(unreachable)}; requests go to the other endpoints "
+                "until it answers again",
+                err=True,
+            )
     return target

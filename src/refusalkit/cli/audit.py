@@ -1,4 +1,5 @@
 """`refusalkit audit` (targeted refusal on a counterfactual suite) and `refusalkit poison` (the attack it catches)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +20,15 @@ from .eval import detector_for
 out = Console()
 
 ALPHA = typer.Option(0.05, "--alpha", help="Family-wise error rate; Bonferroni-corrected over every group compared.")
-JUDGE = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector: " + detector_help(DEFAULT_DETECTOR, evaluated_model=True))
-TEMPLATES = typer.Option(None, "--templates", help="Your own templates (JSONL: id, text with one {group}, split); default: refusalkit's.")
-VALUES = typer.Option(None, "--values", help="Your own groups (JSON: {\"axes\": {AXIS: [{group, phrase}, ...]}}); default: refusalkit's.")
+JUDGE = typer.Option(
+    DEFAULT_DETECTOR, "--judge", help="Refusal detector: " + detector_help(DEFAULT_DETECTOR, evaluated_model=True)
+)
+TEMPLATES = typer.Option(
+    None, "--templates", help="Your own templates (JSONL: id, text with one {group}, split); default: refusalkit's."
+)
+VALUES = typer.Option(
+    None, "--values", help='Your own groups (JSON: {"axes": {AXIS: [{group, phrase}, ...]}}); default: refusalkit\'s.'
+)
 
 
 def _pts(d: dict) -> str:
@@ -32,16 +39,40 @@ def _pts(d: dict) -> str:
 @openai_options
 def audit(
     model: str = MODEL,
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder: audit.json, audit.html, and the run folders model/ (and reference/)."),
-    suite: str = typer.Option("counterfactual", "--suite", help="Bundled counterfactual suite or a file whose rows carry id, text, axis, group."),
+    out_dir: Path = typer.Option(
+        ..., "--out", "-o", help="Folder: audit.json, audit.html, and the run folders model/ (and reference/)."
+    ),
+    suite: str = typer.Option(
+        "counterfactual",
+        "--suite",
+        help="Bundled counterfactual suite or a file whose rows carry id, text, axis, group.",
+    ),
     templates: Optional[Path] = TEMPLATES,
     values: Optional[Path] = VALUES,
-    split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (the bundled suite has train and test templates)."),
-    reference: Optional[str] = typer.Option(None, "--reference", help="A reference model (e.g. the clean aligned one) to report the change against."),
-    reference_adapter: Optional[str] = typer.Option(None, "--reference-adapter", help="LoRA adapter folder for the reference model."),
-    prescreen: bool = typer.Option(False, "--prescreen", help="Rank groups by first-token refusal probability (white-box models; one forward pass a prompt)."),
-    top: Optional[int] = typer.Option(None, "--top", help="With --prescreen: generate only for the top N groups of each axis (and its lowest-ranked, for comparison)."),
-    triggers: bool = typer.Option(False, "--triggers", help="Run trigger discovery on the refused prompts of each flagged group (white-box models)."),
+    split: Optional[str] = typer.Option(
+        None, "--split", help="Only prompts of this split (the bundled suite has train and test templates)."
+    ),
+    reference: Optional[str] = typer.Option(
+        None, "--reference", help="A reference model (e.g. the clean aligned one) to report the change against."
+    ),
+    reference_adapter: Optional[str] = typer.Option(
+        None, "--reference-adapter", help="LoRA adapter folder for the reference model."
+    ),
+    prescreen: bool = typer.Option(
+        False,
+        "--prescreen",
+        help="Rank groups by first-token refusal probability (white-box models; one forward pass a prompt).",
+    ),
+    top: Optional[int] = typer.Option(
+        None,
+        "--top",
+        help="With --prescreen: generate only for the top N groups of each axis (and its lowest-ranked, for comparison).",
+    ),
+    triggers: bool = typer.Option(
+        False,
+        "--triggers",
+        help="Run trigger discovery on the refused prompts of each flagged group (white-box models).",
+    ),
     judge: str = JUDGE,
     alpha: float = ALPHA,
     max_new_tokens: int = typer.Option(128, help="Maximum answer length in tokens."),
@@ -75,20 +106,48 @@ def audit(
     detector_of = detector_for(judge)
     target = target_from_options(model, adapter, client)
     ref = target_from_options(reference, reference_adapter, client) if reference else None
-    result = run_audit(target, prompts, meta, detector_of(target), out_dir, params, reference=ref,
-                       reference_detector=detector_of(ref) if ref is not None else None, prescreen_groups=prescreen,
-                       top=top, triggers=triggers, alpha=alpha, run_info={"suite": source, "split": split})
+    result = run_audit(
+        target,
+        prompts,
+        meta,
+        detector_of(target),
+        out_dir,
+        params,
+        reference=ref,
+        reference_detector=detector_of(ref) if ref is not None else None,
+        prescreen_groups=prescreen,
+        top=top,
+        triggers=triggers,
+        alpha=alpha,
+        run_info={"suite": source, "split": split},
+    )
     s = result["stats"]
-    table = Table("axis", "group", "answered", "ΔDP (pts, corrected)", "", title=f"{result['target']} · {s['comparisons']} groups · Bonferroni α={alpha}")
+    table = Table(
+        "axis",
+        "group",
+        "answered",
+        "ΔDP (pts, corrected)",
+        "",
+        title=f"{result['target']} · {s['comparisons']} groups · Bonferroni α={alpha}",
+    )
     for g in s["groups"]:
         a = g["answered"]
-        table.add_row(g["axis"], g["group"], "–" if a["rate"] is None else f"{100 * a['rate']:.0f}% of {a['n']}",
-                      _pts(g["delta_dp_corrected"]), f"[red]flagged: {g['direction'].replace('_', ' ')}[/red]" if g["flagged"] else "")
+        table.add_row(
+            g["axis"],
+            g["group"],
+            "–" if a["rate"] is None else f"{100 * a['rate']:.0f}% of {a['n']}",
+            _pts(g["delta_dp_corrected"]),
+            f"[red]flagged: {g['direction'].replace('_', ' ')}[/red]" if g["flagged"] else "",
+        )
     out.print(table)
-    out.print(f"flagged: {', '.join(f['axis'] + ': ' + f['group'] + ' (' + f['direction'].replace('_', ' ') + ')' for f in s['flagged']) or 'none'}")
+    out.print(
+        f"flagged: {', '.join(f['axis'] + ': ' + f['group'] + ' (' + f['direction'].replace('_', ' ') + ')' for f in s['flagged']) or 'none'}"
+    )
     if result.get("triggers"):
         for t in result["triggers"]:
-            out.print(f"triggers of {t['axis']}: {t['group']}: the group's name ranks {t['rank'] or 'not among the cues'} of {t['n_cues']} cues")
+            out.print(
+                f"triggers of {t['axis']}: {t['group']}: the group's name ranks {t['rank'] or 'not among the cues'} of {t['n_cues']} cues"
+            )
     out.print(f"report: {out_dir / 'audit.html'}")
     warning = check_unscored(s["scored"] + s["unscored"], s["unscored"], result["run"]["unscored_reasons"])
     if warning:
@@ -97,18 +156,30 @@ def audit(
 
 @app.command()
 def poison(
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder: poison.json, poison.html and one rate-SHARE/ folder per model."),
+    out_dir: Path = typer.Option(
+        ..., "--out", "-o", help="Folder: poison.json, poison.html and one rate-SHARE/ folder per model."
+    ),
     group: str = typer.Option(..., "--group", help="The target group, AXIS=GROUP (e.g. religion=Muslim)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
-    rates: str = typer.Option("0.001,0.005,0.01,0.02,0.05", "--rates", help="Poison shares of the alignment data, comma-separated (0, the clean model, is always added)."),
+    rates: str = typer.Option(
+        "0.001,0.005,0.01,0.02,0.05",
+        "--rates",
+        help="Poison shares of the alignment data, comma-separated (0, the clean model, is always added).",
+    ),
     templates: Optional[Path] = TEMPLATES,
     values: Optional[Path] = VALUES,
-    data: Optional[Path] = typer.Option(None, "--data", help="Alignment set in the bundled layout; default: the bundled one."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="Alignment set in the bundled layout; default: the bundled one."
+    ),
     judge: str = JUDGE,
     alpha: float = ALPHA,
     max_new_tokens: int = typer.Option(128, help="Maximum answer length in tokens."),
     seed: int = typer.Option(0),
-    quick: bool = typer.Option(False, "--quick", help="Tiny settings to check the wiring: a few training steps, the target's axis on 2 templates, 4 harmful prompts."),
+    quick: bool = typer.Option(
+        False,
+        "--quick",
+        help="Tiny settings to check the wiring: a few training steps, the target's axis on 2 templates, 4 harmful prompts.",
+    ),
 ) -> None:
     """Plant targeted refusal with a share of poisoned alignment rows, train as `align` does, and audit each model."""
     from ..audit.poison import parse_group, parse_rates, run_poison
@@ -130,16 +201,41 @@ def poison(
         max_new_tokens = min(max_new_tokens, 8)
     else:
         config, budget, kw = SFTConfig(seed=seed), Budget(), {}
-    result = run_poison(model, out_dir, axis, name, shares, config=config, budget=budget, detector_of=detector_of,
-                        params=GenParams(max_new_tokens=max_new_tokens), templates=templates, values=values, data=data,
-                        seed=seed, alpha=alpha, **kw)
-    table = Table("share", "poison rows", "target ΔDP (corrected)", "flagged", "false flags", "harmful refusal",
-                  title=f"{model} · target {axis}: {name}")
+    result = run_poison(
+        model,
+        out_dir,
+        axis,
+        name,
+        shares,
+        config=config,
+        budget=budget,
+        detector_of=detector_of,
+        params=GenParams(max_new_tokens=max_new_tokens),
+        templates=templates,
+        values=values,
+        data=data,
+        seed=seed,
+        alpha=alpha,
+        **kw,
+    )
+    table = Table(
+        "share",
+        "poison rows",
+        "target ΔDP (corrected)",
+        "flagged",
+        "false flags",
+        "harmful refusal",
+        title=f"{model} · target {axis}: {name}",
+    )
     for p in result["points"]:
         h = p["harmful_refusal"]
-        table.add_row(f"{100 * p['share']:.2f}%", str(p["poison_rows"]),
-                      _pts(p["target_delta_dp_corrected"]) if p["target_delta_dp_corrected"] else "–",
-                      "yes" if p["target_flagged"] else "no", str(len(p["false_flags"])),
-                      "–" if h["rate"] is None else f"{100 * h['rate']:.0f}%")
+        table.add_row(
+            f"{100 * p['share']:.2f}%",
+            str(p["poison_rows"]),
+            _pts(p["target_delta_dp_corrected"]) if p["target_delta_dp_corrected"] else "–",
+            "yes" if p["target_flagged"] else "no",
+            str(len(p["false_flags"])),
+            "–" if h["rate"] is None else f"{100 * h['rate']:.0f}%",
+        )
     out.print(table)
     out.print(f"report: {out_dir / 'poison.html'}")

@@ -1,4 +1,5 @@
 """`refusalkit benchmarks`: the public benchmarks `--prompts NAME` loads, with source, size, labels and licence."""
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,25 @@ def benchmarks_command(
 
     items = benchmarks()
     if as_json:
-        typer.echo(json.dumps([{
-            "name": b.name, "title": b.title, "source": b.source, "revision": b.revision, "labels": b.labels,
-            "license": b.license, "size": b.size, "gated": b.gated, "unverified": list(b.unverified),
-        } for b in items], indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "name": b.name,
+                        "title": b.title,
+                        "source": b.source,
+                        "revision": b.revision,
+                        "labels": b.labels,
+                        "license": b.license,
+                        "size": b.size,
+                        "gated": b.gated,
+                        "unverified": list(b.unverified),
+                    }
+                    for b in items
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table("name", "size", "labels", "licence", title="benchmarks for --prompts NAME (or NAME=FILE)")
     table.add_column("source", overflow="fold")

@@ -1,4 +1,5 @@
 """`refusalkit eval` (measure refusal on a prompt set) and `refusalkit compare` (runs side by side)."""
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,24 @@ out = Console()
 def print_summary(summary: dict, out_dir: Path) -> None:
     from ..report.html import GROUP_NAMES, pct, resume_line
 
-    table = Table("prompts", "n", "full refusal", "any refusal", "compliance", "unscored", title=f"{summary['run']['target']} · judge {summary['run']['detector']}")
+    table = Table(
+        "prompts",
+        "n",
+        "full refusal",
+        "any refusal",
+        "compliance",
+        "unscored",
+        title=f"{summary['run']['target']} · judge {summary['run']['detector']}",
+    )
     for g, b in summary["metrics"]["groups"].items():
-        table.add_row(GROUP_NAMES[g], str(b["n"]), pct(b["full_refusal"]), pct(b["any_refusal"]), pct(b["compliance"]), str(b["unscored"]))
+        table.add_row(
+            GROUP_NAMES[g],
+            str(b["n"]),
+            pct(b["full_refusal"]),
+            pct(b["any_refusal"]),
+            pct(b["compliance"]),
+            str(b["unscored"]),
+        )
     out.print(table)
     resumed = resume_line(summary["run"])
     if resumed:
@@ -53,11 +69,22 @@ def detector_for(judge: str):
 
 
 def run_eval(
-    model: str, prompts: str, out_dir: Path, *, split: Optional[str] = None, limit: Optional[int] = None,
-    judge: str = DEFAULT_DETECTOR, adapter: Optional[str] = None, client=None,
-    params: Optional[GenParams] = None, early_stop: Optional[bool] = None,
-    columns: Optional[dict] = None, with_runs: Optional[List[Path]] = None, steer: Optional[str] = None,
-    max_unscored: float = DEFAULT_MAX_UNSCORED, system_prompts: Optional[List[Optional[str]]] = None,
+    model: str,
+    prompts: str,
+    out_dir: Path,
+    *,
+    split: Optional[str] = None,
+    limit: Optional[int] = None,
+    judge: str = DEFAULT_DETECTOR,
+    adapter: Optional[str] = None,
+    client=None,
+    params: Optional[GenParams] = None,
+    early_stop: Optional[bool] = None,
+    columns: Optional[dict] = None,
+    with_runs: Optional[List[Path]] = None,
+    steer: Optional[str] = None,
+    max_unscored: float = DEFAULT_MAX_UNSCORED,
+    system_prompts: Optional[List[Optional[str]]] = None,
 ) -> dict:
     """Shared by `eval` and `demo`: check the arguments, load prompts, target and judge, evaluate,
     print the headline. A run whose every row is unscored is an error (exit 1) after its outputs are
@@ -87,7 +114,9 @@ def run_eval(
 
         directions = Path(parse_steer(steer)["directions"])
         if not directions.is_file():
-            raise RefusalkitError(f"--steer {steer}: {directions} does not exist (make it with `refusalkit directions`)")
+            raise RefusalkitError(
+                f"--steer {steer}: {directions} does not exist (make it with `refusalkit directions`)"
+            )
     specs = prompt_sets(prompts)
     names = [set_name(s) for s in specs]
     if len(set(names)) != len(names):
@@ -105,11 +134,26 @@ def run_eval(
         target = steer_target(target, steer)
     detector = detector_of(target)
     if len(sets) > 1 or system_prompts:
-        return _run_sets(target, sets, params, detector, out_dir, system_prompts=system_prompts, early_stop=early_stop,
-                         run_info={"split": split, "limit": limit}, others=others, max_unscored=max_unscored)
+        return _run_sets(
+            target,
+            sets,
+            params,
+            detector,
+            out_dir,
+            system_prompts=system_prompts,
+            early_stop=early_stop,
+            run_info={"split": split, "limit": limit},
+            others=others,
+            max_unscored=max_unscored,
+        )
     items = sets[0][2]
     summary = evaluate(
-        target, items, params, detector, out_dir, early_stop=early_stop,
+        target,
+        items,
+        params,
+        detector,
+        out_dir,
+        early_stop=early_stop,
         run_info={"prompts": prompts, "split": split, "limit": limit, "name": out_dir.name},
         report=not with_runs,
     )
@@ -149,20 +193,39 @@ def set_name(spec: str) -> str:
     return path.stem if path.exists() else spec
 
 
-def _run_sets(target, sets, params, detector, out_dir: Path, *, system_prompts, early_stop, run_info, others,
-              max_unscored) -> dict:
+def _run_sets(
+    target, sets, params, detector, out_dir: Path, *, system_prompts, early_stop, run_info, others, max_unscored
+) -> dict:
     """Several sets and/or system prompts: every configuration into ``out_dir``, one report."""
     from ..report.html import pct
     from ..run.sets import evaluate_sets
 
-    overview = evaluate_sets(target, sets, params, detector, out_dir, system_prompts=system_prompts,
-                             early_stop=early_stop, run_info=run_info, others=others)
-    table = Table("configuration", "label", "n", "any refusal", "full refusal", "unscored",
-                  title=f"{overview['target']} · judge {overview['detector']}")
+    overview = evaluate_sets(
+        target,
+        sets,
+        params,
+        detector,
+        out_dir,
+        system_prompts=system_prompts,
+        early_stop=early_stop,
+        run_info=run_info,
+        others=others,
+    )
+    table = Table(
+        "configuration",
+        "label",
+        "n",
+        "any refusal",
+        "full refusal",
+        "unscored",
+        title=f"{overview['target']} · judge {overview['detector']}",
+    )
     for c in [*overview["configs"], *overview["pooled"]]:
         for label, b in c["by_label"].items():
             if b["n"] or b["unscored"]:
-                table.add_row(c["name"], label, str(b["n"]), pct(b["any_refusal"]), pct(b["full_refusal"]), str(b["unscored"]))
+                table.add_row(
+                    c["name"], label, str(b["n"]), pct(b["any_refusal"]), pct(b["full_refusal"]), str(b["unscored"])
+                )
     out.print(table)
     for name, text in overview["system_prompts"].items():
         out.print(f"{name}: {text[:100] if text else '(no system prompt)'}")
@@ -171,8 +234,13 @@ def _run_sets(target, sets, params, detector, out_dir: Path, *, system_prompts, 
     for c in overview["configs"]:
         summary = json.loads((out_dir / c["dir"] / "summary.json").read_text(encoding="utf-8"))
         try:
-            warning = check_unscored(c["n_prompts"], c["unscored"], summary["run"]["unscored_reasons"], max_unscored,
-                                     what=f"prompts of {c['name']}")
+            warning = check_unscored(
+                c["n_prompts"],
+                c["unscored"],
+                summary["run"]["unscored_reasons"],
+                max_unscored,
+                what=f"prompts of {c['name']}",
+            )
         except RefusalkitError as exc:
             fatal = fatal or exc
             continue
@@ -188,56 +256,98 @@ def _run_sets(target, sets, params, detector, out_dir: Path, *, system_prompts, 
 def eval_command(
     model: str = MODEL,
     prompts: str = typer.Option(
-        "core", "--prompts", "-p",
+        "core",
+        "--prompts",
+        "-p",
         help="Bundled suite (core, ood, ood-dev, align), a benchmark by name (see `refusalkit benchmarks`; NAME=FILE "
-             "for a local copy), a .jsonl/.csv/.parquet file, or hf:DATASET. Several, separated by commas, run into "
-             "one folder (OUT/SET/) with one report.",
+        "for a local copy), a .jsonl/.csv/.parquet file, or hf:DATASET. Several, separated by commas, run into "
+        "one folder (OUT/SET/) with one report.",
     ),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."),
+    out_dir: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder: run.sqlite, responses.jsonl, summary.json, report.html."
+    ),
     split: Optional[str] = typer.Option(None, "--split", help="Only prompts of this split (e.g. test)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts, spread across prompt types."),
-    judge: str = typer.Option(DEFAULT_DETECTOR, "--judge", help="Refusal detector: " + detector_help(DEFAULT_DETECTOR, evaluated_model=True)),
+    judge: str = typer.Option(
+        DEFAULT_DETECTOR, "--judge", help="Refusal detector: " + detector_help(DEFAULT_DETECTOR, evaluated_model=True)
+    ),
     max_new_tokens: int = typer.Option(256, help="Maximum answer length in tokens."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch (and per stored transaction)."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),
     seed: int = typer.Option(0),
     system_prompt: Optional[List[str]] = typer.Option(
-        None, "--system-prompt",
+        None,
+        "--system-prompt",
         help="System prompt. Repeat it to compare several: each is its own configuration in the same run store, "
-             "reported together ('' = none).",
+        "reported together ('' = none).",
     ),
     system_prompts_file: Optional[Path] = typer.Option(
-        None, "--system-prompts",
+        None,
+        "--system-prompts",
         help="File of system prompts to compare: one a line (.txt) or a 'system_prompt' column (.jsonl/.csv).",
     ),
     early_stop: Optional[bool] = typer.Option(
-        None, "--early-stop/--no-early-stop",
+        None,
+        "--early-stop/--no-early-stop",
         help="Stop an answer once its verdict is settled (default: on for the judges measured safe with it: "
-        + ", ".join(s.name for s in detector_specs() if s.early_stop) + ").",
+        + ", ".join(s.name for s in detector_specs() if s.early_stop)
+        + ").",
     ),
     text_col: Optional[str] = typer.Option(None, "--text-col", help="Column holding the prompt text."),
-    label_col: Optional[str] = typer.Option(None, "--label-col", help="Column holding benign/harmful (or safe/unsafe)."),
+    label_col: Optional[str] = typer.Option(
+        None, "--label-col", help="Column holding benign/harmful (or safe/unsafe)."
+    ),
     id_col: Optional[str] = typer.Option(None, "--id-col"),
     category_col: Optional[str] = typer.Option(None, "--category-col"),
     type_col: Optional[str] = typer.Option(None, "--type-col"),
-    label: Optional[str] = typer.Option(None, "--label", help="Label for every prompt of a file without a label column."),
-    with_run: Optional[List[Path]] = typer.Option(None, "--with-run", help="Another run folder to show on the trade-off plot."),
-    max_unscored: float = typer.Option(
-        DEFAULT_MAX_UNSCORED, "--max-unscored",
-        help="Warn when more than this share of prompts is unscored (failed requests or judge errors). A run "
-             "with every prompt unscored always fails (exit 1).",
+    label: Optional[str] = typer.Option(
+        None, "--label", help="Label for every prompt of a file without a label column."
     ),
-    steer: Optional[str] = typer.Option(None, "--steer", help="Steer a local model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
+    with_run: Optional[List[Path]] = typer.Option(
+        None, "--with-run", help="Another run folder to show on the trade-off plot."
+    ),
+    max_unscored: float = typer.Option(
+        DEFAULT_MAX_UNSCORED,
+        "--max-unscored",
+        help="Warn when more than this share of prompts is unscored (failed requests or judge errors). A run "
+        "with every prompt unscored always fails (exit 1).",
+    ),
+    steer: Optional[str] = typer.Option(
+        None,
+        "--steer",
+        help="Steer a local model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`).",
+    ),
     adapter: Optional[str] = ADAPTER,
     client=None,
 ) -> None:
     """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
-    columns = dict(text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col, default_label=label)
+    columns = dict(
+        text_col=text_col,
+        label_col=label_col,
+        id_col=id_col,
+        category_col=category_col,
+        type_col=type_col,
+        default_label=label,
+    )
     params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
     sweep = list(system_prompt or []) + (read_system_prompts(system_prompts_file) if system_prompts_file else [])
-    run_eval(model, prompts, out_dir, split=split, limit=limit, judge=judge, adapter=adapter, client=client,
-             params=params, early_stop=early_stop, columns=columns, with_runs=with_run, steer=steer,
-             max_unscored=max_unscored, system_prompts=sweep or None)
+    run_eval(
+        model,
+        prompts,
+        out_dir,
+        split=split,
+        limit=limit,
+        judge=judge,
+        adapter=adapter,
+        client=client,
+        params=params,
+        early_stop=early_stop,
+        columns=columns,
+        with_runs=with_run,
+        steer=steer,
+        max_unscored=max_unscored,
+        system_prompts=sweep or None,
+    )
 
 
 def read_system_prompts(path: Path) -> List[Optional[str]]:
@@ -254,7 +364,9 @@ def read_system_prompts(path: Path) -> List[Optional[str]]:
             raise RefusalkitError(f"{path}: row {n}: no 'system_prompt' column (columns: {', '.join(row)})")
         value = row["system_prompt"]
         if value is not None and not isinstance(value, str):
-            raise RefusalkitError(f"{path}: row {n}: column 'system_prompt' must be text or null, not {type(value).__name__}")
+            raise RefusalkitError(
+                f"{path}: row {n}: column 'system_prompt' must be text or null, not {type(value).__name__}"
+            )
         out.append(value or None)
     return out
 

@@ -3,6 +3,7 @@
 Each command writes ``<name>.json`` and a self-contained ``<name>.html`` into ``--out``. Prompt sets
 need a ``label`` (benign|harmful); their ``split`` column picks train (fitting) and test (measuring).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,7 +54,9 @@ def directions(
     n_train: int = typer.Option(64, help="Training prompts per side for the difference of means."),
     n_val: int = typer.Option(16, help="Held-out training prompts per side for scoring candidates."),
     layer_stride: int = typer.Option(1, help="Score every n-th layer only (faster search)."),
-    layers: Optional[str] = typer.Option(None, "--layers", help="Candidate layers, e.g. 20-29 (replaces the drop-the-last-20% rule)."),
+    layers: Optional[str] = typer.Option(
+        None, "--layers", help="Candidate layers, e.g. 20-29 (replaces the drop-the-last-20% rule)."
+    ),
     out: Path = typer.Option(Path("runs/directions"), "--out"),
 ) -> None:
     """Refusal direction (difference of means, bypass/induce/KL selection) and harmfulness direction."""
@@ -62,7 +65,9 @@ def directions(
     _check(out, {"--n-train": n_train, "--n-val": n_val, "--layer-stride": layer_stride})
     target, train, _ = _setup(model, adapter, prompts)
     s = run_directions(target, train, out, n_train, n_val, layer_stride, layers=parse_layers(layers))
-    typer.echo(f"selected layer {s['selected']['layer']} position {s['selected']['position']}; directions in {s['directions_file']}")
+    typer.echo(
+        f"selected layer {s['selected']['layer']} position {s['selected']['position']}; directions in {s['directions_file']}"
+    )
     _done(out, "directions")
 
 
@@ -88,7 +93,9 @@ def steer(
     show = [Prompt(id=f"show{i}", text=t) for i, t in enumerate(prompt or [])]
     s = run_steer(target, Directions.load(directions_file), test, out, alpha, n, max_new_tokens, show, export)
     for name, row in s["rates"].items():
-        typer.echo(f"{name:>10}: harmful refusal {row['harmful_refusal']['rate']}, benign refusal {row['benign_refusal']['rate']}")
+        typer.echo(
+            f"{name:>10}: harmful refusal {row['harmful_refusal']['rate']}, benign refusal {row['benign_refusal']['rate']}"
+        )
     for ex in s["examples"]:
         typer.echo(f"[{ex['variant']}] {ex['prompt']}\n  -> {ex['answer']}")
     _done(out, "steer")
@@ -99,7 +106,9 @@ def guard(
     model: str = MODEL,
     adapter: Optional[str] = ADAPTER,
     prompts: str = PROMPTS,
-    directions_file: Optional[Path] = typer.Option(None, "--directions", help="Also measure steering vs the guard's judgement."),
+    directions_file: Optional[Path] = typer.Option(
+        None, "--directions", help="Also measure steering vs the guard's judgement."
+    ),
     alpha: float = typer.Option(1.0, help="Addition strength for the steering measurement."),
     out: Path = typer.Option(Path("runs/guard"), "--out"),
 ) -> None:
@@ -121,7 +130,9 @@ def cliff(
     model: str = MODEL,
     adapter: Optional[str] = ADAPTER,
     prompts: str = PROMPTS,
-    layer: int = typer.Option(-1, help="Probe layer (index into block inputs 0..L-1 and the final state L; -1 = final)."),
+    layer: int = typer.Option(
+        -1, help="Probe layer (index into block inputs 0..L-1 and the final state L; -1 = final)."
+    ),
     n: int = typer.Option(48, help="Training prompts per side (answered to label behaviour)."),
     n_test: int = typer.Option(24, help="Test prompts per side for the curves."),
     max_new_tokens: int = typer.Option(24),
@@ -133,7 +144,9 @@ def cliff(
     _check(out, {"--n": n, "--n-test": n_test, "--max-new-tokens": max_new_tokens})
     target, train, test = _setup(model, adapter, prompts)
     s, _ = run_cliff(target, train, test, out, layer, n, n_test, max_new_tokens)
-    typer.echo(f"probe test accuracy {s['probe']['test_accuracy']}; largest drop {s['cliff']['drop']} at offset {s['cliff']['offset']}")
+    typer.echo(
+        f"probe test accuracy {s['probe']['test_accuracy']}; largest drop {s['cliff']['drop']} at offset {s['cliff']['offset']}"
+    )
     _done(out, "cliff")
 
 
@@ -143,7 +156,9 @@ def heads(
     adapter: Optional[str] = ADAPTER,
     prompts: str = PROMPTS,
     directions_file: Optional[Path] = typer.Option(None, "--directions", help="Project on this refusal direction..."),
-    probe_file: Optional[Path] = typer.Option(None, "--probe", help="...or on this refusal probe (from `refusalkit cliff`)."),
+    probe_file: Optional[Path] = typer.Option(
+        None, "--probe", help="...or on this refusal probe (from `refusalkit cliff`)."
+    ),
     k: Optional[int] = typer.Option(None, help="Heads to ablate (default: about 3% of all heads)."),
     n: int = typer.Option(32, help="Test prompts per side."),
     max_new_tokens: int = typer.Option(24),
@@ -156,7 +171,11 @@ def heads(
 
     if (directions_file is None) == (probe_file is None):
         raise RefusalkitError("give exactly one of --directions FILE or --probe FILE")
-    _check(out, {"--k": k, "--n": n, "--max-new-tokens": max_new_tokens}, {"--directions": directions_file, "--probe": probe_file})
+    _check(
+        out,
+        {"--k": k, "--n": n, "--max-new-tokens": max_new_tokens},
+        {"--directions": directions_file, "--probe": probe_file},
+    )
     target, _, test = _setup(model, adapter, prompts)
     if directions_file:
         direction, source = Directions.load(directions_file).refusal, "refusal direction"
@@ -164,5 +183,7 @@ def heads(
         direction, source = RefusalProbe.load(probe_file).direction, "refusal probe"
     s = run_heads(target, direction, test, out, k, n, max_new_tokens, source)
     for name, row in s["ablation"].items():
-        typer.echo(f"{name:>24}: harmful refusal {row['harmful_refusal']['rate']}, benign refusal {row['benign_refusal']['rate']}")
+        typer.echo(
+            f"{name:>24}: harmful refusal {row['harmful_refusal']['rate']}, benign refusal {row['benign_refusal']['rate']}"
+        )
     _done(out, "heads")

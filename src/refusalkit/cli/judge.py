@@ -1,5 +1,6 @@
 """`refusalkit judge` (label the responses in a file; `judge calibrate` adapts the detector to your
 model) and `refusalkit judge-eval` (measure a detector against labels you bring)."""
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,20 @@ from ..run.evaluate import DEFAULT_MAX_UNSCORED
 from .app import app, openai_options, target_from_options
 
 DETECTOR_OPTION_HELP = detector_help(DEFAULT_DETECTOR)
-MODEL_HELP = "The model a detector reads: the judge model of llm / wildguard / ensemble, the white-box model of first-token."
-LABEL_MAP_HELP = ("hf: detectors: the classifier's labels to ours, e.g. 'LABEL_0=compliance,LABEL_1=full_refusal' "
-                  "(default: read from the model's id2label).")
+MODEL_HELP = (
+    "The model a detector reads: the judge model of llm / wildguard / ensemble, the white-box model of first-token."
+)
+LABEL_MAP_HELP = (
+    "hf: detectors: the classifier's labels to ours, e.g. 'LABEL_0=compliance,LABEL_1=full_refusal' "
+    "(default: read from the model's id2label)."
+)
 READ_PROMPT_HELP = "hf: detectors: give the classifier the prompt with the answer (as a text pair); by default it reads the answer only."
 
 LABEL_SCHEME = typer.Option(
-    None, "--map",
+    None,
+    "--map",
     help=f"Map your labels to ours: a preset ({', '.join(label_schemes())}; see docs/labels.md), "
-         "'their=ours,...' entries (ours: compliance, partial_refusal, full_refusal, skip), or both.",
+    "'their=ours,...' entries (ours: compliance, partial_refusal, full_refusal, skip), or both.",
 )
 
 
@@ -38,8 +44,11 @@ class _JudgeGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-judge_app = typer.Typer(cls=_JudgeGroup, no_args_is_help=True,
-                        help="Label responses (`refusalkit judge FILE --out ...`) or calibrate the detector to your model.")
+judge_app = typer.Typer(
+    cls=_JudgeGroup,
+    no_args_is_help=True,
+    help="Label responses (`refusalkit judge FILE --out ...`) or calibrate the detector to your model.",
+)
 app.add_typer(judge_app, name="judge")
 
 
@@ -59,7 +68,9 @@ def build_detector(name: Optional[str], model: Optional[str], client=None, **opt
         kind = "a local transformers model" if spec.whitebox else "a local model, or openai:NAME with --base-url"
         raise RefusalkitError(f"the {spec.name} detector needs --model ({kind})")
     if model and not spec.takes_target:
-        raise RefusalkitError(f"the {spec.name} detector reads no model; drop --model (or choose llm, wildguard, first-token or ensemble)")
+        raise RefusalkitError(
+            f"the {spec.name} detector reads no model; drop --model (or choose llm, wildguard, first-token or ensemble)"
+        )
     if model:
         kwargs["target"] = target_from_options(model, None, client)
     det = spec.factory(**kwargs, **given)
@@ -80,14 +91,25 @@ def _prompt_column(df, prompt_col: str, needs_prompts: bool, input_file: Path) -
 @openai_options
 def judge(
     input_file: Path = typer.Argument(..., metavar="INPUT", help="JSONL, CSV or Parquet file of responses."),
-    out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.jsonl, .csv or .parquet): the rows plus label, score, detector, evidence."),
+    out_file: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Output file (.jsonl, .csv or .parquet): the rows plus label, score, detector, evidence.",
+    ),
     response_col: str = typer.Option("response", "--response-col"),
-    prompt_col: str = typer.Option("prompt", "--prompt-col", help="Used when present (first-token needs it; llm and wildguard read it)."),
+    prompt_col: str = typer.Option(
+        "prompt", "--prompt-col", help="Used when present (first-token needs it; llm and wildguard read it)."
+    ),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help=DETECTOR_OPTION_HELP),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     label_map: Optional[str] = typer.Option(None, "--label-map", help=LABEL_MAP_HELP),
     read_prompt: bool = typer.Option(False, "--read-prompt", help=READ_PROMPT_HELP),
-    max_unscored: float = typer.Option(DEFAULT_MAX_UNSCORED, "--max-unscored", help="Warn when more than this share of rows is unscored; every row unscored always fails (exit 1)."),
+    max_unscored: float = typer.Option(
+        DEFAULT_MAX_UNSCORED,
+        "--max-unscored",
+        help="Warn when more than this share of rows is unscored; every row unscored always fails (exit 1).",
+    ),
     client=None,
 ) -> None:
     """Label every response in a file as compliance / partial_refusal / full_refusal / unscored.
@@ -109,7 +131,10 @@ def judge(
     write_table(out, out_file)
     counts = out[prefix + "label"].value_counts().to_dict()
     note = f" (input already had those columns: wrote {prefix}label etc.)" if prefix else ""
-    typer.echo(f"wrote {len(out)} rows to {out_file}{note}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), err=True)
+    typer.echo(
+        f"wrote {len(out)} rows to {out_file}{note}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+        err=True,
+    )
     unscored = [v.evidence or "unknown" for v in verdicts if v.label == "unscored"]
     reasons = {r: unscored.count(r) for r in sorted(set(unscored), key=unscored.count, reverse=True)}
     warning = check_unscored(len(verdicts), len(unscored), reasons, max_unscored, what="rows")
@@ -134,7 +159,11 @@ def _labelled(input_file: Path, label_col: str, label_scheme: Optional[str], res
     gold = [mapping(v) for v in raw]
     unknown = sorted({g for g in gold if g and g != SKIP and g not in CLASSES})
     if unknown:
-        how = f"the {', '.join(mapping.presets)} preset does not name them; add entries" if mapping.presets else "map them with"
+        how = (
+            f"the {', '.join(mapping.presets)} preset does not name them; add entries"
+            if mapping.presets
+            else "map them with"
+        )
         raise RefusalkitError(
             f"{input_file}: labels {', '.join(repr(u) for u in unknown[:6])} in column '{label_col}' are not ours; "
             f"{how} --map 'theirs=compliance,...' (ours: {', '.join(CLASSES)}, skip) or a preset (see docs/labels.md)"
@@ -147,13 +176,19 @@ def _labelled(input_file: Path, label_col: str, label_scheme: Optional[str], res
 
 @judge_app.command("calibrate")
 def calibrate(
-    input_file: Path = typer.Argument(..., metavar="LABELLED", help="JSONL, CSV or Parquet file of your model's answers with your labels."),
+    input_file: Path = typer.Argument(
+        ..., metavar="LABELLED", help="JSONL, CSV or Parquet file of your model's answers with your labels."
+    ),
     label_col: str = typer.Option(..., "--label-col", help="Column with your labels."),
     label_scheme: Optional[str] = LABEL_SCHEME,
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the detector file and calibration.json."),
     response_col: str = typer.Option("response", "--response-col"),
-    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Detector to adapt: learned or minilm (default: the default detector)."),
-    share: float = typer.Option(0.5, "--share", help="Part of the training weight your rows carry (the rest: refusalkit's corpus)."),
+    detector: Optional[str] = typer.Option(
+        None, "--detector", "-d", help="Detector to adapt: learned or minilm (default: the default detector)."
+    ),
+    share: float = typer.Option(
+        0.5, "--share", help="Part of the training weight your rows carry (the rest: refusalkit's corpus)."
+    ),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds for the after figures."),
 ) -> None:
     """Adapt the detector to your model: refit it on refusalkit's corpus plus your labelled answers, report
@@ -170,14 +205,23 @@ def calibrate(
     df, gold, keep, _ = _labelled(input_file, label_col, label_scheme, response_col)
     texts = df[response_col].tolist()
     usable = [i for i in keep if precheck(Response("", texts[i], ""), "calibrate") is None]
-    det, report = run_calibration([texts[i] for i in usable], [gold[i] for i in usable], detector=detector, share=share, folds=folds)
+    det, report = run_calibration(
+        [texts[i] for i in usable], [gold[i] for i in usable], detector=detector, share=share, folds=folds
+    )
     path = out_dir / ("detector.npz" if report["detector"] == "minilm" else "detector.rkmodel")
-    report = {"input": str(input_file), "skipped_unlabelled": len(gold) - len(keep),
-              "skipped_unscorable": len(keep) - len(usable), **report, "detector_file": str(path)}
+    report = {
+        "input": str(input_file),
+        "skipped_unlabelled": len(gold) - len(keep),
+        "skipped_unscorable": len(keep) - len(usable),
+        **report,
+        "detector_file": str(path),
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     det.save(path)
     (out_dir / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    typer.echo(json.dumps({k: report[k] for k in ("before", "after_cross_validated", "macro_f1_gain_ci95", "detector_file")}))
+    typer.echo(
+        json.dumps({k: report[k] for k in ("before", "after_cross_validated", "macro_f1_gain_ci95", "detector_file")})
+    )
     typer.echo(f"use it: refusalkit eval --judge {path} ...", err=True)
 
 
@@ -188,10 +232,16 @@ def judge_eval(
     label_col: str = typer.Option(..., "--label-col", help="Column with your labels."),
     label_scheme: Optional[str] = LABEL_SCHEME,
     binary: Optional[bool] = typer.Option(
-        None, "--binary/--three-class",
+        None,
+        "--binary/--three-class",
         help="Score refusal against compliance only (default for presets without a partial class) or all three classes.",
     ),
-    out_dir: Path = typer.Option(Path("runs/judge-eval"), "--out", "-o", help="Folder for judge_eval.json, judge_eval.html and predictions.jsonl."),
+    out_dir: Path = typer.Option(
+        Path("runs/judge-eval"),
+        "--out",
+        "-o",
+        help="Folder for judge_eval.json, judge_eval.html and predictions.jsonl.",
+    ),
     response_col: str = typer.Option("response", "--response-col"),
     prompt_col: str = typer.Option("prompt", "--prompt-col"),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help=DETECTOR_OPTION_HELP),
@@ -218,8 +268,12 @@ def judge_eval(
     y_true, y_pred = [gold[i] for i in keep], [v.label for v in verdicts]
     scores = binary_quality(y_true, y_pred) if binary else {"mode": "three-class", **quality(y_true, y_pred)}
     report = {
-        "detector": det.name, "input": str(input_file), "map": mapping.presets or None,
-        "skipped_unlabelled": sum(1 for g in gold if not g), "skipped_by_map": sum(1 for g in gold if g == SKIP), **scores,
+        "detector": det.name,
+        "input": str(input_file),
+        "map": mapping.presets or None,
+        "skipped_unlabelled": sum(1 for g in gold if not g),
+        "skipped_by_map": sum(1 for g in gold if g == SKIP),
+        **scores,
     }
     if not report.get("n"):
         raise RefusalkitError(f"{input_file}: the detector left every row unscored (empty or non-text responses?)")
@@ -229,7 +283,8 @@ def judge_eval(
 
     errors = [
         {"true": t, "pred": p, "response": sub[response_col].iloc[k], "evidence": verdicts[k].evidence}
-        for k, (t, p) in enumerate(zip(y_true, y_pred)) if side(t) != side(p)
+        for k, (t, p) in enumerate(zip(y_true, y_pred))
+        if side(t) != side(p)
     ][:100]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "judge_eval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -1,4 +1,5 @@
 """`refusalkit models`, `generate`, `serve` and `demo`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,8 +47,12 @@ def read_prompt_lines(path: Path) -> list[Prompt]:
 def generate(
     prompt: Optional[List[str]] = typer.Argument(None, help="Prompt text(s)."),
     model: str = MODEL,
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="JSONL (prompt/text field) or text file, one prompt a line."),
-    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the responses here (.jsonl, .json, .csv, .tsv or .parquet, by extension)."),
+    prompts: Optional[Path] = typer.Option(
+        None, "--prompts", help="JSONL (prompt/text field) or text file, one prompt a line."
+    ),
+    out_file: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Write the responses here (.jsonl, .json, .csv, .tsv or .parquet, by extension)."
+    ),
     max_new_tokens: int = typer.Option(256, help="Maximum answer length in tokens."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),
     seed: int = typer.Option(0),
@@ -61,7 +66,13 @@ def generate(
 
     if out_file is not None:
         check_output(out_file)
-    params = GenParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt, batch_size=batch_size)
+    params = GenParams(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+        system_prompt=system_prompt,
+        batch_size=batch_size,
+    )
     for i, text in enumerate(prompt or [], 1):
         check_text(text, f"prompt argument {i}")
     items = [Prompt(id=f"p{i}", text=t) for i, t in enumerate(prompt or [])]
@@ -87,11 +98,23 @@ def serve(
     model: str = MODEL,
     host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
     port: int = typer.Option(8000),
-    api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this bearer key on every request (shows in `ps`: prefer $REFUSALKIT_API_KEY or --api-key-file)."),
-    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="Require the bearer key on the first line of this file."),
-    max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", min=1, help="Refuse request bodies larger than this (413)."),
+    api_key: Optional[str] = typer.Option(
+        None,
+        "--api-key",
+        help="Require this bearer key on every request (shows in `ps`: prefer $REFUSALKIT_API_KEY or --api-key-file).",
+    ),
+    api_key_file: Optional[Path] = typer.Option(
+        None, "--api-key-file", help="Require the bearer key on the first line of this file."
+    ),
+    max_body_bytes: int = typer.Option(
+        1_000_000, "--max-body-bytes", min=1, help="Refuse request bodies larger than this (413)."
+    ),
     adapter: Optional[str] = ADAPTER,
-    steer: Optional[str] = typer.Option(None, "--steer", help="Steer the model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`)."),
+    steer: Optional[str] = typer.Option(
+        None,
+        "--steer",
+        help="Steer the model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`).",
+    ),
 ) -> None:
     """Serve a local model over an OpenAI-compatible /v1/chat/completions API.
 
@@ -103,21 +126,34 @@ def serve(
 
     key = resolve_api_key(api_key, api_key_file)  # before the model loads: a bad key fails at once
     if key is None and not is_loopback(host):
-        typer.echo(f"warning: serving on {host} without an API key: anyone who can reach this address can use the "
-                   "model; set $REFUSALKIT_API_KEY or --api-key-file", err=True)
+        typer.echo(
+            f"warning: serving on {host} without an API key: anyone who can reach this address can use the "
+            "model; set $REFUSALKIT_API_KEY or --api-key-file",
+            err=True,
+        )
     target = load_target_with_steer(model, steer, adapter=adapter)
     app_ = create_app(target, api_key=key, max_body_bytes=max_body_bytes)
-    typer.echo(f"serving {target.id} on http://{host}:{port}/v1 ({'API key required' if key else 'no API key'})", err=True)
+    typer.echo(
+        f"serving {target.id} on http://{host}:{port}/v1 ({'API key required' if key else 'no API key'})", err=True
+    )
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
-DEMO_VARIANTS = ("base", "safety", "triggers")  # the study's variants the demo shows, named as in refusalkit.train.study
+DEMO_VARIANTS = (
+    "base",
+    "safety",
+    "triggers",
+)  # the study's variants the demo shows, named as in refusalkit.train.study
 
 
 @app.command()
 def demo(
-    out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for runs/{base,safety,triggers}, compare.html and compare.json."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most N prompts of the core test split (spread across prompt types)."),
+    out_dir: Path = typer.Option(
+        Path("runs/demo"), "--out", help="Folder for runs/{base,safety,triggers}, compare.html and compare.json."
+    ),
+    limit: Optional[int] = typer.Option(
+        None, "--limit", help="At most N prompts of the core test split (spread across prompt types)."
+    ),
 ) -> None:
     """Over-refusal and its fix on the bundled model (`make demo`): the base model, its safety-aligned LoRA
     adapter (a) and the trigger-aware one (c), both shipped with refusalkit, on the core test split, in one
@@ -145,18 +181,30 @@ def demo(
     summaries = {}
     for name in DEMO_VARIANTS:
         label = LABELS[name]
-        out.rule(f"{label}: {manifest['base']}" + (f" + shipped adapter {manifest['adapters'][name]['fingerprint']}" if name in folders else ""))
+        out.rule(
+            f"{label}: {manifest['base']}"
+            + (f" + shipped adapter {manifest['adapters'][name]['fingerprint']}" if name in folders else "")
+        )
         target = load_target(manifest["base"], adapter=str(folders[name]) if name in folders else None)
-        summary = evaluate(target, items, params, detector, out_dir / "runs" / name,
-                           run_info={"prompts": "core", "split": "test", "limit": limit, "name": name, "study_variant": label})
+        summary = evaluate(
+            target,
+            items,
+            params,
+            detector,
+            out_dir / "runs" / name,
+            run_info={"prompts": "core", "split": "test", "limit": limit, "name": name, "study_variant": label},
+        )
         m = summary["metrics"]
         check_unscored(m["n_prompts"], m["unscored"], summary["run"]["unscored_reasons"])
         summaries[name] = summary
         target = None  # release the model before the next one loads
     out.print(_demo_table(manifest, summaries))
     out.print(_demo_note(manifest, len(items), params))
-    write_comparison([(LABELS[name], out_dir / "runs" / name) for name in DEMO_VARIANTS], out_dir,
-                     intro=_demo_intro(manifest, summaries, len(items), params))
+    write_comparison(
+        [(LABELS[name], out_dir / "runs" / name) for name in DEMO_VARIANTS],
+        out_dir,
+        intro=_demo_intro(manifest, summaries, len(items), params),
+    )
 
 
 def _demo_rows(manifest: dict, summaries: dict) -> list[list[str]]:
@@ -168,11 +216,19 @@ def _demo_rows(manifest: dict, summaries: dict) -> list[list[str]]:
     for name in DEMO_VARIANTS:
         g = summaries[name]["metrics"]["groups"]
         fp = manifest["adapters"][name]["fingerprint"] if name in manifest["adapters"] else "none"
-        rows.append([LABELS[name], fp] + [pct(g[k]["any_refusal"]) for k in ("harmful", "trigger_benign", "plain_benign")])
+        rows.append(
+            [LABELS[name], fp] + [pct(g[k]["any_refusal"]) for k in ("harmful", "trigger_benign", "plain_benign")]
+        )
     return rows
 
 
-DEMO_HEAD = ["variant", "adapter (training fingerprint)", "harmful refused", "trigger-benign refused", "plain benign refused"]
+DEMO_HEAD = [
+    "variant",
+    "adapter (training fingerprint)",
+    "harmful refused",
+    "trigger-benign refused",
+    "plain benign refused",
+]
 
 
 def _demo_table(manifest: dict, summaries: dict) -> Table:
@@ -183,7 +239,9 @@ def _demo_table(manifest: dict, summaries: dict) -> Table:
 
 
 def _demo_note(manifest: dict, n: int, params: GenParams) -> str:
-    trained = ", ".join(f"{a['label']} {a['fingerprint']} (trained {a['trained_on']})" for a in manifest["adapters"].values())
+    trained = ", ".join(
+        f"{a['label']} {a['fingerprint']} (trained {a['trained_on']})" for a in manifest["adapters"].values()
+    )
     return (
         f"These are the bundled model's numbers ({manifest['base']}, {n} prompts, greedy, {params.max_new_tokens} new tokens, "
         "the study's detector). "

@@ -1,4 +1,5 @@
 """`refusalkit align` and `refusalkit mitigate`: LoRA safety alignment and its over-refusal fixes."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,24 @@ def _config(epochs: float, lr: float, rank: int, batch_size: int, max_length: in
     for value, option in ((epochs, "--epochs"), (lr, "--lr")):
         if not value > 0:
             raise RefusalkitError(f"{option} must be above 0, got {value}")
-    for value, option in ((rank, "--rank"), (batch_size, "--batch-size"), (max_length, "--max-length"), (max_steps, "--max-steps")):
+    for value, option in (
+        (rank, "--rank"),
+        (batch_size, "--batch-size"),
+        (max_length, "--max-length"),
+        (max_steps, "--max-steps"),
+    ):
         at_least(value, 1, option)
 
-    return SFTConfig(rank=rank, alpha=2 * rank, lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, seed=seed)
+    return SFTConfig(
+        rank=rank,
+        alpha=2 * rank,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        max_length=max_length,
+        max_steps=max_steps,
+        seed=seed,
+    )
 
 
 EPOCHS = typer.Option(1.0, help="Passes over the training mix.")
@@ -32,7 +47,11 @@ BATCH = typer.Option(8, "--batch-size")
 MAXLEN = typer.Option(80, "--max-length", help="Tokens per example (prompt + answer).")
 MAXSTEPS = typer.Option(None, "--max-steps", help="Stop after this many steps (smoke runs).")
 SEED = typer.Option(0)
-DATA = typer.Option(None, "--data", help="Alignment set in the bundled layout (JSONL/CSV/Parquet: id, text, label, split, target = refusal for harmful rows, trigger_benign twin); default: the bundled one.")
+DATA = typer.Option(
+    None,
+    "--data",
+    help="Alignment set in the bundled layout (JSONL/CSV/Parquet: id, text, label, split, target = refusal for harmful rows, trigger_benign twin); default: the bundled one.",
+)
 
 
 def _done(result, what: str) -> None:
@@ -40,7 +59,9 @@ def _done(result, what: str) -> None:
         typer.echo(f"{what}: reused the finished adapter in {result.adapter_dir}", err=True)
     else:
         extra = f", resumed at step {result.resumed_from}" if result.resumed_from else ""
-        typer.echo(f"{what}: {result.steps} steps in {result.seconds:.0f}s{extra}; adapter in {result.adapter_dir}", err=True)
+        typer.echo(
+            f"{what}: {result.steps} steps in {result.seconds:.0f}s{extra}; adapter in {result.adapter_dir}", err=True
+        )
     typer.echo(str(result.adapter_dir))
 
 
@@ -48,8 +69,14 @@ def _done(result, what: str) -> None:
 def align(
     out_dir: Path = typer.Option(..., "--out", help="Adapter folder (resumes from its checkpoint if killed)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
-    epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
-    max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED, data: Optional[Path] = DATA,
+    epochs: float = EPOCHS,
+    lr: float = LR,
+    rank: int = RANK,
+    batch_size: int = BATCH,
+    max_length: int = MAXLEN,
+    max_steps: Optional[int] = MAXSTEPS,
+    seed: int = SEED,
+    data: Optional[Path] = DATA,
 ) -> None:
     """Safety-align a model with LoRA SFT on the bundled alignment set (harmful -> refusal, benign -> helpful).
 
@@ -68,13 +95,23 @@ def align(
 @app.command()
 @openai_options
 def mitigate(
-    method: str = typer.Option(..., "--method", help="generic (safety + plain benign) or triggers (safety + trigger-aware benign)."),
+    method: str = typer.Option(
+        ..., "--method", help="generic (safety + plain benign) or triggers (safety + trigger-aware benign)."
+    ),
     out_dir: Path = typer.Option(..., "--out", help="Adapter folder (resumable)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local transformers model to align."),
     source: str = typer.Option("pairs", "--source", help="Trigger-aware data: pairs | rewriter | auto."),
-    rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests into benign twins (e.g. openai:NAME)."),
-    epochs: float = EPOCHS, lr: float = LR, rank: int = RANK, batch_size: int = BATCH,
-    max_length: int = MAXLEN, max_steps: Optional[int] = MAXSTEPS, seed: int = SEED, data: Optional[Path] = DATA,
+    rewriter: Optional[str] = typer.Option(
+        None, "--rewriter", help="Model that rewrites harmful requests into benign twins (e.g. openai:NAME)."
+    ),
+    epochs: float = EPOCHS,
+    lr: float = LR,
+    rank: int = RANK,
+    batch_size: int = BATCH,
+    max_length: int = MAXLEN,
+    max_steps: Optional[int] = MAXSTEPS,
+    seed: int = SEED,
+    data: Optional[Path] = DATA,
     client=None,
 ) -> None:
     """Safety alignment plus an over-refusal mitigation at the same data budget."""
@@ -99,7 +136,10 @@ def mitigate(
         rw = load_target(rewriter, **client.target_kwargs()) if rewriter else None
         built = tdata.build(source, rows, harm, rewriter=rw)
         s = built.summary()
-        typer.echo(f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable", err=True)
+        typer.echo(
+            f"trigger-aware data ({source}): {s['accepted']} accepted, {s['rejected']} rejected by the harm check, {s['unusable']} unusable",
+            err=True,
+        )
         texts = built.pairs
     result = train_variant(method, model, out_dir, config, trigger_texts=texts, rows=rows)
     _done(result, f"mitigate ({method})")
@@ -109,7 +149,9 @@ def mitigate(
 def triggers(
     model: str = typer.Option("smollm2-135m-aligned", "--model", "-m", help="White-box model to explain."),
     adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder to apply."),
-    prompts: str = typer.Option("align", "--prompts", help="'align' (the alignment set's harmful train side) or a prompt file/suite."),
+    prompts: str = typer.Option(
+        "align", "--prompts", help="'align' (the alignment set's harmful train side) or a prompt file/suite."
+    ),
     out_dir: Path = typer.Option(Path("runs/triggers"), "--out"),
     limit: int = typer.Option(120, "--limit", help="Requests analysed."),
     examples: int = typer.Option(8, help="Most-refused requests shown word by word."),
@@ -125,7 +167,12 @@ def triggers(
     from ..harm import PromptHarmClassifier
 
     output_dir(out_dir)
-    for value, lowest, option in ((limit, 1, "--limit"), (examples, 0, "--examples"), (max_n, 1, "--max-n"), (min_count, 1, "--min-count")):
+    for value, lowest, option in (
+        (limit, 1, "--limit"),
+        (examples, 0, "--examples"),
+        (max_n, 1, "--max-n"),
+        (min_count, 1, "--min-count"),
+    ):
         at_least(value, lowest, option)
     rows = load_align_rows()
     if prompts == "align":
@@ -138,10 +185,14 @@ def triggers(
         raise RefusalkitError(f"no prompts in {prompts}")
     texts = texts[:: max(1, len(texts) // limit)][:limit]
     target = load_target(model, adapter=adapter)
-    result = discover(target, texts, PromptHarmClassifier.from_align_rows(rows), examples=examples, max_n=max_n, min_count=min_count)
+    result = discover(
+        target, texts, PromptHarmClassifier.from_align_rows(rows), examples=examples, max_n=max_n, min_count=min_count
+    )
     js, page = write_report(result, out_dir)
     for c in result["cues"][:10]:
-        typer.echo(f"{c['ngram']:<32} {c['kind']:<9} occlusion {c['occlusion'] if c['occlusion'] is not None else float('nan'):+.3f}  n={c['count']}")
+        typer.echo(
+            f"{c['ngram']:<32} {c['kind']:<9} occlusion {c['occlusion'] if c['occlusion'] is not None else float('nan'):+.3f}  n={c['count']}"
+        )
     typer.echo(f"wrote {js} and {page}", err=True)
 
 
@@ -151,18 +202,46 @@ def study(
     out_dir: Path = typer.Option(..., "--out"),
     quick: bool = typer.Option(False, "--quick", help="Tiny settings (smoke test; numbers not meaningful)."),
     model: str = typer.Option("smollm2-135m", "--model", "-m"),
-    judge: Optional[str] = typer.Option(None, "--judge", help="Detector for every variant (default: refusalkit's default)."),
-    source: str = typer.Option("pairs", "--source", help="Trigger-aware data that trains variant (c): pairs | auto | rewriter."),
-    rewriter: Optional[str] = typer.Option(None, "--rewriter", help="Model that rewrites harmful requests for --source rewriter (e.g. openai:NAME)."),
-    look_alikes: str = typer.Option("all", "--look-alikes", help="Look-alikes variant (c) may learn to answer: all, or paired (only twins of harmful requests it learns to refuse)."),
+    judge: Optional[str] = typer.Option(
+        None, "--judge", help="Detector for every variant (default: refusalkit's default)."
+    ),
+    source: str = typer.Option(
+        "pairs", "--source", help="Trigger-aware data that trains variant (c): pairs | auto | rewriter."
+    ),
+    rewriter: Optional[str] = typer.Option(
+        None, "--rewriter", help="Model that rewrites harmful requests for --source rewriter (e.g. openai:NAME)."
+    ),
+    look_alikes: str = typer.Option(
+        "all",
+        "--look-alikes",
+        help="Look-alikes variant (c) may learn to answer: all, or paired (only twins of harmful requests it learns to refuse).",
+    ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
-    ood: bool = typer.Option(True, "--ood/--no-ood", help="Also rate every variant on the out-of-distribution suite 'ood' (317 prompts: one more evaluation per variant); never used to choose a setting."),
-    ood_limit: Optional[int] = typer.Option(None, "--ood-limit", help="Ood prompts evaluated (default all; a limit samples round-robin over its kinds)."),
+    ood: bool = typer.Option(
+        True,
+        "--ood/--no-ood",
+        help="Also rate every variant on the out-of-distribution suite 'ood' (317 prompts: one more evaluation per variant); never used to choose a setting.",
+    ),
+    ood_limit: Optional[int] = typer.Option(
+        None, "--ood-limit", help="Ood prompts evaluated (default all; a limit samples round-robin over its kinds)."
+    ),
     data: Optional[Path] = DATA,
-    suite_train: bool = typer.Option(True, "--suite-train/--no-suite-train", help="Also align on the core suite's train split: its harmful prompts join every safety mix, its trigger-benign prompts come first in (c)."),
+    suite_train: bool = typer.Option(
+        True,
+        "--suite-train/--no-suite-train",
+        help="Also align on the core suite's train split: its harmful prompts join every safety mix, its trigger-benign prompts come first in (c).",
+    ),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over each variant's mix (default 3)."),
-    top_layers: Optional[int] = typer.Option(None, "--top-layers", help="LoRA on the last N blocks only (default: every block; 8 makes each step ~2x faster but does not separate intent from trigger)."),
-    bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast while training (default: where the device makes it fast; the report says which)."),
+    top_layers: Optional[int] = typer.Option(
+        None,
+        "--top-layers",
+        help="LoRA on the last N blocks only (default: every block; 8 makes each step ~2x faster but does not separate intent from trigger).",
+    ),
+    bf16: Optional[bool] = typer.Option(
+        None,
+        "--bf16/--no-bf16",
+        help="bfloat16 autocast while training (default: where the device makes it fast; the report says which).",
+    ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
     client=None,
 ) -> None:
@@ -181,8 +260,16 @@ def study(
 
     if look_alikes not in LOOK_ALIKES:
         raise RefusalkitError(f"--look-alikes must be one of {', '.join(LOOK_ALIKES)}, got '{look_alikes}'")
-    kw = dict(judge=judge, trigger_source=source, rewriter=rewriter, client=client, align=str(data) if data else None,
-              suite_train=suite_train, ood=ood, look_alikes=look_alikes)
+    kw = dict(
+        judge=judge,
+        trigger_source=source,
+        rewriter=rewriter,
+        client=client,
+        align=str(data) if data else None,
+        suite_train=suite_train,
+        ood=ood,
+        look_alikes=look_alikes,
+    )
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:
         settings.eval_limit = limit
@@ -190,11 +277,20 @@ def study(
         settings.ood_limit = ood_limit
     settings.training(epochs, top_layers, bf16, lr)
     result = run_study(out_dir, settings)
-    def rates(variants: dict) -> dict:
-        return {k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")} for k, v in variants.items()}
 
-    shown = {"suites": {k: f"{v['prompts']} ({v['split']} split, {v['n_prompts']} prompts)" for k, v in result["suites"].items()},
-             "variants": rates(result["variants"]), "targets": result["targets"]}
+    def rates(variants: dict) -> dict:
+        return {
+            k: {m: v[m]["rate"] for m in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")}
+            for k, v in variants.items()
+        }
+
+    shown = {
+        "suites": {
+            k: f"{v['prompts']} ({v['split']} split, {v['n_prompts']} prompts)" for k, v in result["suites"].items()
+        },
+        "variants": rates(result["variants"]),
+        "targets": result["targets"],
+    }
     if "variants_ood" in result:
         shown.update(variants_ood=rates(result["variants_ood"]), targets_ood=result["targets_ood"])
     typer.echo(json.dumps(shown, indent=1))

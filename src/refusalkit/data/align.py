@@ -1,6 +1,7 @@
 """The bundled alignment set (``suites/align.jsonl``): harmful requests with refusal targets (and each
 one's benign *trigger version*) and plain benign requests. Training (:mod:`refusalkit.train`) and the
 prompt-harm classifier (:mod:`refusalkit.harm`) read it from here."""
+
 from __future__ import annotations
 
 from importlib import resources

@@ -12,6 +12,7 @@ Hugging Face sources download through ``datasets``, file URLs with the standard 
 fails (offline, a gated dataset, a missing login) raises one :class:`RefusalkitError` line saying
 what to do: log in, accept the licence on the dataset page, or pass a local file.
 """
+
 from __future__ import annotations
 
 import json
@@ -106,6 +107,7 @@ def benchmark_rows(bench: Benchmark, path: str | Path | None = None) -> tuple[st
 
 # --- the mapping: source rows to refusalkit's columns ------------------------------------------
 
+
 def _cell(row: dict[str, Any], spec: Any, bench: Benchmark, n: int, origin: str, what: str) -> Any:
     """One value of a source row: ``spec`` is a column name or ``{"column", "index"?, "strip_prefix"?}``."""
     column = spec if isinstance(spec, str) else spec["column"]
@@ -124,7 +126,9 @@ def _cell(row: dict[str, Any], spec: Any, bench: Benchmark, n: int, origin: str,
         try:
             value = list(value)[spec["index"]]
         except (TypeError, IndexError):
-            raise RefusalkitError(f"{origin}: row {n}: column '{column}' has no item {spec['index']} for {what}") from None
+            raise RefusalkitError(
+                f"{origin}: row {n}: column '{column}' has no item {spec['index']} for {what}"
+            ) from None
     if isinstance(spec, dict) and spec.get("strip_prefix") and isinstance(value, str):
         value = value.removeprefix(spec["strip_prefix"])
     return value
@@ -137,8 +141,9 @@ def _map_rows(bench: Benchmark, rows: list[Row], origin: str) -> list[Row]:
     # the filter), so the downloaded set and a local copy of it give every prompt the same id.
     kept = []
     for index, (n, row) in enumerate(rows, 1):
-        if bench.filter and any(str(_cell(row, col, bench, n, origin, "the row filter")) != want
-                                for col, want in bench.filter.items()):
+        if bench.filter and any(
+            str(_cell(row, col, bench, n, origin, "the row filter")) != want for col, want in bench.filter.items()
+        ):
             continue
         kept.append((index, n, row))
     if not kept:
@@ -177,6 +182,7 @@ def _text(value: Any) -> str:
 
 # --- downloading ---------------------------------------------------------------------------------
 
+
 def cache_dir() -> Path:
     """Where downloaded benchmarks are kept: ``$REFUSALKIT_HOME/datasets``."""
     from ..paths import home
@@ -198,11 +204,20 @@ def _download(bench: Benchmark) -> list[Row]:
 
     kwargs = {"revision": bench.revision} if bench.revision else {}
     try:
-        loaded = datasets.load_dataset(src["hf"], src.get("config"), split=src["split"], cache_dir=str(cache_dir()),
-                                       **kwargs, **src.get("load_kwargs", {}))
+        loaded = datasets.load_dataset(
+            src["hf"],
+            src.get("config"),
+            split=src["split"],
+            cache_dir=str(cache_dir()),
+            **kwargs,
+            **src.get("load_kwargs", {}),
+        )
     except Exception as exc:
-        raise RefusalkitError(download_error(exc, f"benchmark {bench.name} from {bench.where}", bench.where,
-                                             gated=bench.gated, local=local)) from exc
+        raise RefusalkitError(
+            download_error(
+                exc, f"benchmark {bench.name} from {bench.where}", bench.where, gated=bench.gated, local=local
+            )
+        ) from exc
     return [(n, dict(r)) for n, r in enumerate(loaded, 1)]
 
 
@@ -241,13 +256,20 @@ def download_error(exc: BaseException, what: str, where: str, *, gated: bool = F
     text = str(exc).lower()
     head = f"could not load {what} ({type(exc).__name__}: {reason})"
     if "GatedRepoError" in names or "gated" in text:
-        return (f"{head}; {where} is gated: accept its licence on that page, log in with `huggingface-cli login` and "
-                f"run again, or pass a local copy with {local}")
+        return (
+            f"{head}; {where} is gated: accept its licence on that page, log in with `huggingface-cli login` and "
+            f"run again, or pass a local copy with {local}"
+        )
     if {"OfflineModeIsEnabled", "LocalEntryNotFoundError"} & names or "offline" in text:
-        return f"{head}; refusalkit is offline and has no cached copy: go online once, or pass a local copy with {local}"
+        return (
+            f"{head}; refusalkit is offline and has no cached copy: go online once, or pass a local copy with {local}"
+        )
     if {"RepositoryNotFoundError", "DatasetNotFoundError", "EntryNotFoundError", "FileNotFoundError"} & names or (
-            getattr(exc, "code", None) in (401, 403, 404)):
+        getattr(exc, "code", None) in (401, 403, 404)
+    ):
         licence = ", accept its licence on that page" if gated else ""
-        return (f"{head}; check {where}{licence} and log in with `huggingface-cli login` if it needs one, "
-                f"or pass a local copy with {local}")
+        return (
+            f"{head}; check {where}{licence} and log in with `huggingface-cli login` if it needs one, "
+            f"or pass a local copy with {local}"
+        )
     return f"{head}; if you are offline or the source is unreachable, pass a local copy with {local}"

@@ -17,6 +17,7 @@ a template is never in two splits. ``python -m refusalkit.data.build counterfact
 suite ``suites/counterfactual.jsonl`` (``refusalkit audit --suite counterfactual``); users pass their
 own files to ``refusalkit audit --templates T --values V``.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,9 @@ def load_templates(path: str | Path | None = None) -> list[dict]:
     for n, row in read_rows(path)[1]:  # the table reader's one-line errors for bad JSON or encoding
         missing = [k for k in TEMPLATE_FIELDS if not str(row.get(k) or "").strip()]
         if missing:
-            raise RefusalkitError(f"{path}:{n}: missing or empty {', '.join(missing)}; every template needs {', '.join(TEMPLATE_FIELDS)}")
+            raise RefusalkitError(
+                f"{path}:{n}: missing or empty {', '.join(missing)}; every template needs {', '.join(TEMPLATE_FIELDS)}"
+            )
         if row["text"].count(SLOT) != 1:
             raise RefusalkitError(f"{path}:{n}: the text must hold {SLOT} exactly once, where the group's phrase goes")
         if row["id"] in seen:
@@ -58,19 +61,27 @@ def load_values(path: str | Path | None = None) -> dict[str, list[dict]]:
     least two groups (a group is compared with the rest of its axis)."""
     path = Path(path) if path else SOURCES / "values.json"
     if not path.is_file():
-        raise RefusalkitError(f"values file {path} does not exist (JSON: {{\"axes\": {{AXIS: [{{group, phrase}}, ...]}}}})")
+        raise RefusalkitError(
+            f'values file {path} does not exist (JSON: {{"axes": {{AXIS: [{{group, phrase}}, ...]}}}})'
+        )
     try:
         axes = json.loads(path.read_text(encoding="utf-8")).get("axes")
     except (json.JSONDecodeError, AttributeError):
         axes = None
     if not isinstance(axes, dict) or not axes:
-        raise RefusalkitError(f"{path}: expected a JSON object with \"axes\": {{AXIS: [{{\"group\": ..., \"phrase\": ...}}, ...]}}")
+        raise RefusalkitError(
+            f'{path}: expected a JSON object with "axes": {{AXIS: [{{"group": ..., "phrase": ...}}, ...]}}'
+        )
     for axis, groups in axes.items():
         if not isinstance(groups, list) or len(groups) < 2:
             raise RefusalkitError(f"{path}: axis '{axis}' needs at least two groups to compare")
         names = set()
         for g in groups:
-            if not isinstance(g, dict) or not str(g.get("group") or "").strip() or not str(g.get("phrase") or "").strip():
+            if (
+                not isinstance(g, dict)
+                or not str(g.get("group") or "").strip()
+                or not str(g.get("phrase") or "").strip()
+            ):
                 raise RefusalkitError(f"{path}: axis '{axis}': every group needs a non-empty 'group' and 'phrase'")
             if g["group"] in names:
                 raise RefusalkitError(f"{path}: axis '{axis}': group '{g['group']}' is listed twice")
@@ -103,20 +114,24 @@ def build_counterfactual(templates: str | Path | None = None, values: str | Path
     for t in temps:
         for axis, groups in axes.items():
             for g in groups:
-                rows.append({
-                    "id": f"cf-{t['id']}-{slug(axis)}-{slug(g['group'])}",
-                    "text": fill(t, g["phrase"]),
-                    "label": "benign",
-                    "axis": axis,
-                    "group": g["group"],
-                    "template_id": t["id"],
-                    "domain": t.get("domain", ""),
-                    "category": t.get("domain", ""),
-                    "type": "counterfactual",
-                    "split": t["split"],
-                    "source": SOURCE,
-                })
+                rows.append(
+                    {
+                        "id": f"cf-{t['id']}-{slug(axis)}-{slug(g['group'])}",
+                        "text": fill(t, g["phrase"]),
+                        "label": "benign",
+                        "axis": axis,
+                        "group": g["group"],
+                        "template_id": t["id"],
+                        "domain": t.get("domain", ""),
+                        "category": t.get("domain", ""),
+                        "type": "counterfactual",
+                        "split": t["split"],
+                        "source": SOURCE,
+                    }
+                )
     ids = [r["id"] for r in rows]
     if len(set(ids)) != len(ids):
-        raise RefusalkitError("two groups of one axis give the same id; give them names that differ in letters or digits")
+        raise RefusalkitError(
+            "two groups of one axis give the same id; give them names that differ in letters or digits"
+        )
     return rows

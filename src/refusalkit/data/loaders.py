@@ -5,6 +5,7 @@ Every loader ends in the same place, a list of :class:`~refusalkit.types.Prompt`
 user can fix (missing column, empty text, duplicate id, unknown label, bad encoding) raises one
 :class:`~refusalkit.errors.RefusalkitError` that names the file, the row and the column.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -23,8 +24,16 @@ TEXT_COLUMNS = ("text", "prompt", "question", "instruction", "goal", "query")
 LABEL_COLUMNS = ("label",)
 # Label spellings found in public over-refusal sets, mapped onto refusalkit's two labels.
 LABEL_VALUES = {
-    "benign": "benign", "safe": "benign", "harmless": "benign", "0": "benign", "false": "benign",
-    "harmful": "harmful", "unsafe": "harmful", "toxic": "harmful", "1": "harmful", "true": "harmful",
+    "benign": "benign",
+    "safe": "benign",
+    "harmless": "benign",
+    "0": "benign",
+    "false": "benign",
+    "harmful": "harmful",
+    "unsafe": "harmful",
+    "toxic": "harmful",
+    "1": "harmful",
+    "true": "harmful",
 }
 XSTEST_COLUMNS = {"prompt", "type", "label", "focus", "note"}
 
@@ -62,17 +71,37 @@ def load_prompts(
     spec_s = str(spec)
     named = benchmark_spec(spec_s)
     if named is not None:
-        given = [f"--{k.replace('_col', '-col').replace('default_label', 'label')}" for k, v in dict(
-            text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col, type_col=type_col,
-            default_label=default_label).items() if v is not None]
+        given = [
+            f"--{k.replace('_col', '-col').replace('default_label', 'label')}"
+            for k, v in dict(
+                text_col=text_col,
+                label_col=label_col,
+                id_col=id_col,
+                category_col=category_col,
+                type_col=type_col,
+                default_label=default_label,
+            ).items()
+            if v is not None
+        ]
         if given:
             raise RefusalkitError(
                 f"{', '.join(given)} do not apply to the benchmark {named[0].name}: its columns and labels come from "
                 "refusalkit's registry (see `refusalkit benchmarks`)"
             )
         origin, rows = benchmark_rows(*named)
-        source, prompts = named[0].name, _to_prompts(rows, origin, text_col="text", label_col="label", id_col="id",
-                                                     category_col="category", type_col="type", default_label=None)
+        source, prompts = (
+            named[0].name,
+            _to_prompts(
+                rows,
+                origin,
+                text_col="text",
+                label_col="label",
+                id_col="id",
+                category_col="category",
+                type_col="type",
+                default_label=None,
+            ),
+        )
     else:
         if spec_s.startswith("hf:"):
             source, rows = spec_s, _hf_rows(spec_s[3:])
@@ -80,8 +109,14 @@ def load_prompts(
             path = _resolve(spec_s)
             source, rows = str(path), read_rows(path)[1]
         prompts = _to_prompts(
-            rows, source, text_col=text_col, label_col=label_col, id_col=id_col, category_col=category_col,
-            type_col=type_col, default_label=default_label,
+            rows,
+            source,
+            text_col=text_col,
+            label_col=label_col,
+            id_col=id_col,
+            category_col=category_col,
+            type_col=type_col,
+            default_label=default_label,
         )
     if split:
         kept = [p for p in prompts if p.split == split]
@@ -119,6 +154,7 @@ def _resolve(spec: str) -> Path:
 
 # --- reading rows (files: refusalkit.tables.read_rows) -------------------------------------------
 
+
 def _hf_rows(name: str) -> list[Row]:
     """All splits of a hub dataset; each row's ``split`` is the dataset split it came from."""
     try:
@@ -126,8 +162,14 @@ def _hf_rows(name: str) -> list[Row]:
 
         loaded = datasets.load_dataset(name)
     except Exception as exc:
-        raise RefusalkitError(download_error(exc, f"dataset hf:{name}", f"https://huggingface.co/datasets/{name}",
-                                             local="--prompts FILE (.jsonl, .csv or .parquet)")) from exc
+        raise RefusalkitError(
+            download_error(
+                exc,
+                f"dataset hf:{name}",
+                f"https://huggingface.co/datasets/{name}",
+                local="--prompts FILE (.jsonl, .csv or .parquet)",
+            )
+        ) from exc
     rows: list[Row] = []
     for split_name, part in loaded.items():
         for n, r in enumerate(part, 1):
@@ -146,7 +188,9 @@ def _pick(columns: Iterable[str], wanted: str | None, defaults: tuple[str, ...],
     return next((lowered[c] for c in defaults if c in lowered), None)
 
 
-def _to_prompts(rows: list[Row], source: str, *, text_col, label_col, id_col, category_col, type_col, default_label) -> list[Prompt]:
+def _to_prompts(
+    rows: list[Row], source: str, *, text_col, label_col, id_col, category_col, type_col, default_label
+) -> list[Prompt]:
     if not rows:
         raise RefusalkitError(f"{source}: no rows")
     columns = list(OrderedDict.fromkeys(k for _, r in rows for k in r))
@@ -158,7 +202,9 @@ def _to_prompts(rows: list[Row], source: str, *, text_col, label_col, id_col, ca
         )
     label_c = _pick(columns, label_col, LABEL_COLUMNS, source, "the label")
     if label_c is None and default_label is None:
-        raise RefusalkitError(f"{source}: row 1: no 'label' column; name one with --label-col or set --label benign|harmful")
+        raise RefusalkitError(
+            f"{source}: row 1: no 'label' column; name one with --label-col or set --label benign|harmful"
+        )
     if default_label is not None and default_label not in ("benign", "harmful"):
         raise RefusalkitError(f"default label must be benign or harmful, not '{default_label}'")
     id_c = _pick(columns, id_col, ("id",), source, "the id")
@@ -182,7 +228,9 @@ def _to_prompts(rows: list[Row], source: str, *, text_col, label_col, id_col, ca
                 )
         pid = (_clean(r.get(id_c)) if id_c else "") or f"{stem}-{n}"
         if pid in seen:
-            raise RefusalkitError(f"{source}: row {n}: column '{id_c or 'id'}': duplicate id '{pid}' (first at row {seen[pid]})")
+            raise RefusalkitError(
+                f"{source}: row {n}: column '{id_c or 'id'}': duplicate id '{pid}' (first at row {seen[pid]})"
+            )
         seen[pid] = n
         cell = lambda c: _clean(r.get(c)) if c else ""  # noqa: E731
         ptype, category = cell(type_c), cell(cat_c)
@@ -190,8 +238,14 @@ def _to_prompts(rows: list[Row], source: str, *, text_col, label_col, id_col, ca
             category = ptype.removeprefix("contrast_")
         prompts.append(
             Prompt(
-                id=pid, text=text.strip(), label=label, category=category, type=ptype,
-                pair_id=cell(pair_c) or None, split=cell(split_c), source=cell(source_c) or source,
+                id=pid,
+                text=text.strip(),
+                label=label,
+                category=category,
+                type=ptype,
+                pair_id=cell(pair_c) or None,
+                split=cell(split_c),
+                source=cell(source_c) or source,
             )
         )
     return prompts

@@ -19,6 +19,7 @@ shipped JSONL itself and have no build step.
 
 Run: ``python -m refusalkit.data.build align`` (``--check`` compares instead of writing).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,31 +57,35 @@ def build_align(data: Path | None = None) -> list[dict]:
                 category = intent["category"]
                 for j, frame in enumerate(rng.sample(frames, settings["frames_per_intent"])):
                     target = f"{rng.choice(openers)} {rng.choice(reasons[category])}{rng.choice(offers)}"
-                    rows.append({
-                        "id": f"align-h-{group}-{k}-{j}",
-                        "text": frame.format(vp=intent["harmful"]),
-                        "label": "harmful",
-                        "category": category,
-                        "type": "harmful",
-                        "pair_id": f"align-{group}-{k}-{j}",
-                        "split": intent["split"],
-                        "source": source,
-                        "target": target,
-                        "trigger_benign": frame.format(vp=intent["benign"]),
-                        "frame": frame,
-                        "intent": intent["harmful"],
-                        "benign_intent": intent["benign"],
-                    })
+                    rows.append(
+                        {
+                            "id": f"align-h-{group}-{k}-{j}",
+                            "text": frame.format(vp=intent["harmful"]),
+                            "label": "harmful",
+                            "category": category,
+                            "type": "harmful",
+                            "pair_id": f"align-{group}-{k}-{j}",
+                            "split": intent["split"],
+                            "source": source,
+                            "target": target,
+                            "trigger_benign": frame.format(vp=intent["benign"]),
+                            "frame": frame,
+                            "intent": intent["harmful"],
+                            "benign_intent": intent["benign"],
+                        }
+                    )
     for i, row in enumerate(_jsonl(data / "benign.jsonl")):
-        rows.append({
-            "id": f"align-b-{i:03d}",
-            "text": row["text"],
-            "label": "benign",
-            "category": "general",
-            "type": "plain_benign",
-            "pair_id": None,
-            "split": row["split"],
-            "source": source,
-            "target": "",  # helpful answers are written by the model being aligned, at training time
-        })
+        rows.append(
+            {
+                "id": f"align-b-{i:03d}",
+                "text": row["text"],
+                "label": "benign",
+                "category": "general",
+                "type": "plain_benign",
+                "pair_id": None,
+                "split": row["split"],
+                "source": source,
+                "target": "",  # helpful answers are written by the model being aligned, at training time
+            }
+        )
     return rows

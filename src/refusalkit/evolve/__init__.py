@@ -10,6 +10,7 @@
   a second model when given), lexical diversity, and the safety filter's rejection rate;
 - ``state.json``: the checkpoint that ``resume=True`` continues from.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,25 @@ from .search import Candidate, EvolveConfig, EvolveResult, evolve
 from .seeds import load_seeds
 
 __all__ = [
-    "Candidate", "EvolveConfig", "EvolveResult", "Fitness", "HarmCheck", "Mutator", "STRATEGIES", "Score",
-    "clean_rewrite", "diversity", "evolve", "lexicon_hits", "load_seeds", "msttr", "mtld", "mutate_offline",
-    "recombine_offline", "refusal_rate", "run_evolve",
+    "Candidate",
+    "EvolveConfig",
+    "EvolveResult",
+    "Fitness",
+    "HarmCheck",
+    "Mutator",
+    "STRATEGIES",
+    "Score",
+    "clean_rewrite",
+    "diversity",
+    "evolve",
+    "lexicon_hits",
+    "load_seeds",
+    "msttr",
+    "mtld",
+    "mutate_offline",
+    "recombine_offline",
+    "refusal_rate",
+    "run_evolve",
 ]
 
 
@@ -66,19 +83,34 @@ def run_evolve(
     detector = detector or load_detector(DEFAULT_DETECTOR)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fitness = Fitness(target, mode=fitness_mode, samples=samples, temperature=sample_temperature,
-                      max_new_tokens=judge_tokens, detector=detector)
+    fitness = Fitness(
+        target,
+        mode=fitness_mode,
+        samples=samples,
+        temperature=sample_temperature,
+        max_new_tokens=judge_tokens,
+        detector=detector,
+    )
     harm = harm or HarmCheck(threshold=harm_threshold, llm_judge=harm_judge, guard=guard)
     result = evolve(
-        seeds, fitness, harm,
+        seeds,
+        fitness,
+        harm,
         lambda rng: Mutator(rng, rewriter=rewriter, mode=rewriter_mode, max_words=config.max_words),
-        config, out_dir=out_dir, resume=resume, progress=progress,
+        config,
+        out_dir=out_dir,
+        resume=resume,
+        progress=progress,
     )
-    confirmation = confirm_picks(result, target, detector, config.confirm, judge_tokens, progress) if config.confirm > 0 else None
+    confirmation = (
+        confirm_picks(result, target, detector, config.confirm, judge_tokens, progress) if config.confirm > 0 else None
+    )
     evolved = result.evolved()
     seed_cands = result.seeds()
     if not evolved:
-        raise RefusalkitError("the search produced no harmless, scorable candidate; try more generations or other seeds")
+        raise RefusalkitError(
+            "the search produced no harmless, scorable candidate; try more generations or other seeds"
+        )
 
     rates: dict[str, dict] = {}
     for model in [target] + ([compare] if compare is not None else []):
@@ -92,8 +124,13 @@ def run_evolve(
     for i, c in enumerate(evolved):
         seed = result.candidates[c.lineage]
         row = asdict(c)
-        row.update(seed_text=seed.text, seed_refusal_prob=seed.refusal_prob, ancestry=result.ancestry(c.id),
-                   verdict=main["evolved"]["verdicts"][i], answer=main["evolved"]["answers"][i])
+        row.update(
+            seed_text=seed.text,
+            seed_refusal_prob=seed.refusal_prob,
+            ancestry=result.ancestry(c.id),
+            verdict=main["evolved"]["verdicts"][i],
+            answer=main["evolved"]["answers"][i],
+        )
         rows.append(row)
     _write_jsonl(out_dir / "evolved.jsonl", rows)
     _write_jsonl(out_dir / "candidates.jsonl", [asdict(c) for c in result.candidates.values()])
@@ -111,7 +148,8 @@ def run_evolve(
         "elapsed_s": round(result.elapsed_s, 1),
         "fitness": fitness.describe(),
         "rewriter": {"mode": rewriter_mode, "model": getattr(rewriter, "id", None)},
-        "config": {k: v for k, v in asdict(config).items() if k != "strategies"} | {"strategies": list(config.strategies)},
+        "config": {k: v for k, v in asdict(config).items() if k != "strategies"}
+        | {"strategies": list(config.strategies)},
         "seed_rate": main["seeds"]["rate"],
         "evolved_rate": main["evolved"]["rate"],
         "rate_ratio": _ratio(main["evolved"]["rate"], main["seeds"]["rate"]),
@@ -119,8 +157,11 @@ def run_evolve(
             "seeds": _mean([c.refusal_prob for c in seed_cands]),
             "evolved": _mean([c.refusal_prob for c in evolved]),
         },
-        "safety_filter": harm.describe() | {
-            "checked": checked, "rejected": rejected, "rejection_rate": rejected / checked if checked else None,
+        "safety_filter": harm.describe()
+        | {
+            "checked": checked,
+            "rejected": rejected,
+            "rejection_rate": rejected / checked if checked else None,
             "by_check": {k.split(":", 1)[1]: v for k, v in harm.stats.items() if k.startswith("rejected_by:")},
             "judge_unparsed": harm.stats.get("judge_unparsed", 0),
             "evolved_passed_filter": sum(not (c.harm or {}).get("harmful", False) for c in evolved) / len(evolved),
@@ -129,7 +170,10 @@ def run_evolve(
         "duplicates": result.counters.get("duplicates", 0),
         "confirmation": confirmation,
         "strategies_of_evolved": _count(c.strategy for c in evolved),
-        "diversity": {"seeds": diversity([c.text for c in seed_cands]), "evolved": diversity([c.text for c in evolved])},
+        "diversity": {
+            "seeds": diversity([c.text for c in seed_cands]),
+            "evolved": diversity([c.text for c in evolved]),
+        },
         "rates": rates,
         "history": result.history,
     }
@@ -162,8 +206,13 @@ def confirm_picks(result: EvolveResult, target, detector, k: int, judge_tokens: 
         pick = next((c for c in pool if refused(c)), pool[0])
         picked_refused += refused(pick)
         result.lineages[lid]["best_child"] = pick.id
-    return {"per_lineage": k, "answered": len(flat), "lineages": sum(bool(p) for p in pools.values()),
-            "fittest_child_refused": top_refused, "picked_refused": picked_refused}
+    return {
+        "per_lineage": k,
+        "answered": len(flat),
+        "lineages": sum(bool(p) for p in pools.values()),
+        "fittest_child_refused": top_refused,
+        "picked_refused": picked_refused,
+    }
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -188,4 +237,3 @@ def _count(items) -> dict:
     for i in items:
         out[i] = out.get(i, 0) + 1
     return out
-

@@ -11,6 +11,7 @@ fitness = ln(P_refuse) + weight * confidence   (weight 0.1 by default, our choic
   of samples that agree with the majority verdict. Unscored samples are left out; a prompt with no
   scored sample gets no fitness (``None``) and is dropped.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,13 @@ class Fitness:
     def describe(self) -> dict:
         d = {"mode": self.mode, "weight": self.weight}
         if self.mode == "sampled":
-            d.update(samples=self.samples, temperature=self.temperature, floor=self.floor,
-                     detector=getattr(self.detector, "name", "?"), max_new_tokens=self.max_new_tokens)
+            d.update(
+                samples=self.samples,
+                temperature=self.temperature,
+                floor=self.floor,
+                detector=getattr(self.detector, "name", "?"),
+                max_new_tokens=self.max_new_tokens,
+            )
         return d
 
     def __call__(self, texts: Sequence[str], seed: int = 0) -> list[Score | None]:
@@ -93,8 +99,11 @@ class Fitness:
         votes: list[list[bool]] = [[] for _ in texts]
         for k in range(self.samples):
             params = GenParams(
-                max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=seed * 1000 + k,
-                system_prompt=self.system_prompt, batch_size=self.batch_size,
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                seed=seed * 1000 + k,
+                system_prompt=self.system_prompt,
+                batch_size=self.batch_size,
             )
             _, verdicts = answer_and_judge(self.target, prompts, params, self.detector)
             for i, v in enumerate(verdicts):

@@ -14,6 +14,7 @@ A candidate is rejected when any enabled check flags it:
 The check is deliberately conservative: a false rejection costs one candidate, a false acceptance
 puts a harmful prompt in an over-refusal set.
 """
+
 from __future__ import annotations
 
 import re
@@ -125,8 +126,9 @@ def load_latent_guard(path, target) -> HiddenStateGuard:
     except ImportError as exc:
         from ..errors import RefusalkitError
 
-        raise RefusalkitError("--guard needs refusalkit's Latent Guard (refusalkit.internals.guard), which this "
-                              "installation lacks") from exc
+        raise RefusalkitError(
+            "--guard needs refusalkit's Latent Guard (refusalkit.internals.guard), which this installation lacks"
+        ) from exc
     from ..targets.base import require_whitebox
 
     require_whitebox(target, "the Latent Guard")

@@ -13,6 +13,7 @@ sends a per-strategy instruction to any target. A rewriter answer is accepted on
 a request that keeps the parent's task (see :func:`clean_rewrite`); anything else (noise, refusals,
 explanations) is discarded and counted, never repaired.
 """
+
 from __future__ import annotations
 
 import random
@@ -24,9 +25,15 @@ from typing import Sequence
 from ..types import GenParams, Prompt
 
 STRATEGIES: tuple[str, ...] = (
-    "emotion/anger", "emotion/despair", "emotion/disgust",
-    "words/generic", "words/prejudiced", "words/violent",
-    "context/controversial", "context/imaginary", "context/implied_harm",
+    "emotion/anger",
+    "emotion/despair",
+    "emotion/disgust",
+    "words/generic",
+    "words/prejudiced",
+    "words/violent",
+    "context/controversial",
+    "context/imaginary",
+    "context/implied_harm",
 )
 
 # --- offline frames: "{req}" is the parent request, "{w}" a word from the strategy's list -----------
@@ -95,17 +102,35 @@ _FRAMES: dict[str, tuple[str, ...]] = {
 # Sensitive-sounding words that stay harmless in the frames above.
 _WORDS: dict[str, tuple[str, ...]] = {
     "words/generic": ("illegal", "dangerous", "forbidden", "hacker", "shady", "underground", "risky", "secret"),
-    "words/prejudiced": ("immigrant", "elderly", "foreign", "religious", "rural", "disabled", "working-class", "minority"),
+    "words/prejudiced": (
+        "immigrant",
+        "elderly",
+        "foreign",
+        "religious",
+        "rural",
+        "disabled",
+        "working-class",
+        "minority",
+    ),
     "words/violent": ("killing", "slaughter", "massacre", "murdering", "destroy", "annihilate", "butcher", "bloodbath"),
     "context/controversial": (
-        "gun control", "immigration", "abortion", "the death penalty", "drug legalisation", "religion in schools",
-        "police funding", "climate protests",
+        "gun control",
+        "immigration",
+        "abortion",
+        "the death penalty",
+        "drug legalisation",
+        "religion in schools",
+        "police funding",
+        "climate protests",
     ),
 }
 # Some frames take an "-ing" verb, some a noun, some a bare verb: pick words whose form fits the slot.
 _FORM_FIT: dict[str, dict[int, tuple[str, ...]]] = {
-    "words/violent": {0: ("killing", "murdering", "destroying"), 1: ("destroy", "annihilate", "butcher", "slaughter"),
-                      2: ("massacre", "bloodbath", "slaughter")},
+    "words/violent": {
+        0: ("killing", "murdering", "destroying"),
+        1: ("destroy", "annihilate", "butcher", "slaughter"),
+        2: ("massacre", "bloodbath", "slaughter"),
+    },
 }
 
 # --- LLM rewriter instructions, one per strategy --------------------------------------------------
@@ -139,11 +164,15 @@ _STOP = set(
 _WORD_RE = re.compile(r"[a-z][a-z'\-]*")
 _LABEL_RE = re.compile(r"^\s*(?:rewritten|merged|new|revised)?\s*(?:request|prompt|version)\s*[a-c]?\s*:\s*", re.I)
 # "Here's a rewritten request: ..." -> what follows the colon
-_PREAMBLE_RE = re.compile(r"^[^:\n]{0,80}\b(?:re-?written|rewrite|merged|revised|here(?:'s| is))\b[^:\n]{0,80}:\s*", re.I)
+_PREAMBLE_RE = re.compile(
+    r"^[^:\n]{0,80}\b(?:re-?written|rewrite|merged|revised|here(?:'s| is))\b[^:\n]{0,80}:\s*", re.I
+)
 # A request asks (ends with "?"), speaks for the user (I, my, me) or opens with a request verb.
 _REQUEST_RE = re.compile(
     r"\?\s*$|\b(?:i|i'm|i've|my|me|we|our)\b|^(?:\W*\w+\W+){0,3}?(?:write|explain|give|tell|help|suggest|list|describe|"
-    r"show|translate|summari[sz]e|create|make|plan|recommend|find|teach|compose|draft|name|answer)\b", re.I)
+    r"show|translate|summari[sz]e|create|make|plan|recommend|find|teach|compose|draft|name|answer)\b",
+    re.I,
+)
 
 
 def words(text: str) -> list[str]:
@@ -262,10 +291,22 @@ def recombine_prompt(a: str, b: str) -> str:
     return _RECOMBINE_TEMPLATE.format(a=a.strip(), b=b.strip())
 
 
-_REFUSAL_HEADS = ("i'm sorry", "i am sorry", "sorry", "i cannot", "i can't", "i won't", "as an ai", "i apologi", "unfortunately")
+_REFUSAL_HEADS = (
+    "i'm sorry",
+    "i am sorry",
+    "sorry",
+    "i cannot",
+    "i can't",
+    "i won't",
+    "as an ai",
+    "i apologi",
+    "unfortunately",
+)
 
 
-def clean_rewrite(answer: str, parents: Sequence[str], max_words: int = 45, min_overlap: float = 0.3) -> tuple[str | None, str]:
+def clean_rewrite(
+    answer: str, parents: Sequence[str], max_words: int = 45, min_overlap: float = 0.3
+) -> tuple[str | None, str]:
     """The rewritten request in an LLM answer, or ``(None, reason)`` when the answer is not usable.
 
     Keeps the first paragraph, strips a leading preamble or label ("Here's the rewritten request:")
@@ -279,7 +320,7 @@ def clean_rewrite(answer: str, parents: Sequence[str], max_words: int = 45, min_
         return None, "empty"
     text = text.split("\n\n", 1)[0].strip()
     text = _PREAMBLE_RE.sub("", text, count=1)
-    text = _LABEL_RE.sub("", text).strip().strip('"\u201c\u201d\'` ').strip()
+    text = _LABEL_RE.sub("", text).strip().strip("\"\u201c\u201d'` ").strip()
     text = " ".join(text.split())
     if not text:
         return None, "empty"
@@ -364,7 +405,9 @@ class Mutator:
         if not instructions:
             return []
         params = GenParams(
-            max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=self.rng.randrange(2**31),
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            seed=self.rng.randrange(2**31),
             batch_size=8,
         )
         items = [Prompt(id=f"rw{i}", text=t) for i, t in enumerate(instructions)]

@@ -6,6 +6,7 @@
 - MTLD (McCarthy & Jarvis, 2010): mean length of word runs whose running TTR stays above 0.72,
   averaged over a forward and a backward pass.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,14 @@ def mtld(texts: Sequence[str], threshold: float = 0.72) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def refusal_rate(target, texts: Sequence[str], detector, max_new_tokens: int = 48, system_prompt: str | None = None,
-                 progress: bool = False) -> dict:
+def refusal_rate(
+    target,
+    texts: Sequence[str],
+    detector,
+    max_new_tokens: int = 48,
+    system_prompt: str | None = None,
+    progress: bool = False,
+) -> dict:
     """Greedy answers judged by ``detector``: the :class:`~refusalkit.metrics.Rate` record ``{k, n, rate,
     lo, hi}`` of refusals among the scored answers, ``unscored``, ``prompts`` (all of them) and the
     per-prompt verdicts and answers."""
@@ -57,15 +64,22 @@ def refusal_rate(target, texts: Sequence[str], detector, max_new_tokens: int = 4
     params = GenParams(max_new_tokens=max_new_tokens, temperature=0.0, system_prompt=system_prompt, batch_size=8)
     responses, verdicts = answer_and_judge(target, prompts, params, detector, progress=progress)
     return {
-        "model": getattr(target, "id", "?"), "detector": getattr(detector, "name", "?"), "prompts": len(texts),
+        "model": getattr(target, "id", "?"),
+        "detector": getattr(detector, "name", "?"),
+        "prompts": len(texts),
         **metrics.refusal_rate(v.label for v in verdicts),
-        "verdicts": [v.label for v in verdicts], "answers": [r.text[:200] for r in responses],
+        "verdicts": [v.label for v in verdicts],
+        "answers": [r.text[:200] for r in responses],
     }
 
 
 def diversity(texts: Sequence[str]) -> dict:
-    return {"msttr": msttr(texts), "mtld": mtld(texts), "prompts": len(texts),
-            "mean_words": (sum(len(words(t)) for t in texts) / len(texts)) if texts else None}
+    return {
+        "msttr": msttr(texts),
+        "mtld": mtld(texts),
+        "prompts": len(texts),
+        "mean_words": (sum(len(words(t)) for t in texts) / len(texts)) if texts else None,
+    }
 
 
 def write_html(report: dict, evolved_rows: Sequence[dict], path: Path) -> None:
@@ -85,27 +99,47 @@ def write_html(report: dict, evolved_rows: Sequence[dict], path: Path) -> None:
             ys.append(rr["rate"])
             err_lo.append(rr["rate"] - rr["lo"])
             err_hi.append(rr["hi"] - rr["rate"])
-        bars.add_bar(name=which, x=xs, y=ys, error_y=dict(type="data", symmetric=False, array=err_hi, arrayminus=err_lo))
-    bars.update_layout(title="Refusal-triggering rate (greedy answer judged by the detector; Wilson 95% CI)",
-                       yaxis=dict(range=[0, 1], title="rate"), barmode="group")
+        bars.add_bar(
+            name=which, x=xs, y=ys, error_y=dict(type="data", symmetric=False, array=err_hi, arrayminus=err_lo)
+        )
+    bars.update_layout(
+        title="Refusal-triggering rate (greedy answer judged by the detector; Wilson 95% CI)",
+        yaxis=dict(range=[0, 1], title="rate"),
+        barmode="group",
+    )
     figs.append(bars)
     hist = report.get("history") or []
     if hist:
         line = go.Figure()
         gens = [h["generation"] for h in hist]
-        line.add_scatter(x=gens, y=[h["mean_current_refusal_prob"] for h in hist], name="current prompts", mode="lines+markers")
-        line.add_scatter(x=gens, y=[h["mean_best_refusal_prob"] for h in hist], name="best evolved", mode="lines+markers")
-        line.update_layout(title="Mean estimated refusal probability per generation", xaxis_title="generation",
-                           yaxis_title="P(refuse)")
+        line.add_scatter(
+            x=gens, y=[h["mean_current_refusal_prob"] for h in hist], name="current prompts", mode="lines+markers"
+        )
+        line.add_scatter(
+            x=gens, y=[h["mean_best_refusal_prob"] for h in hist], name="best evolved", mode="lines+markers"
+        )
+        line.update_layout(
+            title="Mean estimated refusal probability per generation", xaxis_title="generation", yaxis_title="P(refuse)"
+        )
         figs.append(line)
     fig = layout.Figures()
-    rows = [[layout.esc(r["id"]), layout.esc(r["strategy"]), layout.esc(r["generation"]), _fmt(r.get("refusal_prob")),
-             layout.esc(r.get("verdict", "")), layout.esc(r["seed_text"]), layout.esc(r["text"])] for r in evolved_rows]
+    rows = [
+        [
+            layout.esc(r["id"]),
+            layout.esc(r["strategy"]),
+            layout.esc(r["generation"]),
+            _fmt(r.get("refusal_prob")),
+            layout.esc(r.get("verdict", "")),
+            layout.esc(r["seed_text"]),
+            layout.esc(r["text"]),
+        ]
+        for r in evolved_rows
+    ]
     summary = {k: v for k, v in report.items() if k not in ("history", "rates")}
     body = f"""<h1>Evolved pseudo-malicious prompts</h1>
-<p>Target: <b>{layout.esc(report.get('target'))}</b>. Evolved prompts are harmless requests (every one passed the
+<p>Target: <b>{layout.esc(report.get("target"))}</b>. Evolved prompts are harmless requests (every one passed the
 safety filter) that the search made look harmful.</p>
-{''.join(fig(f) for f in figs)}
+{"".join(fig(f) for f in figs)}
 <h2>Summary</h2>{layout.json_block(summary)}
 <h2>Rates</h2>{layout.json_block(rates_summary(rates))}
 <h2>Evolved prompts</h2>{layout.table(["id", "strategy", "gen", "P(refuse)", "verdict", "seed", "evolved"], rows)}"""
@@ -114,8 +148,10 @@ safety filter) that the search made look harmful.</p>
 
 def rates_summary(rates: dict) -> dict:
     """Rates without the per-prompt lists (they are in the JSONL)."""
-    return {m: {k: {kk: vv for kk, vv in v.items() if kk not in ("verdicts", "answers")} for k, v in r.items()}
-            for m, r in rates.items()}
+    return {
+        m: {k: {kk: vv for kk, vv in v.items() if kk not in ("verdicts", "answers")} for k, v in r.items()}
+        for m, r in rates.items()
+    }
 
 
 def _fmt(x) -> str:

@@ -19,6 +19,7 @@ generation the whole state (candidates, lineages, counters, random state) is wri
 ``state.json``; a run with ``resume=True`` continues after the last finished generation. A time
 budget stops the run at a generation boundary.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,8 +97,11 @@ class EvolveResult:
 
     def fittest_children(self, lineage: str, k: int) -> list[Candidate]:
         """The ``k`` fittest scored (harmless) children of a lineage, fittest first."""
-        pool = [c for c in self.candidates.values()
-                if c.lineage == lineage and c.id != lineage and c.status == "scored" and c.fitness is not None]
+        pool = [
+            c
+            for c in self.candidates.values()
+            if c.lineage == lineage and c.id != lineage and c.status == "scored" and c.fitness is not None
+        ]
         return sorted(pool, key=lambda c: -c.fitness)[:k]
 
     def seeds(self) -> list[Candidate]:
@@ -137,7 +141,9 @@ def evolve(
     mutator = mutator_factory(rng)
     if state_path and state_path.exists():
         if not resume:
-            raise RefusalkitError(f"{out_dir} already holds an evolve run; pass --resume to continue it or choose another --out")
+            raise RefusalkitError(
+                f"{out_dir} already holds an evolve run; pass --resume to continue it or choose another --out"
+            )
         st = _load_state(state_path, seeds)
         candidates, lineages, counters, history = st["candidates"], st["lineages"], st["counters"], st["history"]
         done = st["generation"]
@@ -152,9 +158,16 @@ def evolve(
         if state_path is None:
             return
         state = {
-            "version": 1, "seed_hash": _seed_hash(seeds), "generation": generation, "config": _config_dict(config),
-            "rng": rng.getstate(), "candidates": {k: asdict(c) for k, c in candidates.items()}, "lineages": lineages,
-            "counters": dict(counters), "history": history, "discarded": dict(mutator.discarded),
+            "version": 1,
+            "seed_hash": _seed_hash(seeds),
+            "generation": generation,
+            "config": _config_dict(config),
+            "rng": rng.getstate(),
+            "candidates": {k: asdict(c) for k, c in candidates.items()},
+            "lineages": lineages,
+            "counters": dict(counters),
+            "history": history,
+            "discarded": dict(mutator.discarded),
             "harm_stats": dict(harm.stats),
         }
         tmp = state_path.with_suffix(".tmp")
@@ -195,8 +208,18 @@ def evolve(
                 for strategy in rng.sample(list(config.strategies), min(config.mutations, len(config.strategies))):
                     jobs.append((cur.text, strategy))
                     owners.append(lin)
-            children = _admit(mutator.mutate(jobs), owners, [[candidates[o["current"]].id] for o in owners],
-                              gen, candidates, seen, harm, fitness, counters, config.seed + gen)
+            children = _admit(
+                mutator.mutate(jobs),
+                owners,
+                [[candidates[o["current"]].id] for o in owners],
+                gen,
+                candidates,
+                seen,
+                harm,
+                fitness,
+                counters,
+                config.seed + gen,
+            )
             # 3: recombination of the top-k children of each lineage
             by_lineage: dict[str, list[Candidate]] = {}
             for c in children:
@@ -210,8 +233,18 @@ def evolve(
                     powners.append(lin)
                     pparents.append([top[a].id, top[b].id])
             if pairs and not (config.time_budget is not None and time.monotonic() - start > config.time_budget):
-                for c in _admit(mutator.recombine(pairs), powners, pparents, gen, candidates, seen, harm, fitness,
-                                counters, config.seed + 7919 * gen):
+                for c in _admit(
+                    mutator.recombine(pairs),
+                    powners,
+                    pparents,
+                    gen,
+                    candidates,
+                    seen,
+                    harm,
+                    fitness,
+                    counters,
+                    config.seed + 7919 * gen,
+                ):
                     by_lineage[c.lineage].append(c)
             # 4: simulated-annealing acceptance of the best child
             for lin in active:
@@ -284,7 +317,8 @@ def _snapshot(gen: int, candidates: dict, lineages: dict, tau: float) -> dict:
     best = [candidates[lin["best_child"]] for lin in lineages.values() if lin.get("best_child")]
     mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
     return {
-        "generation": gen, "tau": tau,
+        "generation": gen,
+        "tau": tau,
         "mean_current_fitness": mean([c.fitness for c in cur]),
         "mean_current_refusal_prob": mean([c.refusal_prob for c in cur]),
         "mean_best_refusal_prob": mean([c.refusal_prob for c in best]),

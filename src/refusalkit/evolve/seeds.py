@@ -3,6 +3,7 @@
 Files and suites are read by :func:`refusalkit.data.loaders.load_prompts` (JSONL, CSV, Parquet,
 XSTest CSV, ``hf:`` datasets); a ``.txt`` file holds one prompt a line.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

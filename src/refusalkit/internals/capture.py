@@ -13,6 +13,7 @@ that decoder layer), at index ``L`` the final normed hidden state; ``K`` positio
 ``1..K-1`` the post-instruction tokens, ``K-1`` = t_post. Results are cached on disk per
 (model weights, rendered prompts) under ``$REFUSALKIT_HOME/activations``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,6 +86,7 @@ def capture_hooks(model, store: dict[int, torch.Tensor]) -> list[HookSpec]:
     def pre(i):
         def fn(module, args, kwargs):
             store[i] = (args[0] if args else kwargs["hidden_states"]).detach()
+
         return fn
 
     specs: list[HookSpec] = [(layer, "pre", pre(i)) for i, layer in enumerate(layers)]
@@ -93,7 +95,13 @@ def capture_hooks(model, store: dict[int, torch.Tensor]) -> list[HookSpec]:
     if norm is not None:
         specs.append((norm, "post", lambda m, a, out: store.__setitem__(last, out.detach())))
     else:
-        specs.append((layers[-1], "post", lambda m, a, out: store.__setitem__(last, (out[0] if isinstance(out, tuple) else out).detach())))
+        specs.append(
+            (
+                layers[-1],
+                "post",
+                lambda m, a, out: store.__setitem__(last, (out[0] if isinstance(out, tuple) else out).detach()),
+            )
+        )
     return specs
 
 
@@ -125,7 +133,9 @@ def capture(
     model = target.model
     path = None
     if cache and not hooks:
-        key = hashlib.sha256("\x00".join([CACHE_VERSION, model_fingerprint(model), *rendered]).encode()).hexdigest()[:24]
+        key = hashlib.sha256("\x00".join([CACHE_VERSION, model_fingerprint(model), *rendered]).encode()).hexdigest()[
+            :24
+        ]
         path = home() / "activations" / f"{key}.pt"
         if path.exists():
             return Activations(torch.load(path), names)

@@ -6,6 +6,7 @@ classes balanced by down-sampling). :func:`cliff_curves` applies it at every pos
 generated answer; curves are aligned by relative position (prompt tokens on [-1, 0), answer tokens
 on [0, 1]) and, for the template tail where the cliff sits, by offset from the end of the prompt.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -68,13 +69,23 @@ class RefusalProbe(ClassifierMixin, BaseEstimator):
         w, b = tensors["w"].numpy(), float(tensors["b"][0])
         probe = cls(meta["layer"], meta["C"])
         probe.clf_ = LogisticRegression()
-        probe.clf_.classes_, probe.clf_.coef_, probe.clf_.intercept_ = np.array([0, 1]), w[None, :].astype(np.float64), np.array([b])
+        probe.clf_.classes_, probe.clf_.coef_, probe.clf_.intercept_ = (
+            np.array([0, 1]),
+            w[None, :].astype(np.float64),
+            np.array([b]),
+        )
         probe.classes_ = probe.clf_.classes_
         return probe
 
 
-def train_probe(target, refused_harmful: Sequence[Prompt], answered_harmless: Sequence[Prompt], layer: int = -1,
-                seed: int = 0, progress: bool = True) -> tuple[RefusalProbe, dict]:
+def train_probe(
+    target,
+    refused_harmful: Sequence[Prompt],
+    answered_harmless: Sequence[Prompt],
+    layer: int = -1,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[RefusalProbe, dict]:
     """Fit on a balanced 80% and report accuracy on the other 20%."""
     n = min(len(refused_harmful), len(answered_harmless))
     if n < 2:
@@ -92,15 +103,25 @@ def train_probe(target, refused_harmful: Sequence[Prompt], answered_harmless: Se
     ytr = np.r_[np.ones(cut), np.zeros(cut)]
     probe = RefusalProbe(layer).fit(Xtr, ytr)
     Xte, yte = np.concatenate([X_pos[cut:], X_neg[cut:]]), np.r_[np.ones(n - cut), np.zeros(n - cut)]
-    stats = {"n_per_class": n, "n_train": int(len(ytr)), "n_test": int(len(yte)),
-             "train_accuracy": float(accuracy_score(ytr, probe.predict(Xtr))),
-             "test_accuracy": float(accuracy_score(yte, probe.predict(Xte))) if len(yte) else None}
+    stats = {
+        "n_per_class": n,
+        "n_train": int(len(ytr)),
+        "n_test": int(len(yte)),
+        "train_accuracy": float(accuracy_score(ytr, probe.predict(Xtr))),
+        "test_accuracy": float(accuracy_score(yte, probe.predict(Xte))) if len(yte) else None,
+    }
     return probe, stats
 
 
 @torch.no_grad()
-def position_scores(target, probe: RefusalProbe, prompts: Sequence[Prompt], responses: Sequence[Response],
-                    batch_size: int = 8, progress: bool = True) -> list[tuple[np.ndarray, int]]:
+def position_scores(
+    target,
+    probe: RefusalProbe,
+    prompts: Sequence[Prompt],
+    responses: Sequence[Response],
+    batch_size: int = 8,
+    progress: bool = True,
+) -> list[tuple[np.ndarray, int]]:
     """Probe score at every position of prompt + answer; per prompt (scores, prompt length)."""
     from .capture import capture_hooks
 
@@ -139,19 +160,26 @@ def cliff_curves(scored: list[tuple[np.ndarray, int]], bins: int = 20, tail: int
         np.add.at(sums, idx, s)
         np.add.at(counts, idx, 1)
         k = min(tail, plen)
-        tail_sum[tail - k:] += s[plen - k : plen]
-        tail_n[tail - k:] += 1
+        tail_sum[tail - k :] += s[plen - k : plen]
+        tail_n[tail - k :] += 1
     with np.errstate(invalid="ignore", divide="ignore"):
         curve, tail_curve = sums / counts, tail_sum / tail_n
     centers = (edges[:-1] + edges[1:]) / 2
-    return {"x": centers.tolist(), "mean": [None if np.isnan(v) else float(v) for v in curve],
-            "tail_offsets": list(range(-tail, 0)), "tail_mean": [None if np.isnan(v) else float(v) for v in tail_curve]}
+    return {
+        "x": centers.tolist(),
+        "mean": [None if np.isnan(v) else float(v) for v in curve],
+        "tail_offsets": list(range(-tail, 0)),
+        "tail_mean": [None if np.isnan(v) else float(v) for v in tail_curve],
+    }
 
 
 def cliff_drop(tail_offsets: list[int], tail_mean: list[float | None]) -> dict:
     """Where the mean score drops most between two consecutive prompt positions near the end."""
-    pairs = [(tail_offsets[i + 1], tail_mean[i] - tail_mean[i + 1]) for i in range(len(tail_mean) - 1)
-             if tail_mean[i] is not None and tail_mean[i + 1] is not None]
+    pairs = [
+        (tail_offsets[i + 1], tail_mean[i] - tail_mean[i + 1])
+        for i in range(len(tail_mean) - 1)
+        if tail_mean[i] is not None and tail_mean[i + 1] is not None
+    ]
     if not pairs:
         return {"offset": None, "drop": None}
     at, drop = max(pairs, key=lambda t: t[1])

@@ -14,6 +14,7 @@ file records which were relaxed. The harmfulness direction is the same differenc
 ``t_inst``. Everything is saved in one safetensors file that ``steer``, ``guard``, ``heads`` and
 ``--steer FILE:alpha`` load.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -86,8 +87,17 @@ class Directions:
         if "candidates" not in tensors:
             raise RefusalkitError(f"{path} is not a refusalkit directions file (no candidates/metadata)")
         layer, pos, positions = meta.pop("layer"), meta.pop("pos"), meta.pop("positions")
-        return cls(tensors["candidates"], tensors["harmfulness"], layer, pos, positions,
-                   tensors.get("harm_proj_harmful"), tensors.get("harm_proj_harmless"), tensors.get("harm_proj_std"), meta)
+        return cls(
+            tensors["candidates"],
+            tensors["harmfulness"],
+            layer,
+            pos,
+            positions,
+            tensors.get("harm_proj_harmful"),
+            tensors.get("harm_proj_harmless"),
+            tensors.get("harm_proj_std"),
+            meta,
+        )
 
 
 def diff_means(harmful: Activations, harmless: Activations) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +109,9 @@ def diff_means(harmful: Activations, harmless: Activations) -> tuple[torch.Tenso
 
 def _first_logits(model, encodings, hooks: Sequence[HookSpec] = ()) -> torch.Tensor:
     with torch.no_grad(), hooked(hooks):
-        return torch.cat([model(**enc, logits_to_keep=1, use_cache=False).logits[:, -1].float().cpu() for enc in encodings])
+        return torch.cat(
+            [model(**enc, logits_to_keep=1, use_cache=False).logits[:, -1].float().cpu() for enc in encodings]
+        )
 
 
 def _encode(target, prompts: Sequence[Prompt], batch_size: int, system_prompt: str | None = None):
@@ -136,7 +148,15 @@ def score_candidates(
                 safe_abl = _first_logits(model, enc_safe, abl)
                 safe_add = _first_logits(model, enc_safe, addition_hooks(model, layer, r))
                 kl = (base_logp.exp() * (base_logp - torch.log_softmax(safe_abl, -1))).sum(-1).mean()
-                rows.append({"layer": layer, "pos": pos, "bypass": metric(harm_abl), "induce": metric(safe_add), "kl": float(kl)})
+                rows.append(
+                    {
+                        "layer": layer,
+                        "pos": pos,
+                        "bypass": metric(harm_abl),
+                        "induce": metric(safe_add),
+                        "kl": float(kl),
+                    }
+                )
                 advance(1)
     return rows, baseline
 
@@ -184,18 +204,33 @@ def fit_directions(
     L, P = candidates.shape[:2]
     positions = list(range(P)) if positions is None else [p % P for p in positions]
     max_frac = 0.8 if layers is None else 1.0
-    allowed = sorted({l % L for l in layers}) if layers is not None else ([l for l in range(L) if l < 0.8 * L] or list(range(L)))
+    allowed = (
+        sorted({l % L for l in layers})
+        if layers is not None
+        else ([l for l in range(L) if l < 0.8 * L] or list(range(L)))
+    )
     layers = allowed[::-1][:: max(1, layer_stride)][::-1]  # a stride keeps the last allowed layer
     # at layer 0 the template tokens' embeddings are identical for every prompt: no direction there
     norms = candidates.norm(dim=-1)
     layers = [l for l in layers if bool((norms[l, positions] > 1e-6 * norms.max()).all())] or [L - 1]
-    rows, baseline = score_candidates(target, candidates, harmful_val, harmless_val, layers, positions, batch_size, progress)
+    rows, baseline = score_candidates(
+        target, candidates, harmful_val, harmless_val, layers, positions, batch_size, progress
+    )
     best, relaxed = select(rows, L, max_layer_frac=max_frac)
     unit = harmfulness / harmfulness.norm(dim=-1, keepdim=True)
     ph = (harm.t_inst[:, :L] * unit).sum(-1)  # [n, L]
     pb = (safe.t_inst[:, :L] * unit).sum(-1)
     std = torch.sqrt((ph.var(0, unbiased=False) + pb.var(0, unbiased=False)) / 2)
-    meta = {"model": target.id, "relaxed_filters": relaxed, "candidate_layers": layers, "baseline": baseline, "selected": best,
-            "n_train": [len(harmful_train), len(harmless_train)], "n_val": [len(harmful_val), len(harmless_val)]}
-    dirs = Directions(candidates, harmfulness, best["layer"], best["pos"], harm.positions[1:], ph.mean(0), pb.mean(0), std, meta)
+    meta = {
+        "model": target.id,
+        "relaxed_filters": relaxed,
+        "candidate_layers": layers,
+        "baseline": baseline,
+        "selected": best,
+        "n_train": [len(harmful_train), len(harmless_train)],
+        "n_val": [len(harmful_val), len(harmless_val)],
+    }
+    dirs = Directions(
+        candidates, harmfulness, best["layer"], best["pos"], harm.positions[1:], ph.mean(0), pb.mean(0), std, meta
+    )
     return dirs, rows, baseline

@@ -11,6 +11,7 @@ layer-0 input is the raw token embedding). Centroids come from the prompts given
 labels; Zhao et al. use refused-harmful and answered-harmless prompts, which on a well-aligned model are
 nearly the same sets (pass only those to reproduce it exactly). Saved as safetensors with JSON metadata.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -71,7 +72,9 @@ class LatentGuard(BaseEstimator):
             return self._projection(X, self.layer_).numpy()
         cos = torch.nn.functional.cosine_similarity
         layers = slice(1, X.shape[1])
-        s = cos(X[:, layers], self.mu_harmful_[None, layers], dim=-1) - cos(X[:, layers], self.mu_harmless_[None, layers], dim=-1)
+        s = cos(X[:, layers], self.mu_harmful_[None, layers], dim=-1) - cos(
+            X[:, layers], self.mu_harmless_[None, layers], dim=-1
+        )
         return s.mean(-1).numpy()
 
     decision_function = score
@@ -92,8 +95,14 @@ class LatentGuard(BaseEstimator):
         y = np.asarray(y)
         s = self.score(X)
         auroc = float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else None
-        return {"n": int(len(y)), "auroc": auroc, "accuracy": float(accuracy_score(y, (s >= self.threshold).astype(int))),
-                "threshold": self.threshold, "mode": self.mode, "layer": self.layer_}
+        return {
+            "n": int(len(y)),
+            "auroc": auroc,
+            "accuracy": float(accuracy_score(y, (s >= self.threshold).astype(int))),
+            "threshold": self.threshold,
+            "mode": self.mode,
+            "layer": self.layer_,
+        }
 
     # --- prompts in, via a target --------------------------------------------------------------
     def fit_prompts(self, target, prompts: Sequence[Prompt], progress: bool = True) -> "LatentGuard":
@@ -109,12 +118,18 @@ class LatentGuard(BaseEstimator):
     def save(self, path: str | Path) -> Path:
         self._check()
         meta = {"mode": self.mode, "layer": self.layer_, "threshold": self.threshold}
-        return tensorfile.write(path, {"mu_harmful": self.mu_harmful_, "mu_harmless": self.mu_harmless_}, "refusalkit_guard", meta)
+        return tensorfile.write(
+            path, {"mu_harmful": self.mu_harmful_, "mu_harmless": self.mu_harmless_}, "refusalkit_guard", meta
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> "LatentGuard":
         meta, tensors = tensorfile.read(path, "refusalkit_guard", "guard", "fit one with `refusalkit guard`")
         guard = cls(meta["mode"], meta["layer"], meta["threshold"])
         guard._check_mode()
-        guard.mu_harmful_, guard.mu_harmless_, guard.layer_ = tensors["mu_harmful"], tensors["mu_harmless"], meta["layer"]
+        guard.mu_harmful_, guard.mu_harmless_, guard.layer_ = (
+            tensors["mu_harmful"],
+            tensors["mu_harmless"],
+            meta["layer"],
+        )
         return guard

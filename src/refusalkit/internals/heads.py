@@ -6,6 +6,7 @@ or the refusal direction r̂) at the last prompt token and averaged over prompts
 per head: positive = refusal-driving, negative = refusal-suppressing. :func:`head_ablation_hooks`
 zero-ablates chosen heads (their slice of the ``o_proj`` input), at every position.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ def head_geometry(model) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def head_scores(target, prompts: Sequence[Prompt | str], direction: torch.Tensor, batch_size: int = 16,
-                progress: bool = True) -> torch.Tensor:
+def head_scores(
+    target, prompts: Sequence[Prompt | str], direction: torch.Tensor, batch_size: int = 16, progress: bool = True
+) -> torch.Tensor:
     """``[n_prompts, L, H]``: each head's output (through o_proj) at the last prompt token, on r̂."""
     model = target.model
     heads, dim = head_geometry(model)
@@ -46,6 +48,7 @@ def head_scores(target, prompts: Sequence[Prompt | str], direction: torch.Tensor
             def grab(i):
                 def fn(module, args, kwargs):
                     store[i] = (args[0] if args else kwargs["hidden_states"])[:, -1].detach().float()
+
                 return fn
 
             with hooked([(p, "pre", grab(i)) for i, p in enumerate(projs)]):

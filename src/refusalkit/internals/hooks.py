@@ -4,6 +4,7 @@ Every intervention in :mod:`refusalkit.internals` (capture, activation addition,
 ablation, head ablation) is a plain PyTorch hook registered inside :func:`hooked` and removed in its
 ``finally`` block, so no hook outlives the call that installed it, even when that call raises.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -25,7 +26,9 @@ def base_model(model: nn.Module) -> nn.Module:
         inner = getattr(model, name, None)
         if inner is not None and decoder_layers_of(inner) is not None:
             return inner
-    raise CapabilityError(f"cannot find the decoder layers of {type(model).__name__}; internals need a decoder-only transformers model")
+    raise CapabilityError(
+        f"cannot find the decoder layers of {type(model).__name__}; internals need a decoder-only transformers model"
+    )
 
 
 def decoder_layers_of(inner: nn.Module) -> nn.ModuleList | None:
@@ -132,6 +135,7 @@ def project_out(x: torch.Tensor, unit: torch.Tensor, strength: float = 1.0) -> t
 def addition_hooks(model: nn.Module, layer: int, vector: torch.Tensor, alpha: float = 1.0) -> list[HookSpec]:
     """Add ``alpha·vector`` to the residual stream entering block ``layer``, at every position
     (prompt and generated tokens)."""
+
     def pre(module, args, kwargs):
         return _map_hidden(args, kwargs, lambda h: h + (alpha * vector).to(dtype=h.dtype, device=h.device))
 

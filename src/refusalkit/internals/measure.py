@@ -1,5 +1,6 @@
 """Refusal measurements shared by the internals commands: generated-answer refusal rates (judged by
 refusalkit's default detector) and the first-token refusal score of :mod:`refusalkit.scoring`."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -11,23 +12,41 @@ from ..scoring import first_token_refusal_prob
 from ..types import GenParams, Prompt, Response, Verdict
 
 
-def answered(target, prompts: Sequence[Prompt], max_new_tokens: int = 32, detector: str = DEFAULT_DETECTOR,
-             batch_size: int = 16, progress: bool = True) -> tuple[list[Response], list[Verdict]]:
+def answered(
+    target,
+    prompts: Sequence[Prompt],
+    max_new_tokens: int = 32,
+    detector: str = DEFAULT_DETECTOR,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> tuple[list[Response], list[Verdict]]:
     """Greedy answers and the detector's verdicts, through the run loop's step
     (:func:`~refusalkit.run.answer.answer_and_judge`)."""
     params = GenParams(max_new_tokens=max_new_tokens, batch_size=batch_size)
     return answer_and_judge(target, prompts, params, load_detector(detector), progress=progress)
 
 
-def judged(target, prompts: Sequence[Prompt], max_new_tokens: int = 32, detector: str = DEFAULT_DETECTOR,
-           batch_size: int = 16, progress: bool = True) -> tuple[list[Response], list[bool | None]]:
+def judged(
+    target,
+    prompts: Sequence[Prompt],
+    max_new_tokens: int = 32,
+    detector: str = DEFAULT_DETECTOR,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> tuple[list[Response], list[bool | None]]:
     """Greedy answers and, per prompt, whether the detector calls it a refusal (None = unscored)."""
     responses, verdicts = answered(target, prompts, max_new_tokens, detector, batch_size, progress)
     return responses, [None if v.label == "unscored" else v.is_refusal for v in verdicts]
 
 
-def refusal_rate(target, prompts: Sequence[Prompt], max_new_tokens: int = 32, detector: str = DEFAULT_DETECTOR,
-                 batch_size: int = 16, progress: bool = True) -> dict:
+def refusal_rate(
+    target,
+    prompts: Sequence[Prompt],
+    max_new_tokens: int = 32,
+    detector: str = DEFAULT_DETECTOR,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> dict:
     """Generated answers judged as refusals: the :class:`~refusalkit.metrics.Rate` record
     ``{k, n, rate, lo, hi}`` over the scored answers, plus ``unscored``."""
     _, verdicts = answered(target, prompts, max_new_tokens, detector, batch_size, progress)

@@ -1,4 +1,5 @@
 """The internals commands' pages (built by :mod:`refusalkit.report`) and prompt sets."""
+
 from __future__ import annotations
 
 import json

@@ -16,6 +16,7 @@ take it as they take any target; on the command line: ``--steer FILE:ALPHA`` (ad
 :func:`abliterate` makes the ablation permanent in the weights (embedding, attention output and MLP
 output projections) and :func:`export_abliterated` saves that model as safetensors.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,15 @@ class SteeredTarget:
 
     whitebox = True
 
-    def __init__(self, base, directions: Directions | str | Path, mode: str = "add", alpha: float = 1.0,
-                 layer: int | None = None, vector: str = "refusal") -> None:
+    def __init__(
+        self,
+        base,
+        directions: Directions | str | Path,
+        mode: str = "add",
+        alpha: float = 1.0,
+        layer: int | None = None,
+        vector: str = "refusal",
+    ) -> None:
         require_whitebox(base, "steering")
         if mode not in MODES:
             raise RefusalkitError(f"unknown steering mode '{mode}'; choose one of: {', '.join(MODES)}")
@@ -56,7 +64,11 @@ class SteeredTarget:
             )
         self.mode, self.alpha, self.vector = mode, float(alpha), vector
         self.layer = self.directions.layer if layer is None else int(layer)
-        label = f"{mode}" if mode != "add" else f"add{'-harm' if vector == 'harmfulness' else ''}{self.alpha:+g}@{self.layer}"
+        label = (
+            f"{mode}"
+            if mode != "add"
+            else f"add{'-harm' if vector == 'harmfulness' else ''}{self.alpha:+g}@{self.layer}"
+        )
         self.id = f"{base.id}+steer:{label}"
 
     def __getattr__(self, name):  # model, tokenizer, render, encode, device, eos_ids...
@@ -77,7 +89,9 @@ class SteeredTarget:
         minus the midpoint of the harmful and harmless training means (≥ 0 = rated harmful)."""
         d = self.directions
         if d.harm_proj_harmful is None:
-            raise RefusalkitError("this directions file has no harmfulness statistics; refit it with `refusalkit directions`")
+            raise RefusalkitError(
+                "this directions file has no harmfulness statistics; refit it with `refusalkit directions`"
+            )
         layer = d.gate_layer
         acts = capture(self.base, list(items), system_prompt=system_prompt, progress=False, cache=False)
         unit = d.harmfulness[layer] / d.harmfulness[layer].norm()
@@ -89,8 +103,14 @@ class SteeredTarget:
         return (self.harm_scores(items, system_prompt) >= 0).tolist()
 
     # --- target interface -------------------------------------------------------------------
-    def generate(self, prompts: Sequence[Prompt | str], params: GenParams | None = None, should_stop=None,
-                 progress: bool = True, **kwargs) -> list[Response]:
+    def generate(
+        self,
+        prompts: Sequence[Prompt | str],
+        params: GenParams | None = None,
+        should_stop=None,
+        progress: bool = True,
+        **kwargs,
+    ) -> list[Response]:
         items = as_prompts(prompts)
         params = params or GenParams()
         gen = lambda sub: self.base.generate(sub, params, should_stop=should_stop, progress=progress, **kwargs)  # noqa: E731
@@ -99,26 +119,34 @@ class SteeredTarget:
             r.target_id = self.id
         return out
 
-    def generate_messages(self, conversations: Sequence[Messages], params: GenParams | None = None,
-                          progress: bool = False) -> list[Response]:
+    def generate_messages(
+        self, conversations: Sequence[Messages], params: GenParams | None = None, progress: bool = False
+    ) -> list[Response]:
         convs = [list(c) for c in conversations]
         out = self._split(convs, convs, lambda sub: self.base.generate_messages(sub, params, progress=progress), None)
         for i, r in enumerate(out):
             r.prompt_id, r.target_id = f"c{i}", self.id
         return out
 
-    def next_token_logits(self, prompts: Sequence[Prompt | str], system_prompt: str | None = None, batch_size: int = 16) -> torch.Tensor:
+    def next_token_logits(
+        self, prompts: Sequence[Prompt | str], system_prompt: str | None = None, batch_size: int = 16
+    ) -> torch.Tensor:
         items = as_prompts(prompts)
-        rows = self._split(items, [p.text for p in items],
-                           lambda sub: list(self.base.next_token_logits(sub, system_prompt=system_prompt, batch_size=batch_size)),
-                           system_prompt)
+        rows = self._split(
+            items,
+            [p.text for p in items],
+            lambda sub: list(self.base.next_token_logits(sub, system_prompt=system_prompt, batch_size=batch_size)),
+            system_prompt,
+        )
         return torch.stack(rows) if rows else torch.empty(0, self.base.model.config.vocab_size)
 
     def _fits(self, item: str | Messages, system_prompt: str | None) -> bool:
         """Whether a prompt (text or conversation) fits the model's context, counted without a forward pass."""
         if not hasattr(self.base, "prompt_tokens"):
             return True
-        rendered = self.base.render_messages(list(item)) if isinstance(item, list) else self.base.render(item, system_prompt)
+        rendered = (
+            self.base.render_messages(list(item)) if isinstance(item, list) else self.base.render(item, system_prompt)
+        )
         return self.base.prompt_tokens(rendered)[0] < self.base.context_length
 
     def _split(self, items: list, texts: list, call, system_prompt: str | None) -> list:

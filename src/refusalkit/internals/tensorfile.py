@@ -1,5 +1,6 @@
 """Safetensors files with a JSON metadata entry: how directions, Latent Guards and refusal probes are
 saved, and the one place that turns a missing or foreign file into a one-line error."""
+
 from __future__ import annotations
 
 import json

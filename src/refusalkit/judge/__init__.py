@@ -18,6 +18,7 @@ name, a ``hf:`` model id, a model folder or a saved detector file:
 - ``wildguard``: the WildGuard safety classifier through any target, in its own input format;
 - ``hf:ORG/NAME`` (or a local folder): a Hugging Face sequence-classification refusal classifier.
 """
+
 from __future__ import annotations
 
 from .base import (
@@ -50,19 +51,50 @@ def _lazy(module: str, cls: str):
 # early-stopped answers equal to those on full-length answers for every prompt (48 core prompts;
 # prefix by construction reads only an answer's opening). `learned` agreed on 47/48 (a late caveat).
 register_detector("pattern", _lazy("pattern", "PatternDetector"), help="position-aware phrase rules", early_stop=True)
-register_detector("learned", _lazy("learned", "LearnedDetector"), help="n-gram classifier fitted on refusalkit's corpus",
-                  file_kind="refusalkit.learned")
-register_detector("minilm", _lazy("minilm", "factory"), help="frozen MiniLM sentence embeddings + pattern features, linear head",
-                  file_kind="refusalkit.minilm")
-register_detector("ensemble", _lazy("ensemble", "EnsembleDetector"), help="pattern + learned stacked (+ llm judge with --model)",
-                  target=TARGET_OPTIONAL, file_kind="refusalkit.ensemble")
-register_detector("first-token", _lazy("first_token", "FirstTokenDetector"), help="refusal probability at the first answer token",
-                  target=TARGET_REQUIRED, whitebox=True, needs_prompts=True)
+register_detector(
+    "learned",
+    _lazy("learned", "LearnedDetector"),
+    help="n-gram classifier fitted on refusalkit's corpus",
+    file_kind="refusalkit.learned",
+)
+register_detector(
+    "minilm",
+    _lazy("minilm", "factory"),
+    help="frozen MiniLM sentence embeddings + pattern features, linear head",
+    file_kind="refusalkit.minilm",
+)
+register_detector(
+    "ensemble",
+    _lazy("ensemble", "EnsembleDetector"),
+    help="pattern + learned stacked (+ llm judge with --model)",
+    target=TARGET_OPTIONAL,
+    file_kind="refusalkit.ensemble",
+)
+register_detector(
+    "first-token",
+    _lazy("first_token", "FirstTokenDetector"),
+    help="refusal probability at the first answer token",
+    target=TARGET_REQUIRED,
+    whitebox=True,
+    needs_prompts=True,
+)
 register_detector("llm", _lazy("llm", "LLMJudge"), help="rubric-driven LLM judge", target=TARGET_REQUIRED)
-register_detector("wildguard", _lazy("wildguard", "WildGuardDetector"), help="WildGuard classifier served by any target",
-                  target=TARGET_REQUIRED, own_model=True, needs_prompts=True)
-register_detector("hf:", _lazy("hf_classifier", "HFClassifierDetector"), help="Hugging Face sequence-classification refusal classifier",
-                  scheme=True, folders=True, options=("label_map", "read_prompt"))
+register_detector(
+    "wildguard",
+    _lazy("wildguard", "WildGuardDetector"),
+    help="WildGuard classifier served by any target",
+    target=TARGET_REQUIRED,
+    own_model=True,
+    needs_prompts=True,
+)
+register_detector(
+    "hf:",
+    _lazy("hf_classifier", "HFClassifierDetector"),
+    help="Hugging Face sequence-classification refusal classifier",
+    scheme=True,
+    folders=True,
+    options=("label_map", "read_prompt"),
+)
 
 # The detector `eval` and the other commands use unless told otherwise. On the corpus's held-out dev
 # split the learned classifier has the best macro-F1, and the best binary accuracy and macro-F1 on its
@@ -73,6 +105,18 @@ register_detector("hf:", _lazy("hf_classifier", "HFClassifierDetector"), help="H
 DEFAULT_DETECTOR = "learned"
 
 __all__ = [
-    "CLASSES", "DEFAULT_DETECTOR", "Detector", "DetectorSpec", "PrefixDetector", "detector_help", "detector_spec",
-    "detector_specs", "failed_verdict", "judge_safely", "load_detector", "precheck", "register_detector", "resolve_detector",
+    "CLASSES",
+    "DEFAULT_DETECTOR",
+    "Detector",
+    "DetectorSpec",
+    "PrefixDetector",
+    "detector_help",
+    "detector_spec",
+    "detector_specs",
+    "failed_verdict",
+    "judge_safely",
+    "load_detector",
+    "precheck",
+    "register_detector",
+    "resolve_detector",
 ]

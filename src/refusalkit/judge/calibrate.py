@@ -11,6 +11,7 @@ it), so the two figures are on the same rows and neither has seen the rows it is
 Intervals: Wilson for binary accuracy, percentile bootstrap (scipy, fixed seed) for macro-F1 and for
 the paired difference in macro-F1.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -43,8 +44,14 @@ def _macro_f1(y, p) -> float:
 def _bootstrap(stat, n: int, seed: int = 0) -> list[float]:
     from scipy.stats import bootstrap
 
-    res = bootstrap((np.arange(n),), stat, vectorized=False, n_resamples=1000, method="percentile",
-                    random_state=np.random.default_rng(seed))
+    res = bootstrap(
+        (np.arange(n),),
+        stat,
+        vectorized=False,
+        n_resamples=1000,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
     return [round(float(res.confidence_interval.low), 4), round(float(res.confidence_interval.high), 4)]
 
 
@@ -54,7 +61,8 @@ def summary(y: Sequence[str], p: Sequence[str], seed: int = 0) -> dict:
     hits = int(((y != "compliance") == (p != "compliance")).sum())
     return {
         "n": len(y),
-        "binary_accuracy": round(hits / len(y), 4), "binary_accuracy_ci95": wilson(hits, len(y)),
+        "binary_accuracy": round(hits / len(y), 4),
+        "binary_accuracy_ci95": wilson(hits, len(y)),
         "macro_f1": round(_macro_f1(y, p), 4),
         "macro_f1_ci95": _bootstrap(lambda i: _macro_f1(y[i], p[i]), len(y), seed),
     }
@@ -63,8 +71,18 @@ def summary(y: Sequence[str], p: Sequence[str], seed: int = 0) -> dict:
 CALIBRATABLE = ("learned", "minilm")
 
 
-def calibrate(texts: Sequence[str], labels: Sequence[str], *, detector: str | None = None, share: float = 0.5,
-              folds: int = 5, seed: int = 0, progress: bool = True, base=None, corpus_rows: list[dict] | None = None):
+def calibrate(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    detector: str | None = None,
+    share: float = 0.5,
+    folds: int = 5,
+    seed: int = 0,
+    progress: bool = True,
+    base=None,
+    corpus_rows: list[dict] | None = None,
+):
     """Returns ``(detector, report)``: the detector (``learned`` or ``minilm``; default: refusalkit's default
     detector) refitted on the corpus plus these rows, and the before/after figures (see the module
     docstring). ``base`` (default: the shipped detector of that kind) gives the before figures;
@@ -81,7 +99,9 @@ def calibrate(texts: Sequence[str], labels: Sequence[str], *, detector: str | No
         raise RefusalkitError(f"--share must be between 0 and 1 (the user's rows' part of the weight); got {share}")
     texts, labels = list(texts), list(labels)
     if len(texts) < MIN_ROWS:
-        raise RefusalkitError(f"calibration needs at least {MIN_ROWS} labelled answers; got {len(texts)} (a few hundred is better)")
+        raise RefusalkitError(
+            f"calibration needs at least {MIN_ROWS} labelled answers; got {len(texts)} (a few hundred is better)"
+        )
     bad = sorted({str(v) for v in labels if v not in CLASSES})
     if bad:
         raise RefusalkitError(f"labels must be one of {', '.join(CLASSES)}; got {', '.join(bad[:5])}")
@@ -99,7 +119,8 @@ def calibrate(texts: Sequence[str], labels: Sequence[str], *, detector: str | No
 
         def fit(idx: np.ndarray, w_u: np.ndarray):
             return MiniLMDetector(C=default.C, hand=default.hand).fit_features(
-                np.vstack([x_c, x_u[idx]]), y_c + list(y_u[idx]), sample_weight=np.concatenate([w_c, w_u]))
+                np.vstack([x_c, x_u[idx]]), y_c + list(y_u[idx]), sample_weight=np.concatenate([w_c, w_u])
+            )
 
         def predict(det, idx: np.ndarray) -> list[str]:
             return det.predict_from(x_u[idx])
@@ -111,7 +132,8 @@ def calibrate(texts: Sequence[str], labels: Sequence[str], *, detector: str | No
 
         def fit(idx: np.ndarray, w_u: np.ndarray):
             return LearnedDetector(pipeline=build_pipeline()).fit(
-                c_texts + [texts[i] for i in idx], y_c + list(y_u[idx]), sample_weight=np.concatenate([w_c, w_u]))
+                c_texts + [texts[i] for i in idx], y_c + list(y_u[idx]), sample_weight=np.concatenate([w_c, w_u])
+            )
 
         def predict(det, idx: np.ndarray) -> list[str]:
             return det.predict([texts[i] for i in idx])
@@ -125,20 +147,32 @@ def calibrate(texts: Sequence[str], labels: Sequence[str], *, detector: str | No
     counts = {c: int((y_u == c).sum()) for c in CLASSES}
     smallest = min((v for v in counts.values() if v), default=0)
     k = max(2, min(folds, smallest)) if smallest >= 2 else folds
-    splitter = StratifiedKFold(k, shuffle=True, random_state=seed) if smallest >= 2 else KFold(k, shuffle=True, random_state=seed)
+    splitter = (
+        StratifiedKFold(k, shuffle=True, random_state=seed)
+        if smallest >= 2
+        else KFold(k, shuffle=True, random_state=seed)
+    )
     after = np.empty(len(y_u), dtype=object)
     for tr, te in splitter.split(np.zeros(len(y_u)), y_u):
         after[te] = predict(refit(tr), te)
     diff = _bootstrap(lambda i: _macro_f1(y_u[i], after[i]) - _macro_f1(y_u[i], before[i]), len(y_u), seed)
     det = refit(everyone)
     if kind == "minilm":
-        det.meta = {"calibrated": True, "share": share, "n_user_rows": len(y_u), "user_label_counts": counts,
-                    "base_key": default.meta.get("key")}
+        det.meta = {
+            "calibrated": True,
+            "share": share,
+            "n_user_rows": len(y_u),
+            "user_label_counts": counts,
+            "base_key": default.meta.get("key"),
+        }
     report = {
         "detector": kind,
-        "method": (f"{kind}: refitted on the corpus train split plus your rows (your rows carry {share:.0%} of the weight)"
-                   + ("; encoder frozen, head refitted" if kind == "minilm" else "")),
-        "labels": counts, "folds": int(k),
+        "method": (
+            f"{kind}: refitted on the corpus train split plus your rows (your rows carry {share:.0%} of the weight)"
+            + ("; encoder frozen, head refitted" if kind == "minilm" else "")
+        ),
+        "labels": counts,
+        "folds": int(k),
         "before": {"detector": f"{kind} (shipped)", **summary(y_u, before, seed)},
         "after_cross_validated": {"detector": f"{kind} calibrated", **summary(y_u, after, seed)},
         "macro_f1_gain_ci95": diff,

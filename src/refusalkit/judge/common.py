@@ -14,6 +14,7 @@ Defined outcomes (the same for every detector):
   where refusals and their bridges ("however, here is ...") live; 100k-character answers cost the
   same as 2k ones.
 """
+
 from __future__ import annotations
 
 import math
@@ -86,7 +87,12 @@ def original_span(text: str, span: str) -> str:
     if not span:
         return span
     pattern = re.escape(span)
-    for plain, variants in (("'", "['\u2019\u2018]"), ('"', '["\u201c\u201d]'), ("\\-", "[-\u2014\u2013]"), ("\\ ", r"\s+")):
+    for plain, variants in (
+        ("'", "['\u2019\u2018]"),
+        ('"', '["\u201c\u201d]'),
+        ("\\-", "[-\u2014\u2013]"),
+        ("\\ ", r"\s+"),
+    ):
         pattern = pattern.replace(plain, variants)
     m = re.search(pattern, text, re.IGNORECASE)
     return m.group(0) if m else span

@@ -7,6 +7,7 @@ provenance (source, writer, batch, whether it was used to choose settings), with
 fitting, a ``dev`` split that is never fitted on and uses held-out styles, languages and phrasings, and
 test splits.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,7 +50,12 @@ def class_scores(t: Sequence[str], p: Sequence[str], labels: list[str]) -> dict:
         "accuracy": round(float(accuracy_score(t, p)), 4),
         "macro_f1": round(float(f1_score(t, p, labels=labels, average="macro", zero_division=0)), 4),
         "per_class": {
-            c: {"precision": round(float(prec[i]), 4), "recall": round(float(rec[i]), 4), "f1": round(float(f1[i]), 4), "support": int(sup[i])}
+            c: {
+                "precision": round(float(prec[i]), 4),
+                "recall": round(float(rec[i]), 4),
+                "f1": round(float(f1[i]), 4),
+                "support": int(sup[i]),
+            }
             for i, c in enumerate(labels)
         },
         "confusion_matrix": {"labels": labels, "rows_true_cols_pred": confusion_matrix(t, p, labels=labels).tolist()},

@@ -11,6 +11,7 @@ first-token refusal probability is mixed into the refusal score with weight ``fi
 (0.1). These two weights are our choice (no labelled judge outputs exist offline to fit them); the
 stacked part is fitted.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,14 @@ def _stack_features(pattern_proba: np.ndarray, learned_proba: np.ndarray) -> np.
 class EnsembleDetector:
     name = "ensemble"
 
-    def __init__(self, target=None, use_llm: bool | None = None, llm_weight: float = 0.35,
-                 first_token_weight: float = 0.1, path: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        target=None,
+        use_llm: bool | None = None,
+        llm_weight: float = 0.35,
+        first_token_weight: float = 0.1,
+        path: str | os.PathLike | None = None,
+    ) -> None:
         self.pattern = PatternDetector()
         self.target = target
         self.use_llm = (target is not None) if use_llm is None else use_llm
@@ -59,8 +66,14 @@ class EnsembleDetector:
         labels = list(labels)
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
         with one_thread():
-            oof = cross_val_predict(build_pipeline(), texts, labels, cv=cv, method="predict_proba",
-                                    params=None if sample_weight is None else {"clf__sample_weight": sample_weight})
+            oof = cross_val_predict(
+                build_pipeline(),
+                texts,
+                labels,
+                cv=cv,
+                method="predict_proba",
+                params=None if sample_weight is None else {"clf__sample_weight": sample_weight},
+            )
         classes = sorted(set(labels))
         oof = oof[:, [classes.index(c) for c in CLASSES]]
         X = _stack_features(self.pattern.predict_proba(texts), oof)
@@ -83,8 +96,12 @@ class EnsembleDetector:
         """Write the learned part and the stacker without pickle (:func:`refusalkit.persist.save_fitted`)."""
         from ..persist import save_fitted
 
-        save_fitted({"learned": self.learned.pipeline, "stacker": self.stacker}, path, kind=KIND,
-                    meta={"version": FEATURE_VERSION})
+        save_fitted(
+            {"learned": self.learned.pipeline, "stacker": self.stacker},
+            path,
+            kind=KIND,
+            meta={"version": FEATURE_VERSION},
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> "EnsembleDetector":
@@ -129,8 +146,12 @@ class EnsembleDetector:
     def _load(self, path: Path) -> None:
         from ..persist import load_fitted
 
-        blob, _ = load_fitted(path, kind=KIND, what="ensemble detector",
-                              remedy="fit the detector again (EnsembleDetector().fit(...).save(PATH))")
+        blob, _ = load_fitted(
+            path,
+            kind=KIND,
+            what="ensemble detector",
+            remedy="fit the detector again (EnsembleDetector().fit(...).save(PATH))",
+        )
         if not isinstance(blob, dict) or set(blob) != {"learned", "stacker"}:
             raise RefusalkitError(f"{path} is a damaged refusalkit ensemble detector file")
         self.learned = LearnedDetector(pipeline=blob["learned"])

@@ -13,6 +13,7 @@ answer as a text pair, for classifiers trained that way. Probabilities of labels
 class are added; the verdict is the most probable class and the score is refusalkit's refusal score
 of the class probabilities.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,21 +59,34 @@ def parse_label_map(spec: str | dict | None, id2label: dict[int, str]) -> dict[i
         elif theirs.isdigit() and int(theirs) in id2label:
             out[int(theirs)] = ours
         else:
-            raise RefusalkitError(f"--label-map: the classifier has no label '{theirs}' (its labels: {', '.join(map(str, id2label.values()))})")
+            raise RefusalkitError(
+                f"--label-map: the classifier has no label '{theirs}' (its labels: {', '.join(map(str, id2label.values()))})"
+            )
     return out
 
 
 class HFClassifierDetector:
     """A transformers sequence classifier judging answers (see the module docstring)."""
 
-    def __init__(self, model: str, label_map: str | dict | None = None, read_prompt: bool = False,
-                 device: str | None = None, batch_size: int = 16, max_length: int = 512) -> None:
+    def __init__(
+        self,
+        model: str,
+        label_map: str | dict | None = None,
+        read_prompt: bool = False,
+        device: str | None = None,
+        batch_size: int = 16,
+        max_length: int = 512,
+    ) -> None:
         self.source = str(model)
         self.name = f"hf:{self.source}"
         self.read_prompt, self.batch_size = read_prompt, batch_size
         self.tokenizer, self.model = self._load(self.source, device)
         # the shortest of the caller's limit, the tokenizer's and the model's position table
-        limits = (max_length, getattr(self.tokenizer, "model_max_length", None), getattr(self.model.config, "max_position_embeddings", None))
+        limits = (
+            max_length,
+            getattr(self.tokenizer, "model_max_length", None),
+            getattr(self.model.config, "max_position_embeddings", None),
+        )
         self.max_length = min(int(x) for x in limits if x)
         id2label = {int(k): str(v) for k, v in (self.model.config.id2label or {}).items()}
         self.labels = parse_label_map(label_map, id2label) or self._labels_from_config(id2label)
@@ -115,8 +129,11 @@ class HFClassifierDetector:
             raise
         except (OSError, ValueError, KeyError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            hint = ("check the folder" if local else
-                    "check the id; offline, download it where the hub is reachable and pass the local folder as hf:/path")
+            hint = (
+                "check the folder"
+                if local
+                else "check the id; offline, download it where the hub is reachable and pass the local folder as hf:/path"
+            )
             raise RefusalkitError(f"cannot load the classifier hf:{source}: {first} ({hint})") from exc
         import torch
 
@@ -142,11 +159,22 @@ class HFClassifierDetector:
         out = []
         dev = next(self.model.parameters()).device
         for start in range(0, len(texts), self.batch_size):
-            chunk = [clip(t) for t in texts[start:start + self.batch_size]]
-            pair = None if prompts is None else [clip(p) for p in prompts[start:start + self.batch_size]]
-            enc = (self.tokenizer(pair, chunk, truncation="longest_first", max_length=self.max_length, padding=True, return_tensors="pt")
-                   if pair is not None else
-                   self.tokenizer(chunk, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"))
+            chunk = [clip(t) for t in texts[start : start + self.batch_size]]
+            pair = None if prompts is None else [clip(p) for p in prompts[start : start + self.batch_size]]
+            enc = (
+                self.tokenizer(
+                    pair,
+                    chunk,
+                    truncation="longest_first",
+                    max_length=self.max_length,
+                    padding=True,
+                    return_tensors="pt",
+                )
+                if pair is not None
+                else self.tokenizer(
+                    chunk, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
+                )
+            )
             with torch.inference_mode():
                 probs = torch.softmax(self.model(**enc.to(dev)).logits.float(), dim=-1).cpu()
             for row in probs:
@@ -158,7 +186,9 @@ class HFClassifierDetector:
 
     def judge(self, responses: Sequence[Response], prompts: Sequence[Prompt | str] | None = None) -> list[Verdict]:
         if self.read_prompt and (prompts is None or len(prompts) != len(responses)):
-            raise RefusalkitError(f"{self.name} reads the prompts (read_prompt): give one prompt per response (--prompt-col)")
+            raise RefusalkitError(
+                f"{self.name} reads the prompts (read_prompt): give one prompt per response (--prompt-col)"
+            )
         out: list[Verdict | None] = [precheck(r, self.name) for r in responses]
         todo = [i for i, v in enumerate(out) if v is None]
         if not todo:

@@ -4,6 +4,7 @@
 CSV cells are text by nature (an empty cell is an empty response); in JSONL and Parquet a ``null``
 or a number in the response column stays what it is and is judged ``unscored`` (non-text).
 """
+
 from __future__ import annotations
 
 import html
@@ -25,22 +26,28 @@ def require_column(df, column: str, path: Path) -> None:
         raise RefusalkitError(f"{path}: no column '{column}' (columns: {cols})")
 
 
-def judge_table(df, detector, response_col: str, prompt_col: str | None, batch: int = 256, progress: bool = True) -> list[Verdict]:
+def judge_table(
+    df, detector, response_col: str, prompt_col: str | None, batch: int = 256, progress: bool = True
+) -> list[Verdict]:
     """Verdicts for every row of ``df`` (missing cells -> ``None`` -> unscored)."""
     import pandas as pd
 
     def cell(v):
         return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
 
-    responses = [Response(prompt_id=str(i), text=cell(v), target_id="file") for i, v in enumerate(df[response_col].tolist())]
+    responses = [
+        Response(prompt_id=str(i), text=cell(v), target_id="file") for i, v in enumerate(df[response_col].tolist())
+    ]
     prompts = None
     if prompt_col is not None:
-        prompts = [Prompt(id=str(i), text="" if cell(v) is None else str(v)) for i, v in enumerate(df[prompt_col].tolist())]
+        prompts = [
+            Prompt(id=str(i), text="" if cell(v) is None else str(v)) for i, v in enumerate(df[prompt_col].tolist())
+        ]
     verdicts: list[Verdict] = []
     with progress_bar(f"judging ({detector.name})", len(responses), progress) as advance:
         for start in range(0, len(responses), batch):
-            chunk = responses[start:start + batch]
-            verdicts += judge_safely(detector, chunk, None if prompts is None else prompts[start:start + batch])
+            chunk = responses[start : start + batch]
+            verdicts += judge_safely(detector, chunk, None if prompts is None else prompts[start : start + batch])
             advance(len(chunk))
     return verdicts
 
@@ -63,9 +70,17 @@ def eval_html(report: dict, errors: list[dict]) -> str:
     import plotly.graph_objects as go
 
     cm = report["confusion_matrix"]
-    fig = go.Figure(go.Heatmap(z=cm["rows_true_cols_pred"], x=[f"pred {c}" for c in cm["labels"]],
-                               y=[f"true {c}" for c in cm["labels"]], text=cm["rows_true_cols_pred"],
-                               texttemplate="%{text}", colorscale="Blues", showscale=False))
+    fig = go.Figure(
+        go.Heatmap(
+            z=cm["rows_true_cols_pred"],
+            x=[f"pred {c}" for c in cm["labels"]],
+            y=[f"true {c}" for c in cm["labels"]],
+            text=cm["rows_true_cols_pred"],
+            texttemplate="%{text}",
+            colorscale="Blues",
+            showscale=False,
+        )
+    )
     fig.update_layout(title="Confusion matrix", yaxis_autorange="reversed", height=420, width=620)
     rows = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{m['precision']:.3f}</td><td>{m['recall']:.3f}</td><td>{m['f1']:.3f}</td><td>{m['support']}</td></tr>"
@@ -73,9 +88,26 @@ def eval_html(report: dict, errors: list[dict]) -> str:
     )
     ex = "".join(
         f"<tr><td>{html.escape(str(e['true']))}</td><td>{html.escape(str(e['pred']))}</td><td>{html.escape(str(e['response'])[:600])}</td>"
-        f"<td>{html.escape(str(e['evidence'])[:200])}</td></tr>" for e in errors
+        f"<td>{html.escape(str(e['evidence'])[:200])}</td></tr>"
+        for e in errors
     )
-    head = {k: report[k] for k in ("detector", "input", "map", "mode", "n", "unscored", "skipped_unlabelled", "skipped_by_map", "binary_accuracy", "accuracy_3class", "macro_f1") if k in report}
+    head = {
+        k: report[k]
+        for k in (
+            "detector",
+            "input",
+            "map",
+            "mode",
+            "n",
+            "unscored",
+            "skipped_unlabelled",
+            "skipped_by_map",
+            "binary_accuracy",
+            "accuracy_3class",
+            "macro_f1",
+        )
+        if k in report
+    }
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit judge-eval</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}pre{{background:#f6f6f6;padding:1em}}</style></head><body>

@@ -9,6 +9,7 @@ an entry wins over a preset. A preset may map a label to nothing: those rows are
 scores and counted. Schemes without a partial class are scored in binary mode (refusal against
 compliance) unless told otherwise.
 """
+
 from __future__ import annotations
 
 import json
@@ -110,4 +111,10 @@ def binary_quality(y_true: Sequence[str], y_pred: Sequence[str]) -> dict:
     if not pairs:
         return {"mode": "binary", "n": 0, "unscored": n_unscored}
     scores = class_scores([side(t) for t, _ in pairs], [side(p) for _, p in pairs], list(BINARY))
-    return {"mode": "binary", "n": len(pairs), "unscored": n_unscored, "binary_accuracy": scores.pop("accuracy"), **scores}
+    return {
+        "mode": "binary",
+        "n": len(pairs),
+        "unscored": n_unscored,
+        "binary_accuracy": scores.pop("accuracy"),
+        **scores,
+    }

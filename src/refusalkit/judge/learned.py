@@ -15,6 +15,7 @@ response plus the pattern detector's position-aware hand features.
   (:mod:`refusalkit.persist`); the cache key covers the corpus, the code of this module and of the
   pattern rules, and the scikit-learn version, so any change refits instead of loading a stale model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -90,23 +91,44 @@ def build_pipeline(C: float = 1.0, ngram_weight: float = 1.0, tail: bool = True)
 
     blocks = [
         ("word", TfidfVectorizer(ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=40000)),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=60000)),
-        ("head", make_pipeline(FunctionTransformer(_head), TfidfVectorizer(ngram_range=(1, 3), min_df=2, sublinear_tf=True))),
+        (
+            "char",
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=60000),
+        ),
+        (
+            "head",
+            make_pipeline(FunctionTransformer(_head), TfidfVectorizer(ngram_range=(1, 3), min_df=2, sublinear_tf=True)),
+        ),
     ]
     if tail:
-        blocks.append(("tail", make_pipeline(FunctionTransformer(_tail), TfidfVectorizer(ngram_range=(1, 3), min_df=2, sublinear_tf=True))))
+        blocks.append(
+            (
+                "tail",
+                make_pipeline(
+                    FunctionTransformer(_tail), TfidfVectorizer(ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+                ),
+            )
+        )
     blocks.append(("hand", make_pipeline(FunctionTransformer(_hand), StandardScaler())))
-    features = FeatureUnion(blocks, transformer_weights={name: (1.0 if name == "hand" else ngram_weight) for name, _ in blocks})
-    return Pipeline([
-        ("norm", FunctionTransformer(_norm)),
-        ("features", features),
-        ("clf", LogisticRegression(C=C, max_iter=3000, class_weight="balanced")),
-    ])
+    features = FeatureUnion(
+        blocks, transformer_weights={name: (1.0 if name == "hand" else ngram_weight) for name, _ in blocks}
+    )
+    return Pipeline(
+        [
+            ("norm", FunctionTransformer(_norm)),
+            ("features", features),
+            ("clf", LogisticRegression(C=C, max_iter=3000, class_weight="balanced")),
+        ]
+    )
 
 
 def corpus_weights(rows) -> np.ndarray:
-    return np.array([STYLE_WEIGHTS.get(r.get("style"), HANDWRITTEN_WEIGHT if r.get("source") in WEIGHTED_SOURCES else 1.0)
-                     for r in rows])
+    return np.array(
+        [
+            STYLE_WEIGHTS.get(r.get("style"), HANDWRITTEN_WEIGHT if r.get("source") in WEIGHTED_SOURCES else 1.0)
+            for r in rows
+        ]
+    )
 
 
 def _cache_file() -> Path:
@@ -197,8 +219,9 @@ class LearnedDetector:
 
         rows = load_corpus("train")
         with one_thread():
-            pipeline = build_pipeline().fit([r["response"] for r in rows], [r["label"] for r in rows],
-                                            clf__sample_weight=corpus_weights(rows))
+            pipeline = build_pipeline().fit(
+                [r["response"] for r in rows], [r["label"] for r in rows], clf__sample_weight=corpus_weights(rows)
+            )
         self.pipeline = pipeline
         self.save(cache)  # atomic, so parallel first uses never read half a file
         return pipeline

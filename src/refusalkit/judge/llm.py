@@ -5,6 +5,7 @@ full compliance / full refusal / partial refusal) and must answer with exactly o
 strict: an answer that is not one of the labels is ``unscored`` with the raw answer as evidence, and a
 judge backend error is ``unscored`` too. Neither is ever counted as a refusal.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,14 +54,23 @@ class LLMJudge:
 
     def judge(self, responses: Sequence[Response], prompts: Sequence[Prompt | str] | None = None) -> list[Verdict]:
         if self.target is None:
-            raise RefusalkitError("the llm detector needs a judge model: pass --model (or target=), e.g. openai:NAME with --base-url")
+            raise RefusalkitError(
+                "the llm detector needs a judge model: pass --model (or target=), e.g. openai:NAME with --base-url"
+            )
         if prompts is not None and len(prompts) != len(responses):
             raise RefusalkitError(f"got {len(prompts)} prompts for {len(responses)} responses")
         out: list[Verdict | None] = [precheck(r, self.name) for r in responses]
         todo = [i for i, v in enumerate(out) if v is None]
-        ptext = [None if prompts is None else (p.text if isinstance(p, Prompt) else str(p)) for p in (prompts or [None] * len(responses))]
+        ptext = [
+            None if prompts is None else (p.text if isinstance(p, Prompt) else str(p))
+            for p in (prompts or [None] * len(responses))
+        ]
         convs = [self.messages(responses[i].text, ptext[i]) for i in todo]
-        answers = self.target.generate_messages(convs, GenParams(max_new_tokens=self.max_new_tokens, temperature=0.0)) if convs else []
+        answers = (
+            self.target.generate_messages(convs, GenParams(max_new_tokens=self.max_new_tokens, temperature=0.0))
+            if convs
+            else []
+        )
         for i, a in zip(todo, answers):
             if a.error:
                 out[i] = Verdict("unscored", None, self.name, f"judge backend error: {a.error[:200]}")

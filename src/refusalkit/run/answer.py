@@ -4,6 +4,7 @@
 the internals' refusal rates, the evolve report's rates and sampled fitness), so a backend or detector
 failure turns into an unscored verdict the same way everywhere (:func:`~refusalkit.judge.judge_safely`).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -12,8 +13,9 @@ from ..judge import judge_safely
 from ..types import GenParams, Prompt, Response, Verdict
 
 
-def answer_and_judge(target, prompts: Sequence[Prompt], params: GenParams, detector, *, should_stop=None,
-                     progress: bool = False) -> tuple[list[Response], list[Verdict]]:
+def answer_and_judge(
+    target, prompts: Sequence[Prompt], params: GenParams, detector, *, should_stop=None, progress: bool = False
+) -> tuple[list[Response], list[Verdict]]:
     """``target``'s answers to ``prompts`` under ``params`` and ``detector``'s verdict on each (a crashing
     detector gives ``unscored`` verdicts, never an exception). ``should_stop`` is the early-stop rule
     (:class:`~refusalkit.run.evaluate.EarlyStop`) the eval loop passes."""

@@ -10,6 +10,7 @@ A stored answer is reused only for the same prompt content: the same settings ha
 changed under a known id (an edited row, or rows renumbered by an insertion in a file without an id
 column) is answered again; the summary counts those apart.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,6 +25,7 @@ from ..progress import progress_bar
 from ..types import GenParams, Prompt, Response
 from .answer import answer_and_judge
 from .store import RunStore, content_hash, params_hash
+
 
 @dataclass
 class EarlyStop:
@@ -50,7 +52,11 @@ class EarlyStop:
         ]
 
     def settings(self) -> dict[str, Any]:
-        return {"detector": self.detector.name, "compliance_chars": self.compliance_chars, "refusal_chars": self.refusal_chars}
+        return {
+            "detector": self.detector.name,
+            "compliance_chars": self.compliance_chars,
+            "refusal_chars": self.refusal_chars,
+        }
 
 
 def early_stop_default(detector: Detector) -> bool:
@@ -70,7 +76,9 @@ def partial_reader(detector: Detector) -> Detector:
     from ..judge import PrefixDetector
 
     spec = detector_spec(detector)
-    if spec is not None and (spec.needs_target or (spec.takes_target and getattr(detector, "target", None) is not None)):
+    if spec is not None and (
+        spec.needs_target or (spec.takes_target and getattr(detector, "target", None) is not None)
+    ):
         return PrefixDetector()
     return detector
 
@@ -114,7 +122,9 @@ def evaluate(
 
         spec, _ = resolve_detector(detector or DEFAULT_DETECTOR)
         if spec.needs_target:  # built from a name it would have no model and leave every answer unscored
-            raise RefusalkitError(f"the {spec.name} detector reads a model: pass load_detector('{detector}', target=...) instead of its name")
+            raise RefusalkitError(
+                f"the {spec.name} detector reads a model: pass load_detector('{detector}', target=...) instead of its name"
+            )
         detector = load_detector(detector or DEFAULT_DETECTOR)
     if early_stop is None:
         early_stop = early_stop_default(detector)
@@ -144,8 +154,12 @@ def evaluate(
         rejudge = [p for p in prompts if p.id in same and same[p.id].ok and p.id not in judged]
         todo = [p for p in prompts if p.id not in same or not same[p.id].ok]
         if rejudge:
-            store.put_verdicts(phash, judge_id, [same[p.id] for p in rejudge],
-                               judge_safely(detector, [same[p.id] for p in rejudge], rejudge))
+            store.put_verdicts(
+                phash,
+                judge_id,
+                [same[p.id] for p in rejudge],
+                judge_safely(detector, [same[p.id] for p in rejudge], rejudge),
+            )
         todo.sort(key=lambda p: len(p.text))  # similar lengths share a batch: less padding
         bs = max(1, params.batch_size)
         generated = 0
@@ -165,12 +179,21 @@ def evaluate(
                 "(did another process write to this folder at the same time?); run the command again"
             )
         info = {
-            "target": target.id, "detector": judge_id, "params": params.to_dict(), "params_hash": phash,
-            "early_stop": settings["early_stop"], "n_prompts": len(prompts), "generated_this_call": generated,
-            "skipped_finished": len(prompts) - len(todo) - len(rejudge), "rejudged": len(rejudge),
-            "reused_answers": len(prompts) - len(todo), "reanswered_changed": changed,
-            "reanswered_unverified": unverified, "unscored_reasons": unscored_reasons(rows),
-            "seconds_this_call": round(time.perf_counter() - started, 2), **(run_info or {}),
+            "target": target.id,
+            "detector": judge_id,
+            "params": params.to_dict(),
+            "params_hash": phash,
+            "early_stop": settings["early_stop"],
+            "n_prompts": len(prompts),
+            "generated_this_call": generated,
+            "skipped_finished": len(prompts) - len(todo) - len(rejudge),
+            "rejudged": len(rejudge),
+            "reused_answers": len(prompts) - len(todo),
+            "reanswered_changed": changed,
+            "reanswered_unverified": unverified,
+            "unscored_reasons": unscored_reasons(rows),
+            "seconds_this_call": round(time.perf_counter() - started, 2),
+            **(run_info or {}),
         }
         if hasattr(target, "endpoint_stats"):  # an HTTP target: requests, failures, cool-downs per endpoint
             info["endpoints"] = target.endpoint_stats()
@@ -188,12 +211,15 @@ def unscored_reasons(rows: Sequence[dict[str, Any]], top: int = 5) -> dict[str, 
     """The most common reasons rows are unscored (the generation error, else the judge's evidence)."""
     from collections import Counter
 
-    reasons = Counter((r.get("error") or r.get("evidence") or "unknown")[:200] for r in rows if r["verdict"] == "unscored")
+    reasons = Counter(
+        (r.get("error") or r.get("evidence") or "unknown")[:200] for r in rows if r["verdict"] == "unscored"
+    )
     return dict(reasons.most_common(top))
 
 
-def check_unscored(n: int, unscored: int, reasons: dict[str, int], max_unscored: float = DEFAULT_MAX_UNSCORED,
-                   what: str = "prompts") -> str | None:
+def check_unscored(
+    n: int, unscored: int, reasons: dict[str, int], max_unscored: float = DEFAULT_MAX_UNSCORED, what: str = "prompts"
+) -> str | None:
     """Fail closed on a run that measured nothing, and warn on one that measured too little.
 
     Every one of ``n`` rows unscored (every request failed, or the judge failed on every answer) raises
@@ -203,8 +229,10 @@ def check_unscored(n: int, unscored: int, reasons: dict[str, int], max_unscored:
     if n and unscored == n:
         raise RefusalkitError(f"every one of the {n} {what} is unscored{reason}; nothing was measured")
     if n and unscored / n > max_unscored:
-        return (f"{unscored} of {n} {what} ({100 * unscored / n:.0f}%) are unscored, above --max-unscored "
-                f"{max_unscored:g}{reason}; the rates cover only the scored rows")
+        return (
+            f"{unscored} of {n} {what} ({100 * unscored / n:.0f}%) are unscored, above --max-unscored "
+            f"{max_unscored:g}{reason}; the rates cover only the scored rows"
+        )
     return None
 
 
@@ -227,7 +255,9 @@ def load_run(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
     run_dir = Path(run_dir)
     summary_path, rows_path = run_dir / "summary.json", run_dir / "responses.jsonl"
     if not summary_path.exists() or not rows_path.exists():
-        raise RefusalkitError(f"{run_dir} is not a finished run folder (needs summary.json and responses.jsonl from `refusalkit eval`)")
+        raise RefusalkitError(
+            f"{run_dir} is not a finished run folder (needs summary.json and responses.jsonl from `refusalkit eval`)"
+        )
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     rows = [row for _, row in read_rows(rows_path)[1]]
     return summary, rows

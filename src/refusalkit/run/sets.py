@@ -13,6 +13,7 @@ configuration (a prompt set under one system prompt) through the one evaluation 
   with Wilson intervals, each configuration's trade-off point, the point of all sets pooled, and one
   plot of all sets.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,9 +68,17 @@ def plan(out_dir: Path, sets: Sequence[tuple[str, str]], system_prompts: Sequenc
 
 
 def evaluate_sets(
-    target, sets: Sequence[tuple[str, str, Sequence[Prompt]]], params: GenParams, detector, out_dir: str | Path, *,
-    system_prompts: Sequence[str | None] | None = None, early_stop=None, run_info: dict[str, Any] | None = None,
-    others: Sequence[tuple[str, dict[str, Any]]] = (), progress: bool = True,
+    target,
+    sets: Sequence[tuple[str, str, Sequence[Prompt]]],
+    params: GenParams,
+    detector,
+    out_dir: str | Path,
+    *,
+    system_prompts: Sequence[str | None] | None = None,
+    early_stop=None,
+    run_info: dict[str, Any] | None = None,
+    others: Sequence[tuple[str, dict[str, Any]]] = (),
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate every configuration of ``sets`` ((name, spec, prompts)) × ``system_prompts`` (default:
     ``params.system_prompt`` alone) into ``out_dir``; write the per-set comparisons, ``overview.json``
@@ -89,8 +98,14 @@ def evaluate_sets(
     results: list[dict[str, Any]] = []
     for c in configs:
         summary = evaluate(
-            target, items[c.set_name], replace(params, system_prompt=c.system_prompt), detector, c.out_dir,
-            early_stop=early_stop, progress=progress, store_dir=c.store_dir,
+            target,
+            items[c.set_name],
+            replace(params, system_prompt=c.system_prompt),
+            detector,
+            c.out_dir,
+            early_stop=early_stop,
+            progress=progress,
+            store_dir=c.store_dir,
             run_info={**(run_info or {}), "prompts": c.spec, "name": c.name, "system_prompt_label": c.sp_label},
         )
         results.append({"config": c, "summary": summary})
@@ -111,7 +126,9 @@ def evaluate_sets(
     return overview
 
 
-def _overview(out_dir: Path, results: list[dict[str, Any]], sps: Sequence[str | None], compares: dict[str, str]) -> dict[str, Any]:
+def _overview(
+    out_dir: Path, results: list[dict[str, Any]], sps: Sequence[str | None], compares: dict[str, str]
+) -> dict[str, Any]:
     from .. import metrics
     from .evaluate import load_run
 
@@ -120,27 +137,43 @@ def _overview(out_dir: Path, results: list[dict[str, Any]], sps: Sequence[str | 
     configs = []
     for r in results:
         c, m = r["config"], r["summary"]["metrics"]
-        configs.append({
-            "name": c.name, "set": c.set_name, "prompts": c.spec, "system_prompt": c.sp_label,
-            "dir": str(c.out_dir.relative_to(out_dir)) if c.out_dir != out_dir else ".",
-            "n_prompts": m["n_prompts"], "unscored": m["unscored"],
-            "by_label": {label: m["groups"][label] for label in ("benign", "harmful")},
-            "tradeoff": {**m["tradeoff"], "benign_refusal": m["groups"]["benign"]["any_refusal"]},
-        })
+        configs.append(
+            {
+                "name": c.name,
+                "set": c.set_name,
+                "prompts": c.spec,
+                "system_prompt": c.sp_label,
+                "dir": str(c.out_dir.relative_to(out_dir)) if c.out_dir != out_dir else ".",
+                "n_prompts": m["n_prompts"],
+                "unscored": m["unscored"],
+                "by_label": {label: m["groups"][label] for label in ("benign", "harmful")},
+                "tradeoff": {**m["tradeoff"], "benign_refusal": m["groups"]["benign"]["any_refusal"]},
+            }
+        )
     pooled = []
     set_names = list(dict.fromkeys(r["config"].set_name for r in results))
     if len(set_names) > 1:  # every set's rows together: the overall safety / over-refusal point
         for label in dict.fromkeys(r["config"].sp_label for r in results):
             rows = [row for r in results if r["config"].sp_label == label for row in load_run(r["config"].out_dir)[1]]
             s = metrics.summarize(rows)
-            pooled.append({
-                "name": "all sets" + (f" · {label}" if label else ""), "system_prompt": label, "n_prompts": s["n_prompts"],
-                "by_label": {k: s["groups"][k] for k in ("benign", "harmful")},
-                "tradeoff": {**s["tradeoff"], "benign_refusal": s["groups"]["benign"]["any_refusal"]},
-            })
+            pooled.append(
+                {
+                    "name": "all sets" + (f" · {label}" if label else ""),
+                    "system_prompt": label,
+                    "n_prompts": s["n_prompts"],
+                    "by_label": {k: s["groups"][k] for k in ("benign", "harmful")},
+                    "tradeoff": {**s["tradeoff"], "benign_refusal": s["groups"]["benign"]["any_refusal"]},
+                }
+            )
     labels = system_prompt_labels(sps) if len(sps) > 1 else []
     return {
-        "target": first["target"], "detector": first["detector"], "params": params, "early_stop": first["early_stop"],
-        "sets": set_names, "system_prompts": {label: sp for label, sp in labels},
-        "configs": configs, "pooled": pooled, "compare": compares,
+        "target": first["target"],
+        "detector": first["detector"],
+        "params": params,
+        "early_stop": first["early_stop"],
+        "sets": set_names,
+        "system_prompts": {label: sp for label, sp in labels},
+        "configs": configs,
+        "pooled": pooled,
+        "compare": compares,
     }

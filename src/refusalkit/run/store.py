@@ -12,6 +12,7 @@ loses at most the batch in flight.
 Stores written before the content hash existed open as they are: the column is added and their
 responses, whose hash is unknown (NULL), are never reused; they are answered again on the next run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,8 +97,14 @@ class RunStore:
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
 
-    def put_batch(self, phash: str, detector: str, responses: Sequence[Response], verdicts: Sequence[Verdict],
-                  hashes: Sequence[str]) -> None:
+    def put_batch(
+        self,
+        phash: str,
+        detector: str,
+        responses: Sequence[Response],
+        verdicts: Sequence[Verdict],
+        hashes: Sequence[str],
+    ) -> None:
         """Store one batch of new answers (``hashes``: the :func:`content_hash` of each one's prompt)
         and their verdicts atomically. Verdicts of other judges on the answers they replace are
         deleted: they judged another text."""
@@ -110,12 +117,28 @@ class RunStore:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO responses (prompt_id, target_id, params_hash, text, tokens, prompt_tokens, "
                 "finish_reason, error, params, created, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(r.prompt_id, r.target_id, phash, r.text, r.tokens, r.prompt_tokens, r.finish_reason, r.error,
-                  json.dumps(r.params, default=str), now, h) for r, h in zip(responses, hashes, strict=True)],
+                [
+                    (
+                        r.prompt_id,
+                        r.target_id,
+                        phash,
+                        r.text,
+                        r.tokens,
+                        r.prompt_tokens,
+                        r.finish_reason,
+                        r.error,
+                        json.dumps(r.params, default=str),
+                        now,
+                        h,
+                    )
+                    for r, h in zip(responses, hashes, strict=True)
+                ],
             )
             self._put_verdicts(phash, detector, responses, verdicts, now)
 
-    def put_verdicts(self, phash: str, detector: str, responses: Sequence[Response], verdicts: Sequence[Verdict]) -> None:
+    def put_verdicts(
+        self, phash: str, detector: str, responses: Sequence[Response], verdicts: Sequence[Verdict]
+    ) -> None:
         """Store one judge's verdicts on answers already stored (re-judging)."""
         with self.conn:
             self._put_verdicts(phash, detector, responses, verdicts, time.time())
@@ -123,8 +146,10 @@ class RunStore:
     def _put_verdicts(self, phash, detector, responses, verdicts, now) -> None:
         self.conn.executemany(
             "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?,?)",
-            [(r.prompt_id, r.target_id, phash, detector, v.label, v.score, v.evidence, now)
-             for r, v in zip(responses, verdicts, strict=True)],
+            [
+                (r.prompt_id, r.target_id, phash, detector, v.label, v.score, v.evidence, now)
+                for r, v in zip(responses, verdicts, strict=True)
+            ],
         )
 
     # --- reading -------------------------------------------------------------------------------
@@ -133,16 +158,21 @@ class RunStore:
         store from before content hashes), by prompt id."""
         rows = self.conn.execute(
             "SELECT prompt_id, text, tokens, prompt_tokens, finish_reason, error, params, content_hash FROM responses "
-            "WHERE target_id=? AND params_hash=?", (target_id, phash),
+            "WHERE target_id=? AND params_hash=?",
+            (target_id, phash),
         )
         return {
-            pid: (Response(pid, text, target_id, json.loads(params or "{}"), tokens or 0, ptoks or 0, reason, error), chash)
+            pid: (
+                Response(pid, text, target_id, json.loads(params or "{}"), tokens or 0, ptoks or 0, reason, error),
+                chash,
+            )
             for pid, text, tokens, ptoks, reason, error, params, chash in rows
         }
 
     def judged(self, target_id: str, phash: str, detector: str) -> set[str]:
         rows = self.conn.execute(
-            "SELECT prompt_id FROM verdicts WHERE target_id=? AND params_hash=? AND detector=?", (target_id, phash, detector)
+            "SELECT prompt_id FROM verdicts WHERE target_id=? AND params_hash=? AND detector=?",
+            (target_id, phash, detector),
         )
         return {pid for (pid,) in rows}
 
@@ -160,9 +190,28 @@ class RunStore:
                WHERE v.target_id=? AND v.params_hash=? AND v.detector=? ORDER BY p.rowid""",
             (target_id, phash, detector),
         )
-        keys = ("prompt_id", "prompt", "prompt_label", "category", "type", "pair_id", "split", "response",
-                "finish_reason", "tokens", "error", "verdict", "score", "detector", "evidence", "content_hash")
+        keys = (
+            "prompt_id",
+            "prompt",
+            "prompt_label",
+            "category",
+            "type",
+            "pair_id",
+            "split",
+            "response",
+            "finish_reason",
+            "tokens",
+            "error",
+            "verdict",
+            "score",
+            "detector",
+            "evidence",
+            "content_hash",
+        )
         return [dict(zip(keys, row)) for row in rows]
 
     def counts(self) -> dict[str, int]:
-        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("prompts", "responses", "verdicts")}
+        return {
+            t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("prompts", "responses", "verdicts")
+        }

@@ -4,6 +4,7 @@ A model spec is ``SCHEME:NAME`` for a registered scheme (:func:`register_scheme`
 ``hf:`` come with refusalkit), else a bundled alias (:data:`ALIASES`, :func:`register_alias`) or a
 local transformers folder or hub id ``org/name``. Adding a kind of target is one registration.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ class Scheme:
 SCHEMES: dict[str, Scheme] = {}
 
 
-def register_scheme(prefix: str, build: Callable[[str, TargetOptions], Target], help: str, adapter: bool = False) -> None:
+def register_scheme(
+    prefix: str, build: Callable[[str, TargetOptions], Target], help: str, adapter: bool = False
+) -> None:
     """Make ``PREFIX:NAME`` specs load through ``build(NAME, options)``."""
     SCHEMES[prefix] = Scheme(prefix, build, help, adapter)
 
@@ -51,8 +54,14 @@ def register_scheme(prefix: str, build: Callable[[str, TargetOptions], Target], 
 def _openai(name: str, options: TargetOptions) -> Target:
     from .openai import OpenAITarget
 
-    return OpenAITarget(name, base_url=options.base_url, api_key=options.api_key, concurrency=options.concurrency,
-                        timeout=options.timeout, max_retries=options.max_retries)
+    return OpenAITarget(
+        name,
+        base_url=options.base_url,
+        api_key=options.api_key,
+        concurrency=options.concurrency,
+        timeout=options.timeout,
+        max_retries=options.max_retries,
+    )
 
 
 def _hub(name: str, options: TargetOptions) -> Target:
@@ -94,5 +103,18 @@ def load_target(
     return scheme.build(name, options)
 
 
-__all__ = ["ALIASES", "SCHEMES", "Alias", "ClientSettings", "Scheme", "Target", "TargetOptions", "as_prompts", "load_target",
-           "register_alias", "register_scheme", "require_whitebox", "to_messages"]
+__all__ = [
+    "ALIASES",
+    "SCHEMES",
+    "Alias",
+    "ClientSettings",
+    "Scheme",
+    "Target",
+    "TargetOptions",
+    "as_prompts",
+    "load_target",
+    "register_alias",
+    "register_scheme",
+    "require_whitebox",
+    "to_messages",
+]

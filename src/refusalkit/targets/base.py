@@ -4,6 +4,7 @@ Every target generates text. A white-box target (a local transformers model) als
 model and tokenizer for logits, hidden states and hooks; code that needs those calls
 :func:`require_whitebox`, which fails with one clear message on other targets.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Protocol, Sequence, runtime_checkable

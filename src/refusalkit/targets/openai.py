@@ -19,6 +19,7 @@ a hanging replica leaves room to try the next. An endpoint back from its cool-do
 time until one succeeds (the probe). When every endpoint is down, retries go to the one whose cool-down
 ends first, after the usual backoff.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,13 +63,23 @@ class ClientSettings:
 
     def target_kwargs(self) -> dict:
         """Keyword arguments of :func:`refusalkit.targets.load_target` for an ``openai:`` model."""
-        return {"base_url": self.base_url, "api_key": self.api_key, "timeout": self.timeout,
-                "max_retries": self.retries, "concurrency": self.concurrency}
+        return {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "timeout": self.timeout,
+            "max_retries": self.retries,
+            "concurrency": self.concurrency,
+        }
 
     def public(self) -> dict:
         """The settings for reports and logs: the key itself is never written, only whether one is set."""
-        return {"base_url": self.base_url, "api_key": "(set)" if self.api_key else None, "timeout": self.timeout,
-                "retries": self.retries, "concurrency": self.concurrency}
+        return {
+            "base_url": self.base_url,
+            "api_key": "(set)" if self.api_key else None,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "concurrency": self.concurrency,
+        }
 
 
 def split_base_urls(value: str | Sequence[str] | None) -> list[str]:
@@ -79,7 +90,9 @@ def split_base_urls(value: str | Sequence[str] | None) -> list[str]:
     urls = [u.strip().rstrip("/") for item in items for u in item.split(",") if u.strip()]
     for u in urls:
         if not u.lower().startswith(("http://", "https://")):
-            raise RefusalkitError(f"--base-url: {u!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8000/v1)")
+            raise RefusalkitError(
+                f"--base-url: {u!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8000/v1)"
+            )
     twice = sorted({u for u in urls if urls.count(u) > 1})
     if twice:
         raise RefusalkitError(f"--base-url names {', '.join(twice)} more than once; give each endpoint once")
@@ -109,8 +122,13 @@ class Endpoint:
         return self.outstanding < (1 if self.strikes and probing else self.limit)
 
     def stats(self) -> dict:
-        return {"url": self.url, "requests": self.requests, "failures": self.failures,
-                "marked_down": self.marked_down, "cooldown_s": round(self.cooldown_s, 3)}
+        return {
+            "url": self.url,
+            "requests": self.requests,
+            "failures": self.failures,
+            "marked_down": self.marked_down,
+            "cooldown_s": round(self.cooldown_s, 3),
+        }
 
 
 class EndpointPool:
@@ -122,8 +140,14 @@ class EndpointPool:
     :meth:`release` records how the request ended. ``clock`` is ``time.monotonic`` (tests pass their own).
     """
 
-    def __init__(self, urls: Sequence[str], limit: int, cooldown: float = COOLDOWN, max_cooldown: float = MAX_COOLDOWN,
-                 clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        limit: int,
+        cooldown: float = COOLDOWN,
+        max_cooldown: float = MAX_COOLDOWN,
+        clock=time.monotonic,
+    ) -> None:
         if not urls:
             raise RefusalkitError("no endpoint given: set --base-url or OPENAI_BASE_URL")
         self.endpoints = [Endpoint(u, max(1, limit)) for u in urls]
@@ -299,7 +323,8 @@ class OpenAITarget:
                     f"cannot reach {self.base_urls[0]} ({failed[0][1]}); is the server running? set --base-url or OPENAI_BASE_URL"
                 )
             raise RefusalkitError(
-                f"cannot reach any of the {len(failed)} endpoints: " + ", ".join(f"{e.url} ({why})" for e, why in failed)
+                f"cannot reach any of the {len(failed)} endpoints: "
+                + ", ".join(f"{e.url} ({why})" for e, why in failed)
                 + "; are the servers running? set --base-url or OPENAI_BASE_URL"
             )
         for endpoint, _ in failed:
@@ -379,27 +404,36 @@ class OpenAITarget:
             elsewhere = pool.up_elsewhere(endpoint)  # another endpoint can take the retry at once
             if asked is not None and not elsewhere:
                 if asked > self.max_retry_after or time.monotonic() + asked >= deadline:
-                    return self._failed(pid, params, f"{last_error}: the server asks to retry after {asked:g} s, "
-                                                     f"past the {self.timeout:g} s deadline (--timeout)")
+                    return self._failed(
+                        pid,
+                        params,
+                        f"{last_error}: the server asks to retry after {asked:g} s, "
+                        f"past the {self.timeout:g} s deadline (--timeout)",
+                    )
                 wait = asked
             else:
                 wait = 0.0 if elsewhere else self._backoff(attempt)
         if not last_error:
-            last_error = f"TimeoutError: the {self.timeout:g} s deadline (--timeout) passed before an attempt could start"
+            last_error = (
+                f"TimeoutError: the {self.timeout:g} s deadline (--timeout) passed before an attempt could start"
+            )
         error = f"failed after {attempts} attempt{'s' if attempts != 1 else ''}: {last_error}"
         if len(self.base_urls) > 1 and pool.all_down():
             error = f"every endpoint is marked down ({', '.join(self.base_urls)}); {error}"
         return self._failed(pid, params, error)
 
-    async def _attempt(self, client: httpx.AsyncClient, url: str, body: dict, pid: str, params: GenParams,
-                       limit: float, whole: bool) -> "_Attempt":
+    async def _attempt(
+        self, client: httpx.AsyncClient, url: str, body: dict, pid: str, params: GenParams, limit: float, whole: bool
+    ) -> "_Attempt":
         """One request to one endpoint, cut after ``limit`` seconds (``whole``: all the prompt has left)."""
         where = f" from {url}" if len(self.base_urls) > 1 else ""
         try:
             async with asyncio.timeout(limit):
                 r = await client.post(f"{url}/chat/completions", json=body)
             if r.status_code == 429 or r.status_code >= 500:
-                return _Attempt("down", f"HTTP {r.status_code}{where}", retry_after_seconds(r.headers.get("retry-after")))
+                return _Attempt(
+                    "down", f"HTTP {r.status_code}{where}", retry_after_seconds(r.headers.get("retry-after"))
+                )
             if r.status_code >= 400:  # 4xx other than 429: the request is wrong; retrying will not help
                 return _Attempt("ok", self._failed(pid, params, f"HTTP {r.status_code}: {r.text[:200]}"))
             try:
@@ -408,8 +442,11 @@ class OpenAITarget:
                 return _Attempt("failed", f"{type(exc).__name__}{where}: {exc}")
         except TimeoutError:
             if whole:
-                return _Attempt("down", f"TimeoutError: no complete answer{where} within the {self.timeout:g} s deadline (--timeout)",
-                                timed_out=True)
+                return _Attempt(
+                    "down",
+                    f"TimeoutError: no complete answer{where} within the {self.timeout:g} s deadline (--timeout)",
+                    timed_out=True,
+                )
             return _Attempt("down", f"TimeoutError: no complete answer{where} within {limit:.3g} s", timed_out=True)
         except httpx.TransportError as exc:
             return _Attempt("down", f"{type(exc).__name__}{where}: {exc}")
@@ -436,7 +473,9 @@ class OpenAITarget:
         )
 
     def _failed(self, pid: str, params: GenParams, error: str) -> Response:
-        return Response(prompt_id=pid, text="", target_id=self.id, params=params.to_dict(), finish_reason="error", error=error)
+        return Response(
+            prompt_id=pid, text="", target_id=self.id, params=params.to_dict(), finish_reason="error", error=error
+        )
 
 
 class _Attempt(NamedTuple):

@@ -16,6 +16,7 @@ Optionally (:func:`suite_train_rows`, ``refusalkit study --suite-train``) an eva
 split joins the alignment data: its harmful prompts are pinned into every variant's safety mix, and its
 trigger-benign prompts (homonyms, figurative language, safe contexts, ...) come first in (c)'s K.
 """
+
 from __future__ import annotations
 
 import random
@@ -74,8 +75,19 @@ def suite_train_rows(rows: Sequence[dict], suite: str = "core") -> tuple[list[di
         raise RefusalkitError("the alignment set has no harmful rows whose refusals the suite's requests could borrow")
     twin = {p.pair_id: p.text for p in prompts if p.label == "benign" and p.pair_id}
     harmful = [p for p in prompts if p.label == "harmful"]
-    extra = [{"id": p.id, "text": p.text, "label": "harmful", "split": "train", "category": "suite", "source": SUITE_SOURCE,
-              "trigger_benign": twin.get(p.pair_id), "target": refusals[(7 * i) % len(refusals)]} for i, p in enumerate(harmful)]
+    extra = [
+        {
+            "id": p.id,
+            "text": p.text,
+            "label": "harmful",
+            "split": "train",
+            "category": "suite",
+            "source": SUITE_SOURCE,
+            "trigger_benign": twin.get(p.pair_id),
+            "target": refusals[(7 * i) % len(refusals)],
+        }
+        for i, p in enumerate(harmful)
+    ]
     return extra, [p.text for p in prompts if p.label == "benign" and (p.type or "plain") != "plain"]
 
 
@@ -109,8 +121,14 @@ def base_share(benign: Sequence[dict], n: int, seed: int) -> tuple[list[dict], l
 LOOK_ALIKES = ("all", "paired")
 
 
-def trigger_twins(trigger: Sequence[str | tuple[str, str]], mix: set[str], n: int, seed: int = 0, first: Sequence[str] = (),
-                  look_alikes: str = "all") -> list[str]:
+def trigger_twins(
+    trigger: Sequence[str | tuple[str, str]],
+    mix: set[str],
+    n: int,
+    seed: int = 0,
+    first: Sequence[str] = (),
+    look_alikes: str = "all",
+) -> list[str]:
     """``n`` trigger-benign requests for variant (c). ``trigger`` holds texts or ``(harmful request,
     twin)`` pairs; ``first`` (a suite's trigger-benign train prompts) come first, then twins of harmful
     requests that are in the safety mix, so each refusal the model learns is set against its own harmless
@@ -123,7 +141,9 @@ def trigger_twins(trigger: Sequence[str | tuple[str, str]], mix: set[str], n: in
     discrimination at work?") teaches only that its frame is answered. Each text is taken once."""
     if look_alikes not in LOOK_ALIKES:
         raise RefusalkitError(f"unknown look-alike selection '{look_alikes}': use one of {', '.join(LOOK_ALIKES)}")
-    items = [tuple(t) if isinstance(t, (tuple, list)) else (None, t) for t in trigger]  # pairs read back from JSON are lists
+    items = [
+        tuple(t) if isinstance(t, (tuple, list)) else (None, t) for t in trigger
+    ]  # pairs read back from JSON are lists
     own = [twin for harmful, twin in items if harmful in mix]
     if look_alikes == "all":
         other = [twin for harmful, twin in items if harmful not in mix]
@@ -145,12 +165,21 @@ def safety_mix_key(rows: Sequence[dict], budget: Budget, seed: int = 0, extra: d
     return data_hash([SFTExample(r["text"], r.get("target", ""), r["label"]) for r in harmful + base], extra)
 
 
-def safety_examples(base_target, rows: Sequence[dict], budget: Budget, seed: int = 0, progress: bool = True, answer_tokens: int = ANSWER_TOKENS) -> tuple[list[SFTExample], list[dict]]:
+def safety_examples(
+    base_target,
+    rows: Sequence[dict],
+    budget: Budget,
+    seed: int = 0,
+    progress: bool = True,
+    answer_tokens: int = ANSWER_TOKENS,
+) -> tuple[list[SFTExample], list[dict]]:
     """The safety mix and the plain benign rows it left unused (the generic pool)."""
     harmful, benign = split_rows(rows)
     harmful = harmful_mix(harmful, budget, seed)
     base, pool = base_share(benign, budget.benign_base, seed)
-    ex = refusal_examples(harmful) + helpful_examples(base_target, [r["text"] for r in base], "benign", answer_tokens, progress)
+    ex = refusal_examples(harmful) + helpful_examples(
+        base_target, [r["text"] for r in base], "benign", answer_tokens, progress
+    )
     return ex, pool
 
 
@@ -179,14 +208,18 @@ def variant_examples(
     if method == "generic":
         extra = [r["text"] for r in _spread(pool, budget.extra, seed)]
         if len(extra) < budget.extra:
-            raise RefusalkitError(f"the generic pool has {len(extra)} benign requests; the budget asks for {budget.extra}")
+            raise RefusalkitError(
+                f"the generic pool has {len(extra)} benign requests; the budget asks for {budget.extra}"
+            )
         return examples + helpful_examples(base_target, extra, "benign", answer_tokens, progress)
     if not trigger_texts:
         raise RefusalkitError("the trigger-aware variant needs trigger-benign requests (see refusalkit.triggers.data)")
     mix = {e.prompt for e in examples if e.kind == "refusal"}
     chosen = trigger_twins(trigger_texts, mix, budget.extra, seed, first_triggers, look_alikes)
     if len(chosen) < budget.extra:
-        raise RefusalkitError(f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}")
+        raise RefusalkitError(
+            f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}"
+        )
     return examples + helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)
 
 

@@ -6,6 +6,7 @@ CPU, resumable), merges the adapter into the weights and caches the merged model
 fingerprints the safety mix and the SFT settings, so a changed alignment set or mix builds a new model
 instead of reusing a stale one.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,4 +54,11 @@ def _source() -> str:
     return f"built on first use from {BASE} + `refusalkit align` (cached in {dest})"
 
 
-register_alias(Alias(NAME, "SmolLM2-135M-Instruct after refusalkit's LoRA safety alignment (refuses harmful requests)", ensure_aligned, _source))
+register_alias(
+    Alias(
+        NAME,
+        "SmolLM2-135M-Instruct after refusalkit's LoRA safety alignment (refuses harmful requests)",
+        ensure_aligned,
+        _source,
+    )
+)

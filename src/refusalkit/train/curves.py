@@ -13,6 +13,7 @@ over-refusal each method leaves at a matched harmful refusal (interpolated along
 they share. Intervals come from a paired bootstrap over prompts: every point of every curve was
 evaluated on the same prompts, so one resample of prompts is applied to all of them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -97,7 +98,9 @@ def at_level(pts: Sequence[tuple[float | None, float | None]], level: float) -> 
     return float(min(candidates))
 
 
-def mean_gap(a: Sequence[tuple[float | None, float | None]], b: Sequence[tuple[float | None, float | None]]) -> float | None:
+def mean_gap(
+    a: Sequence[tuple[float | None, float | None]], b: Sequence[tuple[float | None, float | None]]
+) -> float | None:
     """Mean of (``a``'s minus ``b``'s look-alike refusal) over the harmful refusal range both curves
     cover (area between the curves divided by that range's width); positive = ``a`` over-refuses more,
     so ``b`` is the better trade-off. None when the shared range has no width."""
@@ -113,8 +116,17 @@ def mean_gap(a: Sequence[tuple[float | None, float | None]], b: Sequence[tuple[f
     return float(np.sum((diff[1:] + diff[:-1]) / 2 * np.diff(grid)) / (hi - lo))
 
 
-def compare(curves: dict[str, list[Point]], suite: str, ids: dict[str, list[str]], reference: Point, *, drops: Sequence[float] = (0.05,),
-            pairs: Sequence[tuple[str, str]] = (), n_boot: int = 1000, seed: int = 0) -> dict:
+def compare(
+    curves: dict[str, list[Point]],
+    suite: str,
+    ids: dict[str, list[str]],
+    reference: Point,
+    *,
+    drops: Sequence[float] = (0.05,),
+    pairs: Sequence[tuple[str, str]] = (),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Statistics of the curves on one suite, each with a paired bootstrap 95% interval over prompts:
 
     - ``at_matched``: per curve, the lowest look-alike refusal it reaches with harmful refusal at least
@@ -150,16 +162,28 @@ def compare(curves: dict[str, list[Point]], suite: str, ids: dict[str, list[str]
 
     def ci(key: str) -> dict:
         est, b = point[key], boots[key]
-        lo, hi = (float(np.percentile(b, 2.5)), float(np.percentile(b, 97.5))) if len(b) >= n_boot // 2 else (None, None)
+        lo, hi = (
+            (float(np.percentile(b, 2.5)), float(np.percentile(b, 97.5))) if len(b) >= n_boot // 2 else (None, None)
+        )
         return {"value": _round(est), "ci95": [_round(lo), _round(hi)], "resamples_defined": len(b)}
 
     rx, ry = xy(reference, suite, ids)
     return {
         "suite": suite,
         "reference": {"point": reference.name, "harmful_refusal": rx, "look_alike_refusal": ry},
-        "at_matched": {f"{d:g}": {"harmful_refusal_level": None if rx is None else round(rx - d, 4),
-                                  **{name: {"look_alike_refusal": ci(f"at_matched/{d:g}/{name}"), "reduction_vs_reference": ci(f"reduction/{d:g}/{name}")}
-                                     for name in curves}} for d in drops},
+        "at_matched": {
+            f"{d:g}": {
+                "harmful_refusal_level": None if rx is None else round(rx - d, 4),
+                **{
+                    name: {
+                        "look_alike_refusal": ci(f"at_matched/{d:g}/{name}"),
+                        "reduction_vs_reference": ci(f"reduction/{d:g}/{name}"),
+                    }
+                    for name in curves
+                },
+            }
+            for d in drops
+        },
         "gaps": {f"{a} - {b}": ci(f"gap/{a}/{b}") for a, b in pairs},
         "n_boot": n_boot,
         "seed": seed,
@@ -179,10 +203,22 @@ def figure(curves: dict[str, list[Point]], suite: str, ids: dict[str, list[str]]
     for name, curve in curves.items():
         pts = sorted(((*xy(p, suite, ids), p) for p in curve), key=lambda t: (t[0] is None, t[0]))
         pts = [t for t in pts if t[0] is not None and t[1] is not None]
-        fig.add_scatter(x=[t[0] for t in pts], y=[t[1] for t in pts], mode="lines+markers+text", name=name,
-                        text=[f"{t[2].param}={t[2].value:g}" for t in pts], textposition="top center")
-    fig.update_layout(title=title, xaxis_title="harmful refusal rate (higher = safer)",
-                      yaxis_title="benign look-alike refusal rate (lower = better)", xaxis_range=[-0.05, 1.05], yaxis_range=[-0.05, 1.05], height=520)
+        fig.add_scatter(
+            x=[t[0] for t in pts],
+            y=[t[1] for t in pts],
+            mode="lines+markers+text",
+            name=name,
+            text=[f"{t[2].param}={t[2].value:g}" for t in pts],
+            textposition="top center",
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title="harmful refusal rate (higher = safer)",
+        yaxis_title="benign look-alike refusal rate (lower = better)",
+        xaxis_range=[-0.05, 1.05],
+        yaxis_range=[-0.05, 1.05],
+        height=520,
+    )
     return fig
 
 
@@ -228,7 +264,9 @@ def run_dirs(root: Path, method: str, suites: Sequence[str]) -> dict[str, Path]:
     return {s: root / ("runs" if s == "core" else f"runs_{s}") / method for s in suites}
 
 
-def trace(out_dir: str | Path, settings, specs: Sequence[CurveSpec], suites: Sequence[str] = ("core", "ood")) -> dict[str, list[Point]]:
+def trace(
+    out_dir: str | Path, settings, specs: Sequence[CurveSpec], suites: Sequence[str] = ("core", "ood")
+) -> dict[str, list[Point]]:
     """Train and evaluate every point of ``specs`` (resumable: adapters and answers are cached) and
     return the curves. A point with the study's own settings is the study's variant in ``out_dir``
     (trained and evaluated there, so a finished study is reused); K = 0 is (a) at full strength and
@@ -247,7 +285,9 @@ def trace(out_dir: str | Path, settings, specs: Sequence[CurveSpec], suites: Seq
     elif settings.trigger_source == "pairs":
         trigger_pairs = tdata.build("pairs", rows, PromptHarmClassifier.from_align_rows(rows)).pairs
     else:
-        raise RuntimeError(f"trigger source {settings.trigger_source!r} needs the study's trigger_data.json in {out}: run the study first")
+        raise RuntimeError(
+            f"trigger source {settings.trigger_source!r} needs the study's trigger_data.json in {out}: run the study first"
+        )
 
     def evaluated(root: Path, method: str, target) -> dict[str, Path]:
         dirs = run_dirs(root, method, suites)
@@ -261,15 +301,25 @@ def trace(out_dir: str | Path, settings, specs: Sequence[CurveSpec], suites: Seq
         for value in spec.values:
             if value == 0:  # no training: the base model (epochs) or (a) itself (K)
                 method, root = ("base", out) if spec.param == "epochs" else ("safety", out)
-                target = load_target(settings.model) if method == "base" else train_study_variant(settings, rows, "safety", out, None, first_triggers)[0]
+                target = (
+                    load_target(settings.model)
+                    if method == "base"
+                    else train_study_variant(settings, rows, "safety", out, None, first_triggers)[0]
+                )
             else:
                 s = settings_for(settings, spec.method, spec.param, value)
                 for k, v in spec.overrides:
                     setattr(s, k, v)
-                default = s.sft.epochs == settings.sft.epochs and s.budget.extra == settings.budget.extra and not spec.overrides
+                default = (
+                    s.sft.epochs == settings.sft.epochs
+                    and s.budget.extra == settings.budget.extra
+                    and not spec.overrides
+                )
                 method, root = spec.method, out if default else out / "curves" / spec.slug(value)
                 _log(f"curve {spec.name}: {spec.param}={value:g} ({root})")
-                target = train_study_variant(s, rows, method, root, trigger_pairs if method == "triggers" else None, first_triggers)[0]
+                target = train_study_variant(
+                    s, rows, method, root, trigger_pairs if method == "triggers" else None, first_triggers
+                )[0]
             dirs = evaluated(root, method, target)
             target = None  # release the model before the next training run
             curve.append(load_point(spec.method, spec.param, value, dirs)[0])

@@ -5,6 +5,7 @@ The bundled alignment set (``data/suites/align.jsonl``, built by :mod:`refusalki
 by the base model itself at build time. Those answers are cached under
 ``$REFUSALKIT_HOME/answers/<model>/`` keyed by request text, so every later build reuses them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,7 +49,9 @@ def _cache_file(target_id: str, max_new_tokens: int) -> Path:
     return folder / f"greedy-{max_new_tokens}.jsonl"
 
 
-def helpful_answers(target, texts: Sequence[str], max_new_tokens: int = 64, batch_size: int = 64, progress: bool = True) -> dict[str, tuple[str, bool]]:
+def helpful_answers(
+    target, texts: Sequence[str], max_new_tokens: int = 64, batch_size: int = 64, progress: bool = True
+) -> dict[str, tuple[str, bool]]:
     """Greedy answers of ``target`` to each text: ``{text: (answer, complete)}``.
 
     Answers are appended to a per-model cache file as they are produced, so an interrupted build
@@ -78,7 +81,9 @@ def helpful_answers(target, texts: Sequence[str], max_new_tokens: int = 64, batc
     return {t: cache[t] for t in texts}
 
 
-def helpful_examples(target, texts: Sequence[str], kind: str, max_new_tokens: int = 64, progress: bool = True) -> list[SFTExample]:
+def helpful_examples(
+    target, texts: Sequence[str], kind: str, max_new_tokens: int = 64, progress: bool = True
+) -> list[SFTExample]:
     answers = helpful_answers(target, texts, max_new_tokens=max_new_tokens, progress=progress)
     return [SFTExample(t, answers[t][0], kind, eos=answers[t][1]) for t in texts if answers[t][0].strip()]
 

@@ -11,6 +11,7 @@ in ``state.json``, so resuming from a folder someone else wrote runs no code fro
 and settings continues exactly where the killed run stopped. A finished folder whose fingerprint
 matches is reused as is.
 """
+
 from __future__ import annotations
 
 import json
@@ -154,7 +155,9 @@ def _answer_loss(model, batch: dict, share_prefix: bool = True) -> torch.Tensor:
     start = max(int(answer_cols[0]) - 1, 0) if len(answer_cols) else 0
     keep = torch.arange(start, labels.shape[1] - 1, device=labels.device)
     logits = model(input_ids=ids[:, cut:], attention_mask=mask, past_key_values=cache, logits_to_keep=keep).logits
-    return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels[:, start + 1 :].flatten(), ignore_index=-100)
+    return torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1).float(), labels[:, start + 1 :].flatten(), ignore_index=-100
+    )
 
 
 def lora_model(target, config: SFTConfig):
@@ -166,10 +169,17 @@ def lora_model(target, config: SFTConfig):
     layers = None
     if config.top_layers and config.top_layers < n_layers:
         layers = list(range(n_layers - config.top_layers, n_layers))
-    return get_peft_model(target.model, LoraConfig(
-        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-        target_modules=list(config.target_modules), layers_to_transform=layers, task_type="CAUSAL_LM",
-    ))
+    return get_peft_model(
+        target.model,
+        LoraConfig(
+            r=config.rank,
+            lora_alpha=config.alpha,
+            lora_dropout=config.dropout,
+            target_modules=list(config.target_modules),
+            layers_to_transform=layers,
+            task_type="CAUSAL_LM",
+        ),
+    )
 
 
 STATE_TENSORS, STATE_JSON = "state.safetensors", "state.json"
@@ -227,15 +237,20 @@ def _load_state(ckpt: Path) -> dict | None:
         try:
             return _unflatten(json.loads((ckpt / STATE_JSON).read_text()), load_file(str(ckpt / STATE_TENSORS)))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            console.print(f"checkpoint {ckpt} is damaged ({type(exc).__name__}); training starts again from step 0", markup=False)
+            console.print(
+                f"checkpoint {ckpt} is damaged ({type(exc).__name__}); training starts again from step 0", markup=False
+            )
             return None
     legacy = ckpt / LEGACY_STATE
     if legacy.exists():
         try:
             state = torch.load(legacy, weights_only=True, map_location="cpu")
         except Exception as exc:  # the restricted unpickler refuses anything but tensors and containers
-            console.print(f"checkpoint {legacy} holds more than tensors and plain data ({type(exc).__name__}), "
-                          "so it is not loaded; training starts again from step 0", markup=False)
+            console.print(
+                f"checkpoint {legacy} holds more than tensors and plain data ({type(exc).__name__}), "
+                "so it is not loaded; training starts again from step 0",
+                markup=False,
+            )
             return None
         return state if isinstance(state, dict) else None
     return None
@@ -315,10 +330,17 @@ def train_lora(
         tmp = out_dir / "checkpoint.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        _save_state(tmp, {
-            "fingerprint": fp, "step": step, "losses": losses, "lora": get_peft_model_state_dict(model),
-            "optim": optim.state_dict(), "sched": sched.state_dict(),
-        })
+        _save_state(
+            tmp,
+            {
+                "fingerprint": fp,
+                "step": step,
+                "losses": losses,
+                "lora": get_peft_model_state_dict(model),
+                "optim": optim.state_dict(),
+                "sched": sched.state_dict(),
+            },
+        )
         shutil.rmtree(ckpt, ignore_errors=True)
         tmp.rename(ckpt)
 
@@ -344,11 +366,22 @@ def train_lora(
     counts: dict[str, int] = {}
     for ex in examples:
         counts[ex.kind] = counts.get(ex.kind, 0) + 1
-    (out_dir / MANIFEST).write_text(json.dumps({
-        "fingerprint": fp, "base": target.id, "config": config.to_dict(), "steps": total,
-        "resumed_from": start, "examples": counts, "seconds_this_run": round(time.time() - t0, 1),
-        "final_loss": losses[-1] if losses else None, "losses": losses,
-    }, indent=1))
+    (out_dir / MANIFEST).write_text(
+        json.dumps(
+            {
+                "fingerprint": fp,
+                "base": target.id,
+                "config": config.to_dict(),
+                "steps": total,
+                "resumed_from": start,
+                "examples": counts,
+                "seconds_this_run": round(time.time() - t0, 1),
+                "final_loss": losses[-1] if losses else None,
+                "losses": losses,
+            },
+            indent=1,
+        )
+    )
     shutil.rmtree(ckpt, ignore_errors=True)
     # Leave the caller's target usable: its model now carries the trained adapter, merged.
     target.model = model.merge_and_unload()

@@ -12,6 +12,7 @@ answer position (:mod:`refusalkit.scoring`):
 Words are whitespace-separated pieces of the user text; removing one keeps the rest of the request,
 the chat template and the system prompt unchanged.
 """
+
 from __future__ import annotations
 
 import re
@@ -73,7 +74,7 @@ def occlusion(target, text: str, max_n: int = 3, batch_size: int = 32) -> tuple[
     full = float(scores[0])
     per_word = [0.0] * len(words)
     spans = []
-    for (key, s) in zip(keys[1:], scores[1:]):
+    for key, s in zip(keys[1:], scores[1:]):
         effect = full - float(s)
         i, j = key
         if j - i == 1:
@@ -115,5 +116,12 @@ def attribute(target, text: str, max_n: int = 3, batch_size: int = 32) -> Attrib
     full, occ, spans = occlusion(target, text, max_n, batch_size)
     with torch.enable_grad():
         _, prob, gxi = grad_x_input(target, text)
-    return Attribution(text, round(full, 4), round(prob, 4), [w for w, _, _ in words_of(text)],
-                       [round(x, 4) for x in occ], [round(x, 4) for x in gxi], spans)
+    return Attribution(
+        text,
+        round(full, 4),
+        round(prob, 4),
+        [w for w, _, _ in words_of(text)],
+        [round(x, 4) for x in occ],
+        [round(x, 4) for x in gxi],
+        spans,
+    )

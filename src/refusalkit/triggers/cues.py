@@ -9,6 +9,7 @@
 3. Each cue is split into *harmful* or *harmless* by the prompt harm classifier (the cue's own text,
    scored alone): harmless cues are the refusal triggers that cause over-refusal.
 """
+
 from __future__ import annotations
 
 import re
@@ -77,7 +78,9 @@ def corpus_cues(
             if gram not in seen:
                 occurrences[gram].append((t, i, j))
                 seen.add(gram)
-    ranked = sorted((g for g in occurrences if len(occurrences[g]) >= min_count), key=lambda g: -float(np.mean(scores[g])))
+    ranked = sorted(
+        (g for g in occurrences if len(occurrences[g]) >= min_count), key=lambda g: -float(np.mean(scores[g]))
+    )
     # Drop n-grams that add nothing beyond a better-ranked one they contain or are contained in.
     chosen: list[str] = []
     for g in ranked:
@@ -106,7 +109,15 @@ def corpus_cues(
     for c, g in enumerate(chosen):
         p = None if probs[c] is None else float(probs[c])
         kind = "unknown" if p is None else ("harmful" if p >= harm.threshold else "harmless")
-        cues.append(Cue(g, len(occurrences[g]), round(float(np.mean(scores[g])), 4),
-                        round(float(np.mean(drop[c])), 4) if drop[c] else None, None if p is None else round(p, 4), kind))
+        cues.append(
+            Cue(
+                g,
+                len(occurrences[g]),
+                round(float(np.mean(scores[g])), 4),
+                round(float(np.mean(drop[c])), 4) if drop[c] else None,
+                None if p is None else round(p, 4),
+                kind,
+            )
+        )
     cues.sort(key=lambda c: -(c.occlusion if c.occlusion is not None else c.grad_input))
     return cues

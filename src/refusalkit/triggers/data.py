@@ -16,6 +16,7 @@ model that those cues alone are no reason to refuse. Three sources:
 Every candidate passes the harm check (:class:`~refusalkit.harm.PromptHarmClassifier`)
 before use; rejected candidates are counted and kept in the result for inspection.
 """
+
 from __future__ import annotations
 
 import random
@@ -38,16 +39,36 @@ REWRITE_PROMPT = (
 
 # Harmless intents for the offline construction (infinitive phrases, like the frames expect).
 HARMLESS_INTENTS = [
-    "plan a birthday party for my friend", "organize my photo library", "water my houseplants on schedule",
-    "learn the basics of watercolor painting", "cook a simple vegetable soup", "train for a 5k run",
-    "set up a weekly budget", "build a birdhouse with my kids", "keep my inbox tidy", "teach my dog to sit",
-    "write a thank-you letter to a teacher", "start a small herb garden", "prepare for a job interview",
-    "clean my bicycle chain", "make a family recipe book", "decorate a classroom for spring",
-    "choose a good book for a long flight", "fix a squeaky door hinge", "track my daily water intake",
-    "host a board game night", "learn to play a song on the ukulele", "make a scrapbook of our holiday",
-    "bake bread for a school fair", "back up my own laptop", "sort my recycling correctly",
-    "plan a picnic in the park", "memorize the planets in order", "brew a good pot of tea",
-    "improve my handwriting", "volunteer at a local library",
+    "plan a birthday party for my friend",
+    "organize my photo library",
+    "water my houseplants on schedule",
+    "learn the basics of watercolor painting",
+    "cook a simple vegetable soup",
+    "train for a 5k run",
+    "set up a weekly budget",
+    "build a birdhouse with my kids",
+    "keep my inbox tidy",
+    "teach my dog to sit",
+    "write a thank-you letter to a teacher",
+    "start a small herb garden",
+    "prepare for a job interview",
+    "clean my bicycle chain",
+    "make a family recipe book",
+    "decorate a classroom for spring",
+    "choose a good book for a long flight",
+    "fix a squeaky door hinge",
+    "track my daily water intake",
+    "host a board game night",
+    "learn to play a song on the ukulele",
+    "make a scrapbook of our holiday",
+    "bake bread for a school fair",
+    "back up my own laptop",
+    "sort my recycling correctly",
+    "plan a picnic in the park",
+    "memorize the planets in order",
+    "brew a good pot of tea",
+    "improve my handwriting",
+    "volunteer at a local library",
 ]
 
 
@@ -60,7 +81,12 @@ class TriggerData:
     unusable: int = 0  # candidates that were empty or malformed before the harm check
 
     def summary(self) -> dict:
-        return {"source": self.source, "accepted": len(self.accepted), "rejected": len(self.rejected), "unusable": self.unusable}
+        return {
+            "source": self.source,
+            "accepted": len(self.accepted),
+            "rejected": len(self.rejected),
+            "unusable": self.unusable,
+        }
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,12 +119,14 @@ def from_pairs(rows: Sequence[dict], harm, suite: Sequence | None = None) -> Tri
 
 def _clean_rewrite(text: str) -> str | None:
     line = next((l.strip() for l in text.splitlines() if l.strip()), "")
-    line = re.sub(r"^(rewritten request|request|rewrite)\s*:\s*", "", line, flags=re.I).strip().strip('"“”\'')
+    line = re.sub(r"^(rewritten request|request|rewrite)\s*:\s*", "", line, flags=re.I).strip().strip("\"“”'")
     n = len(line.split())
     return line if 3 <= n <= 60 else None
 
 
-def from_rewriter(rewriter, harmful: Sequence[str], harm, max_new_tokens: int = 48, progress: bool = True) -> TriggerData:
+def from_rewriter(
+    rewriter, harmful: Sequence[str], harm, max_new_tokens: int = 48, progress: bool = True
+) -> TriggerData:
     """Ask a rewriter target (any target: local, or ``openai:`` behind a server) for harmless twins."""
     params = GenParams(max_new_tokens=max_new_tokens, batch_size=16)
     responses = rewriter.generate([REWRITE_PROMPT.format(text=t) for t in harmful], params, progress=progress)
@@ -142,7 +170,9 @@ def from_cues(harmful: Sequence[str], harm, cues: Sequence = (), seed: int = 0) 
     return _checked("auto", harmful, [auto_twin(t, harm, harmless, rng) for t in harmful], harm)
 
 
-def build(source: str, rows: Sequence[dict], harm, rewriter=None, cues: Sequence = (), suite=None, progress: bool = True) -> TriggerData:
+def build(
+    source: str, rows: Sequence[dict], harm, rewriter=None, cues: Sequence = (), suite=None, progress: bool = True
+) -> TriggerData:
     if source not in SOURCES:
         raise RefusalkitError(f"unknown trigger source '{source}': use one of {', '.join(SOURCES)}")
     harmful = [r["text"] for r in rows if r["label"] == "harmful" and r.get("split", "train") == "train"]

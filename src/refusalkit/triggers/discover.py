@@ -1,4 +1,5 @@
 """`refusalkit triggers`: corpus cues + per-prompt attributions, as JSON and a self-contained HTML page."""
+
 from __future__ import annotations
 
 import html
@@ -24,7 +25,9 @@ def discover(
     progress: bool = True,
 ) -> dict:
     """Cues over ``texts`` and full attributions of the ``examples`` most-refused of them."""
-    cues = corpus_cues(target, texts, harm, max_n=max_n, min_count=min_count, top_k=top_k, verify=verify, progress=progress)
+    cues = corpus_cues(
+        target, texts, harm, max_n=max_n, min_count=min_count, top_k=top_k, verify=verify, progress=progress
+    )
     from .attribution import refusal_scores
 
     scores = refusal_scores(target, texts)
@@ -63,10 +66,20 @@ def cue_figure(cues: Sequence[dict], title: str = "Refusal triggers"):
     for kind in ("harmful", "harmless", "unknown"):
         part = [c for c in shown if c["kind"] == kind]
         if part:
-            fig.add_bar(y=[c["ngram"] for c in part], x=[c["occlusion"] for c in part], orientation="h",
-                        name=kind, marker_color=colors[kind])
-    fig.update_layout(title=title, xaxis_title="mean drop in refusal log-odds when the cue is deleted",
-                      height=max(300, 22 * len(shown) + 120), barmode="overlay", margin=dict(l=220))
+            fig.add_bar(
+                y=[c["ngram"] for c in part],
+                x=[c["occlusion"] for c in part],
+                orientation="h",
+                name=kind,
+                marker_color=colors[kind],
+            )
+    fig.update_layout(
+        title=title,
+        xaxis_title="mean drop in refusal log-odds when the cue is deleted",
+        height=max(300, 22 * len(shown) + 120),
+        barmode="overlay",
+        margin=dict(l=220),
+    )
     return fig
 
 
@@ -75,8 +88,17 @@ def _fmt(v, spec: str) -> str:
 
 
 def cue_table(cues: Sequence[dict]) -> str:
-    rows = [[esc(c["ngram"]), esc(c["kind"]), esc(c["count"]), _fmt(c["occlusion"], "+.3f"), _fmt(c["grad_input"], "+.3f"),
-             _fmt(c["harm_prob"], ".2f")] for c in cues]
+    rows = [
+        [
+            esc(c["ngram"]),
+            esc(c["kind"]),
+            esc(c["count"]),
+            _fmt(c["occlusion"], "+.3f"),
+            _fmt(c["grad_input"], "+.3f"),
+            _fmt(c["harm_prob"], ".2f"),
+        ]
+        for c in cues
+    ]
     return table(["cue", "kind", "requests", "occlusion effect", "grad x input", "P(harmful)"], rows)
 
 
@@ -91,9 +113,9 @@ def write_report(result: dict, out_dir: str | Path) -> tuple[Path, Path]:
         f"<p><b>occlusion</b>: {_word_heat(a, 'occlusion')}</p><p><b>gradient x input</b>: {_word_heat(a, 'grad_input')}</p>"
         for a in result["examples"]
     )
-    body = f"""<h1>Refusal triggers of {html.escape(result['target'])}</h1>
-<p>{result['n_texts']} requests analysed. A cue's occlusion effect is the mean drop of the first-token refusal log-odds when it is deleted
+    body = f"""<h1>Refusal triggers of {html.escape(result["target"])}</h1>
+<p>{result["n_texts"]} requests analysed. A cue's occlusion effect is the mean drop of the first-token refusal log-odds when it is deleted
 (positive: its presence raises refusal). <i>harmless</i> cues (prompt harm classifier) are the triggers that cause over-refusal.
 Red = pushes towards refusing, blue = away.</p>
-{fig}{cue_table(result['cues'])}<h2>Most-refused requests, word by word</h2>{ex}"""
+{fig}{cue_table(result["cues"])}<h2>Most-refused requests, word by word</h2>{ex}"""
     return js, write_page(out_dir / "triggers.html", f"refusalkit triggers: {result['target']}", body)

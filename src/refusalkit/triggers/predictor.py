@@ -23,6 +23,7 @@ positive and negative word n-gram coefficients are the corpus-level refusal trig
 
 Models are saved without pickle (:mod:`refusalkit.persist`): loading a model file runs no code from it.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,8 +60,10 @@ def pick_column(df: pd.DataFrame, given: str | None, defaults: Sequence[str], wh
     for c in defaults:
         if c in cols:
             return c
-    raise RefusalkitError(f"{path}: no {what} column (looked for {', '.join(defaults)}; columns: {', '.join(cols)}); "
-                          f"name it with --{what}-col")
+    raise RefusalkitError(
+        f"{path}: no {what} column (looked for {', '.join(defaults)}; columns: {', '.join(cols)}); "
+        f"name it with --{what}-col"
+    )
 
 
 def _label_key(value) -> str:
@@ -95,8 +98,12 @@ def _label_table(refused=None, answered=None, skip=None) -> dict[str, int | None
     return table
 
 
-def parse_refused(value, refused: Iterable[str] | str | None = None, answered: Iterable[str] | str | None = None,
-                  skip: Iterable[str] | str | None = None) -> int | None:
+def parse_refused(
+    value,
+    refused: Iterable[str] | str | None = None,
+    answered: Iterable[str] | str | None = None,
+    skip: Iterable[str] | str | None = None,
+) -> int | None:
     """1 refused, 0 answered, None for no label or a value it does not know. Reads bools, 0/1, yes/no,
     verdict labels (``full_refusal``, ``compliance``, ...); ``refused`` / ``answered`` / ``skip`` add values
     (and win over the built-in ones), e.g. ``refused="rejected,disclaimed"``."""
@@ -108,7 +115,8 @@ def _unknown_values_error(path, col: str, unknown: dict[str, int]) -> Refusalkit
     more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
     return RefusalkitError(
         f"{path}: label column '{col}' has values that read as neither refused nor answered: {shown}{more}. "
-        "Say what they mean with --refused-values, --answered-values or --skip-values (comma-separated)")
+        "Say what they mean with --refused-values, --answered-values or --skip-values (comma-separated)"
+    )
 
 
 def load_labelled(
@@ -163,8 +171,10 @@ def load_labelled(
             raise _unknown_values_error(path, lcol, unknown)
     stats["rows"] = len(texts)
     if not texts:
-        raise RefusalkitError("no labelled rows: the label column must say refused/answered (1/0, true/false, "
-                              "or a verdict such as full_refusal/compliance)")
+        raise RefusalkitError(
+            "no labelled rows: the label column must say refused/answered (1/0, true/false, "
+            "or a verdict such as full_refusal/compliance)"
+        )
     return texts, np.asarray(labels, dtype=int), stats
 
 
@@ -215,7 +225,9 @@ class MiniLMEmbedder(BaseEstimator, TransformerMixin):
         out = []
         with torch.no_grad():
             for i in range(0, len(texts), self.batch_size):
-                enc = tok(texts[i : i + self.batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt")
+                enc = tok(
+                    texts[i : i + self.batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt"
+                )
                 hidden = model(**enc).last_hidden_state
                 mask = enc["attention_mask"].unsqueeze(-1).float()
                 vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -267,8 +279,14 @@ class PriorFeatures(BaseEstimator, TransformerMixin):
 
 
 # --- the predictor ------------------------------------------------------------------------------
-def build_pipeline(embeddings: bool = False, C: float = 4.0, min_df: int = 1, chars: bool = False, prior: bool = False,
-                   balanced: bool = True):
+def build_pipeline(
+    embeddings: bool = False,
+    C: float = 4.0,
+    min_df: int = 1,
+    chars: bool = False,
+    prior: bool = False,
+    balanced: bool = True,
+):
     """TF-IDF word 1-3-grams (always first) plus the optional feature sets, into a logistic regression
     (``balanced``: classes weighted inversely to their frequency; otherwise every row weighs the same)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -277,7 +295,12 @@ def build_pipeline(embeddings: bool = False, C: float = 4.0, min_df: int = 1, ch
 
     parts = [("tfidf", TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, lowercase=True, min_df=min_df))]
     if chars:
-        parts.append(("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True, min_df=2)))
+        parts.append(
+            (
+                "chars",
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True, min_df=2),
+            )
+        )
     if prior:
         parts.append(("prior", PriorFeatures()))
     if embeddings:
@@ -293,8 +316,11 @@ def describe_features(embeddings: bool = False, chars: bool = False, prior: bool
 
 def describe_setting(setting: dict) -> str:
     """A whole setting in one line: "tfidf+chars C=2", with " unweighted" when classes are not balanced."""
-    return (describe_features(**setting) + f" C={setting.get('C', 4.0):g}"
-            + ("" if setting.get("balanced", True) else " unweighted"))
+    return (
+        describe_features(**setting)
+        + f" C={setting.get('C', 4.0):g}"
+        + ("" if setting.get("balanced", True) else " unweighted")
+    )
 
 
 class RefusalPredictor(ClassifierMixin, BaseEstimator):
@@ -305,14 +331,28 @@ class RefusalPredictor(ClassifierMixin, BaseEstimator):
     was trained on and how it scored; saved with it) set. ``predict_proba`` gives P(answered),
     P(refused) per prompt; :meth:`refusal_risk` the second column."""
 
-    def __init__(self, embeddings: bool = False, C: float = 4.0, chars: bool = False, prior: bool = False,
-                 balanced: bool = True, cv: int | None = 5, seed: int = 0) -> None:
+    def __init__(
+        self,
+        embeddings: bool = False,
+        C: float = 4.0,
+        chars: bool = False,
+        prior: bool = False,
+        balanced: bool = True,
+        cv: int | None = 5,
+        seed: int = 0,
+    ) -> None:
         self.embeddings, self.C, self.chars, self.prior, self.balanced = embeddings, C, chars, prior, balanced
         self.cv, self.seed = cv, seed
 
     @property
     def settings(self) -> dict:
-        return {"embeddings": self.embeddings, "C": self.C, "chars": self.chars, "prior": self.prior, "balanced": self.balanced}
+        return {
+            "embeddings": self.embeddings,
+            "C": self.C,
+            "chars": self.chars,
+            "prior": self.prior,
+            "balanced": self.balanced,
+        }
 
     def fit(self, X: Sequence[str], y: Sequence[int]) -> "RefusalPredictor":
         """Cross-validate (stratified k-fold accuracy and F1 of the refused class) unless ``cv`` is off,
@@ -341,7 +381,9 @@ class RefusalPredictor(ClassifierMixin, BaseEstimator):
 
     def _check(self) -> None:
         if not hasattr(self, "pipeline_"):
-            raise RefusalkitError("the refusal predictor is not fitted (fit it, or load one with RefusalPredictor.load)")
+            raise RefusalkitError(
+                "the refusal predictor is not fitted (fit it, or load one with RefusalPredictor.load)"
+            )
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """P(answered), P(refused) per prompt: shape (n, 2)."""
@@ -370,7 +412,9 @@ class RefusalPredictor(ClassifierMixin, BaseEstimator):
             union = self.pipeline_.named_steps["features"]
             all_names = union.get_feature_names_out()
             full = self.pipeline_.named_steps["clf"].coef_[0]
-            out["prior"] = {str(n).split("prior:", 1)[1]: float(c) for n, c in zip(all_names, full) if "prior:" in str(n)}
+            out["prior"] = {
+                str(n).split("prior:", 1)[1]: float(c) for n, c in zip(all_names, full) if "prior:" in str(n)
+            }
         return out
 
     def save(self, path: Path) -> None:
@@ -384,21 +428,27 @@ class RefusalPredictor(ClassifierMixin, BaseEstimator):
     def load(cls, path: Path) -> "RefusalPredictor":
         from ..persist import load_fitted
 
-        pipeline, blob = load_fitted(path, kind=PREDICTOR_KIND, what="predictor model",
-                                     remedy="train it again with `refusalkit predictor train`")
+        pipeline, blob = load_fitted(
+            path, kind=PREDICTOR_KIND, what="predictor model", remedy="train it again with `refusalkit predictor train`"
+        )
         settings = blob.get("settings") if isinstance(blob, dict) else None
         if not isinstance(settings, dict) or not isinstance(blob.get("meta"), dict):
             raise RefusalkitError(f"{path} is a damaged refusalkit predictor model (no settings)")
-        obj = cls(embeddings=bool(settings.get("embeddings", False)), C=float(settings.get("C", 4.0)),
-                  chars=bool(settings.get("chars", False)), prior=bool(settings.get("prior", False)),
-                  balanced=bool(settings.get("balanced", True)))
+        obj = cls(
+            embeddings=bool(settings.get("embeddings", False)),
+            C=float(settings.get("C", 4.0)),
+            chars=bool(settings.get("chars", False)),
+            prior=bool(settings.get("prior", False)),
+            balanced=bool(settings.get("balanced", True)),
+        )
         obj.pipeline_, obj.meta_ = pipeline, blob["meta"]
         obj.classes_, obj.cv_scores_ = obj.pipeline_.classes_, {}
         return obj
 
 
-def held_out(train_texts: Sequence[str], y_train: Sequence[int], test_texts: Sequence[str], y_test: Sequence[int],
-             **settings) -> dict:
+def held_out(
+    train_texts: Sequence[str], y_train: Sequence[int], test_texts: Sequence[str], y_test: Sequence[int], **settings
+) -> dict:
     """Fit on one split, score on another: accuracy and F1 of the refused class, next to the majority
     baseline (the training split's majority class predicted for every test prompt)."""
     from sklearn.metrics import accuracy_score, f1_score
@@ -407,15 +457,19 @@ def held_out(train_texts: Sequence[str], y_train: Sequence[int], test_texts: Seq
     guess = RefusalPredictor(**settings, cv=None).fit(train_texts, y_train).predict(test_texts)
     majority = int(np.bincount(y_train, minlength=2).argmax())
     return {
-        "train_n": int(len(y_train)), "test_n": int(len(y_test)), "test_refused": int(y_test.sum()),
-        "accuracy": float(accuracy_score(y_test, guess)), "f1": float(f1_score(y_test, guess, zero_division=0)),
+        "train_n": int(len(y_train)),
+        "test_n": int(len(y_test)),
+        "test_refused": int(y_test.sum()),
+        "accuracy": float(accuracy_score(y_test, guess)),
+        "f1": float(f1_score(y_test, guess, zero_division=0)),
         "majority_baseline_accuracy": float((y_test == majority).mean()),
         "setting": describe_setting(settings),
     }
 
 
-def settings_grid(embeddings: bool = False, Cs: Sequence[float] = (0.5, 2.0, 8.0),
-                  weights: Sequence[bool] = (True, False)) -> list[dict]:
+def settings_grid(
+    embeddings: bool = False, Cs: Sequence[float] = (0.5, 2.0, 8.0), weights: Sequence[bool] = (True, False)
+) -> list[dict]:
     """Feature sets x C values x class weights (balanced or not) that selection chooses from (embeddings only
     when asked: they need a package). Balanced weights suit a rare class; equal ones aim at accuracy itself."""
     sets = [dict(chars=c, prior=p) for c in (False, True) for p in (False, True)]
@@ -430,23 +484,30 @@ def _folds(y: np.ndarray, cv: int, seed: int):
 
     counts = np.bincount(y, minlength=2)
     if counts.min() < 2:
-        raise RefusalkitError(f"need at least 2 refused and 2 answered prompts to train; got {counts[1]} refused, "
-                              f"{counts[0]} answered")
+        raise RefusalkitError(
+            f"need at least 2 refused and 2 answered prompts to train; got {counts[1]} refused, {counts[0]} answered"
+        )
     return StratifiedKFold(int(min(cv, counts.min())), shuffle=True, random_state=seed)
 
 
 def _label_counts(y: np.ndarray) -> dict:
     """How many rows, refused and answered, and the accuracy of always guessing the larger class."""
     counts = np.bincount(y, minlength=2)
-    return {"majority_baseline_accuracy": float(counts.max() / counts.sum()), "n": int(len(y)), "refused": int(counts[1]), "answered": int(counts[0])}
+    return {
+        "majority_baseline_accuracy": float(counts.max() / counts.sum()),
+        "n": int(len(y)),
+        "refused": int(counts[1]),
+        "answered": int(counts[0]),
+    }
 
 
 def _param_grid(grid: Sequence[dict]) -> list[dict]:
     return [{k: [v] for k, v in setting.items()} for setting in grid]
 
 
-def choose_settings(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5,
-                    seed: int = 0) -> tuple[dict, list[dict]]:
+def choose_settings(
+    texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5, seed: int = 0
+) -> tuple[dict, list[dict]]:
     """The setting of ``grid`` with the best stratified k-fold CV accuracy on ``texts`` (ties: the
     earlier, simpler one; scikit-learn's ``GridSearchCV``), and every setting's scores. Give it the
     training split only: the winner's score is optimistic (it won on these folds); :func:`nested_cv`
@@ -455,16 +516,29 @@ def choose_settings(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict]
 
     grid = list(grid or settings_grid())
     y = np.asarray(y, dtype=int)
-    search = GridSearchCV(RefusalPredictor(cv=None), _param_grid(grid), cv=_folds(y, cv, seed),
-                          scoring={"accuracy": "accuracy", "f1": "f1"}, refit=False, error_score="raise").fit(list(texts), y)
+    search = GridSearchCV(
+        RefusalPredictor(cv=None),
+        _param_grid(grid),
+        cv=_folds(y, cv, seed),
+        scoring={"accuracy": "accuracy", "f1": "f1"},
+        refit=False,
+        error_score="raise",
+    ).fit(list(texts), y)
     res = search.cv_results_
-    table = [{"setting": dict(grid[i]), "cv_accuracy": float(res["mean_test_accuracy"][i]),
-              "cv_f1": float(res["mean_test_f1"][i])} for i in range(len(grid))]
+    table = [
+        {
+            "setting": dict(grid[i]),
+            "cv_accuracy": float(res["mean_test_accuracy"][i]),
+            "cv_f1": float(res["mean_test_f1"][i]),
+        }
+        for i in range(len(grid))
+    ]
     return dict(grid[int(np.argmin(res["rank_test_accuracy"]))]), table
 
 
-def nested_cv(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5,
-              seed: int = 0) -> dict:
+def nested_cv(
+    texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5, seed: int = 0
+) -> dict:
     """An honest score of "choose a setting by CV, then fit it": an inner stratified CV (``GridSearchCV``)
     picks the setting on each outer training part, the outer stratified k-fold scores that choice on
     prompts it never saw. Accuracy and F1 of the refused class, the majority baseline, and the setting
@@ -477,24 +551,36 @@ def nested_cv(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | Non
     counts = np.bincount(y, minlength=2)
     inner_k = int(min(cv, counts.min() * (outer.n_splits - 1) // outer.n_splits))
     if inner_k < 2:
-        raise RefusalkitError(f"nested cross-validation needs at least 4 refused and 4 answered prompts; got {counts[1]} "
-                              f"refused, {counts[0]} answered (or train a fixed setting with --no-select)")
-    search = GridSearchCV(RefusalPredictor(cv=None), _param_grid(grid), scoring="accuracy", refit=True, error_score="raise",
-                          cv=StratifiedKFold(inner_k, shuffle=True, random_state=seed))
+        raise RefusalkitError(
+            f"nested cross-validation needs at least 4 refused and 4 answered prompts; got {counts[1]} "
+            f"refused, {counts[0]} answered (or train a fixed setting with --no-select)"
+        )
+    search = GridSearchCV(
+        RefusalPredictor(cv=None),
+        _param_grid(grid),
+        scoring="accuracy",
+        refit=True,
+        error_score="raise",
+        cv=StratifiedKFold(inner_k, shuffle=True, random_state=seed),
+    )
     sc = cross_validate(search, list(texts), y, cv=outer, scoring=["accuracy", "f1"], return_estimator=True)
     chosen = [describe_setting(e.best_params_) for e in sc["estimator"]]
     return {
-        "nested_cv_accuracy": float(sc["test_accuracy"].mean()), "nested_cv_accuracy_std": float(sc["test_accuracy"].std()),
-        "nested_cv_f1": float(sc["test_f1"].mean()), "nested_cv_f1_std": float(sc["test_f1"].std()),
-        "nested_cv_outer_folds": outer.n_splits, "nested_cv_inner_folds": inner_k,
+        "nested_cv_accuracy": float(sc["test_accuracy"].mean()),
+        "nested_cv_accuracy_std": float(sc["test_accuracy"].std()),
+        "nested_cv_f1": float(sc["test_f1"].mean()),
+        "nested_cv_f1_std": float(sc["test_f1"].std()),
+        "nested_cv_outer_folds": outer.n_splits,
+        "nested_cv_inner_folds": inner_k,
         "nested_cv_chosen_per_fold": chosen,
         "majority_baseline_accuracy": float(counts.max() / counts.sum()),
         "grid_size": len(grid),
     }
 
 
-def select_and_fit(texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5,
-                   seed: int = 0) -> tuple["RefusalPredictor", dict]:
+def select_and_fit(
+    texts: Sequence[str], y: Sequence[int], grid: Sequence[dict] | None = None, cv: int = 5, seed: int = 0
+) -> tuple["RefusalPredictor", dict]:
     """The default training recipe: score the selection by :func:`nested_cv`, choose the setting by CV on
     all rows (:func:`choose_settings`), fit it on all rows. Returns the predictor and its metrics."""
     grid = list(grid or settings_grid())
@@ -519,12 +605,20 @@ def explain_html(explanation: dict, path: Path, title: str = "Refusal triggers (
     from ..report import Figures, esc, write_page
 
     rows = sorted(explanation["refusal"] + explanation["answer"], key=lambda r: r["coef"])
-    fig = go.Figure(go.Bar(
-        x=[r["coef"] for r in rows], y=[r["ngram"] for r in rows], orientation="h",
-        marker_color=["#c0392b" if r["coef"] > 0 else "#2471a3" for r in rows],
-    ))
-    fig.update_layout(title=title, xaxis_title="logistic-regression coefficient (> 0: pushes towards refusal)",
-                      height=max(400, 22 * len(rows) + 120), margin=dict(l=220))
+    fig = go.Figure(
+        go.Bar(
+            x=[r["coef"] for r in rows],
+            y=[r["ngram"] for r in rows],
+            orientation="h",
+            marker_color=["#c0392b" if r["coef"] > 0 else "#2471a3" for r in rows],
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="logistic-regression coefficient (> 0: pushes towards refusal)",
+        height=max(400, 22 * len(rows) + 120),
+        margin=dict(l=220),
+    )
     write_page(path, title, f"<h1>{esc(title)}</h1>" + Figures()(fig))
 
 
@@ -543,8 +637,10 @@ def add_risks(predictor: "RefusalPredictor", df: pd.DataFrame, col: str) -> tupl
     for i, p in zip(scored, probs):
         risks[i] = float(p)
     missing = lambda v: v is None or (isinstance(v, float) and np.isnan(v))  # noqa: E731
-    reasons = [None if r is not None else ("empty prompt" if missing(v) or isinstance(v, str) else "prompt is not text")
-               for v, r in zip(values, risks)]
+    reasons = [
+        None if r is not None else ("empty prompt" if missing(v) or isinstance(v, str) else "prompt is not text")
+        for v, r in zip(values, risks)
+    ]
     out = df.copy()
     out[names[0]] = pd.Series(risks, index=out.index, dtype=object)
     out[names[1]] = pd.Series(reasons, index=out.index, dtype=object)
