@@ -13,10 +13,9 @@ import plotly.graph_objects as go
 from refusalkit.report import CSS_MARK, Figures, json_block, page, table
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "refusalkit"
+
+
 # Pages in modules whose owners move them separately (the judge's evaluation page).
-NOT_YET_MOVED = {"judge/io.py"}
-
-
 def _is_report_page(text: str) -> bool:
     return text.startswith("<!doctype html>") and CSS_MARK in text and text.count("plotly.js v") <= 1
 
@@ -38,7 +37,21 @@ def test_no_module_outside_report_writes_its_own_page_head():
         text = path.read_text(encoding="utf-8")
         if re.search(r"<!doctype|<style|include_plotlyjs|write_html\(str", text, re.I):
             offenders.add(rel)
-    assert offenders <= NOT_YET_MOVED, offenders - NOT_YET_MOVED
+    assert not offenders, offenders
+
+
+def test_judge_eval_page_is_a_report_page():
+    from refusalkit.judge.io import eval_html
+
+    report = {
+        "detector": "pattern",
+        "n": 2,
+        "binary_accuracy": 0.5,
+        "per_class": {"compliance": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 2}},
+        "confusion_matrix": {"labels": ["compliance", "full_refusal"], "rows_true_cols_pred": [[1, 1], [0, 0]]},
+    }
+    text = eval_html(report, [{"true": "compliance", "pred": "full_refusal", "response": "<i>no</i>", "evidence": "x"}])
+    assert _is_report_page(text) and "&lt;i&gt;no&lt;/i&gt;" in text and "Disagreements (up to 1)" in text
 
 
 def test_evolve_internals_and_predictor_pages_are_report_pages(tmp_path):

@@ -7,8 +7,6 @@ or a number in the response column stays what it is and is judged ``unscored`` (
 
 from __future__ import annotations
 
-import html
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -82,40 +80,42 @@ def eval_html(report: dict, errors: list[dict]) -> str:
         )
     )
     fig.update_layout(title="Confusion matrix", yaxis_autorange="reversed", height=420, width=620)
-    rows = "".join(
-        f"<tr><td>{html.escape(c)}</td><td>{m['precision']:.3f}</td><td>{m['recall']:.3f}</td><td>{m['f1']:.3f}</td><td>{m['support']}</td></tr>"
-        for c, m in report["per_class"].items()
+    from ..report import Figures, page
+    from ..report.layout import esc, json_block, table
+
+    per_class = table(
+        ["class", "precision", "recall", "F1", "support"],
+        [
+            [esc(c), f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])]
+            for c, m in report["per_class"].items()
+        ],
     )
-    ex = "".join(
-        f"<tr><td>{html.escape(str(e['true']))}</td><td>{html.escape(str(e['pred']))}</td><td>{html.escape(str(e['response'])[:600])}</td>"
-        f"<td>{html.escape(str(e['evidence'])[:200])}</td></tr>"
-        for e in errors
+    disagreements = table(
+        ["your label", "detector", "response", "evidence"],
+        [
+            [esc(e["true"]), esc(e["pred"]), esc(str(e["response"])[:600]), esc(str(e["evidence"])[:200])]
+            for e in errors
+        ],
     )
-    head = {
-        k: report[k]
-        for k in (
-            "detector",
-            "input",
-            "map",
-            "mode",
-            "n",
-            "unscored",
-            "skipped_unlabelled",
-            "skipped_by_map",
-            "binary_accuracy",
-            "accuracy_3class",
-            "macro_f1",
-        )
-        if k in report
-    }
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>refusalkit judge-eval</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}pre{{background:#f6f6f6;padding:1em}}</style></head><body>
-<h1>Detector quality on your labelled file</h1>
-<pre>{html.escape(json.dumps(head, indent=2))}</pre>
+    keys = (
+        "detector",
+        "input",
+        "map",
+        "mode",
+        "n",
+        "unscored",
+        "skipped_unlabelled",
+        "skipped_by_map",
+        "binary_accuracy",
+        "accuracy_3class",
+        "macro_f1",
+    )
+    head = {k: report[k] for k in keys if k in report}
+    body = f"""<h1>Detector quality on your labelled file</h1>
+{json_block(head)}
 <p>Binary accuracy counts any refusal (partial or full) against compliance. Rows the detector left
 <code>unscored</code> (empty, non-text or failed answers) are counted but not scored.</p>
-<h2>Per class</h2><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{rows}</table>
-{fig.to_html(full_html=False, include_plotlyjs=True)}
-<h2>Disagreements (up to {len(errors)})</h2><table><tr><th>your label</th><th>detector</th><th>response</th><th>evidence</th></tr>{ex}</table>
-</body></html>"""
+<h2>Per class</h2>{per_class}
+{Figures()(fig)}
+<h2>Disagreements (up to {len(errors)})</h2>{disagreements}"""
+    return page("refusalkit judge-eval", body)
