@@ -26,7 +26,7 @@ from refusalkit.metrics import wilson
 from refusalkit.provenance import provenance, run_started
 from refusalkit.report import Figures, page
 from refusalkit.report.layout import json_block
-from refusalkit.train.curves import CurveSpec, compare, figure, groups, trace
+from refusalkit.train.curves import CurveSpec, compare, figure, from_runs, groups, trace
 from refusalkit.train.study import LABELS, StudySettings
 
 
@@ -51,6 +51,11 @@ def main() -> None:
     )
     ap.add_argument("--drops", type=float, nargs="+", default=[0.05, 0.10])
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument(
+        "--from-runs",
+        action="store_true",
+        help="no training or generation: read finished points from OUT's run folders",
+    )
     args = ap.parse_args()
     settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model)
 
@@ -69,7 +74,7 @@ def main() -> None:
     if args.paired:
         specs.append(CurveSpec("(c) paired look-alikes", "triggers", "K", ks("paired"), (("look_alikes", "paired"),)))
     out = Path(args.out)
-    curves = trace(out, settings, specs, args.suites)
+    curves = (from_runs if args.from_runs else trace)(out, settings, specs, args.suites)
 
     from refusalkit.run import load_run
 

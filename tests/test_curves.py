@@ -82,29 +82,26 @@ def test_curves_benchmark_reuses_the_study_and_trains_other_points_apart(tmp_pat
 
     script = Path(__file__).parents[1] / "benchmarks" / "study_curves.py"
     out = tmp_path / "study"
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--quick",
-            "--model",
-            "tiny-random",
-            "--out",
-            str(out),
-            "--ks",
-            "3",
-            "6",
-            "--epochs",
-            "1",
-            "--paired",
-            "--suites",
-            "core",
-            "--n-boot",
-            "20",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    cmd = [
+        sys.executable,
+        str(script),
+        "--quick",
+        "--model",
+        "tiny-random",
+        "--out",
+        str(out),
+        "--ks",
+        "3",
+        "6",
+        "--epochs",
+        "1",
+        "--paired",
+        "--suites",
+        "core",
+        "--n-boot",
+        "20",
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(res.stdout)
     curves = report["curves"]["core"]
@@ -120,3 +117,7 @@ def test_curves_benchmark_reuses_the_study_and_trains_other_points_apart(tmp_pat
     ).exists()
     assert report["suites"]["core"]["suite"] == "core" and "provenance" in report
     assert (out / "curves.html").exists()
+    # --from-runs reads the same points back from the run folders, without a model
+    again = subprocess.run([*cmd, "--from-runs"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(again.stdout)["curves"] == report["curves"]

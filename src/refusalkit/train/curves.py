@@ -264,6 +264,35 @@ def run_dirs(root: Path, method: str, suites: Sequence[str]) -> dict[str, Path]:
     return {s: root / ("runs" if s == "core" else f"runs_{s}") / method for s in suites}
 
 
+def point_settings(settings, spec: CurveSpec, value: float, out: Path):
+    """``(settings, method, root)`` of one point: the study's settings with the point's strength and the
+    spec's overrides, the variant trained, and the folder it lives in (``out`` for the study's own
+    variants; K = 0 is (a) and epochs = 0 the base model, both in ``out``)."""
+    if value == 0:
+        return settings, ("base" if spec.param == "epochs" else "safety"), out
+    s = settings_for(settings, spec.method, spec.param, value)
+    for k, v in spec.overrides:
+        setattr(s, k, v)
+    default = s.sft.epochs == settings.sft.epochs and s.budget.extra == settings.budget.extra and not spec.overrides
+    return s, spec.method, out if default else out / "curves" / spec.slug(value)
+
+
+def from_runs(
+    out_dir: str | Path, settings, specs: Sequence[CurveSpec], suites: Sequence[str] = ("core", "ood")
+) -> dict[str, list[Point]]:
+    """The curves of ``specs`` read from the run folders :func:`trace` left in ``out_dir``, with no model:
+    to recompute statistics and plots of finished points."""
+    out = Path(out_dir)
+    return {
+        spec.name: [
+            load_point(spec.method, spec.param, v, run_dirs(root, method, suites))[0]
+            for v in spec.values
+            for _, method, root in [point_settings(settings, spec, v, out)]
+        ]
+        for spec in specs
+    }
+
+
 def trace(
     out_dir: str | Path, settings, specs: Sequence[CurveSpec], suites: Sequence[str] = ("core", "ood")
 ) -> dict[str, list[Point]]:
@@ -289,39 +318,16 @@ def trace(
             f"trigger source {settings.trigger_source!r} needs the study's trigger_data.json in {out}: run the study first"
         )
 
-    def evaluated(root: Path, method: str, target) -> dict[str, Path]:
-        dirs = run_dirs(root, method, suites)
-        for suite, d in dirs.items():
-            _evaluate(target, prompts[suite], settings, d, suite)
-        return dirs
-
-    curves: dict[str, list[Point]] = {}
     for spec in specs:
-        curve = []
         for value in spec.values:
-            if value == 0:  # no training: the base model (epochs) or (a) itself (K)
-                method, root = ("base", out) if spec.param == "epochs" else ("safety", out)
-                target = (
-                    load_target(settings.model)
-                    if method == "base"
-                    else train_study_variant(settings, rows, "safety", out, None, first_triggers)[0]
-                )
+            s, method, root = point_settings(settings, spec, value, out)
+            _log(f"curve {spec.name}: {spec.param}={value:g} ({root})")
+            if method == "base":
+                target = load_target(settings.model)
             else:
-                s = settings_for(settings, spec.method, spec.param, value)
-                for k, v in spec.overrides:
-                    setattr(s, k, v)
-                default = (
-                    s.sft.epochs == settings.sft.epochs
-                    and s.budget.extra == settings.budget.extra
-                    and not spec.overrides
-                )
-                method, root = spec.method, out if default else out / "curves" / spec.slug(value)
-                _log(f"curve {spec.name}: {spec.param}={value:g} ({root})")
-                target = train_study_variant(
-                    s, rows, method, root, trigger_pairs if method == "triggers" else None, first_triggers
-                )[0]
-            dirs = evaluated(root, method, target)
+                pairs = trigger_pairs if method == "triggers" else None
+                target = train_study_variant(s, rows, method, root, pairs, first_triggers)[0]
+            for suite, d in run_dirs(root, method, suites).items():
+                _evaluate(target, prompts[suite], settings, d, suite)
             target = None  # release the model before the next training run
-            curve.append(load_point(spec.method, spec.param, value, dirs)[0])
-        curves[spec.name] = curve
-    return curves
+    return from_runs(out, settings, specs, suites)
