@@ -111,6 +111,7 @@ def main() -> None:
         }
         result["suites"][suite] = compare(curves, suite, ids, a_full, drops=args.drops, pairs=pairs, n_boot=args.n_boot)
         sections.append(figures(figure(curves, suite, ids, f"Trade-off curves: {suite} suite")))
+    result["from_runs"] = args.from_runs  # statistics over points trained and rated by earlier runs of this script
     result["provenance"] = provenance(started)
     (out / "curves.json").write_text(json.dumps(result, indent=1))
     (out / "curves.html").write_text(
