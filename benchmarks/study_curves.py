@@ -27,7 +27,7 @@ from refusalkit.provenance import provenance, run_started
 from refusalkit.report import Figures, page
 from refusalkit.report.layout import json_block
 from refusalkit.train.curves import CurveSpec, compare, figure, from_runs, groups, trace
-from refusalkit.train.study import LABELS, StudySettings
+from refusalkit.train.study import LABELS, StudySettings, runs_dir
 
 
 def main() -> None:
@@ -91,7 +91,7 @@ def main() -> None:
     }
     figures, sections = Figures(), []
     for suite in args.suites:
-        rows = load_run(out / ("runs" if suite == "core" else f"runs_{suite}") / "base")[1]
+        rows = load_run(runs_dir(out, suite) / "base")[1]
         ids = groups(rows)
         result["curves"][suite] = {
             name: [

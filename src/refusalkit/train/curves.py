@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..metrics import REFUSALS
+from ..metrics import GROUPS, REFUSALS
 
 # The benign group a curve's y axis measures: the suite's look-alikes (prompts sharing a harmful
 # request's words or frame: every benign type but ``plain``). Plain benign refusal is reported apart.
@@ -52,14 +52,9 @@ def refusals(rows: Sequence[dict]) -> dict[str, bool | None]:
 
 
 def groups(rows: Sequence[dict]) -> dict[str, list[str]]:
-    """Prompt ids of the suite per group: ``harmful``, ``trigger_benign`` (look-alikes), ``plain_benign``."""
-    out: dict[str, list[str]] = {"harmful": [], "trigger_benign": [], "plain_benign": []}
-    for r in rows:
-        if r["prompt_label"] == "harmful":
-            out["harmful"].append(r["prompt_id"])
-        else:
-            out["plain_benign" if r.get("type") == "plain" else "trigger_benign"].append(r["prompt_id"])
-    return out
+    """Prompt ids of the suite per group (:data:`refusalkit.metrics.GROUPS`): ``harmful``,
+    ``trigger_benign`` (look-alikes), ``plain_benign``."""
+    return {g: [r["prompt_id"] for r in rows if GROUPS[g](r)] for g in ("harmful", "trigger_benign", "plain_benign")}
 
 
 def _rate(verdicts: dict[str, bool | None], ids: Sequence[str]) -> float | None:
@@ -230,7 +225,7 @@ def load_point(method: str, param: str, value: float, run_dirs: dict[str, Path])
     return Point(method, param, value, {s: refusals(r) for s, r in rows.items()}), rows
 
 
-def settings_for(settings, method: str, param: str, value: float):
+def settings_for(settings, param: str, value: float):
     """A copy of the study's settings with one point's strength: ``epochs`` (passes over the mix) or
     ``K`` (the mixing budget of (b) and (c))."""
     s = copy.deepcopy(settings)
@@ -261,7 +256,9 @@ class CurveSpec:
 
 def run_dirs(root: Path, method: str, suites: Sequence[str]) -> dict[str, Path]:
     """Where a variant's evaluation of each suite lives, as the study lays it out."""
-    return {s: root / ("runs" if s == "core" else f"runs_{s}") / method for s in suites}
+    from .study import runs_dir
+
+    return {s: runs_dir(root, s) / method for s in suites}
 
 
 def point_settings(settings, spec: CurveSpec, value: float, out: Path):
@@ -270,7 +267,7 @@ def point_settings(settings, spec: CurveSpec, value: float, out: Path):
     variants; K = 0 is (a) and epochs = 0 the base model, both in ``out``)."""
     if value == 0:
         return settings, ("base" if spec.param == "epochs" else "safety"), out
-    s = settings_for(settings, spec.method, spec.param, value)
+    s = settings_for(settings, spec.param, value)
     for k, v in spec.overrides:
         setattr(s, k, v)
     default = s.sft.epochs == settings.sft.epochs and s.budget.extra == settings.budget.extra and not spec.overrides

@@ -136,6 +136,12 @@ SUITE_TITLES = {"core": "core suite, test split", "ood": "ood suite (out of dist
 SUITE_SPLITS = {"core": "test", "ood": "test", "ood-dev": "dev"}
 
 
+def runs_dir(out: Path, suite: str) -> Path:
+    """The folder holding a study's evaluations of ``suite``: ``runs`` for the core test split,
+    ``runs_<suite>`` for the others (``runs_ood``); one subfolder per variant."""
+    return out / ("runs" if suite == "core" else f"runs_{suite}")
+
+
 def _suite(limit: int | None, name: str = "core"):
     """The study's evaluation prompts of bundled suite ``name`` (its split in :data:`SUITE_SPLITS`)."""
     from ..data import load_prompts
@@ -272,10 +278,12 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
 
     def evaluate_variant(name: str, target) -> None:
         """Rate ``target`` on the core test split and, when enabled, on the ood suite."""
-        summaries[name] = timed(f"eval_{name}", lambda: _evaluate(target, prompts, settings, out / "runs" / name))
+        summaries[name] = timed(
+            f"eval_{name}", lambda: _evaluate(target, prompts, settings, runs_dir(out, "core") / name)
+        )
         if ood_prompts:
             summaries_ood[name] = timed(
-                f"eval_{name}_ood", lambda: _evaluate(target, ood_prompts, settings, out / "runs_ood" / name, "ood")
+                f"eval_{name}_ood", lambda: _evaluate(target, ood_prompts, settings, runs_dir(out, "ood") / name, "ood")
             )
 
     # 1. base
@@ -428,7 +436,7 @@ def _rate(x: dict) -> str:
 def _diffs(out: Path, a: str, b: str, limit: int = 40, suite: str = "core") -> str:
     from ..run import load_run
 
-    runs = out / ("runs" if suite == "core" else f"runs_{suite}")
+    runs = runs_dir(out, suite)
     _, ra = load_run(runs / a)
     _, rb = load_run(runs / b)
     by_a = {r["prompt_id"]: r for r in ra}
