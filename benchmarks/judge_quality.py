@@ -35,7 +35,7 @@ from refusalkit.judge.corpus import load_corpus, quality
 from refusalkit.provenance import provenance, run_started
 from refusalkit.types import Prompt, Response
 
-DETECTORS = ("prefix", "pattern", "learned", "ensemble", "minilm")
+DETECTORS = ("prefix", "pattern", "learned", "ensemble", "minilm", "minilm-ft")
 SPLITS = ("dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "dev_real", "blind_real")
 # What each split may be used for (reported with it).
 ROLE = {

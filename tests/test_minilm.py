@@ -188,7 +188,7 @@ def test_calibrate_rejects_bad_input(fitted):
 
     with pytest.raises(RefusalkitError, match="at least"):
         calibrate(["a"] * 5, ["compliance"] * 5, detector="minilm", base=fitted, corpus_rows=[])
-    with pytest.raises(RefusalkitError, match="adapts the learned or the minilm"):
+    with pytest.raises(RefusalkitError, match="adapts the minilm-ft or the learned or the minilm"):
         calibrate(["a"] * 30, ["compliance"] * 30, detector="pattern")
 
 

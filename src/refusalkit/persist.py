@@ -231,7 +231,9 @@ def _looks_like_pickle(head: bytes) -> bool:
 def saved_kind(path: str | os.PathLike) -> str | None:
     """The ``kind`` a refusalkit model archive records, read without building anything: the ``__tree__``
     of a file written by :func:`save_fitted`, or the ``meta`` entry of a plain weights archive (the
-    minilm detector's head). None when the file is neither (a pickle, another format, a damaged archive)."""
+    minilm detector's head), or a safetensors file's ``meta`` header entry. None when the file is neither (a pickle, another format, a damaged archive)."""
+    if str(path).endswith(".safetensors"):
+        return _safetensors_kind(path)
     try:
         with Path(path).open("rb") as fh:
             if not fh.read(4).startswith(_ZIP_MAGIC):
@@ -246,6 +248,19 @@ def saved_kind(path: str | os.PathLike) -> str | None:
             else:
                 return None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
+        return None
+    kind = tree.get("kind") if isinstance(tree, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _safetensors_kind(path: str | os.PathLike) -> str | None:
+    """The ``kind`` in a safetensors file's ``meta`` header entry (the minilm-ft detector's weights)."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="np") as f:
+            tree = json.loads((f.metadata() or {}).get("meta", "null"))
+    except Exception:  # not a safetensors file, or a damaged one
         return None
     kind = tree.get("kind") if isinstance(tree, dict) else None
     return kind if isinstance(kind, str) else None

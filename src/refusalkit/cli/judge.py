@@ -184,7 +184,7 @@ def calibrate(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the detector file and calibration.json."),
     response_col: str = typer.Option("response", "--response-col"),
     detector: Optional[str] = typer.Option(
-        None, "--detector", "-d", help="Detector to adapt: learned or minilm (default: the default detector)."
+        None, "--detector", "-d", help="Detector to adapt: minilm-ft, learned or minilm (default: the default detector, minilm-ft)."
     ),
     share: float = typer.Option(
         0.5, "--share", help="Part of the training weight your rows carry (the rest: refusalkit's corpus)."
@@ -208,7 +208,8 @@ def calibrate(
     det, report = run_calibration(
         [texts[i] for i in usable], [gold[i] for i in usable], detector=detector, share=share, folds=folds
     )
-    path = out_dir / ("detector.npz" if report["detector"] == "minilm" else "detector.rkmodel")
+    suffix = {"minilm": "npz", "minilm-ft": "safetensors"}.get(report["detector"], "rkmodel")
+    path = out_dir / f"detector.{suffix}"
     report = {
         "input": str(input_file),
         "skipped_unlabelled": len(gold) - len(keep),

@@ -1,11 +1,12 @@
 """Adapt the default detector to one model from a few hundred of its answers labelled by hand.
 
-How: the detector (``learned``, refusalkit's default, or ``minilm``) is refitted on refusalkit's corpus
+How: the detector (``minilm-ft``, refusalkit's default, ``learned`` or ``minilm``) is refitted on refusalkit's corpus
 (``train`` split, with the shipped detector's row weights) plus the user's rows, weighted so that the
 user's rows together carry ``share`` of the total weight (default one half). The corpus keeps every class
 and phrasing represented when the user's sample has few partial refusals; the user's rows pull the
-decision towards how their model words things. For ``minilm`` only the linear head is refitted (the
-encoder stays frozen, so a few hundred rows cannot overfit it). Quality before is the default detector on every labelled row; quality after is
+decision towards how their model words things. For ``minilm`` and ``minilm-ft`` only a linear head is
+refitted (logistic regression on the encoder's features; the encoder, fine-tuned or not, stays as shipped,
+so a few hundred rows cannot overfit it). Quality before is the default detector on every labelled row; quality after is
 cross-validated (stratified folds of the user's rows: each fold is judged by a head fitted without
 it), so the two figures are on the same rows and neither has seen the rows it is scored on.
 Intervals: Wilson for binary accuracy, percentile bootstrap (scipy, fixed seed) for macro-F1 and for
@@ -68,7 +69,7 @@ def summary(y: Sequence[str], p: Sequence[str], seed: int = 0) -> dict:
     }
 
 
-CALIBRATABLE = ("learned", "minilm")
+CALIBRATABLE = ("minilm-ft", "learned", "minilm")
 
 
 def calibrate(
@@ -83,7 +84,7 @@ def calibrate(
     base=None,
     corpus_rows: list[dict] | None = None,
 ):
-    """Returns ``(detector, report)``: the detector (``learned`` or ``minilm``; default: refusalkit's default
+    """Returns ``(detector, report)``: the detector (``minilm-ft``, ``learned`` or ``minilm``; default: refusalkit's default
     detector) refitted on the corpus plus these rows, and the before/after figures (see the module
     docstring). ``base`` (default: the shipped detector of that kind) gives the before figures;
     ``corpus_rows`` (default: the corpus's ``train`` split) are the rows refitted on besides the user's."""
@@ -109,7 +110,21 @@ def calibrate(
     rows = load_corpus("train") if corpus_rows is None else corpus_rows
     c_texts, y_c = [r["response"] for r in rows], [r["label"] for r in rows]
     y_u = np.asarray(labels, dtype=object)
-    if kind == "minilm":
+    if kind == "minilm-ft":
+        from .finetuned import FineTunedDetector, fit_head
+
+        default = base if base is not None else FineTunedDetector.pretrained(progress=progress)
+        w_c = np.ones(len(rows))
+        x_c = default.pooled(c_texts, progress="calibrate: encoding the corpus" if progress else None)
+        x_u = default.pooled(texts, progress="calibrate: encoding your answers" if progress else None)
+
+        def fit(idx: np.ndarray, w_u: np.ndarray):
+            head = fit_head(np.vstack([x_c, x_u[idx]]), y_c + list(y_u[idx]), np.concatenate([w_c, w_u]))
+            return default.with_head(*head)
+
+        def predict(det, idx: np.ndarray) -> list[str]:
+            return [CLASSES[i] for i in det.proba_from_pooled(x_u[idx]).argmax(1)]
+    elif kind == "minilm":
         from .minilm import DEFAULT_SETTINGS, MiniLMDetector, _weights, features
 
         default = base if base is not None else MiniLMDetector.pretrained(progress=progress)
@@ -157,7 +172,7 @@ def calibrate(
         after[te] = predict(refit(tr), te)
     diff = _bootstrap(lambda i: _macro_f1(y_u[i], after[i]) - _macro_f1(y_u[i], before[i]), len(y_u), seed)
     det = refit(everyone)
-    if kind == "minilm":
+    if kind in ("minilm", "minilm-ft"):
         det.meta = {
             "calibrated": True,
             "share": share,
@@ -169,7 +184,7 @@ def calibrate(
         "detector": kind,
         "method": (
             f"{kind}: refitted on the corpus train split plus your rows (your rows carry {share:.0%} of the weight)"
-            + ("; encoder frozen, head refitted" if kind == "minilm" else "")
+            + ("; encoder frozen, head refitted" if kind in ("minilm", "minilm-ft") else "")
         ),
         "labels": counts,
         "folds": int(k),
