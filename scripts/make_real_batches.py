@@ -18,7 +18,8 @@ Two steps, because the labels are written by a person who reads every answer:
    answers, assigns the splits and writes the batch files. The blind split is every answer of the held-out
    setting (``--blind-temperature``, 1.0 by default: no training or dev row is sampled at it); the other
    answers go to ``train`` or ``dev_real`` by a hash of their prompt, so one prompt's answers never sit on
-   both sides. A batch with no rows writes no file (answers with no blind setting make only ``NAME.jsonl``).
+   both sides. A batch with no rows writes no file (answers with no blind setting make only ``NAME.jsonl``);
+   an answer whose text another batch in ``--out-dir`` already holds is left out.
 
        python scripts/make_real_batches.py finish --answers runs/real/answers.jsonl \\
            --labels runs/real/labels.jsonl --out-dir data/judge --name real_smollm2
@@ -215,8 +216,17 @@ def finish(args: argparse.Namespace) -> None:
         sys.exit(f"{len(missing)} answers have no label (first: {missing[0]}); label every answer before finishing")
     batches: dict[str, list[dict]] = {f"{args.name}": [], f"{args.name}_blind": []}
     dropped_harmful = 0
+    # the corpus keeps a response where it first occurs, so an answer whose text another batch already
+    # holds would add nothing here or take that row out of its split: such answers are left out
+    own = {args.out_dir / f"{args.name}.jsonl", args.out_dir / f"{args.name}_blind.jsonl", args.answers, args.labels}
+    own = {f.resolve() for f in own}
+    seen = {r.get("response") for f in sorted(args.out_dir.glob("*.jsonl")) if f.resolve() not in own for r in read_jsonl(f)}
+    dropped_seen = 0
     for a in answers:
         if labels[a["id"]] == "drop":
+            continue
+        if a["response"] in seen:
+            dropped_seen += 1
             continue
         # refusalkit ships no answer that goes along with a harmful request, even a tiny model's garbled
         # one: only refusals of harmful requests enter the corpus
@@ -246,6 +256,7 @@ def finish(args: argparse.Namespace) -> None:
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"wrote {len(rows)} rows to {path}", file=sys.stderr)
     print(f"left out {dropped_harmful} answers to harmful requests that were not refusals", file=sys.stderr)
+    print(f"left out {dropped_seen} answers whose text another batch in {args.out_dir} already holds", file=sys.stderr)
 
 
 def is_harmful(prompt_id: str) -> bool:

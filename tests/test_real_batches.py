@@ -131,3 +131,15 @@ def test_steered_adapter_variants(tmp_path):
     assert table["s+add2"] == ("smollm2-135m", "dirs.safetensors:2", str(tmp_path / "ad"))
     with pytest.raises(SystemExit, match="--adapter variant"):
         mod.variants(None, 1.5, [], ["base=dirs.safetensors:ablate"])  # not an adapter variant
+
+
+def test_finish_leaves_out_answers_another_batch_already_holds(tmp_path):
+    """The corpus keeps a response where it first occurs: an answer whose text another batch holds would
+    otherwise take that row out of its split (or add nothing), so finish leaves it out."""
+    mod = _script()
+    (tmp_path / "test4.jsonl").write_text(json.dumps({"response": "The capital of Australia is Canberra."}) + "\n")
+    a, b = _answer(0, "base", 0.0), _answer(1, "base", 0.0)
+    a["response"] = "The capital of Australia is Canberra."
+    _finish(mod, tmp_path, [a, b])
+    rows = [json.loads(line) for line in (tmp_path / "real_x.jsonl").read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == ["prompt 1"]
