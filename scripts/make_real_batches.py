@@ -7,7 +7,9 @@ Two steps, because the labels are written by a person who reads every answer:
    refusal direction added) to prompts from the core suite, the alignment suite and
    ``data/judge/prompts/real_extra.jsonl``, over a grid of decoding settings (greedy and sampled
    temperatures, three system prompts, two answer lengths). Writes one unlabelled JSONL row per answer
-   with its provenance; empty answers are left out.
+   with its provenance; empty answers are left out. ``--adapter NAME=DIR`` adds the bundled model with a
+   LoRA adapter refusalkit trained, ``--steer-adapter NAME=FILE:ablate`` (or ``FILE:ALPHA``) that adapter
+   variant steered as ``refusalkit steer`` would (variant ``NAME+ablate`` / ``NAME+addALPHA``).
 
        python scripts/make_real_batches.py generate --directions runs/dirs/directions.safetensors --alpha ALPHA \\
            --out runs/real/answers.jsonl
@@ -16,7 +18,8 @@ Two steps, because the labels are written by a person who reads every answer:
    answers, assigns the splits and writes the batch files. The blind split is every answer of the held-out
    setting (``--blind-temperature``, 1.0 by default: no training or dev row is sampled at it); the other
    answers go to ``train`` or ``dev_real`` by a hash of their prompt, so one prompt's answers never sit on
-   both sides.
+   both sides. A batch with no rows writes no file (answers with no blind setting make only ``NAME.jsonl``);
+   an answer whose text another batch in ``--out-dir`` already holds is left out.
 
        python scripts/make_real_batches.py finish --answers runs/real/answers.jsonl \\
            --labels runs/real/labels.jsonl --out-dir data/judge --name real_smollm2
@@ -49,7 +52,10 @@ LENGTHS = (64, 160)
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The rows of a JSONL file, read by refusalkit's table reader (one-line errors for bad rows)."""
+    from refusalkit.tables import read_rows
+
+    return [row for _, row in read_rows(path)[1]]
 
 
 def prompt_pool() -> dict[str, list[dict]]:
@@ -94,11 +100,15 @@ def sample_prompts(groups: dict[str, list[dict]], n: int, rng: random.Random) ->
     return picked
 
 
-def variants(directions: str | None, alpha: float, adapters: list[str] = ()) -> dict[str, tuple[str, str | None, str | None]]:
+def variants(
+    directions: str | None, alpha: float, adapters: list[str] = (), steered_adapters: list[str] = ()
+) -> dict[str, tuple[str, str | None, str | None]]:
     """Variant name -> (model spec, --steer spec, adapter folder). The steered variants need a directions
     file; its direction is ablated from the aligned model (it then answers what it refused) and added to
     the base model (it then refuses what it answered). ``adapters`` (``NAME=DIR``) add the bundled model
-    with a LoRA adapter that refusalkit trained, e.g. the study's variants (``runs/study/adapters/safety``)."""
+    with a LoRA adapter that refusalkit trained, e.g. the study's variants (``runs/study/adapters/safety``).
+    ``steered_adapters`` (``NAME=FILE:MODE``, MODE as in ``--steer``) add adapter variant NAME steered as
+    ``refusalkit steer`` would, named ``NAME+ablate`` or ``NAME+addALPHA``."""
     out: dict[str, tuple[str, str | None, str | None]] = {"base": ("smollm2-135m", None, None), "aligned": ("smollm2-135m-aligned", None, None)}
     if directions:
         out["aligned+ablate"] = ("smollm2-135m-aligned", f"{directions}:ablate", None)
@@ -108,6 +118,13 @@ def variants(directions: str | None, alpha: float, adapters: list[str] = ()) -> 
         if not sep or not Path(folder, "adapter_config.json").exists():
             sys.exit(f"--adapter {spec!r}: use NAME=DIR with DIR a LoRA adapter folder (holding adapter_config.json)")
         out[name] = ("smollm2-135m", None, folder)
+    for spec in steered_adapters:
+        name, sep, steer = spec.partition("=")
+        mode = steer.rpartition(":")[2]
+        if not sep or name not in out or not out[name][2] or ":" not in steer:
+            sys.exit(f"--steer-adapter {spec!r}: use NAME=FILE:MODE with NAME an --adapter variant (MODE: ablate or ALPHA)")
+        label = "ablate" if mode == "ablate" else f"add{mode}"
+        out[f"{name}+{label}"] = (out[name][0], steer, out[name][2])
     return out
 
 
@@ -147,13 +164,13 @@ def generate(args: argparse.Namespace) -> None:
     from refusalkit.types import GenParams, Prompt
 
     groups = prompt_pool()
-    table = variants(args.directions, args.alpha, args.adapter)
+    table = variants(args.directions, args.alpha, args.adapter, args.steer_adapter)
     if args.variants:
         table = {k: v for k, v in table.items() if k in args.variants.split(",")}
     per_cell = {0.0: args.n_greedy, 0.7: args.n_t07, 1.0: args.n_t10}
     plan = cells(list(table), per_cell, args.seed, tuple(int(x) for x in args.lengths.split(",")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    done = {json.loads(line)["cell"] for line in args.out.read_text().splitlines()} if args.out.exists() else set()
+    done = {r["cell"] for r in read_jsonl(args.out)} if args.out.exists() else set()
     loaded: dict[tuple[str, str | None], object] = {}
     with args.out.open("a", encoding="utf-8") as f:
         for c in plan:
@@ -199,8 +216,17 @@ def finish(args: argparse.Namespace) -> None:
         sys.exit(f"{len(missing)} answers have no label (first: {missing[0]}); label every answer before finishing")
     batches: dict[str, list[dict]] = {f"{args.name}": [], f"{args.name}_blind": []}
     dropped_harmful = 0
+    # the corpus keeps a response where it first occurs, so an answer whose text another batch already
+    # holds would add nothing here or take that row out of its split: such answers are left out
+    own = {args.out_dir / f"{args.name}.jsonl", args.out_dir / f"{args.name}_blind.jsonl", args.answers, args.labels}
+    own = {f.resolve() for f in own}
+    seen = {r.get("response") for f in sorted(args.out_dir.glob("*.jsonl")) if f.resolve() not in own for r in read_jsonl(f)}
+    dropped_seen = 0
     for a in answers:
         if labels[a["id"]] == "drop":
+            continue
+        if a["response"] in seen:
+            dropped_seen += 1
             continue
         # refusalkit ships no answer that goes along with a harmful request, even a tiny model's garbled
         # one: only refusals of harmful requests enter the corpus
@@ -223,11 +249,14 @@ def finish(args: argparse.Namespace) -> None:
             "finish_reason": a["finish_reason"], "prompt_id": a["prompt_id"],
         })
     for name, rows in batches.items():
+        if not rows:  # a batch with no rows (e.g. no blind setting in these answers) writes no file
+            continue
         rows.sort(key=lambda r: (r["split"], r["variant"], r["prompt_id"], r["temperature"], r["system_prompt"] or "", r["max_new_tokens"]))
         path = args.out_dir / f"{name}.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"wrote {len(rows)} rows to {path}", file=sys.stderr)
     print(f"left out {dropped_harmful} answers to harmful requests that were not refusals", file=sys.stderr)
+    print(f"left out {dropped_seen} answers whose text another batch in {args.out_dir} already holds", file=sys.stderr)
 
 
 def is_harmful(prompt_id: str) -> bool:
@@ -246,6 +275,7 @@ def main() -> None:
     g.add_argument("--alpha", type=float, default=1.5, help="addition strength for the base+add variant")
     g.add_argument("--variants", help="comma-separated subset of variant names")
     g.add_argument("--adapter", action="append", default=[], help="NAME=DIR: a variant that is the bundled model with this LoRA adapter (repeatable)")
+    g.add_argument("--steer-adapter", action="append", default=[], help="NAME=FILE:MODE: adapter variant NAME steered (ablate or ALPHA), as variant NAME+ablate / NAME+addALPHA (repeatable)")
     g.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="comma-separated max_new_tokens values of the grid")
     g.add_argument("--n-greedy", type=int, default=15, help="prompts per greedy cell")
     g.add_argument("--n-t07", type=int, default=15, help="prompts per temperature-0.7 cell")

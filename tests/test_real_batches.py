@@ -81,3 +81,65 @@ def test_adapter_variants_need_an_adapter_folder(tmp_path):
         mod.variants(None, 1.5, [f"x={tmp_path / 'ad'}"])
     (tmp_path / "ad" / "adapter_config.json").write_text("{}")
     assert mod.variants(None, 1.5, [f"x={tmp_path / 'ad'}"])["x"] == ("smollm2-135m", None, str(tmp_path / "ad"))
+
+
+def _finish(mod, tmp_path, answers, blind_variant=None):
+    (tmp_path / "answers.jsonl").write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    (tmp_path / "labels.jsonl").write_text(
+        "".join(json.dumps({"id": a["id"], "label": "compliance"}) + "\n" for a in answers)
+    )
+    args = argparse.Namespace(
+        answers=tmp_path / "answers.jsonl",
+        labels=tmp_path / "labels.jsonl",
+        out_dir=tmp_path,
+        name="real_x",
+        blind_temperature=1.0,
+        blind_variant=blind_variant,
+    )
+    mod.finish(args)
+
+
+def test_finish_with_no_blind_answers_writes_no_blind_file(tmp_path):
+    """A training-only batch (no answer at the blind temperature, no held-out variant) writes its one file
+    and leaves no empty ``_blind`` file behind for the corpus builder to pick up."""
+    mod = _script()
+    _finish(mod, tmp_path, [_answer(0, "base", 0.0), _answer(1, "base", 0.7)])
+    assert not (tmp_path / "real_x_blind.jsonl").exists()
+    assert len((tmp_path / "real_x.jsonl").read_text().splitlines()) == 2
+
+
+def test_finish_keeps_answers_with_line_separator_characters(tmp_path):
+    """JSONL is split on newlines only: an answer holding U+2028 (which str.splitlines also splits on)
+    is read back whole."""
+    mod = _script()
+    a = _answer(0, "base", 0.0)
+    a["response"] = "First line\u2028second line."
+    _finish(mod, tmp_path, [a])
+    rows = [json.loads(line) for line in (tmp_path / "real_x.jsonl").read_text().split("\n") if line]
+    assert [r["response"] for r in rows] == ["First line\u2028second line."]
+
+
+def test_steered_adapter_variants(tmp_path):
+    """--steer-adapter NAME=FILE:MODE adds adapter variant NAME with the refusal direction ablated or added."""
+    import pytest
+
+    mod = _script()
+    (tmp_path / "ad").mkdir()
+    (tmp_path / "ad" / "adapter_config.json").write_text("{}")
+    table = mod.variants(None, 1.5, [f"s={tmp_path / 'ad'}"], ["s=dirs.safetensors:ablate", "s=dirs.safetensors:2"])
+    assert table["s+ablate"] == ("smollm2-135m", "dirs.safetensors:ablate", str(tmp_path / "ad"))
+    assert table["s+add2"] == ("smollm2-135m", "dirs.safetensors:2", str(tmp_path / "ad"))
+    with pytest.raises(SystemExit, match="--adapter variant"):
+        mod.variants(None, 1.5, [], ["base=dirs.safetensors:ablate"])  # not an adapter variant
+
+
+def test_finish_leaves_out_answers_another_batch_already_holds(tmp_path):
+    """The corpus keeps a response where it first occurs: an answer whose text another batch holds would
+    otherwise take that row out of its split (or add nothing), so finish leaves it out."""
+    mod = _script()
+    (tmp_path / "test4.jsonl").write_text(json.dumps({"response": "The capital of Australia is Canberra."}) + "\n")
+    a, b = _answer(0, "base", 0.0), _answer(1, "base", 0.0)
+    a["response"] = "The capital of Australia is Canberra."
+    _finish(mod, tmp_path, [a, b])
+    rows = [json.loads(line) for line in (tmp_path / "real_x.jsonl").read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == ["prompt 1"]
