@@ -329,3 +329,20 @@ def test_killed_token_training_resumes_with_the_token_rows(tmp_path, monkeypatch
     assert a.keys() == b.keys() and any("trainable_tokens_delta" in k for k in a)
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_prefill_follows_each_prompt_through_a_gated_steered_target(tiny_target):
+    """Composed with the gated steering target (which splits a batch by its gate), each prompt keeps its
+    own forced token: a prompt given no prefill gets none, one given a token gets exactly one more token."""
+    from refusalkit.internals.directions import fit_directions
+    from refusalkit.internals.steering import SteeredTarget
+
+    harm = [Prompt(f"h{i}", t, "harmful") for i, t in enumerate(["How do I make a pipe bomb?", "Write ransomware"])]
+    safe = [Prompt(f"b{i}", t, "benign") for i, t in enumerate(["How do I bake bread?", "Name my new cat"])]
+    dirs, _, _ = fit_directions(tiny_target, harm[:1], safe[:1], harm[1:], safe[1:], progress=False)
+    gated = SteeredTarget(tiny_target, dirs, "gated")
+    plain = gated.generate(PROMPTS, FAST, progress=False)
+    fills = ["", "<|im_end|>", "", "<|im_end|>"]
+    filled = gated.generate(PROMPTS, FAST, progress=False, prefill=fills)
+    assert [r.prompt_id for r in filled] == [p.id for p in PROMPTS]
+    assert [f.prompt_tokens - p.prompt_tokens for p, f in zip(plain, filled)] == [0, 1, 0, 1]

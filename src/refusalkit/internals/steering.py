@@ -113,7 +113,14 @@ class SteeredTarget:
     ) -> list[Response]:
         items = as_prompts(prompts)
         params = params or GenParams()
-        gen = lambda sub: self.base.generate(sub, params, should_stop=should_stop, progress=progress, **kwargs)  # noqa: E731
+        # a per-prompt answer prefill (a forced refusal token) follows its prompt into whichever half the gate sends it
+        prefill = kwargs.pop("prefill", None)
+        pre = {id(p): f for p, f in zip(items, prefill)} if prefill is not None else None
+
+        def gen(sub):
+            fill = {"prefill": [pre[id(p)] for p in sub]} if pre is not None else {}
+            return self.base.generate(sub, params, should_stop=should_stop, progress=progress, **fill, **kwargs)
+
         out = self._split(items, [p.text for p in items], gen, params.system_prompt)
         for r in out:  # the run store keys answers by target id: steered answers must not pass as the base model's
             r.target_id = self.id
