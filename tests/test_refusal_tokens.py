@@ -144,6 +144,9 @@ def test_forced_token_is_in_the_input_and_never_in_the_answer(trained):
         assert r.prompt_tokens == plain.prompt_tokens + 1  # the token sits in the model's input
         assert not any(t in r.text for t in tokens) and "[refuse" not in r.text
         assert r.target_id == wrapped.id != base.id
+    chats = [[{"role": "user", "content": p.text}] for p in PROMPTS]  # serve's path
+    for plain, r in zip(unforced, wrapped.generate_messages(chats, FAST)):
+        assert r.extra["refusal_token"]["forced"] in tokens and r.prompt_tokens == plain.prompt_tokens + 1
     for tok in tokens:  # forcing any token, its text still stays out of the answer
         forced = RefusalTokenTarget(base, force=tok).generate(PROMPTS[:2], FAST, progress=False)
         assert all(r.extra["refusal_token"]["forced"] == tok and tok not in r.text for r in forced)
@@ -345,4 +348,8 @@ def test_prefill_follows_each_prompt_through_a_gated_steered_target(tiny_target)
     fills = ["", "<|im_end|>", "", "<|im_end|>"]
     filled = gated.generate(PROMPTS, FAST, progress=False, prefill=fills)
     assert [r.prompt_id for r in filled] == [p.id for p in PROMPTS]
+    assert [f.prompt_tokens - p.prompt_tokens for p, f in zip(plain, filled)] == [0, 1, 0, 1]
+    chats = [[{"role": "user", "content": p.text}] for p in PROMPTS]
+    plain = gated.generate_messages(chats, FAST)
+    filled = gated.generate_messages(chats, FAST, prefill=fills)
     assert [f.prompt_tokens - p.prompt_tokens for p, f in zip(plain, filled)] == [0, 1, 0, 1]

@@ -127,10 +127,20 @@ class SteeredTarget:
         return out
 
     def generate_messages(
-        self, conversations: Sequence[Messages], params: GenParams | None = None, progress: bool = False
+        self,
+        conversations: Sequence[Messages],
+        params: GenParams | None = None,
+        progress: bool = False,
+        prefill: Sequence[str] | None = None,
     ) -> list[Response]:
         convs = [list(c) for c in conversations]
-        out = self._split(convs, convs, lambda sub: self.base.generate_messages(sub, params, progress=progress), None)
+        pre = {id(c): f for c, f in zip(convs, prefill)} if prefill is not None else None
+
+        def gen(sub):
+            fill = {"prefill": [pre[id(c)] for c in sub]} if pre is not None else {}
+            return self.base.generate_messages(sub, params, progress=progress, **fill)
+
+        out = self._split(convs, convs, gen, None)
         for i, r in enumerate(out):
             r.prompt_id, r.target_id = f"c{i}", self.id
         return out
