@@ -237,6 +237,9 @@ def _suite_block(out: Path, suite: str, study: dict, started_refs: str) -> dict:
                 "plain_benign": best["plain_benign"],
             },
         },
+        # at the model's own choice (t = -1: how the model runs without options), and over every answer the
+        # sweep generated (each (prompt, token) once, forced against the model's choice included)
+        "agreement_own_choice": next((c["agreement"] for c in curve if c["threshold"] == -1), None),
         "agreement_all_answers": _rate(_pooled_agreement(out / f"sweep_{suite}")),
     }
     if sweep["category_moves"]:
@@ -274,7 +277,7 @@ def stage_report(out: Path, started: dict, study_dir: Path) -> dict:
         if (out / f"sweep_{s}" / "sweep.json").exists()
     }
     core = suites.get("core", {})
-    agreement = core.get("agreement_all_answers")
+    agreement = core.get("agreement_own_choice")
     result = {
         "model": study["model"],
         "refusal_tokens": MODE,
