@@ -57,7 +57,7 @@ REFUSAL_TOKENS = typer.Option(
 
 def _refusal_tokens(mode: Optional[str]) -> Optional[str]:
     """``--refusal-tokens``, checked before any model loads."""
-    from ..refusal_tokens import MODES
+    from ..targets.refusal_tokens import MODES
 
     if mode is not None and mode not in MODES:
         from ..errors import RefusalkitError

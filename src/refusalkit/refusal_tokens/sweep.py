@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from .. import metrics
 from ..errors import RefusalkitError
 from ..types import GenParams, Prompt
-from . import Scheme, require_scheme
+from ..targets.refusal_tokens import Scheme, require_scheme
 from .target import OWN_CHOICE, Control, RefusalTokenTarget, decide
 
 # Default thresholds: the model's own choice (-1), then from "refuse on any hint" to "almost never".

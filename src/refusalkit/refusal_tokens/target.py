@@ -25,7 +25,7 @@ import torch
 from ..errors import RefusalkitError
 from ..targets.base import Messages, as_prompts, require_whitebox
 from ..types import GenParams, Prompt, Response
-from . import RESPOND, Scheme, require_scheme, token_ids
+from ..targets.refusal_tokens import RESPOND, Scheme, require_scheme, token_ids
 
 OWN_CHOICE = -1.0  # a threshold of -1: the larger of the refusal token and [respond]
 

@@ -333,7 +333,7 @@ def _apply_adapter(model, tokenizer, adapter: str):
         from peft import PeftModel
     except ImportError as exc:  # pragma: no cover - peft is a dependency
         raise RefusalkitError("adapters need peft: pip install peft") from exc
-    from ..refusal_tokens import restore
+    from .refusal_tokens import restore
 
     tokenizer, scheme = restore(model, tokenizer, adapter)
     return PeftModel.from_pretrained(model, adapter).merge_and_unload(), tokenizer, scheme

@@ -237,7 +237,7 @@ def train_variant(
     """Build a variant's data with the base model, then LoRA-train it into ``out_dir``. ``rows``: an
     alignment set in the bundled layout (default: the bundled one). ``refusal_tokens`` (``single`` or
     ``categories``) prefixes every answer with a control token (:mod:`refusalkit.refusal_tokens`)."""
-    from ..refusal_tokens import prepare
+    from ..targets.refusal_tokens import prepare
     from ..targets import load_target
 
     rows = rows if rows is not None else load_align_rows()

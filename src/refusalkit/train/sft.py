@@ -173,7 +173,7 @@ def trainable_token_rows(target) -> dict[str, list[int]] | None:
     scheme = getattr(target, "refusal_tokens", None)
     if scheme is None:
         return None
-    from ..refusal_tokens import token_ids
+    from ..targets.refusal_tokens import token_ids
 
     ids = sorted(token_ids(target.tokenizer, scheme).values())
     model = target.model
@@ -399,7 +399,7 @@ def train_lora(
     # bundled model); refusal_tokens.restore rebuilds the rest on load.
     model.save_pretrained(out_dir, save_embedding_layers=False)
     if scheme is not None:
-        from ..refusal_tokens import save as save_tokens
+        from ..targets.refusal_tokens import save as save_tokens
 
         save_tokens(out_dir, target)
     counts: dict[str, int] = {}

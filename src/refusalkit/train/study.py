@@ -227,7 +227,7 @@ def train_study_variant(
     ``(target, n_examples)``, the target carrying the adapter and an id naming its exact training. With
     ``settings.refusal_tokens`` every answer is trained behind a control token and the target returned
     is under refusal-token control (:mod:`refusalkit.refusal_tokens`)."""
-    from ..refusal_tokens import prepare as prepare_tokens
+    from ..targets.refusal_tokens import prepare as prepare_tokens
     from ..refusal_tokens.target import wrap as wrap_tokens
     from ..targets import load_target
 
