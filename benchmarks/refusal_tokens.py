@@ -61,23 +61,28 @@ def _log(out: Path, name: str, record: dict) -> None:
 
 
 def stage_train(out: Path) -> None:
-    """Train (or resume) the tokens variant; every invocation's wall time is logged."""
+    """Train (or resume) the tokens variant; every invocation's wall time is logged, also one stopped by
+    SIGTERM (``timeout`` under the CPU lock), which the next invocation resumes from its checkpoint."""
+    import signal
+
     from refusalkit.train.study import study_rows, train_study_variant
 
+    def stop(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
     s = settings()
     rows, first = study_rows(s)
     t0 = time.time()
-    target, n = train_study_variant(s, rows, "safety", out, first_triggers=first, name=NAME)
+    try:
+        _, n = train_study_variant(s, rows, "safety", out, first_triggers=first, name=NAME)
+    except SystemExit as exc:
+        _log(out, "train", {"seconds": round(time.time() - t0, 1), "finished": False, "note": str(exc)})
+        raise
     manifest = json.loads((out / "adapters" / NAME / "refusalkit-train.json").read_text())
-    _log(
-        out,
-        "train",
-        {
-            "seconds": round(time.time() - t0, 1),
-            "examples": n,
-            "manifest": {k: manifest[k] for k in ("steps", "resumed_from", "seconds_this_run", "final_loss")},
-        },
-    )
+    keys = ("steps", "resumed_from", "seconds_this_run", "final_loss")
+    record = {"seconds": round(time.time() - t0, 1), "finished": True, "examples": n}
+    _log(out, "train", {**record, **{k: manifest[k] for k in keys}})
 
 
 def stage_cost(out: Path) -> None:
