@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from refusalkit.errors import RefusalkitError
-from refusalkit.refusal_tokens import RESPOND, Scheme, add_tokens, label_examples
+from refusalkit.refusal_tokens import RESPOND, TokenScheme, add_tokens, label_examples
 from refusalkit.refusal_tokens.target import Control, RefusalTokenTarget, decide, first_token_probs
 from refusalkit.targets import load_target
 from refusalkit.train.data import SFTExample
@@ -43,7 +43,7 @@ def trained(tmp_path_factory):
     """A categories adapter trained on the tiny model: ``(folder, target after training, embedding before)``."""
     target = load_target("tiny-random")
     before = target.model.get_input_embeddings().weight.detach().clone()
-    scheme = Scheme.build("categories")
+    scheme = TokenScheme.build("categories")
     add_tokens(target, scheme)
     examples = label_examples(EXAMPLES, ROWS, scheme)
     out = tmp_path_factory.mktemp("rt") / "adapter"
@@ -53,10 +53,10 @@ def trained(tmp_path_factory):
 
 
 def test_examples_get_their_category_token():
-    scheme = Scheme.build("categories")
+    scheme = TokenScheme.build("categories")
     labelled = label_examples(EXAMPLES, ROWS, scheme)
     assert [e.token for e in labelled] == ["[refuse:violence]", "[refuse:cyber_privacy]", RESPOND, RESPOND]
-    single = label_examples(EXAMPLES, ROWS, Scheme.build("single"))
+    single = label_examples(EXAMPLES, ROWS, TokenScheme.build("single"))
     assert [e.token for e in single] == ["[refuse]", "[refuse]", RESPOND, RESPOND]
     # an unlisted category falls back to the data file's fallback group
     odd = label_examples([SFTExample(ROWS[2]["text"], "No.", "refusal")], ROWS, scheme)
@@ -90,7 +90,7 @@ def test_adapter_restores_the_tokens_on_load(trained):
 
 
 def test_forcing_rule_single():
-    s = Scheme.build("single")
+    s = TokenScheme.build("single")
     assert decide([0.3, 0.4], s, Control(threshold=0.35)) == "[refuse]"
     assert decide([0.3, 0.4], s, Control(threshold=0.45)) == RESPOND
     assert decide([0.3, 0.4], s, Control(threshold=0.4)) == "[refuse]"  # p >= t
@@ -101,7 +101,7 @@ def test_forcing_rule_single():
 
 
 def test_forcing_rule_categories_enabled_or_not():
-    s = Scheme.build("categories")
+    s = TokenScheme.build("categories")
     groups = list(s.groups)
     probs = [0.5] + [0.0] * len(groups)
     probs[1 + groups.index("violence")] = 0.3
@@ -119,7 +119,7 @@ def test_forcing_rule_categories_enabled_or_not():
 
 
 def test_bias_and_temperature_change_the_first_token_probabilities():
-    s = Scheme.build("single")
+    s = TokenScheme.build("single")
     ids = {RESPOND: 0, "[refuse]": 1}
     logits = torch.tensor([[2.0, 1.0, 0.0]])
     plain = first_token_probs(logits, ids, s, Control())
@@ -307,8 +307,8 @@ def test_killed_token_training_resumes_with_the_token_rows(tmp_path, monkeypatch
 
     def fresh():
         target = load_target("tiny-random")
-        add_tokens(target, Scheme.build("single"))
-        return target, label_examples(EXAMPLES, ROWS, Scheme.build("single"))
+        add_tokens(target, TokenScheme.build("single"))
+        return target, label_examples(EXAMPLES, ROWS, TokenScheme.build("single"))
 
     reference = train_lora(*fresh(), tmp_path / "ref", cfg, progress=False)
     real, calls = sft._batch, {"n": 0}

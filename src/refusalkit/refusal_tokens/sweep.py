@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from .. import metrics
 from ..errors import RefusalkitError
 from ..types import GenParams, Prompt
-from ..targets.refusal_tokens import Scheme, require_scheme
+from ..targets.refusal_tokens import TokenScheme, require_scheme
 from .target import OWN_CHOICE, Control, RefusalTokenTarget, decide
 
 # Default thresholds: the model's own choice (-1), then from "refuse on any hint" to "almost never".
@@ -56,7 +56,7 @@ def _token_dir(token: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "-", token.lower()).strip("-")
 
 
-def _listed_group(scheme: Scheme, category: str | None) -> str | None:
+def _listed_group(scheme: TokenScheme, category: str | None) -> str | None:
     """The group that lists a prompt's harm category, None when none does (no fallback: for reports)."""
     return next((g for g, cats in scheme.groups.items() if category in cats), None)
 
@@ -66,7 +66,7 @@ def _headline(rows: list[dict]) -> dict[str, Any]:
     return {g: groups[g]["any_refusal"] for g in ("harmful", *BENIGN_GROUPS)}
 
 
-def _by_group(rows: list[dict], scheme: Scheme) -> dict[str, Any]:
+def _by_group(rows: list[dict], scheme: TokenScheme) -> dict[str, Any]:
     """Harmful refusal per refusal group of the prompts' categories (``other`` for unlisted ones)."""
     out: dict[str, list[str]] = {}
     for r in rows:
@@ -183,7 +183,7 @@ def run_sweep(
     return result
 
 
-def category_moves(points: list[dict], scheme: Scheme, measure: str = "harmful_by_group") -> dict[str, Any]:
+def category_moves(points: list[dict], scheme: TokenScheme, measure: str = "harmful_by_group") -> dict[str, Any]:
     """For each group whose threshold was swept: the change of its own harmful refusal rate from the
     lowest to the highest threshold, and the largest change of any other group's (both as rate
     differences, low minus high)."""

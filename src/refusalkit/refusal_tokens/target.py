@@ -25,7 +25,7 @@ import torch
 from ..errors import RefusalkitError
 from ..targets.base import Messages, as_prompts, require_whitebox
 from ..types import GenParams, Prompt, Response
-from ..targets.refusal_tokens import RESPOND, Scheme, require_scheme, token_ids
+from ..targets.refusal_tokens import RESPOND, TokenScheme, require_scheme, token_ids
 
 OWN_CHOICE = -1.0  # a threshold of -1: the larger of the refusal token and [respond]
 
@@ -66,7 +66,7 @@ class Control:
             parts.append(f"T={self.temperature:g}")
         return ",".join(parts) or "own"
 
-    def check(self, scheme: Scheme) -> None:
+    def check(self, scheme: TokenScheme) -> None:
         """Fail with one line when a setting does not fit the model's scheme."""
         if self.categories and scheme.mode != "categories":
             raise RefusalkitError(
@@ -96,8 +96,8 @@ def parse_category_thresholds(specs: Sequence[str] | None) -> dict[str, float]:
     return out
 
 
-def first_token_probs(logits: torch.Tensor, ids: dict[str, int], scheme: Scheme, control: Control) -> torch.Tensor:
-    """``[n, k]`` probabilities of the scheme's control tokens (in :attr:`Scheme.tokens` order) from
+def first_token_probs(logits: torch.Tensor, ids: dict[str, int], scheme: TokenScheme, control: Control) -> torch.Tensor:
+    """``[n, k]`` probabilities of the scheme's control tokens (in :attr:`TokenScheme.tokens` order) from
     first-position ``logits`` ``[n, vocab]``: the softmax over the whole vocabulary of
     ``(logits + bias on the refusal tokens) / T``."""
     logits = logits.float().clone()
@@ -108,7 +108,7 @@ def first_token_probs(logits: torch.Tensor, ids: dict[str, int], scheme: Scheme,
     return probs[:, [ids[t] for t in scheme.tokens]]
 
 
-def decide(probs: Sequence[float], scheme: Scheme, control: Control) -> str:
+def decide(probs: Sequence[float], scheme: TokenScheme, control: Control) -> str:
     """The control token to force, from one prompt's control-token probabilities (``[respond]`` first,
     then the refusal tokens in scheme order); the rule is in the module docstring."""
     p_respond, refusal = float(probs[0]), [float(p) for p in probs[1:]]

@@ -79,7 +79,7 @@ class HFTarget:
     """A causal LM from transformers, run locally (on the GPU when there is one, see :func:`default_device`)."""
 
     whitebox = True
-    # The refusal-token scheme (refusalkit.refusal_tokens.Scheme) of a model trained with one, else None.
+    # The refusal-token scheme (refusalkit.targets.refusal_tokens.TokenScheme) of a model trained with one, else None.
     refusal_tokens = None
 
     def __init__(self, model, tokenizer, target_id: str) -> None:

@@ -41,7 +41,7 @@ def category_groups() -> dict:
 
 
 @dataclass(frozen=True)
-class Scheme:
+class TokenScheme:
     """Which control tokens a model is trained with. ``groups`` maps each refusal group to the harm
     categories it covers (the single scheme has one group, ``refuse``, covering every category);
     ``fallback`` is the group of a harmful request whose category no group lists."""
@@ -51,7 +51,7 @@ class Scheme:
     fallback: str = SINGLE_GROUP
 
     @classmethod
-    def build(cls, mode: str) -> "Scheme":
+    def build(cls, mode: str) -> "TokenScheme":
         if mode not in MODES:
             raise RefusalkitError(f"unknown --refusal-tokens '{mode}': use one of {', '.join(MODES)}")
         if mode == "single":
@@ -91,11 +91,11 @@ class Scheme:
         return {"mode": self.mode, "groups": {g: list(c) for g, c in self.groups.items()}, "fallback": self.fallback}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Scheme":
+    def from_dict(cls, d: dict) -> "TokenScheme":
         return cls(d["mode"], {g: tuple(c) for g, c in d["groups"].items()}, d["fallback"])
 
 
-def token_ids(tokenizer, scheme: Scheme) -> dict[str, int]:
+def token_ids(tokenizer, scheme: TokenScheme) -> dict[str, int]:
     """Control token -> its vocabulary id; a one-line error when the tokenizer lacks one."""
     ids = {}
     for tok in scheme.tokens:
@@ -117,7 +117,7 @@ def _resize(model, size: int, base_vocab: int) -> None:
         weight[base_vocab:] = weight[:base_vocab].mean(0, keepdim=True)
 
 
-def add_tokens(target, scheme: Scheme) -> dict[str, int]:
+def add_tokens(target, scheme: TokenScheme) -> dict[str, int]:
     """Add the scheme's control tokens to ``target``'s tokenizer as special tokens and grow its model's
     embeddings for them (see :func:`_resize`); marks the target with the scheme. Returns their ids."""
     tok = target.tokenizer
@@ -144,13 +144,13 @@ def save(folder: str | Path, target) -> None:
     (folder / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
 
-def load_scheme(folder: str | Path) -> tuple[Scheme, dict] | None:
+def load_scheme(folder: str | Path) -> tuple[TokenScheme, dict] | None:
     """``(scheme, metadata)`` of an adapter folder trained with refusal tokens, else None."""
     path = Path(folder) / META
     if not path.exists():
         return None
     meta = json.loads(path.read_text(encoding="utf-8"))
-    return Scheme.from_dict(meta), meta
+    return TokenScheme.from_dict(meta), meta
 
 
 def restore(model, tokenizer, folder: str | Path):
@@ -176,7 +176,7 @@ def restore(model, tokenizer, folder: str | Path):
     return tokenizer, scheme
 
 
-def label_examples(examples: Sequence, rows: Sequence[dict], scheme: Scheme) -> list:
+def label_examples(examples: Sequence, rows: Sequence[dict], scheme: TokenScheme) -> list:
     """The training examples with their control token: a refusal gets its group's token (the group of
     its request's harm category, looked up in ``rows`` by request text), any other answer ``[respond]``."""
     category = {r["text"]: r.get("category") for r in rows if r.get("label") == "harmful"}
@@ -193,12 +193,12 @@ def prepare(target, examples: Sequence, rows: Sequence[dict], mode: str | None) 
     scheme's tokens to ``target`` and return the examples labelled with them."""
     if mode is None:
         return list(examples)
-    scheme = Scheme.build(mode)
+    scheme = TokenScheme.build(mode)
     add_tokens(target, scheme)
     return label_examples(examples, rows, scheme)
 
 
-def require_scheme(target, what: str) -> Scheme:
+def require_scheme(target, what: str) -> TokenScheme:
     """The target's refusal-token scheme, or a one-line error naming ``what`` needed it."""
     scheme = getattr(target, "refusal_tokens", None)
     if scheme is None:
