@@ -272,9 +272,9 @@ def stage_report(out: Path, started: dict, study_dir: Path) -> dict:
     a_manifest = _read(study_dir / "adapters" / "safety" / "refusalkit-train.json")
     a_summary = _read(study_dir / "runs" / "safety" / "summary.json")
     t_manifest = json.loads((out / "adapters" / NAME / "refusalkit-train.json").read_text())
-    cost = log["cost"][-1]["seconds_per_step"]
-    per_step = {k: round(sum(v) / len(v), 3) for k, v in cost.items()}
-    ratio = round(per_step["tokens"] / per_step["a"], 3)
+    cost = log["cost"][-1]["seconds_per_step"] if "cost" in log else None  # None: the stage has not run
+    per_step = {k: round(sum(v) / len(v), 3) for k, v in cost.items()} if cost else {}
+    ratio = round(per_step["tokens"] / per_step["a"], 3) if cost else None
     ref_detector = a_summary and a_summary["run"]["detector"]
     suites = {
         s: _suite_block(out, s, study, ref_detector)
@@ -300,7 +300,7 @@ def stage_report(out: Path, started: dict, study_dir: Path) -> dict:
             "same_run_seconds_per_step": {
                 **per_step,
                 "rounds": cost,
-                "steps_per_run": log["cost"][-1]["steps_per_run"],
+                "steps_per_run": log["cost"][-1]["steps_per_run"] if cost else None,
             },
             "tokens_over_a": ratio,
         },
@@ -315,7 +315,7 @@ def stage_report(out: Path, started: dict, study_dir: Path) -> dict:
             "threshold_ood": suites.get("ood", {}).get("threshold_target", {}).get("met"),
             "per_category_core": core.get("category_target", {}).get("met"),
             "agreement_ge_95": None if not agreement else agreement["rate"] >= 0.95,
-            "training_cost_within_10_percent": ratio <= 1.10,
+            "training_cost_within_10_percent": None if ratio is None else ratio <= 1.10,
         },
         "stage_seconds": {k: [r.get("seconds") for r in v] for k, v in log.items()},
         "provenance": provenance(started),
