@@ -353,3 +353,29 @@ def test_prefill_follows_each_prompt_through_a_gated_steered_target(tiny_target)
     plain = gated.generate_messages(chats, FAST)
     filled = gated.generate_messages(chats, FAST, prefill=fills)
     assert [f.prompt_tokens - p.prompt_tokens for p, f in zip(plain, filled)] == [0, 1, 0, 1]
+
+
+def test_an_untied_output_layer_trains_the_tokens_output_rows_too(tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from refusalkit.targets.hf import HFTarget
+
+    tokenizer = load_target("tiny-random").tokenizer  # its own copy: adding tokens changes it
+    n = len(tokenizer)
+    config = LlamaConfig(
+        vocab_size=n,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+    )
+    target = HFTarget(LlamaForCausalLM(config), tokenizer, "untied")
+    scheme = TokenScheme.build("single")
+    add_tokens(target, scheme)
+    before = target.model.get_output_embeddings().weight.detach().clone()
+    cfg = SFTConfig(rank=2, alpha=4, epochs=3, batch_size=2, lr=1e-2, target_modules=("q_proj",))
+    train_lora(target, label_examples(EXAMPLES, ROWS, scheme), tmp_path / "a", cfg, progress=False)
+    after = target.model.get_output_embeddings().weight.detach()
+    assert torch.equal(after[:n], before[:n]) and (after[n:] - before[n:]).abs().amax(1).min() > 1e-3
