@@ -74,7 +74,10 @@ FinishReason = Literal["stop", "length", "early_stop", "error"]
 
 @dataclass
 class Response:
-    """What a target answered to one prompt. ``error`` is set (and ``text`` empty) when it failed."""
+    """What a target answered to one prompt. ``error`` is set (and ``text`` empty) when it failed.
+
+    ``extra`` holds what a wrapping target decided besides the text (e.g. the refusal token it forced
+    and its probability); it is stored with the answer and shown in ``responses.jsonl``."""
 
     prompt_id: str
     text: str
@@ -84,6 +87,7 @@ class Response:
     prompt_tokens: int = 0
     finish_reason: FinishReason = "stop"
     error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

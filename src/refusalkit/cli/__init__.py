@@ -16,6 +16,7 @@ from . import evolve as _evolve  # noqa: F401  (registers commands)
 from . import predictor as _predictor  # noqa: F401  (predictor train|apply|explain)
 from . import train as _train  # noqa: F401  (align, mitigate, triggers, study)
 from . import audit as _audit  # noqa: F401  (audit, poison)
+from . import tokens as _tokens  # noqa: F401  (refusal-tokens sweep)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from ..judge import DEFAULT_DETECTOR, detector_help, detector_specs
 from ..run.evaluate import DEFAULT_MAX_UNSCORED, check_unscored
 from ..types import GenParams
 from .app import ADAPTER, MODEL, app, openai_options, target_from_options
+from .tokens import BIAS, CATEGORY_THRESHOLD, TEMPERATURE, THRESHOLD, control_from_options
 
 out = Console()
 
@@ -85,6 +86,7 @@ def run_eval(
     steer: Optional[str] = None,
     max_unscored: float = DEFAULT_MAX_UNSCORED,
     system_prompts: Optional[List[Optional[str]]] = None,
+    refusal_control=None,
 ) -> dict:
     """Shared by `eval` and `demo`: check the arguments, load prompts, target and judge, evaluate,
     print the headline. A run whose every row is unscored is an error (exit 1) after its outputs are
@@ -92,7 +94,10 @@ def run_eval(
 
     ``prompts`` may name several sets separated by commas, and ``system_prompts`` several system
     prompts: each combination is evaluated into the one run folder and reported together
-    (:mod:`refusalkit.run.sets`); the summary returned is then the overview."""
+    (:mod:`refusalkit.run.sets`); the summary returned is then the overview. A model trained with
+    refusal tokens answers under their control (``refusal_control``, a
+    :class:`~refusalkit.refusal_tokens.target.Control`; None = its own choice), and the headline adds
+    how often the forced token agrees with the detector."""
     from ..data import load_prompts
     from ..run import evaluate, load_run
 
@@ -132,6 +137,9 @@ def run_eval(
         from ..internals.steering import steer_target
 
         target = steer_target(target, steer)
+    from ..refusal_tokens.target import wrap as wrap_tokens
+
+    target = wrap_tokens(target, refusal_control)
     detector = detector_of(target)
     if len(sets) > 1 or system_prompts:
         return _run_sets(
@@ -163,11 +171,34 @@ def run_eval(
         _, rows = load_run(out_dir)
         (out_dir / "report.html").write_text(render_run(summary, rows, others), encoding="utf-8")
     print_summary(summary, out_dir)
+    if getattr(target, "refusal_tokens", None) is not None:
+        print_token_agreement(load_run(out_dir)[1], detector)
     m = summary["metrics"]
     warning = check_unscored(m["n_prompts"], m["unscored"], summary["run"]["unscored_reasons"], max_unscored)
     if warning:
         typer.echo(f"warning: {warning}", err=True)
     return summary
+
+
+def print_token_agreement(rows: list, detector) -> dict:
+    """How often the forced refusal token agrees with a text detector's verdict on the same answers:
+    the run's detector, or the default one when the run was judged by the token itself."""
+    from ..judge import judge_safely, load_detector
+    from ..refusal_tokens.sweep import agreement
+    from ..types import Response
+
+    if detector.name == "refusal-token":
+        detector = load_detector(DEFAULT_DETECTOR)
+        responses = [Response(r["prompt_id"], r["response"] or "", "", error=r.get("error")) for r in rows]
+        verdicts = judge_safely(detector, responses, None)
+        rows = [{**r, "verdict": v.label} for r, v in zip(rows, verdicts)]
+    agree = agreement(rows)
+    if agree["n"]:
+        out.print(
+            f"refusal token agrees with the {detector.name} detector on {agree['k']}/{agree['n']} answers "
+            f"({100 * agree['rate']:.1f}%, [{100 * agree['lo']:.1f}, {100 * agree['hi']:.1f}])"
+        )
+    return agree
 
 
 def prompt_sets(prompts: str) -> List[str]:
@@ -318,6 +349,10 @@ def eval_command(
         help="Steer a local model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`).",
     ),
     adapter: Optional[str] = ADAPTER,
+    refusal_threshold: Optional[float] = THRESHOLD,
+    category_threshold: Optional[List[str]] = CATEGORY_THRESHOLD,
+    refusal_bias: Optional[float] = BIAS,
+    first_token_temperature: Optional[float] = TEMPERATURE,
     client=None,
 ) -> None:
     """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
@@ -347,6 +382,9 @@ def eval_command(
         steer=steer,
         max_unscored=max_unscored,
         system_prompts=sweep or None,
+        refusal_control=control_from_options(
+            refusal_threshold, category_threshold, refusal_bias, first_token_temperature
+        ),
     )
 
 

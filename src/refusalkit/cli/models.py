@@ -12,6 +12,7 @@ from rich.table import Table
 from ..errors import RefusalkitError
 from ..types import GenParams, Prompt
 from .app import ADAPTER, MODEL, app, openai_options, target_from_options
+from .tokens import BIAS, CATEGORY_THRESHOLD, TEMPERATURE, THRESHOLD, control_from_options
 
 out = Console()
 
@@ -115,6 +116,10 @@ def serve(
         "--steer",
         help="Steer the model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`).",
     ),
+    refusal_threshold: Optional[float] = THRESHOLD,
+    category_threshold: Optional[List[str]] = CATEGORY_THRESHOLD,
+    refusal_bias: Optional[float] = BIAS,
+    first_token_temperature: Optional[float] = TEMPERATURE,
 ) -> None:
     """Serve a local model over an OpenAI-compatible /v1/chat/completions API.
 
@@ -124,14 +129,17 @@ def serve(
     from ..internals.steering import load_target_with_steer
     from ..serve import create_app, is_loopback, resolve_api_key
 
+    from ..refusal_tokens.target import wrap as wrap_tokens
+
     key = resolve_api_key(api_key, api_key_file)  # before the model loads: a bad key fails at once
+    control = control_from_options(refusal_threshold, category_threshold, refusal_bias, first_token_temperature)
     if key is None and not is_loopback(host):
         typer.echo(
             f"warning: serving on {host} without an API key: anyone who can reach this address can use the "
             "model; set $REFUSALKIT_API_KEY or --api-key-file",
             err=True,
         )
-    target = load_target_with_steer(model, steer, adapter=adapter)
+    target = wrap_tokens(load_target_with_steer(model, steer, adapter=adapter), control)
     app_ = create_app(target, api_key=key, max_body_bytes=max_body_bytes)
     typer.echo(
         f"serving {target.id} on http://{host}:{port}/v1 ({'API key required' if key else 'no API key'})", err=True

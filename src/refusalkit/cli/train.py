@@ -47,6 +47,25 @@ BATCH = typer.Option(8, "--batch-size")
 MAXLEN = typer.Option(80, "--max-length", help="Tokens per example (prompt + answer).")
 MAXSTEPS = typer.Option(None, "--max-steps", help="Stop after this many steps (smoke runs).")
 SEED = typer.Option(0)
+REFUSAL_TOKENS = typer.Option(
+    None,
+    "--refusal-tokens",
+    help="Prefix every trained answer with a control token: single ([refuse] / [respond]) or categories (one "
+    "[refuse:GROUP] per group of harm categories); set the refusal rate at inference with --refusal-threshold.",
+)
+
+
+def _refusal_tokens(mode: Optional[str]) -> Optional[str]:
+    """``--refusal-tokens``, checked before any model loads."""
+    from ..targets.refusal_tokens import MODES
+
+    if mode is not None and mode not in MODES:
+        from ..errors import RefusalkitError
+
+        raise RefusalkitError(f"--refusal-tokens must be one of {', '.join(MODES)}, got '{mode}'")
+    return mode
+
+
 DATA = typer.Option(
     None,
     "--data",
@@ -77,10 +96,12 @@ def align(
     max_steps: Optional[int] = MAXSTEPS,
     seed: int = SEED,
     data: Optional[Path] = DATA,
+    refusal_tokens: Optional[str] = REFUSAL_TOKENS,
 ) -> None:
     """Safety-align a model with LoRA SFT on the bundled alignment set (harmful -> refusal, benign -> helpful).
 
-    Load the result anywhere with `--model MODEL --adapter OUT`.
+    Load the result anywhere with `--model MODEL --adapter OUT` (an adapter trained with refusal tokens
+    brings its tokens along).
     """
     from ..checks import output_dir
     from ..train.align import train_variant
@@ -88,7 +109,8 @@ def align(
 
     output_dir(out_dir)
     config = _config(epochs, lr, rank, batch_size, max_length, max_steps, seed)
-    result = train_variant("safety", model, out_dir, config, rows=load_align_rows(data))
+    mode = _refusal_tokens(refusal_tokens)
+    result = train_variant("safety", model, out_dir, config, rows=load_align_rows(data), refusal_tokens=mode)
     _done(result, "align")
 
 
@@ -112,6 +134,7 @@ def mitigate(
     max_steps: Optional[int] = MAXSTEPS,
     seed: int = SEED,
     data: Optional[Path] = DATA,
+    refusal_tokens: Optional[str] = REFUSAL_TOKENS,
     client=None,
 ) -> None:
     """Safety alignment plus an over-refusal mitigation at the same data budget."""
@@ -125,6 +148,7 @@ def mitigate(
         raise RefusalkitError(f"unknown method '{method}': use generic or triggers")
     output_dir(out_dir)
     config = _config(epochs, lr, rank, batch_size, max_length, max_steps, seed)
+    mode = _refusal_tokens(refusal_tokens)
     texts = None
     rows = load_align_rows(data)
     if method == "triggers":
@@ -141,7 +165,7 @@ def mitigate(
             err=True,
         )
         texts = built.pairs
-    result = train_variant(method, model, out_dir, config, trigger_texts=texts, rows=rows)
+    result = train_variant(method, model, out_dir, config, trigger_texts=texts, rows=rows, refusal_tokens=mode)
     _done(result, f"mitigate ({method})")
 
 
@@ -243,6 +267,7 @@ def study(
         help="bfloat16 autocast while training (default: where the device makes it fast; the report says which).",
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
+    refusal_tokens: Optional[str] = REFUSAL_TOKENS,
     client=None,
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, rate every variant on the core test split and the ood suite, write one report."""
@@ -269,6 +294,7 @@ def study(
         suite_train=suite_train,
         ood=ood,
         look_alikes=look_alikes,
+        refusal_tokens=_refusal_tokens(refusal_tokens),
     )
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:

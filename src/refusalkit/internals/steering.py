@@ -113,17 +113,34 @@ class SteeredTarget:
     ) -> list[Response]:
         items = as_prompts(prompts)
         params = params or GenParams()
-        gen = lambda sub: self.base.generate(sub, params, should_stop=should_stop, progress=progress, **kwargs)  # noqa: E731
+        # a per-prompt answer prefill (a forced refusal token) follows its prompt into whichever half the gate sends it
+        prefill = kwargs.pop("prefill", None)
+        pre = {id(p): f for p, f in zip(items, prefill)} if prefill is not None else None
+
+        def gen(sub):
+            fill = {"prefill": [pre[id(p)] for p in sub]} if pre is not None else {}
+            return self.base.generate(sub, params, should_stop=should_stop, progress=progress, **fill, **kwargs)
+
         out = self._split(items, [p.text for p in items], gen, params.system_prompt)
         for r in out:  # the run store keys answers by target id: steered answers must not pass as the base model's
             r.target_id = self.id
         return out
 
     def generate_messages(
-        self, conversations: Sequence[Messages], params: GenParams | None = None, progress: bool = False
+        self,
+        conversations: Sequence[Messages],
+        params: GenParams | None = None,
+        progress: bool = False,
+        prefill: Sequence[str] | None = None,
     ) -> list[Response]:
         convs = [list(c) for c in conversations]
-        out = self._split(convs, convs, lambda sub: self.base.generate_messages(sub, params, progress=progress), None)
+        pre = {id(c): f for c, f in zip(convs, prefill)} if prefill is not None else None
+
+        def gen(sub):
+            fill = {"prefill": [pre[id(c)] for c in sub]} if pre is not None else {}
+            return self.base.generate_messages(sub, params, progress=progress, **fill)
+
+        out = self._split(convs, convs, gen, None)
         for i, r in enumerate(out):
             r.prompt_id, r.target_id = f"c{i}", self.id
         return out

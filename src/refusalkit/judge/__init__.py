@@ -15,6 +15,8 @@ name, a ``hf:`` model id, a model folder or a saved detector file:
 - ``ensemble``: pattern + learned stacked with calibrated probabilities, plus the LLM judge and the
   first-token score when given ``target=``;
 - ``first-token``: white-box refusal probability at the first answer token (needs ``target=`` and prompts);
+- ``refusal-token``: the refusal token forced before the answer, for models trained with refusal
+  tokens (:mod:`refusalkit.refusal_tokens`); reads no text;
 - ``llm``: a rubric-driven LLM judge through any target (needs ``target=``);
 - ``wildguard``: the WildGuard safety classifier through any target, in its own input format;
 - ``hf:ORG/NAME`` (or a local folder): a Hugging Face sequence-classification refusal classifier.
@@ -84,6 +86,11 @@ register_detector(
     target=TARGET_REQUIRED,
     whitebox=True,
     needs_prompts=True,
+)
+register_detector(
+    "refusal-token",
+    _lazy("refusal_token", "RefusalTokenDetector"),
+    help="the refusal token forced before the answer (models trained with --refusal-tokens)",
 )
 register_detector("llm", _lazy("llm", "LLMJudge"), help="rubric-driven LLM judge", target=TARGET_REQUIRED)
 register_detector(

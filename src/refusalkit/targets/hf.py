@@ -79,6 +79,8 @@ class HFTarget:
     """A causal LM from transformers, run locally (on the GPU when there is one, see :func:`default_device`)."""
 
     whitebox = True
+    # The refusal-token scheme (refusalkit.targets.refusal_tokens.TokenScheme) of a model trained with one, else None.
+    refusal_tokens = None
 
     def __init__(self, model, tokenizer, target_id: str) -> None:
         self.model, self.tokenizer, self.id = model, tokenizer, target_id
@@ -111,12 +113,15 @@ class HFTarget:
                 "(see `refusalkit models`)"
             ) from exc
         target_id = spec[3:] if spec.startswith("hf:") else spec
+        scheme = None
         if adapter:
-            model = _apply_adapter(model, adapter)
+            model, tokenizer, scheme = _apply_adapter(model, tokenizer, adapter)
             target_id = f"{target_id}+{Path(adapter).name}"
         if device != "auto":
             model = model.to(device)
-        return cls(model, tokenizer, target_id)
+        target = cls(model, tokenizer, target_id)
+        target.refusal_tokens = scheme
+        return target
 
     @property
     def device(self) -> torch.device:
@@ -146,17 +151,24 @@ class HFTarget:
         should_stop: StopCheck | None = None,
         progress: bool = True,
         stop_every: int = 4,
+        prefill: Sequence[str] | None = None,
     ) -> list[Response]:
+        """Answers to ``prompts``. ``prefill``: per prompt, text placed at the start of the answer before
+        generation starts (e.g. a forced refusal token); it is not part of the returned text."""
         params = params or GenParams()
         items = as_prompts(prompts)
-        rendered = [self.render(p.text, params.system_prompt) for p in items]
+        rendered = _prefilled([self.render(p.text, params.system_prompt) for p in items], prefill)
         return self._generate_rendered([p.id for p in items], rendered, params, should_stop, progress, stop_every)
 
     def generate_messages(
-        self, conversations: Sequence[Messages], params: GenParams | None = None, progress: bool = False
+        self,
+        conversations: Sequence[Messages],
+        params: GenParams | None = None,
+        progress: bool = False,
+        prefill: Sequence[str] | None = None,
     ) -> list[Response]:
         params = params or GenParams()
-        rendered = [self.render_messages(list(c)) for c in conversations]
+        rendered = _prefilled([self.render_messages(list(c)) for c in conversations], prefill)
         return self._generate_rendered([f"c{i}" for i in range(len(rendered))], rendered, params, None, progress, 4)
 
     # --- input limits --------------------------------------------------------------------------
@@ -288,20 +300,40 @@ class HFTarget:
     def next_token_logits(
         self, prompts: Sequence[Prompt | str], system_prompt: str | None = None, batch_size: int = 16
     ) -> torch.Tensor:
-        """Logits of the first answer token for each prompt, shape ``[n, vocab]`` (one forward pass)."""
-        items = as_prompts(prompts)
+        """Logits of the first answer token for each prompt, shape ``[n, vocab]`` (one forward pass). A
+        conversation (a list of messages) is rendered whole, as :meth:`generate_messages` renders it."""
+        rendered = [
+            self.render_messages(list(p))
+            if isinstance(p, list)
+            else self.render(p if isinstance(p, str) else p.text, system_prompt)
+            for p in prompts
+        ]
         rows = []
-        for start in range(0, len(items), batch_size):
-            enc = self.encode([self.render(p.text, system_prompt) for p in items[start : start + batch_size]])
+        for start in range(0, len(rendered), batch_size):
+            enc = self.encode(rendered[start : start + batch_size])
             rows.append(self.model(**enc).logits[:, -1, :].float().cpu())
         return torch.cat(rows) if rows else torch.empty(0, self.model.config.vocab_size)
 
 
-def _apply_adapter(model, adapter: str):
+def _prefilled(rendered: list[str], prefill: Sequence[str] | None) -> list[str]:
+    if prefill is None:
+        return rendered
+    if len(prefill) != len(rendered):
+        raise ValueError(f"{len(prefill)} prefills for {len(rendered)} prompts")
+    return [r + f for r, f in zip(rendered, prefill)]
+
+
+def _apply_adapter(model, tokenizer, adapter: str):
+    """``(model, tokenizer, scheme)``: the model with the adapter merged in; an adapter trained with
+    refusal tokens first restores its tokenizer and the tokens' embedding rows (``scheme`` says which,
+    else None)."""
     if not Path(adapter).is_dir():
         raise RefusalkitError(f"adapter folder {adapter} does not exist")
     try:
         from peft import PeftModel
     except ImportError as exc:  # pragma: no cover - peft is a dependency
         raise RefusalkitError("adapters need peft: pip install peft") from exc
-    return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    from .refusal_tokens import restore
+
+    tokenizer, scheme = restore(model, tokenizer, adapter)
+    return PeftModel.from_pretrained(model, adapter).merge_and_unload(), tokenizer, scheme

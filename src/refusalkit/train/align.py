@@ -81,7 +81,7 @@ def suite_train_rows(rows: Sequence[dict], suite: str = "core") -> tuple[list[di
             "text": p.text,
             "label": "harmful",
             "split": "train",
-            "category": "suite",
+            "category": p.category or "suite",
             "source": SUITE_SOURCE,
             "trigger_benign": twin.get(p.pair_id),
             "target": refusals[(7 * i) % len(refusals)],
@@ -232,12 +232,17 @@ def train_variant(
     trigger_texts: Sequence[str | tuple[str, str]] | None = None,
     progress: bool = True,
     rows: Sequence[dict] | None = None,
+    refusal_tokens: str | None = None,
 ) -> TrainResult:
     """Build a variant's data with the base model, then LoRA-train it into ``out_dir``. ``rows``: an
-    alignment set in the bundled layout (default: the bundled one)."""
+    alignment set in the bundled layout (default: the bundled one). ``refusal_tokens`` (``single`` or
+    ``categories``) prefixes every answer with a control token (:mod:`refusalkit.refusal_tokens`)."""
+    from ..targets.refusal_tokens import prepare
     from ..targets import load_target
 
+    rows = rows if rows is not None else load_align_rows()
     target = load_target(base)
     examples = variant_examples(method, target, rows, budget=budget, trigger_texts=trigger_texts, progress=progress)
+    examples = prepare(target, examples, rows, refusal_tokens)
     out = Path(out_dir) if out_dir else home() / "adapters" / f"{target.id}-{method}"
     return train_lora(target, examples, out, config, progress=progress, description=f"training {method}")

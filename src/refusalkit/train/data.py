@@ -26,16 +26,21 @@ class SFTExample:
 
     ``eos`` says whether the answer is complete (then the end-of-turn token is trained too);
     a helpful answer cut at the generation budget is trained without it. ``kind`` is
-    ``refusal``, ``benign`` or ``trigger`` (for counts and reports).
+    ``refusal``, ``benign`` or ``trigger`` (for counts and reports). ``token`` is the control token
+    trained before the answer (refusal tokens, :mod:`refusalkit.refusal_tokens`), None for none.
     """
 
     prompt: str
     answer: str
     kind: str
     eos: bool = True
+    token: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["token"] is None:  # examples without a token keep the fingerprints they always had
+            del d["token"]
+        return d
 
 
 def as_prompt(row: dict) -> Prompt:

@@ -92,15 +92,21 @@ def bf16_supported(device: torch.device) -> bool:
         return False
 
 
-def fingerprint(base_id: str, examples: Sequence[SFTExample], config: SFTConfig) -> str:
+def fingerprint(base_id: str, examples: Sequence[SFTExample], config: SFTConfig, scheme=None) -> str:
     cfg = config.to_dict()
     cfg.pop("save_every")
-    return data_hash(examples, {"base": base_id, **cfg})
+    extra = {"refusal_tokens": scheme.to_dict()} if scheme is not None else {}
+    return data_hash(examples, {"base": base_id, **cfg, **extra})
 
 
 def _encode(tokenizer, render, ex: SFTExample, max_length: int) -> tuple[list[int], list[int]]:
     prompt_ids = tokenizer(render(ex.prompt), add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(ex.answer, add_special_tokens=False)["input_ids"]
+    if ex.token:  # a refusal token opens the answer as one vocabulary id
+        token_id = tokenizer.convert_tokens_to_ids(ex.token)
+        if token_id is None or tokenizer.convert_ids_to_tokens(token_id) != ex.token:
+            raise RefusalkitError(f"the tokenizer has no token {ex.token}; add the scheme's tokens before training")
+        answer_ids = [token_id] + answer_ids
     if ex.eos:
         answer_ids = answer_ids + [tokenizer.eos_token_id]
     prompt_ids = prompt_ids[-(max_length - 8) :]  # only an overlong request loses its start
@@ -160,9 +166,30 @@ def _answer_loss(model, batch: dict, share_prefix: bool = True) -> torch.Tensor:
     )
 
 
+def trainable_token_rows(target) -> dict[str, list[int]] | None:
+    """peft's ``trainable_token_indices`` for a target carrying refusal tokens (else None): the tokens'
+    rows of the input embedding, and of the output embedding when it is not tied to the input one
+    (a tied output layer shares the trained rows; peft wraps it alongside)."""
+    scheme = getattr(target, "refusal_tokens", None)
+    if scheme is None:
+        return None
+    from ..targets.refusal_tokens import token_ids
+
+    ids = sorted(token_ids(target.tokenizer, scheme).values())
+    model = target.model
+    names = {id(m): n.rpartition(".")[2] for n, m in model.named_modules()}
+    emb, out = model.get_input_embeddings(), model.get_output_embeddings()
+    rows = {names[id(emb)]: ids}
+    if out is not None and out.weight is not emb.weight:
+        rows[names[id(out)]] = ids
+    return rows
+
+
 def lora_model(target, config: SFTConfig):
     """``target.model`` wrapped (in place) with fresh LoRA adapters as ``config`` asks: rank, alpha,
-    dropout, projections, and only the last ``top_layers`` blocks when set."""
+    dropout, projections, and only the last ``top_layers`` blocks when set; a target carrying refusal
+    tokens also trains those tokens' embedding rows (:func:`trainable_token_rows`), nothing else of
+    the embedding."""
     from peft import LoraConfig, get_peft_model
 
     n_layers = target.model.config.num_hidden_layers
@@ -178,6 +205,7 @@ def lora_model(target, config: SFTConfig):
             target_modules=list(config.target_modules),
             layers_to_transform=layers,
             task_type="CAUSAL_LM",
+            trainable_token_indices=trainable_token_rows(target),
         ),
     )
 
@@ -294,7 +322,12 @@ def train_lora(
     if not examples:
         raise RefusalkitError("no training examples")
     out_dir = Path(out_dir)
-    fp = fingerprint(target.id, examples, config)
+    scheme = getattr(target, "refusal_tokens", None)
+    if scheme is None and any(ex.token for ex in examples):
+        raise RefusalkitError(
+            "these examples carry refusal tokens: add them to the target first (refusal_tokens.add_tokens)"
+        )
+    fp = fingerprint(target.id, examples, config, scheme)
     if is_trained(out_dir, fp):
         return TrainResult(out_dir, 0, 0, 0.0, cached=True, fingerprint=fp)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -336,7 +369,7 @@ def train_lora(
                 "fingerprint": fp,
                 "step": step,
                 "losses": losses,
-                "lora": get_peft_model_state_dict(model),
+                "lora": get_peft_model_state_dict(model, save_embedding_layers=False),
                 "optim": optim.state_dict(),
                 "sched": sched.state_dict(),
             },
@@ -362,7 +395,13 @@ def train_lora(
             if (step + 1) % config.save_every == 0 and step + 1 < total:
                 save_checkpoint(step + 1)
     model.eval()
-    model.save_pretrained(out_dir)
+    # Refusal tokens: only their trained rows are saved (the full embedding would add ~100 MB on the
+    # bundled model); refusal_tokens.restore rebuilds the rest on load.
+    model.save_pretrained(out_dir, save_embedding_layers=False)
+    if scheme is not None:
+        from ..targets.refusal_tokens import save as save_tokens
+
+        save_tokens(out_dir, target)
     counts: dict[str, int] = {}
     for ex in examples:
         counts[ex.kind] = counts.get(ex.kind, 0) + 1
@@ -375,6 +414,7 @@ def train_lora(
                 "steps": total,
                 "resumed_from": start,
                 "examples": counts,
+                "refusal_tokens": scheme.to_dict() if scheme is not None else None,
                 "seconds_this_run": round(time.time() - t0, 1),
                 "final_loss": losses[-1] if losses else None,
                 "losses": losses,

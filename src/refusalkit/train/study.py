@@ -80,6 +80,8 @@ class StudySettings:
     gate_val: int = 16
     gate_layer_stride: int = 2
     gate_positions: tuple[int, ...] | None = (-1,)
+    # Train every variant with refusal tokens (refusalkit.refusal_tokens): "single" or "categories"; None = none.
+    refusal_tokens: str | None = None
 
     def training(
         self,
@@ -218,11 +220,18 @@ def train_study_variant(
     trigger_texts=None,
     first_triggers: Sequence[str] = (),
     timed=lambda name, fn: fn(),
+    name: str | None = None,
 ):
-    """Build variant ``method``'s data with a fresh base model, LoRA-train it into ``out/adapters/METHOD``
-    (reused when trained with the same data and settings) and return ``(target, n_examples)``, the target
-    carrying the adapter and an id naming its exact training."""
+    """Build variant ``method``'s data with a fresh base model, LoRA-train it into ``out/adapters/NAME``
+    (``name`` defaults to the method; reused when trained with the same data and settings) and return
+    ``(target, n_examples)``, the target carrying the adapter and an id naming its exact training. With
+    ``settings.refusal_tokens`` every answer is trained behind a control token and the target returned
+    is under refusal-token control (:mod:`refusalkit.refusal_tokens`)."""
+    from ..targets.refusal_tokens import prepare as prepare_tokens
+    from ..refusal_tokens.target import wrap as wrap_tokens
     from ..targets import load_target
+
+    name = name or method
 
     target = load_target(settings.model)
     examples = timed(
@@ -238,17 +247,20 @@ def train_study_variant(
             look_alikes=settings.look_alikes,
         ),
     )
+    examples = prepare_tokens(target, examples, rows, settings.refusal_tokens)
     _log(f"training variant {method} on {len(examples)} examples")
     result = timed(
         f"train_{method}",
-        lambda: train_lora(target, examples, out / "adapters" / method, settings.sft, description=f"training {method}"),
+        lambda: train_lora(target, examples, out / "adapters" / name, settings.sft, description=f"training {name}"),
     )
     if result.cached:  # the finished adapter was reused: apply it to the fresh base
         target = load_target(settings.model, adapter=str(result.adapter_dir))
     # The run store keys answers by target id: name the adapter's exact training so a changed
     # setting never reuses stale answers.
-    target.id = f"{settings.model}+{method}-{result.fingerprint[:8]}"
-    return target, len(examples)
+    target.id = f"{settings.model}+{name}-{result.fingerprint[:8]}"
+    # A model with refusal tokens answers under their control (its own choice), so every answer
+    # records the token it opened with.
+    return wrap_tokens(target), len(examples)
 
 
 def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dict:
