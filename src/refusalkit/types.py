@@ -74,7 +74,11 @@ FinishReason = Literal["stop", "length", "early_stop", "error"]
 
 @dataclass
 class Response:
-    """What a target answered to one prompt. ``error`` is set (and ``text`` empty) when it failed."""
+    """What a target answered to one prompt. ``error`` is set (and ``text`` empty) when it failed.
+
+    ``extra`` holds what a wrapping target measured beside the text (MoGU's gate values, for example);
+    it is stored with the answer and written to ``responses.jsonl`` when not empty.
+    """
 
     prompt_id: str
     text: str
@@ -84,6 +88,7 @@ class Response:
     prompt_tokens: int = 0
     finish_reason: FinishReason = "stop"
     error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

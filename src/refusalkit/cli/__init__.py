@@ -16,6 +16,7 @@ from . import evolve as _evolve  # noqa: F401  (registers commands)
 from . import predictor as _predictor  # noqa: F401  (predictor train|apply|explain)
 from . import train as _train  # noqa: F401  (align, mitigate, triggers, study)
 from . import audit as _audit  # noqa: F401  (audit, poison)
+from . import mogu as _mogu  # noqa: F401  (mogu train)
 
 
 def main() -> None:

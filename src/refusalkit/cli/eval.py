@@ -18,6 +18,7 @@ from ..judge import DEFAULT_DETECTOR, detector_help, detector_specs
 from ..run.evaluate import DEFAULT_MAX_UNSCORED, check_unscored
 from ..types import GenParams
 from .app import ADAPTER, MODEL, app, openai_options, target_from_options
+from .mogu import MOGU
 
 out = Console()
 
@@ -85,6 +86,7 @@ def run_eval(
     steer: Optional[str] = None,
     max_unscored: float = DEFAULT_MAX_UNSCORED,
     system_prompts: Optional[List[Optional[str]]] = None,
+    mogu: Optional[Path] = None,
 ) -> dict:
     """Shared by `eval` and `demo`: check the arguments, load prompts, target and judge, evaluate,
     print the headline. A run whose every row is unscored is an error (exit 1) after its outputs are
@@ -117,6 +119,12 @@ def run_eval(
             raise RefusalkitError(
                 f"--steer {steer}: {directions} does not exist (make it with `refusalkit directions`)"
             )
+    if mogu:
+        from ..internals.mogu import MoGU
+
+        if steer:
+            raise RefusalkitError("--mogu and --steer both wrap the model; use one of them")
+        MoGU.read_manifest(mogu)  # not a MoGU folder: fails before the model loads
     specs = prompt_sets(prompts)
     names = [set_name(s) for s in specs]
     if len(set(names)) != len(names):
@@ -132,6 +140,8 @@ def run_eval(
         from ..internals.steering import steer_target
 
         target = steer_target(target, steer)
+    if mogu:
+        target = with_mogu(target, mogu)
     detector = detector_of(target)
     if len(sets) > 1 or system_prompts:
         return _run_sets(
@@ -163,11 +173,30 @@ def run_eval(
         _, rows = load_run(out_dir)
         (out_dir / "report.html").write_text(render_run(summary, rows, others), encoding="utf-8")
     print_summary(summary, out_dir)
+    if mogu:
+        from ..internals.mogu import gate_page
+
+        gates = gate_page(load_run(out_dir)[1], out_dir / "mogu.html", f"MoGU gates: {target.id}")
+        out.print(
+            f"MoGU gates: AUROC of alpha - beta (harmful vs benign) {gates.get('auroc_alpha_minus_beta')}, "
+            f"route agrees with the verdict on {gates.get('route_agrees_with_verdict')} of scored prompts; {out_dir / 'mogu.html'}"
+        )
     m = summary["metrics"]
     warning = check_unscored(m["n_prompts"], m["unscored"], summary["run"]["unscored_reasons"], max_unscored)
     if warning:
         typer.echo(f"warning: {warning}", err=True)
     return summary
+
+
+def with_mogu(target, folder: Path):
+    """``target`` answered through the MoGU in ``folder``; warns when it was trained on another model."""
+    from ..internals.mogu import MoGUTarget
+
+    wrapped = MoGUTarget(target, folder)
+    trained_on = wrapped.mogu.info.get("base")
+    if trained_on and trained_on != target.id:
+        typer.echo(f"warning: {folder} was trained on {trained_on}; applying it to {target.id}", err=True)
+    return wrapped
 
 
 def prompt_sets(prompts: str) -> List[str]:
@@ -318,6 +347,7 @@ def eval_command(
         help="Steer a local model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`).",
     ),
     adapter: Optional[str] = ADAPTER,
+    mogu: Optional[Path] = MOGU,
     client=None,
 ) -> None:
     """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
@@ -347,6 +377,7 @@ def eval_command(
         steer=steer,
         max_unscored=max_unscored,
         system_prompts=sweep or None,
+        mogu=mogu,
     )
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from ..errors import RefusalkitError
 from ..types import GenParams, Prompt
 from .app import ADAPTER, MODEL, app, openai_options, target_from_options
+from .mogu import MOGU
 
 out = Console()
 
@@ -115,6 +116,7 @@ def serve(
         "--steer",
         help="Steer the model: FILE:ALPHA, FILE:ablate, FILE:gated or FILE:harmfulness:ALPHA (FILE from `refusalkit directions`).",
     ),
+    mogu: Optional[Path] = MOGU,
 ) -> None:
     """Serve a local model over an OpenAI-compatible /v1/chat/completions API.
 
@@ -131,7 +133,17 @@ def serve(
             "model; set $REFUSALKIT_API_KEY or --api-key-file",
             err=True,
         )
+    if mogu:
+        from ..internals.mogu import MoGU
+
+        if steer:
+            raise RefusalkitError("--mogu and --steer both wrap the model; use one of them")
+        MoGU.read_manifest(mogu)  # not a MoGU folder: fails before the model loads
     target = load_target_with_steer(model, steer, adapter=adapter)
+    if mogu:
+        from .eval import with_mogu
+
+        target = with_mogu(target, mogu)
     app_ = create_app(target, api_key=key, max_body_bytes=max_body_bytes)
     typer.echo(
         f"serving {target.id} on http://{host}:{port}/v1 ({'API key required' if key else 'no API key'})", err=True

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS prompts (
 CREATE TABLE IF NOT EXISTS responses (
   prompt_id TEXT NOT NULL, target_id TEXT NOT NULL, params_hash TEXT NOT NULL,
   text TEXT NOT NULL, tokens INTEGER, prompt_tokens INTEGER, finish_reason TEXT, error TEXT,
-  params TEXT, created REAL, content_hash TEXT,
+  params TEXT, created REAL, content_hash TEXT, extra TEXT,
   PRIMARY KEY (prompt_id, target_id, params_hash)
 );
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -70,6 +70,9 @@ class RunStore:
         if "content_hash" not in columns:  # a store from before content hashes: its answers stay unverified
             with self.conn:
                 self.conn.execute("ALTER TABLE responses ADD COLUMN content_hash TEXT")
+        if "extra" not in columns:  # a store from before Response.extra: its answers have none
+            with self.conn:
+                self.conn.execute("ALTER TABLE responses ADD COLUMN extra TEXT")
 
     def close(self) -> None:
         self.conn.close()
@@ -116,7 +119,7 @@ class RunStore:
             )
             self.conn.executemany(
                 "INSERT OR REPLACE INTO responses (prompt_id, target_id, params_hash, text, tokens, prompt_tokens, "
-                "finish_reason, error, params, created, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "finish_reason, error, params, created, content_hash, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         r.prompt_id,
@@ -130,6 +133,7 @@ class RunStore:
                         json.dumps(r.params, default=str),
                         now,
                         h,
+                        json.dumps(r.extra) if r.extra else None,
                     )
                     for r, h in zip(responses, hashes, strict=True)
                 ],
@@ -157,16 +161,26 @@ class RunStore:
         """Stored responses of this target and settings with their prompt's content hash (None in a
         store from before content hashes), by prompt id."""
         rows = self.conn.execute(
-            "SELECT prompt_id, text, tokens, prompt_tokens, finish_reason, error, params, content_hash FROM responses "
+            "SELECT prompt_id, text, tokens, prompt_tokens, finish_reason, error, params, content_hash, extra FROM responses "
             "WHERE target_id=? AND params_hash=?",
             (target_id, phash),
         )
         return {
             pid: (
-                Response(pid, text, target_id, json.loads(params or "{}"), tokens or 0, ptoks or 0, reason, error),
+                Response(
+                    pid,
+                    text,
+                    target_id,
+                    json.loads(params or "{}"),
+                    tokens or 0,
+                    ptoks or 0,
+                    reason,
+                    error,
+                    json.loads(extra) if extra else {},
+                ),
                 chash,
             )
-            for pid, text, tokens, ptoks, reason, error, params, chash in rows
+            for pid, text, tokens, ptoks, reason, error, params, chash, extra in rows
         }
 
     def judged(self, target_id: str, phash: str, detector: str) -> set[str]:
@@ -179,11 +193,12 @@ class RunStore:
     def records(self, target_id: str, phash: str, detector: str) -> list[dict[str, Any]]:
         """The joined prompt/response/verdict rows of one run configuration, in the
         ``responses.jsonl`` format, plus ``content_hash``: the hash of the prompt the answer was made
-        for (the caller checks it against the prompt's, then drops it)."""
+        for (the caller checks it against the prompt's, then drops it). A row whose answer carries
+        :attr:`Response.extra` has it under ``extra``."""
         rows = self.conn.execute(
             """SELECT p.id, p.text, p.label, p.category, p.type, p.pair_id, p.split,
                       r.text, r.finish_reason, r.tokens, r.error, v.label, v.score, v.detector, v.evidence,
-                      r.content_hash
+                      r.content_hash, r.extra
                FROM verdicts v
                JOIN responses r ON r.prompt_id=v.prompt_id AND r.target_id=v.target_id AND r.params_hash=v.params_hash
                JOIN prompts p ON p.id=v.prompt_id
@@ -208,7 +223,13 @@ class RunStore:
             "evidence",
             "content_hash",
         )
-        return [dict(zip(keys, row)) for row in rows]
+        out = []
+        for row in rows:
+            record = dict(zip(keys, row[:-1]))
+            if row[-1]:
+                record["extra"] = json.loads(row[-1])
+            out.append(record)
+        return out
 
     def counts(self) -> dict[str, int]:
         return {
