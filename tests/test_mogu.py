@@ -234,3 +234,61 @@ def test_eval_with_mogu_records_gates(trained, tmp_path):
     assert again["run"]["generated_this_call"] == 0
     _, rows = load_run(tmp_path)
     assert all("mogu" in r["extra"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--pairs", "0"], "--pairs"),
+        (["--epochs", "0"], "--epochs"),
+        (["--adapter", "/nonexistent/adapter"], "no such folder"),
+    ],
+)
+def test_mogu_train_checks_options_before_loading(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+
+    result = CliRunner().invoke(app, ["mogu", "train", "--model", "tiny-random", "--out", str(tmp_path / "m"), *args])
+    assert result.exit_code != 0 and message in str(result.exception)
+
+
+def test_mogu_and_steer_together_is_an_error(tmp_path, trained):
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+
+    _, folder, _, _ = trained
+    directions = tmp_path / "d.safetensors"
+    directions.write_bytes(b"")
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--model", "tiny-random", "--out", str(tmp_path / "r"), "--mogu", str(folder), "--steer", f"{directions}:1"],
+    )
+    assert result.exit_code != 0 and "use one of them" in str(result.exception)
+
+
+def test_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """A stage killed after two steps continues from step 2 on the next call, with nothing lost."""
+    from refusalkit.targets import load_target
+    from refusalkit.train import mogu as mogu_train
+
+    target = load_target("tiny-random")
+    config = MoGUConfig(batch_size=1, max_length=32, epochs=2, max_steps=3, save_every=1)
+    calls = {"n": 0}
+    real = mogu_train.ratio_loss
+
+    def dies_at_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mogu_train, "ratio_loss", dies_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        train_mogu(target, PAIRS, tmp_path, config, progress=False)
+    monkeypatch.undo()
+    assert (tmp_path / "checkpoint-glad").is_dir() and not (tmp_path / MANIFEST).exists()
+    assert count_hooks(target.model) == 0 and not hasattr(target.model, "peft_config")  # the LoRA was taken off
+    result = train_mogu(target, PAIRS, tmp_path, config, progress=False)
+    assert result.stages["glad"]["resumed_from"] == 2 and not (tmp_path / "checkpoint-glad").exists()
