@@ -9,7 +9,9 @@ import typer
 
 from .app import ADAPTER, app
 
-mogu_app = typer.Typer(help="MoGU: a glad and an unwilling responder with a per-layer router (Du et al., 2024).", no_args_is_help=True)
+mogu_app = typer.Typer(
+    help="MoGU: a glad and an unwilling responder with a per-layer router (Du et al., 2024).", no_args_is_help=True
+)
 app.add_typer(mogu_app, name="mogu")
 
 
@@ -23,7 +25,9 @@ def train(
     router_epochs: float = typer.Option(1.0, "--router-epochs", help="Passes over all pairs for the router."),
     max_length: int = typer.Option(64, "--max-length", help="Tokens per example (prompt + answer)."),
     routed_tokens: int = typer.Option(5, "--routed-tokens", help="Answer tokens routed at inference (m)."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop each stage after this many steps (smoke runs)."),
+    max_steps: Optional[int] = typer.Option(
+        None, "--max-steps", help="Stop each stage after this many steps (smoke runs)."
+    ),
     seed: int = typer.Option(0),
 ) -> None:
     """Train MoGU on MODEL (with --adapter: the aligned model, e.g. the study's adapters/safety).
@@ -36,7 +40,12 @@ def train(
     from ..train.mogu import MoGUConfig, study_pairs, train_mogu
 
     output_dir(out_dir)
-    for value, option in ((pairs, "--pairs"), (max_length, "--max-length"), (routed_tokens, "--routed-tokens"), (max_steps, "--max-steps")):
+    for value, option in (
+        (pairs, "--pairs"),
+        (max_length, "--max-length"),
+        (routed_tokens, "--routed-tokens"),
+        (max_steps, "--max-steps"),
+    ):
         at_least(value, 1, option)
     for value, option in ((epochs, "--epochs"), (router_epochs, "--router-epochs")):
         if not value > 0:
@@ -44,12 +53,21 @@ def train(
     if adapter and not Path(adapter).is_dir():
         raise RefusalkitError(f"--adapter {adapter}: no such folder")
     config = MoGUConfig(
-        epochs=epochs, router_epochs=router_epochs, max_length=max_length, routed_tokens=routed_tokens, max_steps=max_steps, seed=seed
+        epochs=epochs,
+        router_epochs=router_epochs,
+        max_length=max_length,
+        routed_tokens=routed_tokens,
+        max_steps=max_steps,
+        seed=seed,
     )
     data = study_pairs(model, per_side=pairs, seed=seed)
     target = load_target(model, adapter=adapter)
     result = train_mogu(
-        target, data, out_dir, config, base_info={"model": model, "adapter": str(Path(adapter).resolve()) if adapter else None}
+        target,
+        data,
+        out_dir,
+        config,
+        base_info={"model": model, "adapter": str(Path(adapter).resolve()) if adapter else None},
     )
     if result.cached:
         typer.echo(f"mogu: reused the finished MoGU in {out_dir}", err=True)
@@ -58,4 +76,8 @@ def train(
     typer.echo(str(out_dir))
 
 
-MOGU = typer.Option(None, "--mogu", help="Answer through a MoGU folder from `refusalkit mogu train` (a local model, with the --adapter it was trained on).")
+MOGU = typer.Option(
+    None,
+    "--mogu",
+    help="Answer through a MoGU folder from `refusalkit mogu train` (a local model, with the --adapter it was trained on).",
+)

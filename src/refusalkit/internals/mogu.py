@@ -66,7 +66,9 @@ def new_routers(model: nn.Module, rank: int, seed: int = 0) -> nn.ModuleList:
     gen = torch.random.fork_rng()
     with gen:
         torch.manual_seed(seed)
-        return nn.ModuleList(Router(out_proj(block_parts(layer)[0]).in_features, rank) for layer in decoder_layers(model))
+        return nn.ModuleList(
+            Router(out_proj(block_parts(layer)[0]).in_features, rank) for layer in decoder_layers(model)
+        )
 
 
 _LORA_KEY = re.compile(r"layers\.(\d+)\..*o_proj\.lora_([AB])\.weight$")
@@ -88,7 +90,9 @@ class Responder:
         folder = Path(folder)
         config_file, weights = folder / "adapter_config.json", folder / "adapter_model.safetensors"
         if not config_file.exists() or not weights.exists():
-            raise RefusalkitError(f"{folder} is not a LoRA adapter folder (adapter_config.json and adapter_model.safetensors)")
+            raise RefusalkitError(
+                f"{folder} is not a LoRA adapter folder (adapter_config.json and adapter_model.safetensors)"
+            )
         config = json.loads(config_file.read_text())
         A: dict[int, torch.Tensor] = {}
         B: dict[int, torch.Tensor] = {}
@@ -177,7 +181,9 @@ class MoGU:
         try:
             routers.load_state_dict(load_file(str(folder / ROUTER_FILE)))
         except RuntimeError as exc:
-            raise RefusalkitError(f"{folder / ROUTER_FILE} does not match its {MANIFEST} ({str(exc).splitlines()[0]})") from None
+            raise RefusalkitError(
+                f"{folder / ROUTER_FILE} does not match its {MANIFEST} ({str(exc).splitlines()[0]})"
+            ) from None
         return cls(
             Responder.from_adapter(folder / "glad", n), Responder.from_adapter(folder / "unwilling", n), routers, info
         )
@@ -240,14 +246,18 @@ class MoGUTarget(HFTarget):
     def __init__(self, base, mogu: MoGU | str | Path, routed_tokens: int | None = None) -> None:
         require_whitebox(base, "MoGU")
         if not isinstance(base, HFTarget) or isinstance(base, MoGUTarget):
-            raise CapabilityError(f"MoGU needs a local transformers model; got {getattr(base, 'id', type(base).__name__)}")
+            raise CapabilityError(
+                f"MoGU needs a local transformers model; got {getattr(base, 'id', type(base).__name__)}"
+            )
         self.mogu = mogu if isinstance(mogu, MoGU) else MoGU.load(mogu)
         self.mogu.check(base.model, base.id)
         self.routed_tokens = self.mogu.routed_tokens if routed_tokens is None else int(routed_tokens)
         if self.routed_tokens < 1:
             raise RefusalkitError(f"MoGU routes at least 1 answer token; got {self.routed_tokens}")
         self.base = base
-        super().__init__(base.model, base.tokenizer, f"{base.id}+mogu-{self.mogu.fingerprint[:8]}-m{self.routed_tokens}")
+        super().__init__(
+            base.model, base.tokenizer, f"{base.id}+mogu-{self.mogu.fingerprint[:8]}-m{self.routed_tokens}"
+        )
         self.mogu.to(self.device)
         self._gates: torch.Tensor | None = None
 
@@ -257,7 +267,9 @@ class MoGUTarget(HFTarget):
         prompt_len = enc["input_ids"].shape[1]
         recorder = GateRecorder(last_only=True)
         with self.mogu.routed(self.model, recorder):
-            first = self.model.generate(**enc, max_new_tokens=min(self.routed_tokens, params.max_new_tokens), **decoding)
+            first = self.model.generate(
+                **enc, max_new_tokens=min(self.routed_tokens, params.max_new_tokens), **decoding
+            )
         new = first[:, prompt_len:]
         ended = torch.zeros(new.shape[0], dtype=torch.bool, device=new.device)
         for e in self.eos_ids:
@@ -270,7 +282,11 @@ class MoGUTarget(HFTarget):
         alive = (~ended).nonzero().squeeze(1)
         mask = torch.cat([enc["attention_mask"], torch.ones_like(new)], dim=1)
         second = self.model.generate(
-            input_ids=first[alive], attention_mask=mask[alive], max_new_tokens=left, stopping_criteria=criteria, **decoding
+            input_ids=first[alive],
+            attention_mask=mask[alive],
+            max_new_tokens=left,
+            stopping_criteria=criteria,
+            **decoding,
         )
         for check in criteria or []:  # early stop saw only the open rows: give its flags the batch's shape
             if getattr(check, "stopped", None) is not None and len(check.stopped) == len(alive):
@@ -345,11 +361,18 @@ def gate_summary(rows: Sequence[dict]) -> dict:
                 g: [round(float(v), 4) for v in torch.tensor([p[g] for p in part]).mean(0)] for g in ("alpha", "beta")
             }
     out["by_layer"] = layers
-    margin = [float(torch.tensor(r["extra"]["mogu"]["alpha"]).mean() - torch.tensor(r["extra"]["mogu"]["beta"]).mean()) for r in gated]
+    margin = [
+        float(torch.tensor(r["extra"]["mogu"]["alpha"]).mean() - torch.tensor(r["extra"]["mogu"]["beta"]).mean())
+        for r in gated
+    ]
     y = [int(r["prompt_label"] == "harmful") for r in gated]
     out["auroc_alpha_minus_beta"] = round(float(roc_auc_score(y, margin)), 4) if len(set(y)) == 2 else None
     out["routed_harmful"] = {
-        label: round(sum(m > 0 for m, r in zip(margin, gated) if r["prompt_label"] == label) / max(1, y.count(label == "harmful")), 4)
+        label: round(
+            sum(m > 0 for m, r in zip(margin, gated) if r["prompt_label"] == label)
+            / max(1, y.count(label == "harmful")),
+            4,
+        )
         for label in ("harmful", "benign")
     }
     scored = [(m, r) for m, r in zip(margin, gated) if r["verdict"] != "unscored"]
@@ -374,7 +397,13 @@ def gate_figure(summary: dict, title: str = "MoGU gates by layer"):
                 name=f"{label}: {gate} ({'unwilling' if gate == 'alpha' else 'glad'})",
                 line=dict(color=styles[label], dash=dash),
             )
-    fig.update_layout(title=title, xaxis_title="layer", yaxis_title="mean gate over routed tokens", yaxis_range=[-0.02, 1.02], height=460)
+    fig.update_layout(
+        title=title,
+        xaxis_title="layer",
+        yaxis_title="mean gate over routed tokens",
+        yaxis_range=[-0.02, 1.02],
+        height=460,
+    )
     return fig
 
 

@@ -136,7 +136,9 @@ def pairs_from_examples(examples: Sequence[SFTExample], per_side: int | None = N
     return harmful + benign
 
 
-def study_pairs(model: str = "smollm2-135m", per_side: int | None = 200, seed: int = 0, progress: bool = True) -> list[Pair]:
+def study_pairs(
+    model: str = "smollm2-135m", per_side: int | None = 200, seed: int = 0, progress: bool = True
+) -> list[Pair]:
     """Pairs from the study's default data: variant (c)'s training set (the study's rows, budget and
     trigger-aware look-alikes), with helpful answers of the base model ``model`` (cached; generated once)."""
     from ..harm import PromptHarmClassifier
@@ -231,7 +233,13 @@ def _run_stage(
             advance(1)
             if (step + 1) % save_every == 0 and step + 1 < total:
                 save(step + 1)
-    return {"steps": total, "resumed_from": start, "seconds": round(time.time() - t0, 1), "losses": losses, "ckpt": ckpt}
+    return {
+        "steps": total,
+        "resumed_from": start,
+        "seconds": round(time.time() - t0, 1),
+        "losses": losses,
+        "ckpt": ckpt,
+    }
 
 
 def _stage_done(folder: Path, fp: str) -> dict | None:
@@ -255,14 +263,18 @@ def ratio_loss(model, tok, render, pairs: Sequence[Pair], max_length: int) -> to
     return (sums[:n].sum() / counts[:n].sum()) / (sums[n:].sum() / counts[n:].sum())
 
 
-def train_responder(target, kind: str, pairs: Sequence[Pair], folder: Path, config: MoGUConfig, fp: str, progress: bool) -> dict:
+def train_responder(
+    target, kind: str, pairs: Sequence[Pair], folder: Path, config: MoGUConfig, fp: str, progress: bool
+) -> dict:
     """Train the ``glad`` or ``unwilling`` LoRA into ``folder/KIND`` (the aligned model stays frozen)."""
     out = folder / kind
     done = _stage_done(out, fp)
     if done:
         return {"cached": True, "steps": done["steps"], "seconds": 0.0}
     torch.manual_seed(config.seed)
-    lora = SFTConfig(rank=config.rank, alpha=config.alpha, target_modules=("o_proj",), top_layers=None, seed=config.seed)
+    lora = SFTConfig(
+        rank=config.rank, alpha=config.alpha, target_modules=("o_proj",), top_layers=None, seed=config.seed
+    )
     model = lora_model(target, lora)
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     batches = _order(len(pairs), config.batch_size, config.epochs, config.seed)[: config.max_steps or None]
@@ -286,13 +298,27 @@ def train_responder(target, kind: str, pairs: Sequence[Pair], folder: Path, conf
         target.model = model.unload()  # the aligned model again, without the LoRA layers
         target.model.eval()
     (out / TRAIN_MANIFEST).write_text(
-        json.dumps({"fingerprint": fp, "kind": kind, "steps": stage["steps"], "seconds_this_run": stage["seconds"],
-                    "resumed_from": stage["resumed_from"], "final_loss": stage["losses"][-1] if stage["losses"] else None,
-                    "losses": stage["losses"]}, indent=1)
+        json.dumps(
+            {
+                "fingerprint": fp,
+                "kind": kind,
+                "steps": stage["steps"],
+                "seconds_this_run": stage["seconds"],
+                "resumed_from": stage["resumed_from"],
+                "final_loss": stage["losses"][-1] if stage["losses"] else None,
+                "losses": stage["losses"],
+            },
+            indent=1,
+        )
     )
     shutil.rmtree(stage["ckpt"], ignore_errors=True)
-    return {"cached": False, "steps": stage["steps"], "resumed_from": stage["resumed_from"], "seconds": stage["seconds"],
-            "final_loss": stage["losses"][-1] if stage["losses"] else None}
+    return {
+        "cached": False,
+        "steps": stage["steps"],
+        "resumed_from": stage["resumed_from"],
+        "seconds": stage["seconds"],
+        "final_loss": stage["losses"][-1] if stage["losses"] else None,
+    }
 
 
 def router_loss(mogu: MoGU, model, tok, render, pairs: Sequence[Pair], config: MoGUConfig) -> torch.Tensor:
@@ -313,8 +339,10 @@ def router_loss(mogu: MoGU, model, tok, render, pairs: Sequence[Pair], config: M
 
 
 def fingerprint(base_id: str, pairs: Sequence[Pair], config: MoGUConfig) -> str:
-    return data_hash([SFTExample(p.prompt, p.good + "\x00" + p.bad, str(p.harmful), p.good_eos) for p in pairs],
-                     {"base": base_id, "mogu": config.key()})
+    return data_hash(
+        [SFTExample(p.prompt, p.good + "\x00" + p.bad, str(p.harmful), p.good_eos) for p in pairs],
+        {"base": base_id, "mogu": config.key()},
+    )
 
 
 def train_mogu(
@@ -335,7 +363,9 @@ def train_mogu(
     harmful = [p for p in pairs if p.harmful]
     benign = [p for p in pairs if not p.harmful]
     if not harmful or not benign:
-        raise RefusalkitError(f"MoGU needs harmful and benign pairs; got {len(harmful)} harmful and {len(benign)} benign")
+        raise RefusalkitError(
+            f"MoGU needs harmful and benign pairs; got {len(harmful)} harmful and {len(benign)} benign"
+        )
     folder = Path(out_dir)
     fp = fingerprint(target.id, pairs, config)
     manifest = folder / MANIFEST
@@ -378,7 +408,9 @@ def train_mogu(
     stages["router"]["final_loss"] = stage["losses"][-1] if stage["losses"] else None
     counts: dict[str, int] = {}
     for p in pairs:
-        counts[p.kind or ("harmful" if p.harmful else "benign")] = counts.get(p.kind or ("harmful" if p.harmful else "benign"), 0) + 1
+        counts[p.kind or ("harmful" if p.harmful else "benign")] = (
+            counts.get(p.kind or ("harmful" if p.harmful else "benign"), 0) + 1
+        )
     from ..internals.hooks import block_parts, decoder_layers, out_proj
 
     mogu.save(
