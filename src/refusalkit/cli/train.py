@@ -243,6 +243,11 @@ def study(
         help="bfloat16 autocast while training (default: where the device makes it fast; the report says which).",
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
+    mogu: bool = typer.Option(
+        False,
+        "--mogu/--no-mogu",
+        help="Also train MoGU on (a) (responders and router, from (c)'s training rows) and rate it like the others.",
+    ),
     client=None,
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, rate every variant on the core test split and the ood suite, write one report."""
@@ -269,6 +274,7 @@ def study(
         suite_train=suite_train,
         ood=ood,
         look_alikes=look_alikes,
+        mogu=mogu,
     )
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:
