@@ -342,3 +342,16 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert count_hooks(target.model) == 0 and not hasattr(target.model, "peft_config")  # the LoRA was taken off
     result = train_mogu(target, PAIRS, tmp_path, config, progress=False)
     assert result.stages["glad"]["resumed_from"] == 2 and not (tmp_path / "checkpoint-glad").exists()
+
+
+def test_serve_with_mogu(trained):
+    from fastapi.testclient import TestClient
+
+    from refusalkit.serve import create_app
+
+    target, folder, _, _ = trained
+    wrapped = MoGUTarget(target, folder)
+    client = TestClient(create_app(wrapped))
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 7})
+    assert r.status_code == 200 and r.json()["model"] == wrapped.id and "+mogu-" in wrapped.id
+    assert count_hooks(target.model) == 0
