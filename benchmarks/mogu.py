@@ -42,7 +42,8 @@ def aligned(study: Path, model: str):
 def stage_train(args) -> None:
     from refusalkit.train.data import load_align_rows  # noqa: F401
     from refusalkit.train.align import Budget, safety_examples
-    from refusalkit.train.mogu import MoGUConfig, study_pairs, train_mogu
+    from refusalkit.train.mogu import MoGUConfig, train_mogu
+    from refusalkit.train.study import study_pairs
     from refusalkit.train.sft import SFTConfig, train_lora
     from refusalkit.train.study import StudySettings, study_rows
     from refusalkit.targets import load_target

@@ -37,7 +37,8 @@ def train(
     from ..checks import at_least, output_dir
     from ..errors import RefusalkitError
     from ..targets import load_target
-    from ..train.mogu import MoGUConfig, study_pairs, train_mogu
+    from ..train.mogu import MoGUConfig, train_mogu
+    from ..train.study import study_pairs
 
     output_dir(out_dir)
     for value, option in (

@@ -3,9 +3,10 @@
 Data are pairs of answers to one request (:class:`Pair`): on a benign request the helpful answer
 (``good``) against a refusal (``bad``); on a harmful request the refusal (``good``) against a bare
 affirmative opening (``bad``, e.g. "Sure, here is how to do that:"). The opening carries no content:
-nothing harmful is ever written or trained. :func:`study_pairs` builds them from the study's data
-(the rows of variant (c): harmful requests with their refusals, plain benign requests and
-trigger-benign look-alikes with the base model's own helpful answers).
+nothing harmful is ever written or trained. :func:`pairs_from_examples` makes them from a training
+set in the SFT layout; :func:`refusalkit.train.study.study_pairs` from the study's data (the rows of
+variant (c): harmful requests with their refusals, plain benign requests and trigger-benign
+look-alikes with the base model's own helpful answers).
 
 Stages, each cached in the output folder by a fingerprint of its data and settings (a finished stage is
 reused, a killed one resumes from its checkpoint):
@@ -134,36 +135,6 @@ def pairs_from_examples(examples: Sequence[SFTExample], per_side: int | None = N
         benign = look[:n_look] + plain[: per_side - n_look]
         benign += look[n_look : n_look + per_side - len(benign)]
     return harmful + benign
-
-
-def study_pairs(
-    model: str = "smollm2-135m", per_side: int | None = 200, seed: int = 0, progress: bool = True
-) -> list[Pair]:
-    """Pairs from the study's default data: variant (c)'s training set (the study's rows, budget and
-    trigger-aware look-alikes), with helpful answers of the base model ``model`` (cached; generated once)."""
-    from ..harm import PromptHarmClassifier
-    from ..targets import load_target
-    from ..triggers import data as tdata
-    from .align import variant_examples
-    from .study import StudySettings, study_rows
-
-    settings = StudySettings(model=model)
-    rows, first_triggers = study_rows(settings)
-    twins = tdata.build(settings.trigger_source, rows, PromptHarmClassifier.from_align_rows(rows))
-    base = load_target(model)
-    examples = variant_examples(
-        "triggers",
-        base,
-        rows,
-        settings.budget,
-        twins.pairs,
-        seed,
-        progress,
-        settings.answer_tokens,
-        first_triggers,
-        settings.look_alikes,
-    )
-    return pairs_from_examples(examples, per_side, seed)
 
 
 # --- one training stage -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..metrics import REFUSALS
 from ..progress import console
@@ -38,6 +38,9 @@ from .align import Budget, suite_train_rows, variant_examples
 from .data import SFTExample, data_hash, load_align_rows
 from .gated import compare as compare_gated, fit_gate, rate_checks, section as gate_section
 from .sft import SFTConfig, bf16_supported, train_lora
+
+if TYPE_CHECKING:
+    from .mogu import Pair
 
 VARIANTS = ("base", "safety", "generic", "triggers", "gated")
 OPTIONAL_VARIANTS = ("mogu",)  # run only when asked (StudySettings.mogu, `study --mogu`)
@@ -419,6 +422,35 @@ def train_study_mogu(settings: StudySettings, aligned, rows, trigger_texts, firs
     config = MoGUConfig(max_steps=settings.sft.max_steps)
     train_mogu(aligned, pairs, out / "mogu", config, base_info={"model": settings.model})
     return MoGUTarget(aligned, out / "mogu")
+
+
+def study_pairs(
+    model: str = "smollm2-135m", per_side: int | None = 200, seed: int = 0, progress: bool = True
+) -> list[Pair]:
+    """Pairs from the study's default data: variant (c)'s training set (the study's rows, budget and
+    trigger-aware look-alikes), with helpful answers of the base model ``model`` (cached; generated once)."""
+    from ..harm import PromptHarmClassifier
+    from ..targets import load_target
+    from ..triggers import data as tdata
+    from .mogu import pairs_from_examples
+
+    settings = StudySettings(model=model)
+    rows, first_triggers = study_rows(settings)
+    twins = tdata.build(settings.trigger_source, rows, PromptHarmClassifier.from_align_rows(rows))
+    base = load_target(model)
+    examples = variant_examples(
+        "triggers",
+        base,
+        rows,
+        settings.budget,
+        twins.pairs,
+        seed,
+        progress,
+        settings.answer_tokens,
+        first_triggers,
+        settings.look_alikes,
+    )
+    return pairs_from_examples(examples, per_side, seed)
 
 
 def mogu_gates(out: Path, ood: bool = True) -> dict:
