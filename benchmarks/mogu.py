@@ -54,6 +54,7 @@ def stage_train(args) -> None:
         lr=args.lr,
         router_lr=args.router_lr,
         max_length=args.max_length,
+        save_every=args.save_every,
     )
     pairs = study_pairs(args.model, per_side=args.pairs)
     target, adapter = aligned(args.study, args.model)
@@ -63,6 +64,10 @@ def stage_train(args) -> None:
     )
     wall = time.time() - t0
     info = json.loads((args.out / "mogu" / "mogu.json").read_text())
+    done = args.out / "train.json"
+    if result.cached and done.exists() and json.loads(done.read_text()).get("mogu_fingerprint") == result.fingerprint:
+        print(done.read_text())  # this MoGU and (a)'s step time were measured already
+        return
     # (a)'s own SFT step, timed now on the same machine: a few steps of its exact settings and data
     a_manifest = json.loads((adapter / "refusalkit-train.json").read_text())
     a_cfg = {k: v for k, v in a_manifest["config"].items() if k in SFTConfig.__dataclass_fields__}
@@ -79,6 +84,7 @@ def stage_train(args) -> None:
     a_step = (time.time() - t1) / timed.steps
     shutil.rmtree(tmp, ignore_errors=True)
     out = {
+        "mogu_fingerprint": result.fingerprint,
         "mogu_seconds_recorded": info["seconds_this_run"],
         "mogu_stages": info["stages"],
         "mogu_cached_this_call": result.cached,
@@ -278,7 +284,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--router-lr", type=float, default=5e-3)
     ap.add_argument("--max-length", type=int, default=64)
-    ap.add_argument("--a-steps", type=int, default=8, help="(a)'s SFT steps timed in the train stage.")
+    ap.add_argument("--save-every", type=int, default=5, help="Checkpoint every N steps (not part of the fingerprint).")
+    ap.add_argument("--a-steps", type=int, default=6, help="(a)'s SFT steps timed in the train stage.")
     ap.add_argument("--timing-prompts", type=int, default=64)
     ap.add_argument("--timing-rounds", type=int, default=2)
     args = ap.parse_args()
