@@ -83,9 +83,17 @@ def stage_train(args) -> None:
     )
     a_step = (time.time() - t1) / timed.steps
     shutil.rmtree(tmp, ignore_errors=True)
+    cost = {}
+    for stage in ("glad", "unwilling"):
+        m = json.loads((args.out / "mogu" / stage / "refusalkit-train.json").read_text())
+        ran = m["steps"] - (m.get("resumed_from") or 0)
+        cost[stage] = (m.get("seconds_per_step") or m["seconds_this_run"] / ran) * m["steps"]
+    cost["router"] = info["stages"]["router"]["seconds_per_step"] * info["stages"]["router"]["steps"]
     out = {
         "mogu_fingerprint": result.fingerprint,
-        "mogu_seconds_recorded": info["seconds_this_run"],
+        # a stage killed and resumed ran in several calls: its time is its measured seconds per step x its steps
+        "mogu_seconds_estimated": round(sum(cost.values()), 1),
+        "mogu_seconds_by_stage": {k: round(v, 1) for k, v in cost.items()},
         "mogu_stages": info["stages"],
         "mogu_cached_this_call": result.cached,
         "mogu_wall_this_call": round(wall, 1),
@@ -249,10 +257,10 @@ def stage_report(args) -> None:
     if train:
         for ref in ("a_seconds_estimated_now", "a_seconds_recorded"):
             targets[f"training_le_1.5x_{ref}"] = {
-                "mogu_s": train["mogu_seconds_recorded"],
+                "mogu_s": train["mogu_seconds_estimated"],
                 "a_s": train[ref],
-                "ratio": round(train["mogu_seconds_recorded"] / train[ref], 3),
-                "met": train["mogu_seconds_recorded"] <= 1.5 * train[ref],
+                "ratio": round(train["mogu_seconds_estimated"] / train[ref], 3),
+                "met": train["mogu_seconds_estimated"] <= 1.5 * train[ref],
             }
     if timing:
         targets["generation_per_answer_le_1.2x_a"] = {

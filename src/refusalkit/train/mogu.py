@@ -204,10 +204,12 @@ def _run_stage(
             advance(1)
             if (step + 1) % save_every == 0 and step + 1 < total:
                 save(step + 1)
+    seconds = time.time() - t0
     return {
         "steps": total,
         "resumed_from": start,
-        "seconds": round(time.time() - t0, 1),
+        "seconds": round(seconds, 1),  # this call only: a resumed stage ran partly before
+        "seconds_per_step": round(seconds / (total - start), 3) if total > start else None,
         "losses": losses,
         "ckpt": ckpt,
     }
@@ -241,7 +243,7 @@ def train_responder(
     out = folder / kind
     done = _stage_done(out, fp)
     if done:
-        return {"cached": True, "steps": done["steps"], "seconds": 0.0}
+        return {"cached": True, **{k: done.get(k) for k in ("steps", "resumed_from", "seconds_per_step", "final_loss")}}
     torch.manual_seed(config.seed)
     lora = SFTConfig(
         rank=config.rank, alpha=config.alpha, target_modules=("o_proj",), top_layers=None, seed=config.seed
@@ -275,6 +277,7 @@ def train_responder(
                 "kind": kind,
                 "steps": stage["steps"],
                 "seconds_this_run": stage["seconds"],
+                "seconds_per_step": stage["seconds_per_step"],
                 "resumed_from": stage["resumed_from"],
                 "final_loss": stage["losses"][-1] if stage["losses"] else None,
                 "losses": stage["losses"],
@@ -288,6 +291,7 @@ def train_responder(
         "steps": stage["steps"],
         "resumed_from": stage["resumed_from"],
         "seconds": stage["seconds"],
+        "seconds_per_step": stage["seconds_per_step"],
         "final_loss": stage["losses"][-1] if stage["losses"] else None,
     }
 
