@@ -177,7 +177,25 @@ def _rates(summary: dict) -> dict:
     }
 
 
-def baseline_rates(args, suite: str, judge: str, phash: str) -> dict:
+def mogu_rows(folder: Path) -> tuple[dict, list[dict], bool]:
+    """A MoGU run's (info, rows, finished): from summary.json when the run finished, else the answers
+    its run store holds so far (a stage stopped by its time limit)."""
+    from refusalkit.run import load_run
+    from refusalkit.run.store import RunStore
+
+    if (folder / "summary.json").exists():
+        summary, rows = load_run(folder)
+        return summary["run"], rows, True
+    with RunStore(folder) as store:
+        ((target_id, phash),) = store.conn.execute("SELECT DISTINCT target_id, params_hash FROM responses").fetchall()
+        ((judge,),) = store.conn.execute("SELECT DISTINCT detector FROM verdicts").fetchall()
+        rows = store.records(target_id, phash, judge)
+    for r in rows:
+        r.pop("content_hash")
+    return {"target": target_id, "params_hash": phash, "detector": judge, "n_prompts": len(rows)}, rows, False
+
+
+def baseline_rates(args, suite: str, judge: str, phash: str, ids: set | None = None) -> dict:
     """(a), (b), (c) rated by ``judge`` from the study's stored answers (copies of its run stores)."""
     from refusalkit import metrics
     from refusalkit.run.store import RunStore
@@ -190,12 +208,12 @@ def baseline_rates(args, suite: str, judge: str, phash: str) -> dict:
         dst.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, dst / "run.sqlite")  # the store gains a column when opened: never open the study's own
         with RunStore(dst) as store:
-            ids = {
+            targets = {
                 r[0]
                 for r in store.conn.execute("SELECT DISTINCT target_id FROM responses WHERE params_hash=?", (phash,))
             }
-            (target_id,) = ids
-            rows = store.records(target_id, phash, judge)
+            (target_id,) = targets
+            rows = [r for r in store.records(target_id, phash, judge) if ids is None or r["prompt_id"] in ids]
         if not rows:
             out[variant] = None
             continue
@@ -204,8 +222,8 @@ def baseline_rates(args, suite: str, judge: str, phash: str) -> dict:
 
 
 def stage_report(args) -> None:
+    from refusalkit import metrics
     from refusalkit.internals.mogu import gate_summary
-    from refusalkit.run import load_run
     from refusalkit.train.study import runs_dir
 
     study_json = json.loads(args.study_json.read_text())
@@ -213,16 +231,19 @@ def stage_report(args) -> None:
     suites = {}
     for suite in ("core", "ood"):
         folder = runs_dir(args.out, suite) / "mogu"
-        if not (folder / "summary.json").exists():
+        if not (folder / "run.sqlite").exists():
             continue
-        summary, rows = load_run(folder)
-        run = summary["run"]
-        base = baseline_rates(args, suite, run["detector"], run["params_hash"])
+        run, rows, finished = mogu_rows(folder)
+        # an unfinished run is compared with the baselines on the same prompts only
+        base = baseline_rates(
+            args, suite, run["detector"], run["params_hash"], None if finished else {r["prompt_id"] for r in rows}
+        )
         recorded = study_json["variants" if suite == "core" else "variants_ood"]
         suites[suite] = {
+            "finished": finished,
             "n_prompts": run["n_prompts"],
             "detector": run["detector"],
-            "mogu": {"target": run["target"], **_rates(summary["metrics"])},
+            "mogu": {"target": run["target"], **_rates(metrics.summarize(rows))},
             "same_detector_from_study_answers": base,
             "study_tradeoff_json": {
                 k: {
