@@ -224,3 +224,34 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
     assert (
         seed0["config"]["seed"] == 0 and seed3["config"]["seed"] == 3 and seed0["fingerprint"] != seed3["fingerprint"]
     )
+
+
+@pytest.mark.integration
+def test_study_quick_with_mogu(tmp_path, monkeypatch):
+    """`study --mogu` trains MoGU on (a) and rates it beside the other variants, with its gates."""
+    from typer.testing import CliRunner
+
+    import refusalkit.train.data
+    from refusalkit.cli import app
+
+    # tiny-random's own answers decode to empty text, which no variant trains on: give each benign
+    # request a short stand-in answer so that MoGU has benign pairs
+    monkeypatch.setattr(
+        refusalkit.train.data,
+        "helpful_answers",
+        lambda target, texts, *a, **k: {t: (f"Here is an answer to: {t[:30]}", True) for t in texts},
+    )
+
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        app, ["study", "--quick", "--model", "tiny-random", "--out", str(out), "--no-ood", "--mogu"]
+    )
+    assert res.exit_code == 0, res.output
+    study = json.loads((out / "study.json").read_text())
+    assert set(study["variants"]) == {"base", "safety", "generic", "triggers", "gated", "mogu"}
+    assert study["settings"]["mogu"] is True and "train_mogu" in study["timings_s"]
+    mogu = study["variants"]["mogu"]
+    assert mogu["harmful_refusal"]["n"] + mogu["benign_refusal"]["n"] + mogu["unscored"] == study["n_eval_prompts"]
+    assert study["mogu"]["core"]["n_rows"] == study["n_eval_prompts"]  # every answer carries its gates
+    assert "(a) + MoGU" in (out / "study.html").read_text()
+    assert json.loads((out / "mogu" / "mogu.json").read_text())["pairs"]["harmful"] == 6

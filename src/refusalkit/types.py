@@ -76,8 +76,8 @@ FinishReason = Literal["stop", "length", "early_stop", "error"]
 class Response:
     """What a target answered to one prompt. ``error`` is set (and ``text`` empty) when it failed.
 
-    ``extra`` holds what a wrapping target decided besides the text (e.g. the refusal token it forced
-    and its probability); it is stored with the answer and shown in ``responses.jsonl``."""
+    ``extra`` holds what a wrapping target decided besides the text (the refusal token it forced and its
+    probability, MoGU's gate values); it is stored with the answer and shown in ``responses.jsonl``."""
 
     prompt_id: str
     text: str

@@ -17,6 +17,7 @@ from . import predictor as _predictor  # noqa: F401  (predictor train|apply|expl
 from . import train as _train  # noqa: F401  (align, mitigate, triggers, study)
 from . import audit as _audit  # noqa: F401  (audit, poison)
 from . import tokens as _tokens  # noqa: F401  (refusal-tokens sweep)
+from . import mogu as _mogu  # noqa: F401  (mogu train)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from ..run.evaluate import DEFAULT_MAX_UNSCORED, check_unscored
 from ..types import GenParams
 from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 from .tokens import BIAS, CATEGORY_THRESHOLD, TEMPERATURE, THRESHOLD, control_from_options
+from .mogu import MOGU
 
 out = Console()
 
@@ -87,6 +88,7 @@ def run_eval(
     max_unscored: float = DEFAULT_MAX_UNSCORED,
     system_prompts: Optional[List[Optional[str]]] = None,
     refusal_control=None,
+    mogu: Optional[Path] = None,
 ) -> dict:
     """Shared by `eval` and `demo`: check the arguments, load prompts, target and judge, evaluate,
     print the headline. A run whose every row is unscored is an error (exit 1) after its outputs are
@@ -122,6 +124,12 @@ def run_eval(
             raise RefusalkitError(
                 f"--steer {steer}: {directions} does not exist (make it with `refusalkit directions`)"
             )
+    if mogu:
+        from ..internals.mogu import MoGU
+
+        if steer:
+            raise RefusalkitError("--mogu and --steer both wrap the model; use one of them")
+        MoGU.read_manifest(mogu)  # not a MoGU folder: fails before the model loads
     specs = prompt_sets(prompts)
     names = [set_name(s) for s in specs]
     if len(set(names)) != len(names):
@@ -140,6 +148,8 @@ def run_eval(
     from ..refusal_tokens.target import wrap as wrap_tokens
 
     target = wrap_tokens(target, refusal_control)
+    if mogu:
+        target = with_mogu(target, mogu)
     detector = detector_of(target)
     if len(sets) > 1 or system_prompts:
         return _run_sets(
@@ -173,6 +183,14 @@ def run_eval(
     print_summary(summary, out_dir)
     if getattr(target, "refusal_tokens", None) is not None:
         print_token_agreement(load_run(out_dir)[1], detector)
+    if mogu:
+        from ..internals.mogu import gate_page
+
+        gates = gate_page(load_run(out_dir)[1], out_dir / "mogu.html", f"MoGU gates: {target.id}")
+        out.print(
+            f"MoGU gates: AUROC of alpha - beta (harmful vs benign) {gates.get('auroc_alpha_minus_beta')}, "
+            f"route agrees with the verdict on {gates.get('route_agrees_with_verdict')} of scored prompts; {out_dir / 'mogu.html'}"
+        )
     m = summary["metrics"]
     warning = check_unscored(m["n_prompts"], m["unscored"], summary["run"]["unscored_reasons"], max_unscored)
     if warning:
@@ -199,6 +217,17 @@ def print_token_agreement(rows: list, detector) -> dict:
             f"({100 * agree['rate']:.1f}%, [{100 * agree['lo']:.1f}, {100 * agree['hi']:.1f}])"
         )
     return agree
+
+
+def with_mogu(target, folder: Path):
+    """``target`` answered through the MoGU in ``folder``; warns when it was trained on another model."""
+    from ..internals.mogu import MoGUTarget
+
+    wrapped = MoGUTarget(target, folder)
+    trained_on = wrapped.mogu.info.get("base")
+    if trained_on and trained_on != target.id:
+        typer.echo(f"warning: {folder} was trained on {trained_on}; applying it to {target.id}", err=True)
+    return wrapped
 
 
 def prompt_sets(prompts: str) -> List[str]:
@@ -353,6 +382,7 @@ def eval_command(
     category_threshold: Optional[List[str]] = CATEGORY_THRESHOLD,
     refusal_bias: Optional[float] = BIAS,
     first_token_temperature: Optional[float] = TEMPERATURE,
+    mogu: Optional[Path] = MOGU,
     client=None,
 ) -> None:
     """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
@@ -385,6 +415,7 @@ def eval_command(
         refusal_control=control_from_options(
             refusal_threshold, category_threshold, refusal_bias, first_token_temperature
         ),
+        mogu=mogu,
     )
 
 

@@ -268,6 +268,11 @@ def study(
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
     refusal_tokens: Optional[str] = REFUSAL_TOKENS,
+    mogu: bool = typer.Option(
+        False,
+        "--mogu/--no-mogu",
+        help="Also train MoGU on (a) (responders and router, from (c)'s training rows) and rate it like the others.",
+    ),
     client=None,
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, rate every variant on the core test split and the ood suite, write one report."""
@@ -295,6 +300,7 @@ def study(
         ood=ood,
         look_alikes=look_alikes,
         refusal_tokens=_refusal_tokens(refusal_tokens),
+        mogu=mogu,
     )
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:

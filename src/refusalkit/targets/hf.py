@@ -251,21 +251,7 @@ class HFTarget:
         if should_stop is not None:
             early = _EarlyStop(self.tokenizer, prompt_len, should_stop, stop_every, self.eos_ids)
             criteria = StoppingCriteriaList([early])
-        sample = params.temperature > 0
-        kwargs = dict(do_sample=sample)
-        if sample:
-            kwargs.update(temperature=params.temperature, top_p=params.top_p)
-            torch.manual_seed(params.seed)
-        else:
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        seqs = self.model.generate(
-            **enc,
-            max_new_tokens=params.max_new_tokens,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=sorted(self.eos_ids),
-            stopping_criteria=criteria,
-            **kwargs,
-        )
+        seqs = self._sequences(enc, params, criteria)
         new = seqs[:, prompt_len:]
         mask = enc["attention_mask"]
         responses = []
@@ -294,6 +280,27 @@ class HFTarget:
                 )
             )
         return responses
+
+    def _decoding(self, params: GenParams) -> dict:
+        """The ``model.generate`` keywords of ``params`` (greedy, or sampling seeded by ``params.seed``)."""
+        kwargs: dict = dict(
+            do_sample=params.temperature > 0,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=sorted(self.eos_ids),
+        )
+        if params.temperature > 0:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p)
+            torch.manual_seed(params.seed)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def _sequences(self, enc, params: GenParams, criteria) -> torch.Tensor:
+        """Prompt and answer token ids of one encoded batch (``[batch, prompt + new]``); a wrapping
+        target that decodes in stages (:class:`refusalkit.internals.mogu.MoGUTarget`) replaces this."""
+        return self.model.generate(
+            **enc, max_new_tokens=params.max_new_tokens, stopping_criteria=criteria, **self._decoding(params)
+        )
 
     # --- white-box -----------------------------------------------------------------------------
     @torch.no_grad()

@@ -138,7 +138,7 @@ def shared_prefix(batch: dict) -> int:
     return min(int(same.int().cumprod(0).sum()), int(answer_cols[0]) - 1)
 
 
-def _answer_loss(model, batch: dict, share_prefix: bool = True) -> torch.Tensor:
+def _answer_loss(model, batch: dict, share_prefix: bool = True, per_row: bool = False):
     """The loss ``model(labels=...)`` computes (mean next-token cross-entropy over answer tokens), at less cost.
 
     - The tokens every row shares (:func:`shared_prefix`, e.g. the system prompt) run once, for one row;
@@ -147,7 +147,10 @@ def _answer_loss(model, batch: dict, share_prefix: bool = True) -> torch.Tensor:
       rounding (on the bundled model 28% fewer positions per step, 1.16x faster; ``benchmarks/train_speed.py``). With
       LoRA dropout the shared tokens see one dropout mask instead of one per row.
     - The vocabulary projection runs only from the batch's first answer position on (``logits_to_keep``):
-      prompt positions carry no loss, and their 49k-way projection was a fifth of a step."""
+      prompt positions carry no loss, and their 49k-way projection was a fifth of a step.
+
+    ``per_row=True`` returns ``(sums, counts)`` instead: each row's summed answer-token cross-entropy and
+    its number of answer tokens (losses that compare answers, such as MoGU's ratios, need them apart)."""
     ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
     cut = shared_prefix(batch) if share_prefix else 0
     cache = None
@@ -161,6 +164,13 @@ def _answer_loss(model, batch: dict, share_prefix: bool = True) -> torch.Tensor:
     start = max(int(answer_cols[0]) - 1, 0) if len(answer_cols) else 0
     keep = torch.arange(start, labels.shape[1] - 1, device=labels.device)
     logits = model(input_ids=ids[:, cut:], attention_mask=mask, past_key_values=cache, logits_to_keep=keep).logits
+    if per_row:
+        target = labels[:, start + 1 :]
+        ce = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1).float(), target.flatten(), ignore_index=-100, reduction="none"
+        ).view(target.shape)
+        valid = target != -100
+        return (ce * valid).sum(1), valid.sum(1)
     return torch.nn.functional.cross_entropy(
         logits.flatten(0, 1).float(), labels[:, start + 1 :].flatten(), ignore_index=-100
     )

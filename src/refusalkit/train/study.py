@@ -27,7 +27,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..metrics import REFUSALS
 from ..progress import console
@@ -39,13 +39,18 @@ from .data import SFTExample, data_hash, load_align_rows
 from .gated import compare as compare_gated, fit_gate, rate_checks, section as gate_section
 from .sft import SFTConfig, bf16_supported, train_lora
 
+if TYPE_CHECKING:
+    from .mogu import Pair
+
 VARIANTS = ("base", "safety", "generic", "triggers", "gated")
+OPTIONAL_VARIANTS = ("mogu",)  # run only when asked (StudySettings.mogu, `study --mogu`)
 LABELS = {
     "base": "base (unaligned)",
     "safety": "(a) safety SFT",
     "generic": "(b) + generic benign",
     "triggers": "(c) + trigger-aware",
     "gated": "(a) + gated ablation",
+    "mogu": "(a) + MoGU",
 }
 
 
@@ -82,6 +87,9 @@ class StudySettings:
     gate_positions: tuple[int, ...] | None = (-1,)
     # Train every variant with refusal tokens (refusalkit.refusal_tokens): "single" or "categories"; None = none.
     refusal_tokens: str | None = None
+    # MoGU on (a) (refusalkit.train.mogu), opt-in: harmful and benign pairs per side, from (c)'s training rows
+    mogu: bool = False
+    mogu_pairs: int = 200
 
     def training(
         self,
@@ -118,6 +126,7 @@ class StudySettings:
             answer_tokens=12,
             gate_fit=8,
             gate_val=4,
+            mogu_pairs=6,
             **kw,
         )
 
@@ -353,6 +362,16 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     evaluate_variant("triggers", fixed)
     first_token["triggers"] = _first_token(fixed, rows)
 
+    gates = {}
+    if settings.mogu:  # MoGU's responders and router on (a), trained on (c)'s rows as pairs
+        routed = timed(
+            "train_mogu", lambda: train_study_mogu(settings, aligned, rows, chosen.pairs, first_triggers, out)
+        )
+        evaluate_variant("mogu", routed)
+        first_token["mogu"] = _first_token(routed, rows)
+        gates = mogu_gates(out, ood=bool(ood_prompts))
+    names = [v for v in (*VARIANTS, *OPTIONAL_VARIANTS) if v in summaries]
+
     study = {
         "model": settings.model,
         "settings": {**asdict(settings), "sft": settings.sft.to_dict(), "client": settings.client.public()},
@@ -361,7 +380,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
         "train_sizes": sizes,
         "trigger_data": {k: v.summary() for k, v in built.items()},
         "trigger_source": settings.trigger_source,
-        "variants": {v: _headline(summaries[v], "core") for v in VARIANTS},
+        "variants": {v: _headline(summaries[v], "core") for v in names},
         "first_token_align_heldout": first_token,  # the alignment set's test split (heldout_prompts), not an evaluation suite
         "top_triggers": triggers["cues"][:15],  # found on the alignment set's harmful train requests
         "timings_s": {**timings, "total_this_run": round(time.time() - t_start, 1)},
@@ -375,20 +394,84 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
             "n_prompts": len(ood_prompts),
             "about": SUITES["ood"],
         }
-        study["variants_ood"] = {v: _headline(summaries_ood[v], "ood") for v in VARIANTS}
+        study["variants_ood"] = {v: _headline(summaries_ood[v], "ood") for v in names}
         study["targets_ood"] = check_targets(
             study["variants_ood"]
         )  # the same checks on the ood suite, for reading only
-        study["ood_by_type"] = {"suite": "ood", "variants": {v: _by_type(summaries_ood[v]) for v in VARIANTS}}
+        study["ood_by_type"] = {"suite": "ood", "variants": {v: _by_type(summaries_ood[v]) for v in names}}
     study["gate"] = {
         **{k: v for k, v in gate.items() if k != "key"},
         "compared": compare_gated(study["variants"]),
         "compared_suite": "core",
     }
+    if gates:
+        study["mogu"] = gates
     (out / "study.json").write_text(json.dumps(study, indent=1))
     (out / "study.html").write_text(render(study, out), encoding="utf-8")
     _log(f"wrote {out / 'study.json'} and {out / 'study.html'}")
     return study
+
+
+def train_study_mogu(settings: StudySettings, aligned, rows, trigger_texts, first_triggers, out: Path):
+    """MoGU on (a) (``aligned``), its pairs built from variant (c)'s training rows, trained into
+    ``out/mogu`` (reused when finished with the same data and settings); returns the routed target."""
+    from ..internals.mogu import MoGUTarget
+    from ..targets import load_target
+    from .mogu import MoGUConfig, pairs_from_examples, train_mogu
+
+    examples = variant_examples(
+        "triggers",
+        load_target(settings.model),
+        rows,
+        settings.budget,
+        trigger_texts,
+        answer_tokens=settings.answer_tokens,
+        first_triggers=first_triggers,
+        look_alikes=settings.look_alikes,
+    )
+    pairs = pairs_from_examples(examples, settings.mogu_pairs)
+    _log(f"training MoGU on (a) with {len(pairs)} pairs")
+    config = MoGUConfig(max_steps=settings.sft.max_steps)
+    train_mogu(aligned, pairs, out / "mogu", config, base_info={"model": settings.model})
+    return MoGUTarget(aligned, out / "mogu")
+
+
+def study_pairs(
+    model: str = "smollm2-135m", per_side: int | None = 200, seed: int = 0, progress: bool = True
+) -> list[Pair]:
+    """Pairs from the study's default data: variant (c)'s training set (the study's rows, budget and
+    trigger-aware look-alikes), with helpful answers of the base model ``model`` (cached; generated once)."""
+    from ..harm import PromptHarmClassifier
+    from ..targets import load_target
+    from ..triggers import data as tdata
+    from .mogu import pairs_from_examples
+
+    settings = StudySettings(model=model)
+    rows, first_triggers = study_rows(settings)
+    twins = tdata.build(settings.trigger_source, rows, PromptHarmClassifier.from_align_rows(rows))
+    base = load_target(model)
+    examples = variant_examples(
+        "triggers",
+        base,
+        rows,
+        settings.budget,
+        twins.pairs,
+        seed,
+        progress,
+        settings.answer_tokens,
+        first_triggers,
+        settings.look_alikes,
+    )
+    return pairs_from_examples(examples, per_side, seed)
+
+
+def mogu_gates(out: Path, ood: bool = True) -> dict:
+    """The MoGU variant's router on each suite it was rated on (refusalkit.internals.mogu.gate_summary)."""
+    from ..internals.mogu import gate_summary
+    from ..run import load_run
+
+    suites = ["core", "ood"] if ood else ["core"]
+    return {s: gate_summary(load_run(runs_dir(out, s) / "mogu")[1]) for s in suites}
 
 
 def _headline(summary: dict, suite: str | None = None) -> dict:
@@ -571,6 +654,7 @@ def render(study: dict, out: Path) -> str:
         + _diffs(out, "safety", "triggers")
         + _diffs(out, "safety", "generic")
         + _diffs(out, "safety", "gated")
+        + (_diffs(out, "safety", "mogu") if "mogu" in study["variants"] else "")
     )
     if ood:
         diffs += _diffs(out, "safety", "triggers", suite="ood") + _diffs(out, "safety", "generic", suite="ood")
