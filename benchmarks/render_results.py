@@ -75,7 +75,7 @@ SPLITS = [
     ("dev_real", "real answers, dev"),
     ("blind_real", "real answers, blind"),
 ]
-DETECTORS = ["prefix", "pattern", "learned", "ensemble", "minilm"]
+DETECTORS = ["prefix", "pattern", "learned", "ensemble", "minilm", "minilm-ft"]
 
 
 # the split the headline and the confusion table quote: the blind split of real answers where the
@@ -542,9 +542,10 @@ def headline(at: Path = ROOT / "README.md") -> str:
     """The README's table; links are relative to the file ``at`` it is rendered into."""
     base = os.path.relpath(ROOT / "docs" / "results", at.parent).replace(os.sep, "/") + "/"
     base = "" if base == "./" else base
-    jd = load("judge_quality.json")["detectors"]
+    quality = load("judge_quality.json")
+    jd, default = quality["detectors"], quality["default_detector"]
     blind = blind_split(jd)
-    j = jd["learned"][blind]
+    j = jd[default][blind]
     s = load("study_tradeoff.json")["variants"]
     o = load("study_tradeoff.json")["variants_ood"]
     paired = next(
@@ -561,14 +562,14 @@ def headline(at: Path = ROOT / "README.md") -> str:
     )
     rows = [
         [
-            "[Refusal detector](" + base + "detectors.md) (`learned`, default)",
+            "[Refusal detector](" + base + f"detectors.md) (`{default}`, default)",
             f"{num(j['binary_accuracy'], 3)} binary accuracy, {num(j['macro_f1'], 3)} 3-class macro-F1 on "
             + (
                 f"{j['n']} held-out real answers of the bundled model, labelled by hand"
                 if blind == "blind_real"
                 else f"{j['n']} answers written by refusalkit's engineers (`test7`)"
             )
-            + "; on other chat models' answers labelled by others it is lower ([detectors]("
+            + "; our splits cannot show how it does on other models' answers, see [detectors]("
             + base
             + "detectors.md))",
         ],

@@ -81,7 +81,13 @@ def test_training_is_deterministic():
 
 
 def test_judge_protocol_and_unscored_rows(fitted):
-    v = fitted.judge([Response("a", "Boil the water, then add the pasta.", ""), Response("b", " ", ""), Response("c", "x", "", error="timeout")])
+    v = fitted.judge(
+        [
+            Response("a", "Boil the water, then add the pasta.", ""),
+            Response("b", " ", ""),
+            Response("c", "x", "", error="timeout"),
+        ]
+    )
     assert v[0].label in CLASSES and 0.0 <= v[0].score <= 1.0 and v[0].detector == "minilm-ft"
     assert [x.label for x in v[1:]] == ["unscored", "unscored"]
 
@@ -129,7 +135,12 @@ def test_calibrate_refits_a_head_on_the_adapted_encoder(fitted, tmp_path):
     corpus = _rows(4)
     user = [r for c in CLASSES for r in [r for r in load_corpus("dev") if r["label"] == c][:8]]
     det, report = calibrate(
-        [r["response"] for r in user], [r["label"] for r in user], detector="minilm-ft", base=fitted, corpus_rows=corpus, progress=False
+        [r["response"] for r in user],
+        [r["label"] for r in user],
+        detector="minilm-ft",
+        base=fitted,
+        corpus_rows=corpus,
+        progress=False,
     )
     assert report["detector"] == "minilm-ft" and "head refitted" in report["method"]
     assert report["after_cross_validated"]["n"] == len(user)

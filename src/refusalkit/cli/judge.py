@@ -184,7 +184,10 @@ def calibrate(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the detector file and calibration.json."),
     response_col: str = typer.Option("response", "--response-col"),
     detector: Optional[str] = typer.Option(
-        None, "--detector", "-d", help="Detector to adapt: minilm-ft, learned or minilm (default: the default detector, minilm-ft)."
+        None,
+        "--detector",
+        "-d",
+        help="Detector to adapt: minilm-ft, learned or minilm (default: the default detector, minilm-ft).",
     ),
     share: float = typer.Option(
         0.5, "--share", help="Part of the training weight your rows carry (the rest: refusalkit's corpus)."

@@ -230,6 +230,8 @@ class FineTunedDetector:
         """A detector with the same adapted encoder and another linear head (``judge calibrate``)."""
         import torch
 
+        if self.lora is None:
+            raise RefusalkitError("this minilm-ft detector is not fitted: call fit(), load() or pretrained()")
         det = FineTunedDetector(**self.settings)
         det.encoder = self.encoder
         det.lora = {
@@ -255,10 +257,20 @@ class FineTunedDetector:
             raise RefusalkitError("nothing to save: the minilm-ft detector is not fitted")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"kind": KIND, "classes": list(CLASSES), "settings": self.settings, "encoder": encoder_digest(), **self.meta}
+        meta = {
+            "kind": KIND,
+            "classes": list(CLASSES),
+            "settings": self.settings,
+            "encoder": encoder_digest(),
+            **self.meta,
+        }
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".safetensors")  # atomic for parallel readers
         os.close(fd)
-        save_file({k: v.half().contiguous() for k, v in self.lora.items()}, tmp, metadata={"meta": json.dumps(meta, sort_keys=True)})
+        save_file(
+            {k: v.half().contiguous() for k, v in self.lora.items()},
+            tmp,
+            metadata={"meta": json.dumps(meta, sort_keys=True)},
+        )
         os.replace(tmp, path)
 
     @classmethod
