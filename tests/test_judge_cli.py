@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from refusalkit.cli import app
+from refusalkit.judge import DEFAULT_DETECTOR
 
 ROWS = [
     {
@@ -80,7 +81,7 @@ def test_judge_keeps_rows_and_adds_verdicts(files, tmp_path, which):
         "unscored",
         "full_refusal",
     ]
-    assert {g["judge_detector"] for g in got} == {"learned"}
+    assert {g["judge_detector"] for g in got} == {DEFAULT_DETECTOR}
     assert got[3]["judge_evidence"] == "empty response"
     assert [str(g["id"]) for g in got] == [str(r["id"]) for r in ROWS]
 
