@@ -571,7 +571,7 @@ def headline(at: Path = ROOT / "README.md") -> str:
             )
             + "; our splits cannot show how it does on other models' answers, see [detectors]("
             + base
-            + "detectors.md))",
+            + "detectors.md)",
         ],
         [
             "[Over-refusal from safety SFT](" + base + "study.md) (bundled model, core test split)",
