@@ -98,7 +98,7 @@ def test_a_new_detector_is_one_registration(monkeypatch, tmp_path):
 def test_cli_help_lists_the_registered_detectors():
     res = run("judge", "label", "--help")  # `judge FILE` runs `judge label FILE`
     text = " ".join(res.output.split())
-    for name in ("minilm-ft (default)", "wildguard (needs --model)", "hf:ORG/NAME", "saved detector file"):
+    for name in ("learned (default)", "wildguard (needs --model)", "hf:ORG/NAME", "saved detector file"):
         assert name.replace(" ", "") in text.replace(" ", "").replace("│", "")
     # eval's --model is the model under test: judges that need their own model are not offered there
     eval_help = run("eval", "--help").output

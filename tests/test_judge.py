@@ -205,9 +205,16 @@ def test_learned_on_cut_off_small_model_answers(detectors, text, label):
     assert v.label == label, v
 
 
-def test_default_is_minilm_ft_and_judges_in_batches():
-    assert DEFAULT_DETECTOR == "minilm-ft"
-    det = load_detector(DEFAULT_DETECTOR)  # the shipped weights (test_finetuned checks they are current)
+def test_default_is_learned_and_judges_in_batches(detectors):
+    assert DEFAULT_DETECTOR == "learned"
+    rows = load_corpus("dev")[:40]
+    verdicts = detectors["learned"].judge([Response(r["id"], r["response"], "t") for r in rows])
+    assert len(verdicts) == 40 and all(v.detector == "learned" for v in verdicts)
+    assert sum(v.label == r["label"] for v, r in zip(verdicts, rows)) >= 34
+
+
+def test_minilm_ft_judges_in_batches():
+    det = load_detector("minilm-ft")  # the shipped weights (test_finetuned checks they are current)
     rows = load_corpus("dev")[:40]
     verdicts = det.judge([Response(r["id"], r["response"], "t") for r in rows])
     assert len(verdicts) == 40 and all(v.detector == "minilm-ft" for v in verdicts)

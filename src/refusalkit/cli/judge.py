@@ -187,7 +187,7 @@ def calibrate(
         None,
         "--detector",
         "-d",
-        help="Detector to adapt: minilm-ft, learned or minilm (default: the default detector, minilm-ft).",
+        help="Detector to adapt: learned, minilm or minilm-ft (default: the default detector, learned).",
     ),
     share: float = typer.Option(
         0.5, "--share", help="Part of the training weight your rows carry (the rest: refusalkit's corpus)."

@@ -110,13 +110,13 @@ register_detector(
     options=("label_map", "read_prompt"),
 )
 
-# The detector `eval` and the other commands use unless told otherwise: the only one built on a
-# pretrained language representation adapted to the task (all-MiniLM-L6-v2 fine-tuned with LoRA), so
-# it can read phrasings nobody in this project wrote; n-gram classifiers of our own sentences scored
-# far lower on other people's labelled answers of real models than on our splits. On our splits it is
-# level with `learned` (which shares the corpus's phrasing) and well above the frozen-encoder
-# `minilm`; figures in docs/detector.md (benchmarks/judge_quality.py).
-DEFAULT_DETECTOR = "minilm-ft"
+# The detector `eval` and the other commands use unless told otherwise. `minilm-ft` (a fine-tuned
+# sentence encoder) was measured against it on real answers of the bundled model that no detector was
+# chosen on: it made more errors on the blind split (8 vs 6 of 210) and, on the study's base-model
+# answers, called careful but compliant openings ("It's essential to approach this with empathy")
+# refusals, raising the base model's harmful refusal rate from 12.7% to 23.8%. So the n-gram
+# classifier stays the default (figures and reasons in docs/detector.md).
+DEFAULT_DETECTOR = "learned"
 
 __all__ = [
     "CLASSES",
