@@ -569,9 +569,9 @@ def headline(at: Path = ROOT / "README.md") -> str:
                 if blind == "blind_real"
                 else f"{j['n']} answers written by refusalkit's engineers (`test7`)"
             )
-            + "; our splits cannot show how it does on other models' answers, see [detectors]("
+            + "; on other chat models' answers labelled by others it is lower ([detectors]("
             + base
-            + "detectors.md)",
+            + "detectors.md))",
         ],
         [
             "[Over-refusal from safety SFT](" + base + "study.md) (bundled model, core test split)",
