@@ -1,6 +1,6 @@
 """Adapt the default detector to one model from a few hundred of its answers labelled by hand.
 
-How: the detector (``minilm-ft``, refusalkit's default, ``learned`` or ``minilm``) is refitted on refusalkit's corpus
+How: the detector (``learned``, refusalkit's default, ``minilm`` or ``minilm-ft``) is refitted on refusalkit's corpus
 (``train`` split, with the shipped detector's row weights) plus the user's rows, weighted so that the
 user's rows together carry ``share`` of the total weight (default one half). The corpus keeps every class
 and phrasing represented when the user's sample has few partial refusals; the user's rows pull the
@@ -84,7 +84,7 @@ def calibrate(
     base=None,
     corpus_rows: list[dict] | None = None,
 ):
-    """Returns ``(detector, report)``: the detector (``minilm-ft``, ``learned`` or ``minilm``; default: refusalkit's default
+    """Returns ``(detector, report)``: the detector (``learned``, ``minilm`` or ``minilm-ft``; default: refusalkit's default
     detector) refitted on the corpus plus these rows, and the before/after figures (see the module
     docstring). ``base`` (default: the shipped detector of that kind) gives the before figures;
     ``corpus_rows`` (default: the corpus's ``train`` split) are the rows refitted on besides the user's."""
