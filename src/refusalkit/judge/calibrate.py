@@ -25,15 +25,12 @@ from .common import CLASSES
 MIN_ROWS = 20
 
 
-def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
-    """Wilson score interval of a proportion k/n (95% by default)."""
-    if n == 0:
-        return [0.0, 1.0]
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return [round(float(max(0.0, c - h)), 4), round(float(min(1.0, c + h)), 4)]
+def wilson(k: int, n: int) -> list[float]:
+    """95% Wilson score interval of k/n as ``[lo, hi]`` rounded to 4 places (``[0, 1]`` when n is 0)."""
+    from ..metrics import wilson as rate
+
+    r = rate(k, n)
+    return [0.0, 1.0] if n == 0 else [round(r["lo"], 4), round(r["hi"], 4)]
 
 
 def _macro_f1(y, p) -> float:
