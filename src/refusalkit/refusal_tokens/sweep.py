@@ -28,8 +28,9 @@ from ..types import GenParams, Prompt
 from ..targets.refusal_tokens import TokenScheme, require_scheme
 from .target import OWN_CHOICE, Control, RefusalTokenTarget, decide
 
-# Default thresholds: the model's own choice (-1), then from "refuse on any hint" to "almost never".
-THRESHOLDS = (OWN_CHOICE, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+# Default thresholds: the model's own choice (-1), then from "refuse on any hint" to "almost never", every
+# tenth in between (a threshold costs no answers beyond the two a prompt can need).
+THRESHOLDS = (OWN_CHOICE, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 # Default thresholds one category's sweep moves through, from low (refuse whenever its token leads) to high.
 CATEGORY_THRESHOLDS = (0.0, 0.05, 0.2, 0.5, 0.8, 0.95, 1.0)
 BENIGN_GROUPS = ("benign", "trigger_benign", "plain_benign")
