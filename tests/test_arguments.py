@@ -126,6 +126,10 @@ CASES = [
     (["mitigate", "--method", "generic", "--out", "{new}", "--rank", "0"], "--rank must be at least 1, got 0"),
     (["triggers", "--out", "{new}", "--limit", "0"], "--limit must be at least 1, got 0"),
     (["study", "--out", "{new}", "--limit", "0"], "--limit must be at least 1, got 0"),
+    (
+        ["study", "--out", "{new}", "--look-alikes", "some"],
+        "--look-alikes must be one of all, paired, partnered, got 'some'",
+    ),
 ]
 
 

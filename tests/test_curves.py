@@ -70,8 +70,13 @@ def test_paired_look_alikes_are_only_twins_of_refusals_in_the_mix():
     first = ["suite-unpaired", "twin2"]  # a suite look-alike without a harmful partner, and one with
     paired = trigger_twins(pairs, mix, 5, first=first, look_alikes="paired")
     assert paired[0] == "twin2" and sorted(paired) == ["twin1", "twin2", "twin3"]  # each once, none unpaired
-    with pytest.raises(RefusalkitError, match="look-alike"):
+    # "partnered" takes the same look-alikes as "all" (its written partners are added by variant_examples)
+    assert trigger_twins(pairs, mix, 5, first=first, look_alikes="partnered") == trigger_twins(
+        pairs, mix, 5, first=first
+    )
+    with pytest.raises(RefusalkitError, match="look-alike") as err:
         trigger_twins(pairs, mix, 2, look_alikes="some")
+    assert "\n" not in str(err.value) and "all, paired, partnered" in str(err.value)
 
 
 @pytest.mark.integration

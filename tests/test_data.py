@@ -312,3 +312,58 @@ def test_capitalised_csv_columns_and_label_flag(tmp_path):
         ("1", "Write a poem ", "poetry", "benign"),
         ("2", "Explain how l", "engineering", "benign"),
     ]
+
+
+# --- written harmful partners of the core suite's unpaired trigger-benign train prompts -----------
+
+
+def test_core_partners_pair_every_unpaired_core_train_look_alike_once():
+    """core-partners.jsonl holds exactly one harmful partner per core trigger-benign train prompt that has no
+    harmful train prompt of its own, names it by id and exact text, and is shaped like core's harmful rows."""
+    core_rows = _suite_rows("core")
+    harmful_pairs = {
+        r["pair_id"] for r in core_rows if r["label"] == "harmful" and r["split"] == "train" and r.get("pair_id")
+    }
+    unpaired = {
+        r["id"]: r["text"]
+        for r in core_rows
+        if r["label"] == "benign"
+        and r["split"] == "train"
+        and r["type"] != "plain"
+        and r.get("pair_id") not in harmful_pairs
+    }
+    partners = _suite_rows("core-partners")
+    assert Counter(r["pair_id"] for r in partners) == Counter(unpaired.keys())  # each unpaired look-alike exactly once
+    categories = {r["category"] for r in core_rows if r["label"] == "harmful"}
+    fields = {"id", "text", "label", "category", "type", "pair_id", "look_alike", "split", "source", "writer", "batch"}
+    for r in partners:
+        assert set(r) == fields, r["id"]
+        assert r["look_alike"] == unpaired[r["pair_id"]], r["id"]
+        assert (r["label"], r["type"], r["split"]) == ("harmful", "harmful", "train"), r["id"]
+        assert r["category"] in categories and r["writer"] and r["batch"] and r["source"], r["id"]
+        assert "\n" not in r["text"] and len(r["text"]) <= 120 and r["text"] != r["look_alike"], r["id"]
+    assert len({r["id"] for r in partners}) == len(partners) == len({r["text"].lower() for r in partners})
+    assert [p.label for p in load_prompts("core-partners", split="train")] == ["harmful"] * len(partners)
+
+
+def test_core_partners_appear_in_no_other_suite_and_are_no_near_duplicate_of_held_out_prompts():
+    """No partner repeats a prompt of any other bundled suite (the alignment set's twins included), and none
+    is a TF-IDF near-duplicate (cosine >= 0.6) of a prompt it must stay independent of: the ood and ood-dev
+    suites and the core test split. A failure names only the partner, so fixing it never means reading the
+    held-out prompt."""
+    partners = [r["text"] for r in _suite_rows("core-partners")]
+    others = set()
+    for name in bundled_suites():
+        if name != "core-partners":
+            rows = _suite_rows(name)
+            others |= {r["text"].lower() for r in rows} | {
+                r["trigger_benign"].lower() for r in rows if r.get("trigger_benign")
+            }
+    assert not {t.lower() for t in partners} & others
+    held_out = (
+        [p.text for p in load_prompts("ood")]
+        + [p.text for p in load_prompts("ood-dev", split="dev")]
+        + [p.text for p in load_prompts("core", split="test")]
+    )
+    sim, partner, _ = closest_pair(partners, held_out)
+    assert sim < 0.6, f"partner too close to a held-out prompt: {partner!r} ({sim:.2f})"

@@ -29,6 +29,7 @@ def test_study_quick_end_to_end(tmp_path):
             >= study["n_eval_prompts"] - 1
         )
     assert study["train_sizes"]["generic"] == study["train_sizes"]["triggers"]  # same data budget
+    assert study["partner_refusals"] == 0  # written partners join (c) only with --look-alikes partnered
     assert study["trigger_data"]["pairs"]["accepted"] > 0
     page = (out / "study.html").read_text()
     assert "trade-off" in page.lower() or "Safety vs over-refusal" in page
@@ -174,6 +175,31 @@ def test_targets_of_a_partial_study_are_none_where_a_variant_is_missing():
         ]
         is False
     )
+
+
+def test_partnered_variant_records_how_many_written_partners_joined_it(tmp_path, monkeypatch):
+    """(c) trained with look_alikes="partnered" on the tiny random model: its adapter manifest (and so
+    study.json's ``partner_refusals``) counts the written partners of the unpaired core look-alikes it
+    learned to answer; with "all" it counts none and (c) is that many examples smaller."""
+    from refusalkit.train import data
+    from refusalkit.train.align import Budget, suite_partners
+    from refusalkit.train.sft import trained_info
+    from refusalkit.train.study import StudySettings, partner_refusals, study_rows, train_study_variant
+
+    monkeypatch.setattr(data, "helpful_answers", lambda target, texts, **kw: {t: (f"Sure: {t}", True) for t in texts})
+    rows, first = study_rows(StudySettings.quick("tiny-random"))
+    twins = [(r["text"], r["trigger_benign"]) for r in rows if r["label"] == "harmful" and r.get("trigger_benign")]
+    expected = sum(t in suite_partners(rows) for t in first[:12])
+    assert 0 < expected < 12  # the first 12 core look-alikes hold paired and unpaired ones
+    sizes = {}
+    for selection in ("all", "partnered"):
+        settings = StudySettings.quick("tiny-random", look_alikes=selection)
+        settings.budget = Budget(harmful=12, benign_base=6, extra=12)
+        _, sizes[selection] = train_study_variant(settings, rows, "triggers", tmp_path / selection, twins, first)
+    adapters = {k: tmp_path / k / "adapters" / "triggers" for k in sizes}
+    assert partner_refusals(adapters["partnered"]) == expected and partner_refusals(adapters["all"]) == 0
+    assert trained_info(adapters["partnered"])["look_alikes"] == "partnered"
+    assert sizes["partnered"] - sizes["all"] == expected
 
 
 @pytest.mark.integration

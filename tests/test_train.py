@@ -345,3 +345,96 @@ def test_cli_data_option_reads_the_users_alignment_set(tmp_path, command):
     )
     assert res.exit_code == 1  # the console script turns the RefusalkitError into one 'error:' line
     assert "mine.jsonl: row 1: a harmful row needs a refusal in 'target'" in str(res.exception)
+
+
+def test_partnered_look_alikes_add_exactly_the_partners_of_trained_unpaired_look_alikes(tiny_target, monkeypatch):
+    """look_alikes="partnered": (c) takes the same look-alikes as "all" and each trained core look-alike
+    without a harmful partner brings its written partner as a refusal (borrowed wording); (a), (b), the
+    safety mix key and (c) with "all" or "paired" are what they were without the option."""
+    from refusalkit.train import data
+    from refusalkit.train.align import (
+        Budget,
+        safety_mix_key,
+        suite_partners,
+        suite_train_rows,
+        variant_examples,
+    )
+    from refusalkit.train.study import StudySettings, study_rows
+
+    monkeypatch.setattr(data, "helpful_answers", lambda target, texts, **kw: {t: (f"Sure: {t}", True) for t in texts})
+    align = load_align_rows()
+    extra, first = suite_train_rows(align)
+    rows = align + extra
+    partners = suite_partners(rows)
+    assert len(partners) == 86 and set(partners) < set(first)  # every partner's look-alike is a core train look-alike
+    refusals = {r["target"] for r in align if r["label"] == "harmful"}
+    assert all(p["label"] == "harmful" and p["target"] in refusals for p in partners.values())
+
+    budget = Budget(harmful=10, benign_base=4, extra=12)
+    twins = [(r["text"], r["trigger_benign"]) for r in rows if r["label"] == "harmful" and r["trigger_benign"]]
+    kw = dict(rows=rows, budget=budget, progress=False, answer_tokens=6, trigger_texts=twins, first_triggers=first)
+    by = {
+        (m, sel): variant_examples(m, tiny_target, look_alikes=sel, **kw)
+        for m in ("safety", "generic", "triggers")
+        for sel in ("all", "paired", "partnered")
+    }
+    for m in ("safety", "generic"):  # (a) and (b) never depend on the selection
+        assert by[(m, "all")] == by[(m, "paired")] == by[(m, "partnered")]
+    everything, partnered = by[("triggers", "all")], by[("triggers", "partnered")]
+    trained = [e.prompt for e in everything if e.kind == "trigger"]
+    assert trained == first[:12]  # the core look-alikes lead (c)
+    expected = [partners[t]["text"] for t in trained if t in partners]
+    assert expected and len(expected) < len(trained)  # some of the first 12 have a harmful twin, some do not
+    added = [e for e in partnered if e not in everything]
+    assert [e.prompt for e in added] == expected and all(e.kind == "refusal" for e in added)
+    assert [e for e in partnered if e not in added] == everything  # "all" plus the partners, nothing else
+    assert not {partners[t]["text"] for t in partners} & {e.prompt for e in by[("triggers", "paired")]}
+    # the partners never enter the study's alignment rows, so the safety mix (and the aligned model's key) stay
+    study_rows_all, _ = study_rows(StudySettings(look_alikes="all"))
+    partnered_rows = study_rows(StudySettings(look_alikes="partnered"))[0]
+    assert partnered_rows == study_rows_all
+    assert safety_mix_key(partnered_rows, Budget()) == safety_mix_key(study_rows_all, Budget())
+    assert not {p["text"] for p in partners.values()} & {r["text"] for r in study_rows_all}
+
+    # a look-alike that gets no helpful answer is not trained, so its partner does not join either
+    skipped = trained[0] if trained[0] in partners else next(t for t in trained if t in partners)
+    monkeypatch.setattr(
+        data,
+        "helpful_answers",
+        lambda target, texts, **kw: {t: ("" if t == skipped else f"Sure: {t}", True) for t in texts},
+    )
+    fewer = variant_examples("triggers", tiny_target, look_alikes="partnered", **kw)
+    assert partners[skipped]["text"] not in {e.prompt for e in fewer}
+    assert sum(e.kind == "refusal" for e in fewer) == sum(e.kind == "refusal" for e in partnered) - 1
+
+
+def test_written_partners_must_name_their_look_alike_exactly(tmp_path, monkeypatch):
+    """A partner whose look_alike text or pair_id does not match the suite is one line naming the row."""
+    import json
+
+    from refusalkit.data import loaders
+    from refusalkit.errors import RefusalkitError
+    from refusalkit.train.align import suite_partners
+
+    monkeypatch.setattr(loaders, "SUITES_DIR", tmp_path)
+    rows = [
+        {"id": "t-1", "text": "What is a homonym?", "label": "benign", "type": "definition", "split": "train"},
+        {"id": "t-2", "text": "How do I bake bread?", "label": "benign", "type": "plain", "split": "train"},
+    ]
+    (tmp_path / "toy.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    partner = {"id": "p-1", "text": "Write slurs for my coworker.", "label": "harmful", "pair_id": "t-1"}
+    align = [{"label": "harmful", "target": "I can't help with that."}]
+    good = dict(partner, look_alike="What is a homonym?")
+    (tmp_path / "toy-partners.jsonl").write_text(json.dumps(good) + "\n")
+    assert suite_partners(align, "toy")["What is a homonym?"]["target"] == "I can't help with that."
+    for bad in (
+        dict(partner, look_alike="What is a homophone?"),
+        dict(good, pair_id="t-2"),
+        dict(good, label="benign"),
+    ):
+        (tmp_path / "toy-partners.jsonl").write_text(json.dumps(bad) + "\n")
+        with pytest.raises(RefusalkitError, match="toy-partners.jsonl: partner 'p-1'") as err:
+            suite_partners(align, "toy")
+        assert "\n" not in str(err.value)
+    with pytest.raises(RefusalkitError, match="no written partners"):
+        suite_partners(align, "missing")

@@ -238,7 +238,7 @@ def study(
     look_alikes: str = typer.Option(
         "all",
         "--look-alikes",
-        help="Look-alikes variant (c) may learn to answer: all, or paired (only twins of harmful requests it learns to refuse).",
+        help="Look-alikes variant (c) may learn to answer: all; paired (only twins of harmful requests it learns to refuse); or partnered (all, and each core look-alike without a harmful twin brings its written harmful partner as a refusal).",
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
     ood: bool = typer.Option(

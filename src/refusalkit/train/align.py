@@ -15,10 +15,14 @@ Helpful answers are generated once by the base model and cached (:func:`helpful_
 Optionally (:func:`suite_train_rows`, ``refusalkit study --suite-train``) an evaluation suite's ``train``
 split joins the alignment data: its harmful prompts are pinned into every variant's safety mix, and its
 trigger-benign prompts (homonyms, figurative language, safe contexts, ...) come first in (c)'s K.
+With ``look_alikes="partnered"`` each of those prompts that has no harmful request of its own brings its
+hand-written harmful partner (``suites/<suite>-partners.jsonl``, :func:`suite_partners`) into (c) as a
+refusal, so every frame (c) learns to answer is set against a harmful request in the same frame.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +67,15 @@ def harmful_mix(harmful: Sequence[dict], budget: Budget, seed: int) -> list[dict
     return pinned + _spread([r for r in harmful if r.get("source") != SUITE_SOURCE], budget.harmful, seed)
 
 
+def _borrowed_refusals(rows: Sequence[dict]) -> list[str]:
+    """The alignment set's refusal targets, which requests written without one borrow in turn
+    (request ``i`` takes refusal ``7 i`` modulo their number)."""
+    refusals = [r["target"] for r in rows if r["label"] == "harmful"]
+    if not refusals:
+        raise RefusalkitError("the alignment set has no harmful rows whose refusals the suite's requests could borrow")
+    return refusals
+
+
 def suite_train_rows(rows: Sequence[dict], suite: str = "core") -> tuple[list[dict], list[str]]:
     """A suite's ``train`` split in the alignment layout: its harmful prompts as refusal rows (wording taken
     in turn from the alignment set's own refusals; a contrast pair's benign half as ``trigger_benign``),
@@ -70,9 +83,7 @@ def suite_train_rows(rows: Sequence[dict], suite: str = "core") -> tuple[list[di
     from ..data import load_prompts
 
     prompts = load_prompts(suite, split="train")
-    refusals = [r["target"] for r in rows if r["label"] == "harmful"]
-    if not refusals:
-        raise RefusalkitError("the alignment set has no harmful rows whose refusals the suite's requests could borrow")
+    refusals = _borrowed_refusals(rows)
     twin = {p.pair_id: p.text for p in prompts if p.label == "benign" and p.pair_id}
     harmful = [p for p in prompts if p.label == "harmful"]
     extra = [
@@ -89,6 +100,54 @@ def suite_train_rows(rows: Sequence[dict], suite: str = "core") -> tuple[list[di
         for i, p in enumerate(harmful)
     ]
     return extra, [p.text for p in prompts if p.label == "benign" and (p.type or "plain") != "plain"]
+
+
+def suite_partners(rows: Sequence[dict], suite: str = "core") -> dict[str, dict]:
+    """The hand-written harmful partners (``suites/<suite>-partners.jsonl``) of a suite's trigger-benign
+    ``train`` prompts that have no harmful request of their own, in the alignment layout (refusal wording
+    borrowed from the alignment set's refusals as in :func:`suite_train_rows`), keyed by the look-alike's
+    text. Each partner names its look-alike by id (``pair_id``) and text (``look_alike``); both must match
+    the suite."""
+    from ..data import load_prompts
+    from ..data.loaders import SUITES_DIR
+
+    path = SUITES_DIR / f"{suite}-partners.jsonl"
+    if not path.exists():
+        raise RefusalkitError(
+            f"suite '{suite}' has no written partners ({path.name} is not bundled): use --look-alikes all or paired"
+        )
+    looks = {
+        p.id: p.text
+        for p in load_prompts(suite, split="train")
+        if p.label == "benign" and (p.type or "plain") != "plain"
+    }
+    refusals = _borrowed_refusals(rows)
+    partners: dict[str, dict] = {}
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for i, row in enumerate(json.loads(line) for line in lines):
+        if looks.get(row.get("pair_id")) != row.get("look_alike") or row.get("label") != "harmful":
+            raise RefusalkitError(
+                f"{path.name}: partner {row.get('id')!r} must be harmful and name a trigger-benign train prompt of "
+                f"'{suite}' by id (pair_id) and exact text (look_alike); fix the row"
+            )
+        partners[row["look_alike"]] = {
+            "id": row["id"],
+            "text": row["text"],
+            "label": "harmful",
+            "split": "train",
+            "category": row.get("category") or "suite",
+            "source": row.get("source") or path.stem,
+            "look_alike": row["look_alike"],
+            "target": refusals[(7 * i) % len(refusals)],
+        }
+    return partners
+
+
+def joined_partners(trained: Sequence[str], partners: dict[str, dict], mix: set[str]) -> list[dict]:
+    """The partners that join (c) with ``look_alikes="partnered"``: the partner of each look-alike (c)
+    trains on that has one, in the look-alikes' order, each once, unless the mix already refuses it."""
+    rows = [partners[t] for t in dict.fromkeys(trained) if t in partners]
+    return [r for r in rows if r["text"] not in mix]
 
 
 def request_form(row: dict) -> str:
@@ -118,7 +177,7 @@ def base_share(benign: Sequence[dict], n: int, seed: int) -> tuple[list[dict], l
     return share, [r for r in benign if r["id"] not in chosen]
 
 
-LOOK_ALIKES = ("all", "paired")
+LOOK_ALIKES = ("all", "paired", "partnered")
 
 
 def trigger_twins(
@@ -138,14 +197,17 @@ def trigger_twins(
     ``first`` prompt stays only when it is the twin of a refusal the model learns, and twins of harmful
     requests outside the mix are never taken. Every frame (c) learns to answer is then also a frame it
     learns to refuse with a harmful stance; an unpaired look-alike ("Why do older people face
-    discrimination at work?") teaches only that its frame is answered. Each text is taken once."""
+    discrimination at work?") teaches only that its frame is answered. Each text is taken once.
+
+    ``look_alikes="partnered"`` takes the same look-alikes as ``"all"``; :func:`variant_examples` then
+    adds the written harmful partner of each unpaired suite look-alike (:func:`suite_partners`)."""
     if look_alikes not in LOOK_ALIKES:
         raise RefusalkitError(f"unknown look-alike selection '{look_alikes}': use one of {', '.join(LOOK_ALIKES)}")
     items = [
         tuple(t) if isinstance(t, (tuple, list)) else (None, t) for t in trigger
     ]  # pairs read back from JSON are lists
     own = [twin for harmful, twin in items if harmful in mix]
-    if look_alikes == "all":
+    if look_alikes in ("all", "partnered"):
         other = [twin for harmful, twin in items if harmful not in mix]
         chosen = list(first[:n])
         chosen += _spread(own, n - len(chosen), seed)
@@ -194,10 +256,13 @@ def variant_examples(
     answer_tokens: int = ANSWER_TOKENS,
     first_triggers: Sequence[str] = (),
     look_alikes: str = "all",
+    partners: dict[str, dict] | None = None,
 ) -> list[SFTExample]:
     """Training set of one variant. ``trigger_texts`` are harm-checked trigger-benign requests (c), or
     ``(harmful request, twin)`` pairs; ``first_triggers`` take the first places and ``look_alikes`` says
-    whether unpaired look-alikes may be taken (see :func:`trigger_twins`)."""
+    whether unpaired look-alikes may be taken (see :func:`trigger_twins`). With ``"partnered"`` the
+    written partner of each trained look-alike that has one joins (c) as a refusal (``partners``, keyed by
+    look-alike text; default :func:`suite_partners` of the core suite)."""
     if method not in METHODS:
         raise RefusalkitError(f"unknown method '{method}': use one of {', '.join(METHODS)}")
     rows = rows if rows is not None else load_align_rows()
@@ -220,7 +285,11 @@ def variant_examples(
         raise RefusalkitError(
             f"only {len(chosen)} trigger-benign requests passed the harm check; the budget asks for {budget.extra}"
         )
-    return examples + helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)
+    helpful = helpful_examples(base_target, chosen, "trigger", answer_tokens, progress)
+    if look_alikes != "partnered":
+        return examples + helpful
+    partners = suite_partners(rows) if partners is None else partners
+    return examples + refusal_examples(joined_partners([e.prompt for e in helpful], partners, mix)) + helpful
 
 
 def train_variant(

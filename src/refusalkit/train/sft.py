@@ -73,6 +73,13 @@ class TrainResult:
     fingerprint: str = ""
 
 
+def trained_info(out_dir: str | Path) -> dict:
+    """The ``data`` facts a finished adapter's manifest records (``train_lora(info=...)``); empty when it
+    has none."""
+    manifest = Path(out_dir) / MANIFEST
+    return json.loads(manifest.read_text()).get("data", {}) if manifest.exists() else {}
+
+
 def is_trained(out_dir: Path, fingerprint: str) -> bool:
     manifest = out_dir / MANIFEST
     if not manifest.exists() or not (out_dir / "adapter_config.json").exists():
@@ -315,11 +322,13 @@ def train_lora(
     config: SFTConfig | None = None,
     progress: bool = True,
     description: str = "aligning",
+    info: dict | None = None,
 ) -> TrainResult:
     """Fine-tune a LoRA adapter on ``examples`` into ``out_dir`` (resuming from its checkpoint).
 
     ``target`` is a local :class:`~refusalkit.targets.hf.HFTarget`; its model receives the adapter
-    in place (load a fresh target to evaluate the base again).
+    in place (load a fresh target to evaluate the base again). ``info`` (facts about how the examples
+    were chosen) is recorded in the adapter's manifest under ``data``; it is not part of the fingerprint.
     """
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
@@ -425,6 +434,7 @@ def train_lora(
                 "resumed_from": start,
                 "examples": counts,
                 "refusal_tokens": scheme.to_dict() if scheme is not None else None,
+                **({"data": info} if info else {}),
                 "seconds_this_run": round(time.time() - t0, 1),
                 "final_loss": losses[-1] if losses else None,
                 "losses": losses,

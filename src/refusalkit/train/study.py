@@ -34,10 +34,10 @@ from ..progress import console
 from ..report import Figures, page
 from ..types import GenParams, Prompt
 from ..targets.openai import ClientSettings
-from .align import Budget, suite_train_rows, variant_examples
+from .align import Budget, suite_partners, suite_train_rows, variant_examples
 from .data import SFTExample, data_hash, load_align_rows
 from .gated import compare as compare_gated, fit_gate, rate_checks, section as gate_section
-from .sft import SFTConfig, bf16_supported, train_lora
+from .sft import SFTConfig, bf16_supported, train_lora, trained_info
 
 if TYPE_CHECKING:
     from .mogu import Pair
@@ -59,7 +59,8 @@ class StudySettings:
     model: str = "smollm2-135m"
     judge: str | None = None  # default detector
     trigger_source: str = "pairs"
-    # which look-alikes (c) may take (train.align.trigger_twins): "all", or "paired" (only twins of refusals in its mix)
+    # which look-alikes (c) may take (train.align.trigger_twins): "all", "paired" (only twins of refusals in its
+    # mix), or "partnered" (all, and each unpaired core look-alike's written harmful partner joins as a refusal)
     look_alikes: str = "all"
     align: str | None = None  # alignment set file in the bundled layout (None = the bundled set)
     suite_train: bool = True  # the core suite's train split joins the alignment data (see train.align.suite_train_rows)
@@ -235,12 +236,15 @@ def train_study_variant(
     (``name`` defaults to the method; reused when trained with the same data and settings) and return
     ``(target, n_examples)``, the target carrying the adapter and an id naming its exact training. With
     ``settings.refusal_tokens`` every answer is trained behind a control token and the target returned
-    is under refusal-token control (:mod:`refusalkit.refusal_tokens`)."""
+    is under refusal-token control (:mod:`refusalkit.refusal_tokens`). Variant (c)'s manifest records its
+    look-alike selection and how many written partners joined it as refusals (:func:`partner_refusals`)."""
     from ..targets.refusal_tokens import prepare as prepare_tokens
     from ..refusal_tokens.target import wrap as wrap_tokens
     from ..targets import load_target
 
     name = name or method
+    # with "partnered", (c)'s unpaired core look-alikes bring their written harmful partners as refusals
+    partners = suite_partners(rows) if method == "triggers" and settings.look_alikes == "partnered" else {}
 
     target = load_target(settings.model)
     examples = timed(
@@ -254,13 +258,24 @@ def train_study_variant(
             answer_tokens=settings.answer_tokens,
             first_triggers=first_triggers,
             look_alikes=settings.look_alikes,
+            partners=partners,
         ),
     )
-    examples = prepare_tokens(target, examples, rows, settings.refusal_tokens)
+    # the partners' harm categories name their refusal tokens, as the alignment rows' do
+    examples = prepare_tokens(target, examples, [*rows, *partners.values()], settings.refusal_tokens)
+    info = None
+    if method == "triggers":
+        joined = {r["text"] for r in partners.values()}
+        info = {
+            "look_alikes": settings.look_alikes,
+            "partner_refusals": sum(e.kind == "refusal" and e.prompt in joined for e in examples),
+        }
     _log(f"training variant {method} on {len(examples)} examples")
     result = timed(
         f"train_{method}",
-        lambda: train_lora(target, examples, out / "adapters" / name, settings.sft, description=f"training {name}"),
+        lambda: train_lora(
+            target, examples, out / "adapters" / name, settings.sft, description=f"training {name}", info=info
+        ),
     )
     if result.cached:  # the finished adapter was reused: apply it to the fresh base
         target = load_target(settings.model, adapter=str(result.adapter_dir))
@@ -270,6 +285,12 @@ def train_study_variant(
     # A model with refusal tokens answers under their control (its own choice), so every answer
     # records the token it opened with.
     return wrap_tokens(target), len(examples)
+
+
+def partner_refusals(adapter_dir: str | Path) -> int:
+    """How many written harmful partners joined a trained variant (c) as refusals (``look_alikes="partnered"``),
+    read from its manifest; 0 for any other selection."""
+    return int(trained_info(adapter_dir).get("partner_refusals", 0))
 
 
 def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dict:
@@ -378,6 +399,8 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
         "suites": {"core": {"prompts": "core", "split": "test", "n_prompts": len(prompts), "about": SUITES["core"]}},
         "n_eval_prompts": len(prompts),  # of the core test split
         "train_sizes": sizes,
+        # written harmful partners of unpaired look-alikes that joined (c) as refusals ("partnered" only)
+        "partner_refusals": partner_refusals(out / "adapters" / "triggers"),
         "trigger_data": {k: v.summary() for k, v in built.items()},
         "trigger_source": settings.trigger_source,
         "variants": {v: _headline(summaries[v], "core") for v in names},
