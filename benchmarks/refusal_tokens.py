@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ STUDY = ROOT / "benchmarks" / "results" / "study_tradeoff.json"
 MODE = "categories"
 NAME = "safety-tokens"
 COST_STEPS = 8  # steps per side per round of the cost comparison
-COST_ROUNDS = 2
+COST_ROUNDS = 4
 
 
 QUICK = {"on": False}  # --quick: the study's smoke settings on the tiny random model (numbers not meaningful)
@@ -273,7 +274,8 @@ def stage_report(out: Path, started: dict, study_dir: Path) -> dict:
     a_summary = _read(study_dir / "runs" / "safety" / "summary.json")
     t_manifest = json.loads((out / "adapters" / NAME / "refusalkit-train.json").read_text())
     cost = log["cost"][-1]["seconds_per_step"] if "cost" in log else None  # None: the stage has not run
-    per_step = {k: round(sum(v) / len(v), 3) for k, v in cost.items()} if cost else {}
+    # the median round: one round slowed by other work on the machine does not move it
+    per_step = {k: round(statistics.median(v), 3) for k, v in cost.items()} if cost else {}
     ratio = round(per_step["tokens"] / per_step["a"], 3) if cost else None
     ref_detector = a_summary and a_summary["run"]["detector"]
     suites = {

@@ -534,8 +534,139 @@ def serve_scaleout() -> str:
     ) + source("serve_scaleout.json")
 
 
+def _rate_ci(x: dict | None) -> str:
+    """``48.4 [40.3, 56.6]`` from a ``{rate, ci95}`` record (percent)."""
+    if not x or x.get("rate") is None:
+        return "–"
+    lo, hi = x["ci95"]
+    return f"{pct(x['rate'])} [{pct(lo)}, {pct(hi)}]"
+
+
+def refusal_tokens() -> str:
+    """Per suite: (a), (b), (c) beside the threshold curve of the refusal-token model, then the targets."""
+    d = load("refusal_tokens.json")
+    out = []
+    for suite, b in d["suites"].items():
+        benign = "trigger-benign" if suite == "core" else "benign look-alikes"
+        header = [
+            "setting",
+            "forced refusals",
+            "harmful refused (%)",
+            f"{benign} refused (%)",
+            "plain benign refused (%)",
+            "token agrees with detector (%)",
+        ]
+        rows = [
+            [f"{k} (no tokens)", "–", *(_rate_ci(r[g]) for g in ("harmful", "trigger_benign", "plain_benign")), "–"]
+            for k, r in b["references"].items()
+        ]
+        for c in b["curve"]:
+            name = "own choice" if c["threshold"] == -1 else f"t = {c['threshold']:g}"
+            rows.append(
+                [
+                    name,
+                    str(c["forced_refusals"]),
+                    *(_rate_ci(c[g]) for g in ("harmful", "trigger_benign", "plain_benign")),
+                    _rate_ci(c["agreement"]),
+                ]
+            )
+        t = b["threshold_target"]
+        best = t["best_trigger_benign_within_5_points_of_a"]
+        out.append(
+            f"**{suite} suite** ({b['n_prompts']} prompts, split {b['split']}; detector `{b['detector']}`):\n\n"
+            + table(header, rows)
+        )
+        line = (
+            f"Within 5 points of (a)'s harmful refusal ({pct(t['a_harmful'])}%) the lowest {benign} refusal is "
+            + (f"{pct(best['trigger_benign']['rate'])}% at t = {best['threshold']:g}" if best else "never reached")
+            + f"; 3/4 of (a)'s is {pct(0.75 * t['a_trigger_benign'])}%: **{'met' if t['met'] else 'not met'}**."
+        )
+        out.append(line + "\n")
+        if "category_moves" in b:
+            crow = [
+                [
+                    g,
+                    f"{num(100 * m['own_change'])} (n={m['n_own']})",
+                    f"{num(100 * m['max_other_change'])}",
+                    "yes" if b["category_target"]["per_category"][g] else "no",
+                ]
+                for g, m in b["category_moves"].items()
+            ]
+            out.append(
+                "One category's threshold moved from 0 to 1, the others left to the model (harmful refusal, points):\n\n"
+                + table(["category", "its own change", "largest change of another", ">= 30 and <= 5"], crow)
+            )
+    tr = d["training"]
+    cost = tr["same_run_seconds_per_step"]
+    out.append(
+        f"Training: one run of {tr['steps']} steps on (a)'s {sum(tr['examples'].values())} examples; seconds per step in the same job, "
+        f"interleaved (median of {len(cost['rounds']['a'])} rounds of {cost['steps_per_run']} steps): (a) {num(cost['a'], 2)}, "
+        f"tokens {num(cost['tokens'], 2)} ({num(tr['tokens_over_a'], 2)}×).\n"
+    )
+    return "\n".join(out) + source("refusal_tokens.json")
+
+
+def mogu() -> str:
+    """Per suite: (a), (b), (c) from the study's answers and MoGU on (a), the same prompts and detector; the router."""
+    d = load("mogu.json")
+    out = []
+    names = {"safety": "(a) safety SFT", "generic": "(b) + generic benign", "triggers": "(c) + trigger-aware"}
+    groups = ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")
+    for suite, b in d["suites"].items():
+        benign = "trigger-benign" if suite == "core" else "benign look-alikes"
+        rows = [
+            [names[k], *(_rate_ci(v[g]) for g in groups)] for k, v in b["same_detector_from_study_answers"].items() if v
+        ]
+        rows.append(["**(a) + MoGU**", *(_rate_ci(b["mogu"][g]) for g in groups)])
+        g = b["gates"]
+        out.append(
+            f"**{suite} suite** ({b['n_prompts']} prompts{'' if b['finished'] else ', run unfinished'}; detector `{b['detector'].split('@')[0]}`), refused (%):\n\n"
+            + table(["variant", "harmful", benign, "plain benign"], rows)
+            + f"\nRouter: AUROC of alpha - beta between harmful and benign prompts {num(g['auroc_alpha_minus_beta'], 3)}; "
+            f"routed harmful (alpha > beta): {pct(g['routed_harmful']['harmful'])}% of harmful, {pct(g['routed_harmful']['benign'])}% of benign prompts; "
+            f"the route agrees with the final verdict on {pct(g['route_agrees_with_verdict'])}% of answers.\n"
+        )
+    t = d["generation_timing"]
+    if t:
+        sec = t["seconds_per_answer_best_round"]
+        out.append(
+            f"Generation, same {t['prompts']} prompts, (a) and MoGU alternately ({t['rounds']} rounds, best round): "
+            f"{num(sec['a'], 3)} s vs {num(sec['mogu'], 3)} s per answer ({num(t['ratio_mogu_over_a'], 2)}×).\n"
+        )
+    return "\n".join(out) + source("mogu.json")
+
+
 # ---------------------------------------------------------------------------------------------------
 # the README's headline table
+
+
+def _optional_rows(base: str) -> list[list[str]]:
+    """Headline rows of the refusal-token and MoGU benchmarks (core test split), where their results exist."""
+    rows = []
+    docs = base.removesuffix("results/") if base else "../"
+    if (RESULTS / "refusal_tokens.json").exists():
+        t = load("refusal_tokens.json")["suites"]["core"]
+        best = t["threshold_target"]["best_trigger_benign_within_5_points_of_a"]
+        rows.append(
+            [
+                f"[Refusal tokens]({docs}refusal-tokens.md) (one training run, threshold at inference)",
+                f"within 5 points of (a)'s harmful refusal, trigger-benign refused {pct(best['trigger_benign']['rate'])}% "
+                f"at best (t = {best['threshold']:g}; (a) {pct(t['threshold_target']['a_trigger_benign'])}%); "
+                f"token and answer agree on {pct(t['agreement_own_choice']['rate'])}%",
+            ]
+        )
+    if (RESULTS / "mogu.json").exists():
+        m = load("mogu.json")["suites"]["core"]
+        a, g = m["same_detector_from_study_answers"]["safety"], m["mogu"]
+        rows.append(
+            [
+                f"[MoGU]({docs}mogu.md) on the aligned model",
+                f"trigger-benign refused {pct(a['trigger_benign_refusal']['rate'])}% → {pct(g['trigger_benign_refusal']['rate'])}%, "
+                f"harmful {pct(a['harmful_refusal']['rate'])}% → {pct(g['harmful_refusal']['rate'])}%"
+                + ("" if m["finished"] else f" ({m['n_prompts']} of the test prompts)"),
+            ]
+        )
+    return rows
 
 
 def headline(at: Path = ROOT / "README.md") -> str:
@@ -594,6 +725,7 @@ def headline(at: Path = ROOT / "README.md") -> str:
             "[Harmfulness-gated ablation](" + base + "study.md) (no training)",
             f"trigger-benign refused {pct(a_t)}% → {pct(g_t)}%, harmful {pct(s['gated']['harmful_refusal']['rate'])}%",
         ],
+        *_optional_rows(base),
         [
             "[Evolved pseudo-malicious prompts](" + base + "evolve.md)",
             f"{e['seed_refused']} → {e['evolved_refused']} refused ({num(e['ratio'], 1)}×), all passing the harm filter",
@@ -629,6 +761,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "internals": internals,
     "train-speed": train_speed,
     "serve-scaleout": serve_scaleout,
+    "refusal-tokens": refusal_tokens,
+    "mogu": mogu,
 }
 
 
