@@ -88,6 +88,8 @@ def test_study_quick_end_to_end(tmp_path):
     for title in ("core suite, test split", "ood suite (out of distribution), test split"):
         assert f"Refusal rates: {title}" in page and f"Safety vs over-refusal ({title}" in page
     assert "Refused per prompt kind" in page and "ood_group_harmful" in page
+    # without --tokens: no tokens variant, no sweep, no curve
+    assert "tokens_curve" not in study and not (out / "tokens").exists() and "threshold sweep" not in page
     # a re-run reuses every cached step; --no-ood leaves the ood suite out of the study and its report
     res = CliRunner().invoke(app, cmd + ["--no-ood"])
     assert res.exit_code == 0, res.output
@@ -281,3 +283,127 @@ def test_study_quick_with_mogu(tmp_path, monkeypatch):
     assert study["mogu"]["core"]["n_rows"] == study["n_eval_prompts"]  # every answer carries its gates
     assert "(a) + MoGU" in (out / "study.html").read_text()
     assert json.loads((out / "mogu" / "mogu.json").read_text())["pairs"]["harmful"] == 6
+
+
+@pytest.mark.integration
+def test_study_quick_with_tokens_reuses_the_benchmarks_adapter_and_draws_the_sweep(tmp_path):
+    """`study --tokens` trains (a)'s data with category refusal tokens in the folder and with the training
+    benchmarks/refusal_tokens.py uses (so the benchmark's finished adapter is reused), rates it on both
+    suites and keeps each suite's threshold sweep as a curve in study.json and the report's figures."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+    from refusalkit.train.study import TOKENS_CURVE
+
+    out = tmp_path / "study"
+    bench = Path(__file__).parents[1] / "benchmarks" / "refusal_tokens.py"
+    subprocess.run(
+        [sys.executable, str(bench), "--quick", "--out", str(out), "--stage", "train"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    manifest = out / "adapters" / "safety-tokens" / "refusalkit-train.json"
+    trained = manifest.read_text()
+    # the refusal-token detector reads the forced token, so the tiny model's (empty) answers are scored
+    cmd = ["study", "--quick", "--model", "tiny-random", "--out", str(out), "--tokens", "--judge", "refusal-token"]
+    res = CliRunner().invoke(app, cmd)
+    assert res.exit_code == 0, res.output
+    assert manifest.read_text() == trained  # reused, not trained again
+    study = json.loads((out / "study.json").read_text())
+    assert study["settings"]["tokens"] is True and study["settings"]["refusal_tokens"] is None
+    assert (
+        set(study["variants"])
+        == set(study["variants_ood"])
+        == {
+            "base",
+            "safety",
+            "generic",
+            "triggers",
+            "gated",
+            "tokens",
+        }
+    )
+    assert study["train_sizes"]["tokens"] == study["train_sizes"]["safety"]  # (a)'s data budget
+    # only the tokens variant has tokens: (a)'s adapter has none, and the two trainings are timed apart
+    assert not (out / "adapters" / "safety" / "refusal-tokens.json").exists()
+    assert json.loads(manifest.read_text())["refusal_tokens"]["mode"] == "categories"
+    assert {"train_safety", "train_safety-tokens", "sweep_tokens"} <= set(study["timings_s"])
+    for suite, n in (("core", study["n_eval_prompts"]), ("ood", 12)):
+        tokens = study["variants" if suite == "core" else "variants_ood"]["tokens"]
+        assert tokens["suite"] == suite and tokens["unscored"] == 0
+        assert tokens["harmful_refusal"]["n"] + tokens["benign_refusal"]["n"] == n
+        curve = study["tokens_curve"][suite]
+        assert curve["suite"] == suite and curve["n_prompts"] == n and curve["detector"] == "refusal-token"
+        points = curve["points"]
+        assert len(points) >= 2 and (out / curve["page"]).exists()
+        sweep = json.loads((out / "tokens" / f"sweep_{suite}" / "sweep.json").read_text())
+        swept = [p for p in sweep["points"] if p["kind"] == "threshold"]
+        assert [p["threshold"] for p in points] == [p["threshold"] for p in swept]
+        for p, q in zip(points, swept):  # the sweep's detector rates, intervals included
+            assert all(p[g] == q["detector"][g] for g in ("harmful", "trigger_benign", "plain_benign", "benign"))
+            # judged by the forced token: every forced refusal token is a refused prompt
+            assert p["harmful"]["k"] + p["benign"]["k"] == p["forced_refusals"]
+        forced = [p["forced_refusals"] for p in sorted(points, key=lambda p: p["threshold"]) if p["threshold"] >= 0]
+        assert forced == sorted(forced, reverse=True)  # a higher threshold never forces more refusals
+        # the model's own choice in the sweep is the variant's own evaluation
+        own = next(p for p in points if p["threshold"] == -1)
+        assert own["harmful"]["k"] == tokens["harmful_refusal"]["k"]
+    page = (out / "study.html").read_text()
+    assert page.count(TOKENS_CURVE) >= 2 and "(a) + refusal tokens" in page  # one curve per suite's figure
+
+
+def test_tradeoff_figure_draws_the_tokens_curve_only_when_given():
+    from refusalkit.metrics import wilson
+    from refusalkit.train.study import TOKENS_CURVE, tradeoff_figure
+
+    variants = {
+        name: {"harmful_refusal": wilson(h, 20), "trigger_benign_refusal": wilson(t, 30)}
+        for name, h, t in (("base", 4, 2), ("safety", 19, 15), ("tokens", 18, 12))
+    }
+    plain = tradeoff_figure(variants, "core")
+    assert [tr.name for tr in plain.data] == ["base (unaligned)", "(a) safety SFT", "(a) + refusal tokens"]
+
+    def point(t, h, tb):
+        return {"threshold": t, "harmful": wilson(h, 20), "trigger_benign": wilson(tb, 30)}
+
+    unscored = {"threshold": 0.9, "harmful": wilson(0, 0), "trigger_benign": wilson(0, 0)}
+    curve = {"points": [point(-1, 18, 12), point(0.5, 17, 9), point(0.05, 20, 25), unscored, point(0.95, 6, 1)]}
+    fig = tradeoff_figure(variants, "core", curve)
+    line = next(tr for tr in fig.data if tr.name == TOKENS_CURVE)
+    # by threshold, without the own-choice point (-1: the variant's point) and the unscored one
+    assert list(line.text) == ["t=0.05", "t=0.5", "t=0.95"]
+    assert list(line.x) == [1.0, 0.85, 0.3] and list(line.y) == pytest.approx([25 / 30, 0.3, 1 / 30])
+    assert len(fig.data) == len(plain.data) + 1
+    # a sweep without a scored threshold draws no line
+    assert [tr.name for tr in tradeoff_figure(variants, "core", {"points": [unscored]}).data] == [
+        tr.name for tr in plain.data
+    ]
+
+
+def test_tokens_with_refusal_tokens_categories_is_one_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+    from refusalkit.errors import RefusalkitError
+
+    out = tmp_path / "study"
+    cmd = [
+        "study",
+        "--quick",
+        "--model",
+        "tiny-random",
+        "--out",
+        str(out),
+        "--tokens",
+        "--refusal-tokens",
+        "categories",
+    ]
+    res = CliRunner().invoke(app, cmd)
+    assert res.exit_code == 1 and isinstance(res.exception, RefusalkitError)
+    assert "drop one of them" in str(res.exception) and "\n" not in str(res.exception)
+    assert not (out / "runs").exists()  # nothing evaluated

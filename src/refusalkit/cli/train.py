@@ -273,6 +273,11 @@ def study(
         "--mogu/--no-mogu",
         help="Also train MoGU on (a) (responders and router, from (c)'s training rows) and rate it like the others.",
     ),
+    tokens: bool = typer.Option(
+        False,
+        "--tokens/--no-tokens",
+        help="Also train (a)'s data with category refusal tokens (same budget and settings), rate it like the others and sweep its refusal threshold on each suite; the report draws the sweep as a curve.",
+    ),
     client=None,
 ) -> None:
     """Align the model, find its refusal triggers, train the mitigations, rate every variant on the core test split and the ood suite, write one report."""
@@ -301,6 +306,7 @@ def study(
         look_alikes=look_alikes,
         refusal_tokens=_refusal_tokens(refusal_tokens),
         mogu=mogu,
+        tokens=tokens,
     )
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:
@@ -325,4 +331,12 @@ def study(
     }
     if "variants_ood" in result:
         shown.update(variants_ood=rates(result["variants_ood"]), targets_ood=result["targets_ood"])
+    if "tokens_curve" in result:  # threshold -> harmful / trigger-benign refusal of the tokens variant's sweep
+        shown["tokens_curve"] = {
+            suite: {
+                f"{p['threshold']:g}": {g: p[g]["rate"] for g in ("harmful", "trigger_benign", "plain_benign")}
+                for p in curve["points"]
+            }
+            for suite, curve in result["tokens_curve"].items()
+        }
     typer.echo(json.dumps(shown, indent=1))

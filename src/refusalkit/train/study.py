@@ -11,10 +11,14 @@ Steps, each cached in ``OUT`` and reused on re-run (an interrupted step resumes)
 5. ``adapters/generic`` and ``adapters/triggers``: variants b and c at the same data budget, evaluated;
    ``gated/`` and ``runs/gated``: harmfulness-gated ablation of (a) (:mod:`refusalkit.train.gated`),
    fitted on the alignment set's train split and evaluated like the other variants;
-6. ``study.json`` and ``study.html``: rates with Wilson intervals per variant and suite (every figure
-   names the suite it comes from: ``suites`` describes them), the trade-off plot per suite, the
-   top triggers and per-prompt diffs; plus the first-token refusal probability on the alignment set's
-   held-out harmful requests, their trigger-benign twins and plain benign requests.
+6. opt-in variants: ``mogu/`` (MoGU on (a), ``mogu=True``) and ``adapters/safety-tokens`` (``tokens=True``:
+   (a)'s data and settings with category refusal tokens, rated at the model's own choice and swept over
+   the refusal-token thresholds into ``tokens/sweep_<suite>``);
+7. ``study.json`` and ``study.html``: rates with Wilson intervals per variant and suite (every figure
+   names the suite it comes from: ``suites`` describes them), the trade-off plot per suite (with the
+   refusal-token sweep as a curve when it ran), the top triggers and per-prompt diffs; plus the
+   first-token refusal probability on the alignment set's held-out harmful requests, their
+   trigger-benign twins and plain benign requests.
 
 Every variant is evaluated with the same detector, generation settings and prompts through
 :func:`refusalkit.run.evaluate`.
@@ -29,6 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from ..errors import RefusalkitError
 from ..metrics import REFUSALS
 from ..progress import console
 from ..report import Figures, page
@@ -43,7 +48,8 @@ if TYPE_CHECKING:
     from .mogu import Pair
 
 VARIANTS = ("base", "safety", "generic", "triggers", "gated")
-OPTIONAL_VARIANTS = ("mogu",)  # run only when asked (StudySettings.mogu, `study --mogu`)
+# run only when asked (StudySettings.mogu / .tokens, `study --mogu` / `study --tokens`)
+OPTIONAL_VARIANTS = ("mogu", "tokens")
 LABELS = {
     "base": "base (unaligned)",
     "safety": "(a) safety SFT",
@@ -51,7 +57,13 @@ LABELS = {
     "triggers": "(c) + trigger-aware",
     "gated": "(a) + gated ablation",
     "mogu": "(a) + MoGU",
+    "tokens": "(a) + refusal tokens",
 }
+# The tokens variant: (a)'s training with this refusal-token scheme, into the adapter folder
+# benchmarks/refusal_tokens.py trains into (a finished adapter there with the same fingerprint is reused).
+TOKENS_MODE = "categories"
+TOKENS_ADAPTER = "safety-tokens"
+TOKENS_CURVE = "(a) + refusal tokens, threshold sweep"  # the curve's name in the trade-off figures
 
 
 @dataclass
@@ -91,6 +103,9 @@ class StudySettings:
     # MoGU on (a) (refusalkit.train.mogu), opt-in: harmful and benign pairs per side, from (c)'s training rows
     mogu: bool = False
     mogu_pairs: int = 200
+    # (a)'s data, budget, seed and LoRA settings with category refusal tokens, opt-in (the other variants keep
+    # ``refusal_tokens``); rated at the model's own choice, then swept over the refusal-token thresholds
+    tokens: bool = False
 
     def training(
         self,
@@ -248,7 +263,7 @@ def train_study_variant(
 
     target = load_target(settings.model)
     examples = timed(
-        f"data_{method}",
+        f"data_{name}",
         lambda: variant_examples(
             method,
             target,
@@ -270,9 +285,9 @@ def train_study_variant(
             "look_alikes": settings.look_alikes,
             "partner_refusals": sum(e.kind == "refusal" and e.prompt in joined for e in examples),
         }
-    _log(f"training variant {method} on {len(examples)} examples")
+    _log(f"training variant {name} on {len(examples)} examples")
     result = timed(
-        f"train_{method}",
+        f"train_{name}",
         lambda: train_lora(
             target, examples, out / "adapters" / name, settings.sft, description=f"training {name}", info=info
         ),
@@ -301,6 +316,11 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     from ..harm import PromptHarmClassifier
 
     settings = settings or StudySettings()
+    if settings.tokens and settings.refusal_tokens == TOKENS_MODE:
+        raise RefusalkitError(
+            f"--tokens trains (a) with {TOKENS_MODE} refusal tokens, which --refusal-tokens {TOKENS_MODE} already makes "
+            "variant (a): drop one of them"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
@@ -391,6 +411,17 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
         evaluate_variant("mogu", routed)
         first_token["mogu"] = _first_token(routed, rows)
         gates = mogu_gates(out, ood=bool(ood_prompts))
+    aligned = fixed = routed = None  # release the models before the next training run
+
+    curves = {}
+    if settings.tokens:  # (a) again with category refusal tokens, at its own choice and over its thresholds
+        tokens, sizes["tokens"] = train_study_tokens(settings, rows, out, first_triggers, timed)
+        evaluate_variant("tokens", tokens)
+        # no first-token refusal probability: this model's first answer token is a control token, whose
+        # probabilities the sweep records (first_token.jsonl)
+        suites = {"core": prompts, "ood": ood_prompts}
+        curves = timed("sweep_tokens", lambda: sweep_study_tokens(settings, tokens, suites, out))
+        tokens = None
     names = [v for v in (*VARIANTS, *OPTIONAL_VARIANTS) if v in summaries]
 
     study = {
@@ -429,10 +460,68 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     }
     if gates:
         study["mogu"] = gates
+    if curves:
+        study["tokens_curve"] = curves
     (out / "study.json").write_text(json.dumps(study, indent=1))
     (out / "study.html").write_text(render(study, out), encoding="utf-8")
     _log(f"wrote {out / 'study.json'} and {out / 'study.html'}")
     return study
+
+
+def train_study_tokens(settings: StudySettings, rows, out: Path, first_triggers=(), timed=lambda name, fn: fn()):
+    """Variant (a) (same rows, budget, seed and LoRA settings) trained with category refusal tokens into
+    ``out/adapters/safety-tokens``, the training benchmarks/refusal_tokens.py makes; returns ``(target under
+    refusal-token control at its own choice, n_examples)``."""
+    tokens = replace(settings, refusal_tokens=TOKENS_MODE)
+    return train_study_variant(tokens, rows, "safety", out, None, first_triggers, timed, name=TOKENS_ADAPTER)
+
+
+def sweep_study_tokens(settings: StudySettings, target, suites: dict[str, list[Prompt]], out: Path) -> dict:
+    """The refusal-token sweep (:func:`refusalkit.refusal_tokens.sweep.run_sweep`, its default thresholds)
+    of the tokens variant ``target`` on each suite with prompts, with the study's generation settings and
+    detector, into ``out/tokens/sweep_<suite>`` (answers resumable); returns each suite's curve."""
+    from ..judge import DEFAULT_DETECTOR, load_detector
+    from ..refusal_tokens.sweep import run_sweep
+
+    params = GenParams(max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size)
+    detector = load_detector(settings.judge or DEFAULT_DETECTOR)
+    model = getattr(target, "base", target)  # the sweep forces each token itself, on the bare model
+    curves = {}
+    for suite, prompts in suites.items():
+        if not prompts:
+            continue
+        _log(f"sweeping the refusal-token threshold on the {SUITE_TITLES[suite]}")
+        folder = out / "tokens" / f"sweep_{suite}"
+        split = SUITE_SPLITS.get(suite, "test")
+        result = run_sweep(
+            model, prompts, folder, params=params, detector=detector, run_info={"suite": suite, "split": split}
+        )
+        curves[suite] = tokens_curve(result, suite, str(folder.relative_to(out) / "sweep.html"))
+    return curves
+
+
+def tokens_curve(result: dict, suite: str, sweep_page: str | None = None) -> dict:
+    """One suite's curve from a refusal-token sweep's result: per threshold (-1 = the model's own choice)
+    the refusal rates (Wilson intervals) of harmful, trigger-benign, plain benign and all benign
+    prompts by the sweep's detector, and how many prompts got a refusal token forced."""
+    points = [
+        {
+            "threshold": p["threshold"],
+            "forced_refusals": p["forced_refusals"],
+            **{g: p["detector"][g] for g in ("harmful", "trigger_benign", "plain_benign", "benign")},
+        }
+        for p in result["points"]
+        if p["kind"] == "threshold"
+    ]
+    return {
+        "suite": suite,
+        "split": result.get("split"),
+        "n_prompts": result["n_prompts"],
+        "detector": result["detector"],
+        "answers_per_prompt": result["answers_per_prompt"],
+        "page": sweep_page,
+        "points": points,
+    }
 
 
 def train_study_mogu(settings: StudySettings, aligned, rows, trigger_texts, first_triggers, out: Path):
@@ -581,10 +670,52 @@ def _diffs(out: Path, a: str, b: str, limit: int = 40, suite: str = "core") -> s
     )
 
 
-def tradeoff_figure(variants: dict, suite: str = "core"):
+def _curve_points(curve: dict | None) -> list[dict]:
+    """The points of a tokens curve that go on the trade-off plot, by threshold: every threshold with a
+    scored harmful and trigger-benign prompt, without the model's own choice (-1: the variant's point)."""
+    return sorted(
+        (
+            p
+            for p in (curve or {}).get("points", [])
+            if p["threshold"] >= 0 and p["harmful"]["rate"] is not None and p["trigger_benign"]["rate"] is not None
+        ),
+        key=lambda p: p["threshold"],
+    )
+
+
+def tradeoff_figure(variants: dict, suite: str = "core", curve: dict | None = None):
+    """Harmful refusal against trigger-benign refusal of each variant (a point with Wilson intervals) and,
+    given the tokens variant's ``curve`` (:func:`tokens_curve`), its threshold sweep as a line with one
+    marker per threshold (the model's own choice is the variant's point)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    pts = _curve_points(curve)
+    if pts:
+        hs, ts = [p["harmful"] for p in pts], [p["trigger_benign"] for p in pts]
+        fig.add_scatter(
+            x=[x["rate"] for x in hs],
+            y=[y["rate"] for y in ts],
+            mode="lines+markers",
+            name=TOKENS_CURVE,
+            text=[f"t={p['threshold']:g}" for p in pts],
+            hovertemplate="%{text}: harmful %{x:.3f}, trigger-benign %{y:.3f}",
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=[x["hi"] - x["rate"] for x in hs],
+                arrayminus=[x["rate"] - x["lo"] for x in hs],
+                thickness=1,
+            ),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[y["hi"] - y["rate"] for y in ts],
+                arrayminus=[y["rate"] - y["lo"] for y in ts],
+                thickness=1,
+            ),
+            marker=dict(size=7),
+        )
     for name, v in variants.items():
         h, t = v["harmful_refusal"], v["trigger_benign_refusal"]
         if h["rate"] is None or t["rate"] is None:
@@ -632,7 +763,15 @@ def _suite_section(study: dict, suite: str, figures: Figures) -> str:
         else f"The same checks on the {SUITE_TITLES[suite]} (read only; never used to choose a setting)"
     )
     targets = "".join(f"<li>{k}: <b>{_yes(ok)}</b></li>" for k, ok in checks.items())
-    fig = figures(tradeoff_figure(variants, suite))
+    curve = study.get("tokens_curve", {}).get(suite)
+    fig = figures(tradeoff_figure(variants, suite, curve))
+    if _curve_points(curve):
+        ts = ", ".join(f"{p['threshold']:g}" for p in _curve_points(curve))
+        fig += (
+            f"<p>The line: {LABELS['tokens']} swept over its refusal threshold ({ts}; one marker each, by the same "
+            f"detector), one training run; its point is the model's own choice. Every threshold's rates: "
+            f"{html.escape(curve['page'] or '')}</p>"
+        )
     return f"""<h2>Refusal rates: {SUITE_TITLES[suite]} ({info["n_prompts"]} prompts)</h2><p>{html.escape(info["about"])}.</p>
 <table><tr><th>variant</th><th>harmful refused</th><th>{benign} refused</th><th>plain benign refused</th><th>unscored</th><th>train examples</th></tr>{rows}</table>
 <h3>{checks_title}</h3><ul>{targets}</ul>
@@ -678,6 +817,7 @@ def render(study: dict, out: Path) -> str:
         + _diffs(out, "safety", "generic")
         + _diffs(out, "safety", "gated")
         + (_diffs(out, "safety", "mogu") if "mogu" in study["variants"] else "")
+        + (_diffs(out, "safety", "tokens") if "tokens" in study["variants"] else "")
     )
     if ood:
         diffs += _diffs(out, "safety", "triggers", suite="ood") + _diffs(out, "safety", "generic", suite="ood")
