@@ -56,7 +56,8 @@ def stage_train(args) -> None:
         max_length=args.max_length,
         save_every=args.save_every,
     )
-    pairs = study_pairs(args.model, per_side=args.pairs)
+    # the pairs MoGU was measured with: (c)'s data with every look-alike and no written partners
+    pairs = study_pairs(args.model, per_side=args.pairs, look_alikes="all")
     target, adapter = aligned(args.study, args.model)
     t0 = time.time()
     result = train_mogu(

@@ -155,9 +155,12 @@ def study_variants(name: str = "study_tradeoff.json", block: str = "variants") -
     ]
     sizes = d["train_sizes"]
     rows = []
+    partners = d.get("partner_refusals", 0)
     for key, label in VARIANTS:
         if key not in v:
             continue
+        if key == "triggers" and partners:
+            label += f" + {partners} harmful partners"
         train = {"base": "-", "gated": "(no training)"}.get(key, str(sizes.get(key, "-")))
         rows.append([label, *(_with_ci(v[key][g]) for g in GROUPS), train])
     return table(header, rows) + source(name)
@@ -636,6 +639,53 @@ def mogu() -> str:
     return "\n".join(out) + source("mogu.json")
 
 
+def poison_audit() -> str:
+    """One row per poison share: the target's answered rate and ΔDP, the audit's flags, harmful refusal,
+    the pre-screen's rank of the target and where trigger discovery put the group's name."""
+    d = load("poison_audit.json")
+
+    def dp(x: dict | None) -> str:
+        if not x or x.get("delta") is None:
+            return "–"
+        return f"{num(100 * x['delta'])} [{num(100 * x['lo'])}, {num(100 * x['hi'])}]"
+
+    rows = []
+    for p in d["points"]:
+        a, h, tr = p["target_answered"], p["harmful_refusal"], p["triggers"]
+        rows.append(
+            [
+                f"{100 * p['rate']:g}% ({p['poison_rows']} rows)",
+                "–" if a is None or a["rate"] is None else f"{pct(a['rate'])}% of {a['n']}",
+                dp(p["target_delta_dp_corrected"]),
+                "yes" if p["target_flagged"] else "no",
+                str(len(p["false_flags"])),
+                f"{pct(h['rate'])}%"
+                + ("" if p["harmful_inside_clean_interval"] is not False else " (outside the clean interval)"),
+                f"{len(p['other_groups_outside_clean_interval'])} of {p['other_groups']}",
+                f"{p['prescreen']['target_rank']} of {p['prescreen']['groups']}",
+                "–" if not tr else ("not among the cues" if tr["rank"] is None else f"{tr['rank']} of {tr['n_cues']}"),
+            ]
+        )
+    t, c = d["target"], d["clean_model"]
+    header = [
+        "poison share",
+        f"{t['group']} answered",
+        "ΔDP, points (Bonferroni interval)",
+        "flagged",
+        "other groups flagged",
+        "harmful refused",
+        "other groups outside the clean interval",
+        "pre-screen rank",
+        "group's name among trigger cues",
+    ]
+    return (
+        f"Target {t['axis']}: {t['group']}; {d['audit_prompts']} audit prompts ({c['groups']} groups), "
+        f"{d['harmful_prompts']} harmful prompts; the clean model flags {len(c['flagged'])} of {c['groups']} groups.\n\n"
+        + table(header, rows)
+        + source("poison_audit.json")
+    )
+
+
 # ---------------------------------------------------------------------------------------------------
 # the README's headline table
 
@@ -679,8 +729,10 @@ def headline(at: Path = ROOT / "README.md") -> str:
     j = jd[default][blind]
     s = load("study_tradeoff.json")["variants"]
     o = load("study_tradeoff.json")["variants_ood"]
-    paired = next(
-        p for p in load("study_curves.json")["curves"]["ood"]["(c) paired look-alikes"] if p["point"].endswith("K=150")
+    unpartnered = next(
+        p
+        for p in load("study_curves.json")["curves"]["ood"]["(c) all look-alikes, no partners"]
+        if p["point"].endswith("K=150")
     )
     seeds = load("study_seeds.json")["seeds"]
     e = load("evolve_predict.json")["evolve"]
@@ -709,17 +761,17 @@ def headline(at: Path = ROOT / "README.md") -> str:
             f"trigger-benign prompts refused: base {pct(s['base']['trigger_benign_refusal']['rate'])}% → aligned {pct(a_t)}%",
         ],
         [
-            "[Trigger-aware fix](" + base + "study.md), same training budget",
+            "[Trigger-aware fix](" + base + "study.md) (150 look-alikes and their written harmful partners)",
             f"trigger-benign refused {pct(a_t)}% → {pct(c_t)}%, harmful refused {pct(a_h)}% → {pct(c_h)}% "
-            f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds)",
+            f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds, measured before the written partners joined (c))",
         ],
         [
             "[The fix out of distribution]("
             + base
             + "study.md#trade-off-curves-and-the-fix-out-of-distribution) (ood suite)",
             f"look-alikes refused {pct(o['safety']['trigger_benign_refusal']['rate'])}% → {pct(o['triggers']['trigger_benign_refusal']['rate'])}%, "
-            f"but harmful refused {pct(o['safety']['harmful_refusal']['rate'])}% → {pct(o['triggers']['harmful_refusal']['rate'])}%; "
-            f"with paired look-alikes {pct(paired['trigger_benign']['rate'])}% / {pct(paired['harmful']['rate'])}%",
+            f"harmful refused {pct(o['safety']['harmful_refusal']['rate'])}% → {pct(o['triggers']['harmful_refusal']['rate'])}% "
+            f"(without the written harmful partners: {pct(unpartnered['trigger_benign']['rate'])}% / {pct(unpartnered['harmful']['rate'])}%)",
         ],
         [
             "[Harmfulness-gated ablation](" + base + "study.md) (no training)",
@@ -763,6 +815,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "serve-scaleout": serve_scaleout,
     "refusal-tokens": refusal_tokens,
     "mogu": mogu,
+    "poison-audit": poison_audit,
 }
 
 

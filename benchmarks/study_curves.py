@@ -3,8 +3,9 @@
 Traces harmful refusal against benign look-alike refusal for
 (a) safety SFT at several strengths (passes over its mix; 0 = the unaligned base model),
 (b) + plain benign and (c) + trigger-aware data at several mixing budgets K (0 = (a) itself),
-and, with --paired, (c) taking only look-alikes paired with a refusal in its mix; with --partnered, (c)
-taking every look-alike plus the written harmful partner of each unpaired core look-alike. Every point is
+and, with --paired, (c) taking only look-alikes paired with a refusal in its mix; with --all-look-alikes,
+(c) taking every look-alike without the written harmful partners that the study's (c) adds for the unpaired
+core look-alikes (the study's selection before partnered became its default). Every point is
 trained and evaluated like `refusalkit study` (same prompts, detector, generation settings), on each
 suite of --suites; points with the study's own settings are the study's variants in --out, so a
 finished study is reused, and every other point is cached under OUT/curves/. Prints JSON: each
@@ -12,7 +13,7 @@ point's rates (Wilson 95%), look-alike refusal at matched harmful refusal ((a)'s
 --drops) with its reduction against (a), and the mean gap between curves, each with a paired
 bootstrap 95% interval over prompts; writes OUT/curves.html with one plot per suite.
 
-    python benchmarks/study_curves.py --out runs/study [--ks 50 150] [--epochs 1 2 3] [--paired] [--partnered] [--coarse c] [--suites core ood] [--quick]
+    python benchmarks/study_curves.py --out runs/study [--ks 50 150] [--epochs 1 2 3] [--paired] [--all-look-alikes] [--coarse c] [--suites core ood] [--quick]
 
 The generic pool holds 189 plain benign requests, so (b) stops there (K <= 189).
 """
@@ -43,16 +44,16 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, nargs="+", default=[1, 2, 3])
     ap.add_argument("--paired", action="store_true", help="also trace (c) with paired look-alikes only")
     ap.add_argument(
-        "--partnered",
+        "--all-look-alikes",
         action="store_true",
-        help="also trace (c) with every look-alike and the written harmful partners of the unpaired core ones",
+        help="also trace (c) with every look-alike and no written harmful partners",
     )
     ap.add_argument("--suites", nargs="+", default=["core", "ood"])
     ap.add_argument(
         "--coarse",
         nargs="*",
         default=[],
-        choices=["b", "c", "paired", "partnered"],
+        choices=["b", "c", "paired", "all"],
         help="curves traced only at K=0 and the study's own K (to spend training time on the others)",
     )
     ap.add_argument("--drops", type=float, nargs="+", default=[0.05, 0.10])
@@ -79,9 +80,9 @@ def main() -> None:
     ]
     if args.paired:
         specs.append(CurveSpec("(c) paired look-alikes", "triggers", "K", ks("paired"), (("look_alikes", "paired"),)))
-    if args.partnered:
+    if args.all_look_alikes:
         specs.append(
-            CurveSpec("(c) partnered look-alikes", "triggers", "K", ks("partnered"), (("look_alikes", "partnered"),))
+            CurveSpec("(c) all look-alikes, no partners", "triggers", "K", ks("all"), (("look_alikes", "all"),))
         )
     out = Path(args.out)
     curves = (from_runs if args.from_runs else trace)(out, settings, specs, args.suites)

@@ -100,6 +100,8 @@ def main() -> None:
         ),
         "gated": _gate(study["gate"]),
         "train_sizes": study["train_sizes"],
+        "look_alikes": study["settings"]["look_alikes"],  # (c)'s selection, and the written partners it added
+        "partner_refusals": study.get("partner_refusals", 0),
         "trigger_data": study["trigger_data"],
         "first_token_align_heldout": study["first_token_align_heldout"],
         "training": {

@@ -29,7 +29,8 @@ def test_study_quick_end_to_end(tmp_path):
             >= study["n_eval_prompts"] - 1
         )
     assert study["train_sizes"]["generic"] == study["train_sizes"]["triggers"]  # same data budget
-    assert study["partner_refusals"] == 0  # written partners join (c) only with --look-alikes partnered
+    # partnered is the default, but a look-alike the tiny model answers with nothing brings no partner
+    assert study["partner_refusals"] == 0
     assert study["trigger_data"]["pairs"]["accepted"] > 0
     page = (out / "study.html").read_text()
     assert "trade-off" in page.lower() or "Safety vs over-refusal" in page

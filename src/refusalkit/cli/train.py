@@ -236,9 +236,9 @@ def study(
         None, "--rewriter", help="Model that rewrites harmful requests for --source rewriter (e.g. openai:NAME)."
     ),
     look_alikes: str = typer.Option(
-        "all",
+        "partnered",
         "--look-alikes",
-        help="Look-alikes variant (c) may learn to answer: all; paired (only twins of harmful requests it learns to refuse); or partnered (all, and each core look-alike without a harmful twin brings its written harmful partner as a refusal).",
+        help="Look-alikes variant (c) may learn to answer: partnered (default: all of them, and each core look-alike without a harmful twin brings its written harmful partner as a refusal); all (without the partners); or paired (only twins of harmful requests it learns to refuse).",
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Core test prompts evaluated (default all)."),
     ood: bool = typer.Option(

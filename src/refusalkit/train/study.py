@@ -72,8 +72,10 @@ class StudySettings:
     judge: str | None = None  # default detector
     trigger_source: str = "pairs"
     # which look-alikes (c) may take (train.align.trigger_twins): "all", "paired" (only twins of refusals in its
-    # mix), or "partnered" (all, and each unpaired core look-alike's written harmful partner joins as a refusal)
-    look_alikes: str = "all"
+    # mix), or "partnered" (all, and each unpaired core look-alike's written harmful partner joins as a refusal).
+    # partnered: chosen on ood-dev as the only selection within 5 points of (a)'s harmful refusal there
+    # (docs/results/study.md); an unpaired look-alike alone teaches that its frame is always answered.
+    look_alikes: str = "partnered"
     align: str | None = None  # alignment set file in the bundled layout (None = the bundled set)
     suite_train: bool = True  # the core suite's train split joins the alignment data (see train.align.suite_train_rows)
     rewriter: str | None = None  # a model spec for the rewriter source (e.g. openai:NAME)
@@ -549,10 +551,15 @@ def train_study_mogu(settings: StudySettings, aligned, rows, trigger_texts, firs
 
 
 def study_pairs(
-    model: str = "smollm2-135m", per_side: int | None = 200, seed: int = 0, progress: bool = True
+    model: str = "smollm2-135m",
+    per_side: int | None = 200,
+    seed: int = 0,
+    progress: bool = True,
+    look_alikes: str | None = None,
 ) -> list[Pair]:
     """Pairs from the study's default data: variant (c)'s training set (the study's rows, budget and
-    trigger-aware look-alikes), with helpful answers of the base model ``model`` (cached; generated once)."""
+    trigger-aware look-alikes, selected by ``look_alikes``, default the study's), with helpful answers of
+    the base model ``model`` (cached; generated once)."""
     from ..harm import PromptHarmClassifier
     from ..targets import load_target
     from ..triggers import data as tdata
@@ -572,7 +579,7 @@ def study_pairs(
         progress,
         settings.answer_tokens,
         first_triggers,
-        settings.look_alikes,
+        look_alikes or settings.look_alikes,
     )
     return pairs_from_examples(examples, per_side, seed)
 
