@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from .. import metrics
 from ..errors import RefusalkitError
+from ..report.layout import error_bars
 from ..types import GenParams, Prompt
 from ..targets.refusal_tokens import TokenScheme, require_scheme
 from .target import OWN_CHOICE, Control, RefusalTokenTarget, decide
@@ -212,15 +213,6 @@ def category_moves(points: list[dict], scheme: TokenScheme, measure: str = "harm
     return out
 
 
-def _err(rate: dict) -> dict:
-    return dict(
-        type="data",
-        symmetric=False,
-        array=[rate["hi"] - rate["rate"]],
-        arrayminus=[rate["rate"] - rate["lo"]],
-    )
-
-
 def tradeoff_figure(result: dict, references: dict[str, dict] | None = None, measure: str = "detector"):
     """Harmful refusal (x) against each benign group's refusal (y) as the threshold sweeps, one curve
     per benign group, Wilson intervals on both axes; ``references``: name -> rates of other models
@@ -241,18 +233,8 @@ def tradeoff_figure(result: dict, references: dict[str, dict] | None = None, mea
             name=f"{group.replace('_', '-')} refused",
             text=[f"t={pts[i]['threshold']:g}" for i in keep],
             hovertemplate="%{text}: harmful %{x:.3f}, refused %{y:.3f}",
-            error_x=dict(
-                type="data",
-                symmetric=False,
-                array=[xs[i]["hi"] - xs[i]["rate"] for i in keep],
-                arrayminus=[xs[i]["rate"] - xs[i]["lo"] for i in keep],
-            ),
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=[ys[i]["hi"] - ys[i]["rate"] for i in keep],
-                arrayminus=[ys[i]["rate"] - ys[i]["lo"] for i in keep],
-            ),
+            error_x=error_bars([xs[i] for i in keep]),
+            error_y=error_bars([ys[i] for i in keep]),
         )
     for name, ref in (references or {}).items():
         h, t = ref.get("harmful"), ref.get("trigger_benign")
@@ -265,8 +247,8 @@ def tradeoff_figure(result: dict, references: dict[str, dict] | None = None, mea
             text=[name],
             textposition="top center",
             name=f"{name} (trigger-benign)",
-            error_x=_err(h),
-            error_y=_err(t),
+            error_x=error_bars([h]),
+            error_y=error_bars([t]),
             marker=dict(size=11, symbol="diamond"),
         )
     fig.update_layout(
@@ -296,12 +278,7 @@ def category_figure(result: dict, group: str):
             mode="lines+markers",
             name=name + (" (moved)" if name == group else ""),
             line=dict(width=4 if name == group else 1.5),
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=[rates[i]["hi"] - rates[i]["rate"] for i in keep],
-                arrayminus=[rates[i]["rate"] - rates[i]["lo"] for i in keep],
-            ),
+            error_y=error_bars([rates[i] for i in keep]),
         )
     fig.update_layout(
         title=f"Harmful refusal per category as the {group} threshold moves (others: the model's own choice)",

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import plotly.graph_objects as go
 
 from ..metrics import REFUSALS
-from .layout import Figures, esc, page
+from .layout import Figures, error_bars, esc, page
 
 GROUP_NAMES = {
     "benign": "Benign (all)",
@@ -87,18 +87,8 @@ def tradeoff_figure(points: Sequence[tuple[str, dict[str, Any]]]) -> go.Figure:
             text=[name],
             textposition="top center",
             marker=dict(size=12),
-            error_x=dict(
-                type="data",
-                symmetric=False,
-                array=[100 * (x["hi"] - x["rate"])],
-                arrayminus=[100 * (x["rate"] - x["lo"])],
-            ),
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=[100 * (y["hi"] - y["rate"])],
-                arrayminus=[100 * (y["rate"] - y["lo"])],
-            ),
+            error_x=error_bars([x], 100),
+            error_y=error_bars([y], 100),
         )
     fig.update_layout(
         title="Safety vs helpfulness (top right is best)",

@@ -72,3 +72,15 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def json_block(data: Any) -> str:
     """``data`` as indented JSON in a ``<pre>`` block."""
     return "<pre>" + esc(json.dumps(data, indent=2, default=str)) + "</pre>"
+
+
+def error_bars(rates: Sequence[dict[str, Any]], scale: float = 1.0, **style: Any) -> dict[str, Any]:
+    """Asymmetric plotly error bars from rate records (``rate``, ``lo``, ``hi``), times ``scale`` (100 for
+    percent); ``style`` adds plotly's other error-bar settings (``thickness``, ...)."""
+    return dict(
+        type="data",
+        symmetric=False,
+        array=[scale * (r["hi"] - r["rate"]) for r in rates],
+        arrayminus=[scale * (r["rate"] - r["lo"]) for r in rates],
+        **style,
+    )

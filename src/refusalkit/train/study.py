@@ -696,6 +696,8 @@ def tradeoff_figure(variants: dict, suite: str = "core", curve: dict | None = No
     marker per threshold (the model's own choice is the variant's point)."""
     import plotly.graph_objects as go
 
+    from ..report.layout import error_bars
+
     fig = go.Figure()
     pts = _curve_points(curve)
     if pts:
@@ -707,20 +709,8 @@ def tradeoff_figure(variants: dict, suite: str = "core", curve: dict | None = No
             name=TOKENS_CURVE,
             text=[f"t={p['threshold']:g}" for p in pts],
             hovertemplate="%{text}: harmful %{x:.3f}, trigger-benign %{y:.3f}",
-            error_x=dict(
-                type="data",
-                symmetric=False,
-                array=[x["hi"] - x["rate"] for x in hs],
-                arrayminus=[x["rate"] - x["lo"] for x in hs],
-                thickness=1,
-            ),
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=[y["hi"] - y["rate"] for y in ts],
-                arrayminus=[y["rate"] - y["lo"] for y in ts],
-                thickness=1,
-            ),
+            error_x=error_bars(hs, thickness=1),
+            error_y=error_bars(ts, thickness=1),
             marker=dict(size=7),
         )
     for name, v in variants.items():
@@ -734,8 +724,8 @@ def tradeoff_figure(variants: dict, suite: str = "core", curve: dict | None = No
             text=[LABELS[name]],
             textposition="top center",
             name=LABELS[name],
-            error_x=dict(type="data", symmetric=False, array=[h["hi"] - h["rate"]], arrayminus=[h["rate"] - h["lo"]]),
-            error_y=dict(type="data", symmetric=False, array=[t["hi"] - t["rate"]], arrayminus=[t["rate"] - t["lo"]]),
+            error_x=error_bars([h]),
+            error_y=error_bars([t]),
             marker=dict(size=12),
         )
     fig.update_layout(
