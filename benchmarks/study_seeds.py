@@ -6,11 +6,16 @@ prompts and detector stay the same) and prints JSON: each seed's harmful, trigge
 plain-benign refusal rates on the core test split, the issue's two (c)-vs-(a) targets per seed, and
 their spread over seeds.
 
-    python benchmarks/study_seeds.py [--out runs/study] [--seeds 0 1 2] [--model smollm2-135m] [--quick] [--heldout] [--lr X]
+    python benchmarks/study_seeds.py [--out runs/study] [--seeds 0 1 2] [--model smollm2-135m] [--quick] [--heldout]
+        [--suites ood] [--lr X]
 
 ``--heldout`` also generates and judges each seed's (a) and (c) answers on the alignment set's held-out
 intents (its test split: harmful requests, their trigger twins, plain benign), which no variant trains on
 and no setting was chosen on, and adds their rates under ``heldout``.
+
+``--suites ood`` also rates each seed's (a) and (c) on the named bundled suites (the out-of-distribution
+suite's test split, which no setting was chosen on) and adds their rates, the two targets and their spread
+under ``suites``.
 
 Seed 0 is the study's own: with ``--out`` pointing at a `refusalkit study` folder its adapters and
 answers are reused. Other seeds go to ``OUT/seeds/N``. On 2 CPU cores each new seed takes about 20
@@ -31,8 +36,10 @@ from refusalkit.train.study import (
     _evaluate,
     _headline,
     _suite,
+    SUITE_SPLITS,
     check_targets,
     heldout_prompts,
+    runs_dir,
     study_rows,
     train_study_variant,
 )
@@ -57,60 +64,22 @@ def rates(headline: dict) -> dict:
     return {k: {"rate": headline[k]["rate"], "refused": headline[k]["k"], "n": headline[k]["n"]} for k in METRICS}
 
 
-def main() -> None:
-    started = run_started()
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="runs/study")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--model", default="smollm2-135m")
-    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test; numbers not meaningful)")
-    ap.add_argument(
-        "--heldout", action="store_true", help="also rate (a) and (c) on the alignment set's held-out intents"
-    )
-    ap.add_argument("--lr", type=float, help="peak learning rate (default: the study's)")
-    args = ap.parse_args()
-    base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model).training(lr=args.lr)
-    if base_settings.trigger_source != "pairs":
-        raise SystemExit("study_seeds trains (c) on the 'pairs' trigger source only")
-    rows, first_triggers = study_rows(base_settings)
-    prompts = _suite(base_settings.eval_limit)
-    held = heldout_prompts(rows)
-    trigger_pairs = tdata.build("pairs", rows, PromptHarmClassifier.from_align_rows(rows)).pairs
-    per_seed, timings = {}, {}
-    for seed in args.seeds:
-        t0 = time.time()
-        settings = replace(base_settings, sft=replace(base_settings.sft, seed=seed))
-        out = Path(args.out) if seed == 0 else Path(args.out) / "seeds" / str(seed)
-        variants, heldout = {}, {}
-        for method in ("safety", "triggers"):
-            target, _ = train_study_variant(
-                settings, rows, method, out, trigger_pairs if method == "triggers" else None, first_triggers
-            )
-            variants[method] = _headline(_evaluate(target, prompts, settings, out / "runs" / method))
-            if args.heldout:
-                heldout[method] = _headline(_evaluate(target, held, settings, out / "heldout" / method))
-            del target
-        targets = check_targets(variants)
-        per_seed[str(seed)] = {
-            **{m: rates(v) for m, v in variants.items()},
-            "targets": {k: targets[k] for k in FIX_TARGETS},
-        }
-        if heldout:
-            per_seed[str(seed)]["heldout"] = {m: rates(v) for m, v in heldout.items()}
-        timings[str(seed)] = round(time.time() - t0, 1)
+def summarise(blocks: list[dict]) -> dict:
+    """(a)'s and (c)'s rates, their gaps and how many seeds met the two fix targets, spread over seeds;
+    ``blocks``: one per seed, each with ``safety`` and ``triggers`` rates and ``targets``."""
 
     def over_seeds(fn) -> dict | None:
         """``fn(rates of one seed)`` spread over seeds; a seed missing a rate it needs is left out."""
         values = []
-        for result in per_seed.values():
+        for block in blocks:
             try:
-                values.append(fn({(m, k): result[m][k]["rate"] for m in ("safety", "triggers") for k in METRICS}))
+                values.append(fn({(m, k): block[m][k]["rate"] for m in ("safety", "triggers") for k in METRICS}))
             except TypeError:  # a rate it needs is None
                 values.append(None)
         return spread(values)
 
-    met = [result["targets"] for result in per_seed.values()]
-    summary = {
+    met = [block["targets"] for block in blocks]
+    return {
         "a_harmful_refusal": over_seeds(lambda r: r["safety", "harmful_refusal"]),
         "c_harmful_refusal": over_seeds(lambda r: r["triggers", "harmful_refusal"]),
         "a_minus_c_harmful_points": over_seeds(
@@ -125,6 +94,74 @@ def main() -> None:
             k: f"{sum(t[k] is True for t in met)} of {sum(t[k] is not None for t in met)}" for k in FIX_TARGETS
         },
     }
+
+
+def main() -> None:
+    started = run_started()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="runs/study")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test; numbers not meaningful)")
+    ap.add_argument(
+        "--heldout", action="store_true", help="also rate (a) and (c) on the alignment set's held-out intents"
+    )
+    ap.add_argument(
+        "--suites",
+        nargs="*",
+        default=[],
+        choices=[s for s in SUITE_SPLITS if s != "core"],
+        help="also rate (a) and (c) on these bundled suites (beside the core test split)",
+    )
+    ap.add_argument("--lr", type=float, help="peak learning rate (default: the study's)")
+    args = ap.parse_args()
+    base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model).training(lr=args.lr)
+    if base_settings.trigger_source != "pairs":
+        raise SystemExit("study_seeds trains (c) on the 'pairs' trigger source only")
+    rows, first_triggers = study_rows(base_settings)
+    prompts = _suite(base_settings.eval_limit)
+    held = heldout_prompts(rows)
+    extra = {name: _suite(base_settings.ood_limit, name) for name in args.suites}
+    trigger_pairs = tdata.build("pairs", rows, PromptHarmClassifier.from_align_rows(rows)).pairs
+    per_seed, timings = {}, {}
+    for seed in args.seeds:
+        t0 = time.time()
+        settings = replace(base_settings, sft=replace(base_settings.sft, seed=seed))
+        out = Path(args.out) if seed == 0 else Path(args.out) / "seeds" / str(seed)
+        variants, heldout = {}, {}
+        on_suites: dict[str, dict] = {name: {} for name in extra}
+        for method in ("safety", "triggers"):
+            target, _ = train_study_variant(
+                settings, rows, method, out, trigger_pairs if method == "triggers" else None, first_triggers
+            )
+            variants[method] = _headline(_evaluate(target, prompts, settings, out / "runs" / method))
+            if args.heldout:
+                heldout[method] = _headline(_evaluate(target, held, settings, out / "heldout" / method))
+            for name, suite_prompts in extra.items():
+                on_suites[name][method] = _headline(
+                    _evaluate(target, suite_prompts, settings, runs_dir(out, name) / method, name)
+                )
+            del target
+        targets = check_targets(variants)
+        per_seed[str(seed)] = {
+            **{m: rates(v) for m, v in variants.items()},
+            "targets": {k: targets[k] for k in FIX_TARGETS},
+        }
+        if heldout:
+            per_seed[str(seed)]["heldout"] = {m: rates(v) for m, v in heldout.items()}
+        if on_suites:
+            per_seed[str(seed)]["suites"] = {
+                name: {
+                    **{m: rates(v) for m, v in found.items()},
+                    "targets": {k: check_targets(found)[k] for k in FIX_TARGETS},
+                }
+                for name, found in on_suites.items()
+            }
+        timings[str(seed)] = round(time.time() - t0, 1)
+
+    summary = summarise(list(per_seed.values()))
+    for name in extra:
+        summary[name] = summarise([result["suites"][name] for result in per_seed.values()])
     print(
         json.dumps(
             {

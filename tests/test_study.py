@@ -226,6 +226,8 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
             "0",
             "3",
             "--heldout",
+            "--suites",
+            "ood",
         ],
         capture_output=True,
         text=True,
@@ -238,7 +240,7 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
         "c_harmful_refusal_within_5_points_of_a",
     }
     # --heldout: the alignment set's held-out intents, each harmful request with its twin (counted as trigger-benign)
-    from refusalkit.train.study import StudySettings, heldout_prompts, study_rows
+    from refusalkit.train.study import StudySettings, _suite, heldout_prompts, study_rows
 
     held = heldout_prompts(study_rows(StudySettings.quick("tiny-random"))[0])
     assert sum(p.type == "twin" for p in held) == sum(p.label == "harmful" for p in held) > 0
@@ -247,6 +249,13 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
     answered = (out / "seeds" / "3" / "heldout" / "triggers" / "responses.jsonl").read_text().splitlines()
     assert len(answered) == len(held)  # every held-out prompt was generated and judged
     assert set(heldout["triggers"]["trigger_benign_refusal"]) == {"rate", "refused", "n"}
+    # --suites ood: each seed's (a) and (c) rated on the ood test split too, with the targets and their spread
+    ood = report["seeds"]["3"]["suites"]["ood"]
+    assert set(ood) == {"safety", "triggers", "targets"}
+    assert set(ood["triggers"]["harmful_refusal"]) == {"rate", "refused", "n"}
+    answered = (out / "seeds" / "3" / "runs_ood" / "triggers" / "responses.jsonl").read_text().splitlines()
+    assert len(answered) == len(_suite(12, "ood"))
+    assert report["summary"]["ood"]["seeds_meeting"].keys() == report["summary"]["seeds_meeting"].keys()
     # seed 0 is the study's own folder; another seed trains its own adapters
     seed0 = json.loads((out / "adapters" / "triggers" / "refusalkit-train.json").read_text())
     seed3 = json.loads((out / "seeds" / "3" / "adapters" / "triggers" / "refusalkit-train.json").read_text())
