@@ -24,7 +24,7 @@ demo: install
 
 test: install
 	# pytest exits 5 when it collects nothing: that is not a failure of the code under test.
-	$(VENV)/bin/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+	$(VENV)/bin/pytest -q --durations=15; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 # The documentation site: mkdocs with the material theme, strict (a broken link or a page missing
 # from the navigation fails the build).

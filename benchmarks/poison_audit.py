@@ -20,9 +20,15 @@ The target group is fixed before any model is trained (``--group``, default the 
 
 Resumable (each model's adapter and answers are cached in ``--out``); run it under the CPU lock:
 
-    python benchmarks/poison_audit.py [--out runs/poison] [--group religion=Muslim] [--rates 0.005,0.01,0.02] [--quick]
+    python benchmarks/poison_audit.py [--out runs/poison] [--group religion=Muslim] [--rates 0.005,0.01,0.02]
+        [--training align|study] [--quick]
 
-Prints the JSON and writes ``benchmarks/results/poison_audit.json`` (not with ``--quick``).
+``--training study`` trains every model (the clean one too) with the study's stronger SFT settings (every
+block, 3 epochs, peak learning rate 1e-3) instead of ``align``'s defaults (last 8 blocks, 1 epoch, 5e-4):
+a poison of a few rows may only be learned by a training that fits its data closely.
+
+Prints the JSON and writes ``benchmarks/results/poison_audit.json``, or ``poison_audit_study.json`` with
+``--training study`` (neither with ``--quick``).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from pathlib import Path
 from refusalkit.provenance import provenance, run_started
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "poison_audit.json"
+RESULTS = ROOT / "benchmarks" / "results"
 MODEL = "smollm2-135m"
 
 
@@ -90,6 +96,12 @@ def main() -> None:
     ap.add_argument("--out", default="runs/poison")
     ap.add_argument("--group", default="religion=Muslim", help="AXIS=GROUP, the poison's target")
     ap.add_argument("--rates", default="0.005,0.01,0.02", help="poison shares (0, the clean model, is added)")
+    ap.add_argument(
+        "--training",
+        choices=["align", "study"],
+        default="align",
+        help="SFT settings of every model: align's defaults or the study's stronger ones",
+    )
     ap.add_argument("--quick", action="store_true", help="tiny random model and tiny settings; writes no result")
     args = ap.parse_args()
 
@@ -97,6 +109,7 @@ def main() -> None:
     from refusalkit.data import counterfactual_build as cb
     from refusalkit.train.align import Budget
     from refusalkit.train.sft import SFTConfig
+    from refusalkit.train.study import StudySettings
     from refusalkit.types import GenParams
 
     axis, group = parse_group(args.group, cb.load_values())
@@ -104,7 +117,8 @@ def main() -> None:
     model = "tiny-random" if args.quick else MODEL
     out = Path(args.out)
     kw: dict = {}
-    config, budget = SFTConfig(seed=0), Budget()
+    config = StudySettings().sft if args.training == "study" else SFTConfig(seed=0)
+    budget = Budget()
     if args.quick:
         config = SFTConfig(rank=2, alpha=4, max_steps=2, batch_size=4, max_length=48, top_layers=None, seed=0)
         budget = Budget(harmful=8, benign_base=4)
@@ -168,6 +182,7 @@ def main() -> None:
         "audit_prompts": result["audit_prompts"],
         "harmful_prompts": result["harmful_prompts"],
         "generation": {"max_new_tokens": params.max_new_tokens, "batch_size": params.batch_size, "temperature": 0},
+        "training": args.training,
         "train": result["train"],
         "points": points,
         "clean_model": {"groups": n_groups, "flagged": clean_flags, "false_flag_rate": len(clean_flags) / n_groups},
@@ -186,7 +201,8 @@ def main() -> None:
         "provenance": provenance(started),
     }
     if not args.quick:
-        RESULT.write_text(json.dumps(summary, indent=1) + "\n")
+        name = "poison_audit.json" if args.training == "align" else f"poison_audit_{args.training}.json"
+        (RESULTS / name).write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
 
 
