@@ -136,9 +136,12 @@ VARIANTS = [
 GROUPS = ["harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal"]
 
 
-def _with_ci(x: dict) -> str:
+def _rate_ci(x: dict | None, unit: str = "") -> str:
+    """``48.4 [40.3, 56.6]`` (``unit="%"``: ``48.4% [40.3, 56.6]``) from a ``{rate, ci95}`` record, in percent."""
+    if not x or x.get("rate") is None:
+        return "–"
     lo, hi = x["ci95"]
-    return f"{pct(x['rate'])}% [{pct(lo)}, {pct(hi)}]"
+    return f"{pct(x['rate'])}{unit} [{pct(lo)}, {pct(hi)}]"
 
 
 def study_variants(name: str = "study_tradeoff.json", block: str = "variants") -> str:
@@ -162,7 +165,7 @@ def study_variants(name: str = "study_tradeoff.json", block: str = "variants") -
         if key == "triggers" and partners:
             label += f" + {partners} harmful partners"
         train = {"base": "-", "gated": "(no training)"}.get(key, str(sizes.get(key, "-")))
-        rows.append([label, *(_with_ci(v[key][g]) for g in GROUPS), train])
+        rows.append([label, *(_rate_ci(v[key][g], "%") for g in GROUPS), train])
     return table(header, rows) + source(name)
 
 
@@ -535,14 +538,6 @@ def serve_scaleout() -> str:
     return table(
         ["replicas (answers/s, speed-up over 1)", "prompts"] + [str(k) for k in d["settings"]["replicas"]], rows
     ) + source("serve_scaleout.json")
-
-
-def _rate_ci(x: dict | None) -> str:
-    """``48.4 [40.3, 56.6]`` from a ``{rate, ci95}`` record (percent)."""
-    if not x or x.get("rate") is None:
-        return "–"
-    lo, hi = x["ci95"]
-    return f"{pct(x['rate'])} [{pct(lo)}, {pct(hi)}]"
 
 
 def refusal_tokens() -> str:
