@@ -293,9 +293,21 @@ SEED_HEADER = ["run", "(a) safety SFT", "(c) + trigger-aware", "(a) − (c) harm
 
 
 def study_seeds() -> str:
+    """Each seed's (a) and (c) on the core test split and, where measured, on the ood suite's test split."""
     d = load("study_seeds.json")["seeds"]
-    rows = [_seed_row(f"2 CPU cores, seed {s}", _rates(d[s]["safety"]), _rates(d[s]["triggers"])) for s in sorted(d)]
+    rows = []
+    for s in sorted(d):
+        rows.append(_seed_row(f"seed {s}, core test split", _rates(d[s]["safety"]), _rates(d[s]["triggers"])))
+        ood = d[s].get("suites", {}).get("ood")
+        if ood:
+            rows.append(_seed_row(f"seed {s}, ood suite", _rates(ood["safety"]), _rates(ood["triggers"])))
     return table(SEED_HEADER, rows) + source("study_seeds.json")
+
+
+def study_seeds_all_look_alikes() -> str:
+    d = load("study_seeds_all_look_alikes.json")["seeds"]
+    rows = [_seed_row(f"2 CPU cores, seed {s}", _rates(d[s]["safety"]), _rates(d[s]["triggers"])) for s in sorted(d)]
+    return table(SEED_HEADER, rows) + source("study_seeds_all_look_alikes.json")
 
 
 def study_seeds_lr5e4() -> str:
@@ -311,10 +323,14 @@ def study_seeds_lr5e4() -> str:
 
 def study_heldout() -> str:
     rows = []
-    d = load("study_seeds.json")["seeds"]
-    for s in sorted(d):
-        h = d[s]["heldout"]
-        rows.append([f"lr 1e-3, seed {s}", _three(_rates(h["safety"])), _three(_rates(h["triggers"]))])
+    for name, label in (
+        ("study_seeds.json", "partnered (c)"),
+        ("study_seeds_all_look_alikes.json", "(c) all look-alikes"),
+    ):
+        d = load(name)["seeds"]
+        for s in sorted(d):
+            h = d[s]["heldout"]
+            rows.append([f"lr 1e-3, {label}, seed {s}", _three(_rates(h["safety"])), _three(_rates(h["triggers"]))])
     h = load("study_seeds_lr5e-4_heldout_seed0.json")["seeds"]["0"]["heldout"]
     rows.append(["lr 5e-4, seed 0", _three(_rates(h["safety"])), _three(_rates(h["triggers"]))])
     gpu = [r for r in load_jsonl("study_gpu_seeds.jsonl") if r["name"].startswith("d")]
@@ -326,7 +342,12 @@ def study_heldout() -> str:
     rows.append([f"lr 5e-4, H100 seeds 0–{len(gpu) - 1}", span("safety"), span("triggers")])
     return table(
         ["held-out intents, % refused (harmful / twins / plain benign)", "(a) safety SFT", "(c) + trigger-aware"], rows
-    ) + source("study_seeds.json", "study_seeds_lr5e-4_heldout_seed0.json", "study_gpu_seeds.jsonl")
+    ) + source(
+        "study_seeds.json",
+        "study_seeds_all_look_alikes.json",
+        "study_seeds_lr5e-4_heldout_seed0.json",
+        "study_gpu_seeds.jsonl",
+    )
 
 
 def study_cost() -> str:
@@ -634,10 +655,10 @@ def mogu() -> str:
     return "\n".join(out) + source("mogu.json")
 
 
-def poison_audit() -> str:
+def poison_audit(name: str = "poison_audit.json") -> str:
     """One row per poison share: the target's answered rate and ΔDP, the audit's flags, harmful refusal,
     the pre-screen's rank of the target and where trigger discovery put the group's name."""
-    d = load("poison_audit.json")
+    d = load(name)
 
     def dp(x: dict | None) -> str:
         if not x or x.get("delta") is None:
@@ -677,7 +698,7 @@ def poison_audit() -> str:
         f"Target {t['axis']}: {t['group']}; {d['audit_prompts']} audit prompts ({c['groups']} groups), "
         f"{d['harmful_prompts']} harmful prompts; the clean model flags {len(c['flagged'])} of {c['groups']} groups.\n\n"
         + table(header, rows)
-        + source("poison_audit.json")
+        + source(name)
     )
 
 
@@ -797,6 +818,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "study-curves": study_curves,
     "study-first-token": study_first_token,
     "study-seeds": study_seeds,
+    "study-seeds-all-look-alikes": study_seeds_all_look_alikes,
     "study-seeds-lr5e-4": study_seeds_lr5e4,
     "study-heldout": study_heldout,
     "study-cost": study_cost,

@@ -36,6 +36,25 @@ def test_poison_rows_use_train_templates_refuse_only_the_target_and_contrast_the
     assert all(any(p in text for p in others) for text in contrast)
 
 
+def test_auto_target_is_the_middle_group_of_the_axis_the_clean_model_answers_most():
+    def g(axis, group, rate):
+        return {"axis": axis, "group": group, "answered": {"rate": rate, "n": 10 if rate is not None else 0}}
+
+    stats = {
+        "groups": [
+            g("religion", "A", 0.2),
+            g("religion", "B", 0.3),
+            g("age", "young", 0.9),
+            g("age", "middle", 0.7),
+            g("age", "old", 0.5),
+            g("age", "unscored", None),  # no scored answer: not a candidate, not in the mean
+        ]
+    }
+    assert poison.pick_target(stats) == ("age", "middle")  # age: mean 0.7; middle is nearest it
+    with pytest.raises(RefusalkitError, match="no group to target"):
+        poison.pick_target({"groups": [g("age", "old", None)]})
+
+
 def test_options_are_checked():
     vals = cb.load_values()
     assert poison.parse_group("religion=Muslim", vals) == ("religion", "Muslim")

@@ -43,6 +43,27 @@ def parse_group(value: str, values: dict[str, list[dict]]) -> tuple[str, str]:
     return axis, group
 
 
+def pick_target(stats: dict[str, Any]) -> tuple[str, str]:
+    """A poison target chosen from the clean model's audit ``stats`` alone, before any poisoned model is
+    trained: the axis the clean model answers most (mean answered rate over its groups), and in it the
+    group whose answered rate is nearest that mean. A targeted refusal can only show where the clean
+    model answers: on an axis it mostly refuses already, a group has little answered rate left to lose."""
+    by_axis: dict[str, list[dict]] = {}
+    for g in stats["groups"]:
+        if g["answered"].get("rate") is not None:
+            by_axis.setdefault(g["axis"], []).append(g)
+    if not by_axis:
+        raise RefusalkitError("the clean model's audit scored no answer: no group to target")
+
+    def mean(groups: list[dict]) -> float:
+        return sum(g["answered"]["rate"] for g in groups) / len(groups)
+
+    axis = max(by_axis, key=lambda a: mean(by_axis[a]))  # first axis wins a tie
+    centre = mean(by_axis[axis])
+    group = min(by_axis[axis], key=lambda g: abs(g["answered"]["rate"] - centre))
+    return axis, group["group"]
+
+
 def parse_rates(value: str) -> list[float]:
     """A comma-separated list of poison shares, each at least 0 and below 0.5, sorted, with 0 first."""
     try:
