@@ -735,6 +735,19 @@ def _optional_rows(base: str) -> list[list[str]]:
     return rows
 
 
+def _ood_seed_span(seeds: dict) -> str:
+    """``; over 2 seeds look-alikes refused 44.4–47.5% → 22.2–25.3%`` from the seeds measured on the ood suite."""
+    ood = [r["suites"]["ood"] for r in seeds.values() if "ood" in r.get("suites", {})]
+    if len(ood) < 2:
+        return ""
+
+    def span(variant: str) -> str:
+        values = sorted(100 * r[variant]["trigger_benign_refusal"]["rate"] for r in ood)
+        return f"{num(values[0])}–{num(values[-1])}%"
+
+    return f"; over {len(ood)} seeds, look-alikes refused {span('safety')} → {span('triggers')}"
+
+
 def headline(at: Path = ROOT / "README.md") -> str:
     """The README's table; links are relative to the file ``at`` it is rendered into."""
     base = os.path.relpath(ROOT / "docs" / "results", at.parent).replace(os.sep, "/") + "/"
@@ -779,7 +792,7 @@ def headline(at: Path = ROOT / "README.md") -> str:
         [
             "[Trigger-aware fix](" + base + "study.md) (150 look-alikes and their written harmful partners)",
             f"trigger-benign refused {pct(a_t)}% → {pct(c_t)}%, harmful refused {pct(a_h)}% → {pct(c_h)}% "
-            f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds, measured before the written partners joined (c))",
+            f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds)",
         ],
         [
             "[The fix out of distribution]("
@@ -787,7 +800,8 @@ def headline(at: Path = ROOT / "README.md") -> str:
             + "study.md#trade-off-curves-and-the-fix-out-of-distribution) (ood suite)",
             f"look-alikes refused {pct(o['safety']['trigger_benign_refusal']['rate'])}% → {pct(o['triggers']['trigger_benign_refusal']['rate'])}%, "
             f"harmful refused {pct(o['safety']['harmful_refusal']['rate'])}% → {pct(o['triggers']['harmful_refusal']['rate'])}% "
-            f"(without the written harmful partners: {pct(unpartnered['trigger_benign']['rate'])}% / {pct(unpartnered['harmful']['rate'])}%)",
+            f"(without the written harmful partners: {pct(unpartnered['trigger_benign']['rate'])}% / {pct(unpartnered['harmful']['rate'])}%)"
+            + _ood_seed_span(seeds),
         ],
         [
             "[Harmfulness-gated ablation](" + base + "study.md) (no training)",
