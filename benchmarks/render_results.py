@@ -847,6 +847,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "refusal-tokens": refusal_tokens,
     "mogu": mogu,
     "poison-audit": poison_audit,
+    "poison-audit-study": lambda: poison_audit("poison_audit_study.json"),
 }
 
 
