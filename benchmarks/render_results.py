@@ -292,16 +292,32 @@ def _rates(block: dict) -> list[float]:
 SEED_HEADER = ["run", "(a) safety SFT", "(c) + trigger-aware", "(a) − (c) harmful, points", "(c) ≤ half of (a)"]
 
 
-def study_seeds() -> str:
-    """Each seed's (a) and (c) on the core test split and, where measured, on the ood suite's test split."""
-    d = load("study_seeds.json")["seeds"]
+SEED_SUITES = {"ood-dev": "ood-dev split (for choices)", "ood": "ood suite"}
+
+
+def _seed_rows(name: str, label: str = "") -> list[list[str]]:
+    """Each seed's (a) and (c) on the core test split and, where measured, on ood-dev and the ood suite's
+    test split."""
+    d = load(name)["seeds"]
     rows = []
     for s in sorted(d):
-        rows.append(_seed_row(f"seed {s}, core test split", _rates(d[s]["safety"]), _rates(d[s]["triggers"])))
-        ood = d[s].get("suites", {}).get("ood")
-        if ood:
-            rows.append(_seed_row(f"seed {s}, ood suite", _rates(ood["safety"]), _rates(ood["triggers"])))
-    return table(SEED_HEADER, rows) + source("study_seeds.json")
+        rows.append(_seed_row(f"{label}seed {s}, core test split", _rates(d[s]["safety"]), _rates(d[s]["triggers"])))
+        for suite, title in SEED_SUITES.items():
+            found = d[s].get("suites", {}).get(suite)
+            if found:
+                rows.append(_seed_row(f"{label}seed {s}, {title}", _rates(found["safety"]), _rates(found["triggers"])))
+    return rows
+
+
+def study_seeds() -> str:
+    return table(SEED_HEADER, _seed_rows("study_seeds.json")) + source("study_seeds.json")
+
+
+def study_seeds_k() -> str:
+    """(c) with the study's K=150 and with K=300 look-alikes under the same two seeds."""
+    files = ("study_seeds_ood_dev.json", "study_seeds_k300.json")
+    rows = _seed_rows(files[0], "K=150, ") + _seed_rows(files[1], "K=300, ")
+    return table(SEED_HEADER, rows) + source(*files)
 
 
 def study_seeds_all_look_alikes() -> str:
@@ -833,6 +849,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "study-first-token": study_first_token,
     "study-seeds": study_seeds,
     "study-seeds-all-look-alikes": study_seeds_all_look_alikes,
+    "study-seeds-k": study_seeds_k,
     "study-seeds-lr5e-4": study_seeds_lr5e4,
     "study-heldout": study_heldout,
     "study-cost": study_cost,

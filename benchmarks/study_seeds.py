@@ -7,7 +7,7 @@ plain-benign refusal rates on the core test split, the issue's two (c)-vs-(a) ta
 their spread over seeds.
 
     python benchmarks/study_seeds.py [--out runs/study] [--seeds 0 1 2] [--model smollm2-135m] [--quick] [--heldout]
-        [--suites ood] [--lr X]
+        [--suites ood] [--lr X] [--k K]
 
 ``--heldout`` also generates and judges each seed's (a) and (c) answers on the alignment set's held-out
 intents (its test split: harmful requests, their trigger twins, plain benign), which no variant trains on
@@ -16,6 +16,10 @@ and no setting was chosen on, and adds their rates under ``heldout``.
 ``--suites ood`` also rates each seed's (a) and (c) on the named bundled suites (the out-of-distribution
 suite's test split, which no setting was chosen on) and adds their rates, the two targets and their spread
 under ``suites``.
+
+``--lr`` and ``--k`` change the peak learning rate and K (the helpful examples (b) and (c) add on top of
+the safety mix) for every seed: point ``--out`` at a copy of the study folder, since (c) trains anew
+into it.
 
 Seed 0 is the study's own: with ``--out`` pointing at a `refusalkit study` folder its adapters and
 answers are reused. Other seeds go to ``OUT/seeds/N``. On 2 CPU cores each new seed takes about 20
@@ -114,8 +118,11 @@ def main() -> None:
         help="also rate (a) and (c) on these bundled suites (beside the core test split)",
     )
     ap.add_argument("--lr", type=float, help="peak learning rate (default: the study's)")
+    ap.add_argument("--k", type=int, help="K, the helpful examples (c) adds to the safety mix (default: the study's)")
     args = ap.parse_args()
     base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model).training(lr=args.lr)
+    if args.k is not None:
+        base_settings.budget = replace(base_settings.budget, extra=args.k)
     if base_settings.trigger_source != "pairs":
         raise SystemExit("study_seeds trains (c) on the 'pairs' trigger source only")
     rows, first_triggers = study_rows(base_settings)
@@ -168,6 +175,11 @@ def main() -> None:
                 "model": base_settings.model,
                 "n_eval_prompts": len(prompts),
                 "varies": "sft.seed (LoRA init, batch order)",
+                "settings": {
+                    "lr": base_settings.sft.lr,
+                    "k": base_settings.budget.extra,
+                    "look_alikes": base_settings.look_alikes,
+                },
                 "seeds": per_seed,
                 "summary": summary,
                 "timings_s": timings,

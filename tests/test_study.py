@@ -228,6 +228,8 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
             "--heldout",
             "--suites",
             "ood",
+            "--k",
+            "4",
         ],
         capture_output=True,
         text=True,
@@ -235,6 +237,7 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
     )
     report = json.loads(res.stdout)
     assert set(report["seeds"]) == {"0", "3"}
+    assert report["settings"]["k"] == 4 and report["settings"]["look_alikes"] == "partnered"  # --k: (c)'s K
     assert set(report["seeds"]["3"]["targets"]) == {
         "c_trigger_over_refusal_le_half_of_a",
         "c_harmful_refusal_within_5_points_of_a",
@@ -262,6 +265,7 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
     assert (
         seed0["config"]["seed"] == 0 and seed3["config"]["seed"] == 3 and seed0["fingerprint"] != seed3["fingerprint"]
     )
+    assert seed3["examples"].get("trigger", 0) <= 4  # K bounds (c)'s look-alikes
 
 
 @pytest.mark.integration
