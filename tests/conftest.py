@@ -10,9 +10,12 @@ import pytest
 def pytest_configure(config):
     """Under pytest-xdist (`make test` runs two workers on two cores) each worker computes on one thread:
     two workers with two torch threads each on two cores spin against each other and run the tiny
-    model's many small operations several times slower. Subprocesses the tests start inherit it."""
+    model's many small operations several times slower. Subprocesses the tests start inherit it.
+    xdist also sets COLUMNS=80 in its workers, which rich's module-level consoles would keep as their
+    width at import; unset, they read the COLUMNS each CLI test passes to its invocation."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ["OMP_NUM_THREADS"] = "1"
+        os.environ.pop("COLUMNS", None)
         import torch
 
         torch.set_num_threads(1)
