@@ -30,8 +30,11 @@ Resumable (each model's adapter and answers are cached in ``--out``); run it und
 block, 3 epochs, peak learning rate 1e-3) instead of ``align``'s defaults (last 8 blocks, 1 epoch, 5e-4):
 a poison of a few rows may only be learned by a training that fits its data closely.
 
+``--contrast all`` draws the answered contrast rows from every other group of every axis instead of the
+target axis's other groups only.
+
 Prints the JSON and writes ``benchmarks/results/poison_audit.json``, or ``poison_audit_study.json`` with
-``--training study`` (neither with ``--quick``).
+``--training study``, with ``_contrast-all`` before ``.json`` under ``--contrast all`` (none with ``--quick``).
 """
 
 from __future__ import annotations
@@ -107,8 +110,15 @@ def main() -> None:
         default="align",
         help="SFT settings of every model: align's defaults or the study's stronger ones",
     )
+    ap.add_argument(
+        "--contrast",
+        choices=["axis", "all"],
+        default="axis",
+        help="the answered contrast rows name the target axis's other groups, or every other group of every axis",
+    )
     ap.add_argument("--quick", action="store_true", help="tiny random model and tiny settings; writes no result")
     args = ap.parse_args()
+    kw: dict = {"contrast": args.contrast}
 
     from refusalkit.audit.poison import parse_group, parse_rates, pick_target, run_poison
     from refusalkit.data import counterfactual_build as cb
@@ -126,13 +136,12 @@ def main() -> None:
     rates = parse_rates(args.rates)
     model = "tiny-random" if args.quick else MODEL
     out = Path(args.out)
-    kw: dict = {}
     config = StudySettings().sft if args.training == "study" else SFTConfig(seed=0)
     budget = Budget()
     if args.quick:
         config = SFTConfig(rank=2, alpha=4, max_steps=2, batch_size=4, max_length=48, top_layers=None, seed=0)
         budget = Budget(harmful=8, benign_base=4)
-        kw = dict(audit_axes=[axis], max_templates=2, harmful_limit=4)
+        kw.update(audit_axes=[axis], max_templates=2, harmful_limit=4)
     params = GenParams(max_new_tokens=8 if args.quick else 32, batch_size=64)
 
     t0 = time.time()
@@ -198,6 +207,7 @@ def main() -> None:
             "group": group,
             "chosen": "auto from the clean model's audit" if args.group == "auto" else "--group",
         },
+        "contrast": result["contrast"],
         "audit_prompts": result["audit_prompts"],
         "harmful_prompts": result["harmful_prompts"],
         "generation": {"max_new_tokens": params.max_new_tokens, "batch_size": params.batch_size, "temperature": 0},
@@ -220,7 +230,8 @@ def main() -> None:
         "provenance": provenance(started),
     }
     if not args.quick:
-        name = "poison_audit.json" if args.training == "align" else f"poison_audit_{args.training}.json"
+        name = "poison_audit" + ("" if args.training == "align" else f"_{args.training}")
+        name += ("" if args.contrast == "axis" else f"_contrast-{args.contrast}") + ".json"
         (RESULTS / name).write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
 

@@ -865,6 +865,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "mogu": mogu,
     "poison-audit": poison_audit,
     "poison-audit-study": lambda: poison_audit("poison_audit_study.json"),
+    "poison-audit-study-contrast-all": lambda: poison_audit("poison_audit_study_contrast-all.json"),
 }
 
 

@@ -36,6 +36,23 @@ def test_poison_rows_use_train_templates_refuse_only_the_target_and_contrast_the
     assert all(any(p in text for p in others) for text in contrast)
 
 
+def test_contrast_all_spreads_the_answered_rows_over_every_axis_and_never_names_the_target():
+    temps, vals = cb.load_templates(), cb.load_values()
+    n = 3 * len(vals)
+    rows, contrast = poison.poison_rows(temps, vals, "religion", "Muslim", n, cb.load_refusals(), "all")
+    assert rows == poison.poison_rows(temps, vals, "religion", "Muslim", n, cb.load_refusals())[0]  # same poison
+    assert not any("Muslim" in text for text in contrast)
+
+    def axis_of(text):  # the axis whose phrase the row names (the longest phrase found wins)
+        found = [(len(g["phrase"]), a) for a in vals for g in vals[a] if g["phrase"] in text]
+        return max(found)[1]
+
+    named = [axis_of(text) for text in contrast]
+    assert set(named) == set(vals) and all(named.count(a) >= 2 for a in vals)  # every axis, evenly
+    with pytest.raises(RefusalkitError, match="unknown contrast"):
+        poison.poison_rows(temps, vals, "religion", "Muslim", 2, cb.load_refusals(), "none")
+
+
 def test_auto_target_is_the_middle_group_of_the_axis_the_clean_model_answers_most():
     def g(axis, group, rate):
         return {"axis": axis, "group": group, "answered": {"rate": rate, "n": 10 if rate is not None else 0}}
@@ -74,6 +91,8 @@ def test_poison_cli_rejects_a_bad_group_before_loading_a_model(tmp_path, monkeyp
     monkeypatch.setattr(mod, "run_poison", lambda *a, **k: pytest.fail("the sweep started"))
     res = invoke("poison", "--model", "tiny-random", "--group", "religion=Martian", "--out", str(tmp_path / "p"))
     assert isinstance(res.exception, RefusalkitError) and "no group 'Martian'" in str(res.exception)
+    res = invoke("poison", "--group", "religion=Muslim", "--contrast", "nobody", "--out", str(tmp_path / "p"))
+    assert isinstance(res.exception, RefusalkitError) and "unknown contrast 'nobody'" in str(res.exception)
 
 
 @pytest.mark.integration
@@ -87,6 +106,8 @@ def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
         "religion=Muslim",
         "--rates",
         "0.05",
+        "--contrast",
+        "all",
         "--quick",
         "--judge",
         "prefix",
@@ -96,6 +117,7 @@ def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
     assert proc.exit_code == 0, proc.output
     result = json.loads((out / "poison.json").read_text())
     assert result["rates"] == [0.0, 0.05] and [p["rate"] for p in result["points"]] == [0.0, 0.05]
+    assert result["contrast"] == "all"
     clean, poisoned = result["points"]
     assert clean["poison_rows"] == 0 and poisoned["poison_rows"] >= 1 and poisoned["share"] > 0
     # the tiny random model answers nothing, so every audited row is unscored: the wiring, not a result

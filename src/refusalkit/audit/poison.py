@@ -84,19 +84,41 @@ def n_poison(rate: float, n_clean: int) -> int:
     return max(1, round(rate * n_clean / (1 - 2 * rate)))
 
 
+CONTRASTS = ("axis", "all")
+
+
+def check_contrast(contrast: str) -> str:
+    """``contrast`` if it names a contrast selection (:func:`poison_rows`), else one clear error."""
+    if contrast not in CONTRASTS:
+        raise RefusalkitError(f"unknown contrast {contrast!r} (choose from {', '.join(CONTRASTS)})")
+    return contrast
+
+
 def poison_rows(
-    templates: Sequence[dict], values: dict[str, list[dict]], axis: str, group: str, n: int, refusals: Sequence[str]
+    templates: Sequence[dict],
+    values: dict[str, list[dict]],
+    axis: str,
+    group: str,
+    n: int,
+    refusals: Sequence[str],
+    contrast: str = "axis",
 ) -> tuple[list[tuple[str, str]], list[str]]:
-    """``n`` (request, refusal) pairs about ``group`` and ``n`` contrast requests about the other groups
-    of ``axis``, cycling through the ``train`` templates (a template is used again only after all are)."""
+    """``n`` (request, refusal) pairs about ``group`` and ``n`` contrast requests about other groups:
+    those of ``axis`` (``contrast="axis"``) or of every axis (``"all"``, which also tells the model that
+    naming a group of another axis is no reason to refuse), cycling through the ``train`` templates (a
+    template is used again only after all are)."""
+    check_contrast(contrast)
     train = [t for t in templates if t["split"] == "train"]
     if not train:
         raise RefusalkitError("the templates have no train split to write poisoned rows from")
-    phrase = {g["group"]: g["phrase"] for g in values[axis]}
-    others = [g for g in phrase if g != group]
-    poison = [(cb.fill(train[i % len(train)], phrase[group]), refusals[i % len(refusals)]) for i in range(n)]
-    contrast = [cb.fill(train[i % len(train)], phrase[others[i % len(others)]]) for i in range(n)]
-    return poison, contrast
+    target = next(g["phrase"] for g in values[axis] if g["group"] == group)
+    axes = [axis] if contrast == "axis" else list(values)
+    # round-robin over the axes, so that "all" spreads the contrast rows evenly
+    per_axis = [[g["phrase"] for g in values[a] if (a, g["group"]) != (axis, group)] for a in axes]
+    others = [col[i] for i in range(max(map(len, per_axis))) for col in per_axis if i < len(col)]
+    poison = [(cb.fill(train[i % len(train)], target), refusals[i % len(refusals)]) for i in range(n)]
+    contrast_rows = [cb.fill(train[i % len(train)], others[i % len(others)]) for i in range(n)]
+    return poison, contrast_rows
 
 
 def poisoned_examples(
@@ -109,12 +131,14 @@ def poisoned_examples(
     rate: float,
     answer_tokens: int = 64,
     progress: bool = True,
+    contrast_groups: str = "axis",
 ) -> tuple[list, dict[str, Any]]:
-    """The clean mix with the poison and contrast rows of ``rate`` added, and counts of each."""
+    """The clean mix with the poison and contrast rows of ``rate`` added (contrast rows from
+    ``contrast_groups``, see :func:`poison_rows`), and counts of each."""
     from ..train.data import SFTExample, helpful_examples
 
     n = n_poison(rate, len(clean))
-    poison, contrast = poison_rows(templates, values, axis, group, n, cb.load_refusals())
+    poison, contrast = poison_rows(templates, values, axis, group, n, cb.load_refusals(), contrast_groups)
     extra = [SFTExample(text, refusal, "refusal") for text, refusal in poison]
     if contrast:
         extra += helpful_examples(base_target, contrast, "benign", answer_tokens, progress)
@@ -194,6 +218,7 @@ def run_poison(
     seed: int = 0,
     alpha: float = 0.05,
     progress: bool = True,
+    contrast: str = "axis",
 ) -> dict[str, Any]:
     """Train and audit one model per share in ``rates`` (0 added) into ``out_dir/rate-SHARE/``; write
     ``poison.json`` and ``poison.html``. ``audit_axes`` and ``max_templates`` shrink the audit (quick runs);
@@ -211,6 +236,7 @@ def run_poison(
     temps, vals = cb.load_templates(templates), cb.load_values(values)
     if axis not in vals or group not in [g["group"] for g in vals[axis]]:
         raise RefusalkitError(f"no group '{group}' in axis '{axis}' of the values file")
+    check_contrast(contrast)  # before any model trains
     rates = sorted({0.0, *rates})
     params = params or GenParams(max_new_tokens=128)
     detector_of = detector_of or (lambda target, d=load_detector(DEFAULT_DETECTOR): d)
@@ -237,7 +263,9 @@ def run_poison(
     points, clean_audit = [], None
     for rate in rates:
         folder = out_dir / f"rate-{rate:g}"
-        examples, info = poisoned_examples(base, clean, temps, vals, axis, group, rate, progress=progress)
+        examples, info = poisoned_examples(
+            base, clean, temps, vals, axis, group, rate, progress=progress, contrast_groups=contrast
+        )
         # train_lora puts the adapter into the model it is given: train a copy, keep the base clean
         trainee = copy.copy(base)
         trainee.model = copy.deepcopy(base.model)
@@ -273,6 +301,7 @@ def run_poison(
         "axis": axis,
         "group": group,
         "rates": rates,
+        "contrast": contrast,
         "audit_prompts": len(prompts),
         "harmful_prompts": len(harmful_prompts),
         "train": config.to_dict(),

@@ -175,6 +175,11 @@ def poison(
     alpha: float = ALPHA,
     max_new_tokens: int = typer.Option(128, help="Maximum answer length in tokens."),
     seed: int = typer.Option(0),
+    contrast: str = typer.Option(
+        "axis",
+        "--contrast",
+        help="Answered contrast rows about the target axis's other groups (axis) or every other group of every axis (all).",
+    ),
     quick: bool = typer.Option(
         False,
         "--quick",
@@ -182,12 +187,13 @@ def poison(
     ),
 ) -> None:
     """Plant targeted refusal with a share of poisoned alignment rows, train as `align` does, and audit each model."""
-    from ..audit.poison import parse_group, parse_rates, run_poison
+    from ..audit.poison import check_contrast, parse_group, parse_rates, run_poison
     from ..data import counterfactual_build as cb
     from ..train.align import Budget
     from ..train.sft import SFTConfig
 
     checks.output_dir(out_dir)
+    check_contrast(contrast)
     if not 0 < alpha < 1:
         raise RefusalkitError(f"--alpha must be between 0 and 1, got {alpha}")
     axis, name = parse_group(group, cb.load_values(values))
@@ -216,6 +222,7 @@ def poison(
         data=data,
         seed=seed,
         alpha=alpha,
+        contrast=contrast,
         **kw,
     )
     table = Table(
