@@ -131,17 +131,17 @@ def poisoned_examples(
     rate: float,
     answer_tokens: int = 64,
     progress: bool = True,
-    contrast_groups: str = "axis",
+    contrast: str = "axis",
 ) -> tuple[list, dict[str, Any]]:
-    """The clean mix with the poison and contrast rows of ``rate`` added (contrast rows from
-    ``contrast_groups``, see :func:`poison_rows`), and counts of each."""
+    """The clean mix with the poison and contrast rows of ``rate`` added (the contrast rows' groups as
+    :func:`poison_rows` takes them), and counts of each."""
     from ..train.data import SFTExample, helpful_examples
 
     n = n_poison(rate, len(clean))
-    poison, contrast = poison_rows(templates, values, axis, group, n, cb.load_refusals(), contrast_groups)
+    poison, contrast_rows = poison_rows(templates, values, axis, group, n, cb.load_refusals(), contrast)
     extra = [SFTExample(text, refusal, "refusal") for text, refusal in poison]
-    if contrast:
-        extra += helpful_examples(base_target, contrast, "benign", answer_tokens, progress)
+    if contrast_rows:
+        extra += helpful_examples(base_target, contrast_rows, "benign", answer_tokens, progress)
     examples = list(clean) + extra
     info = {
         "rate": rate,
@@ -264,7 +264,7 @@ def run_poison(
     for rate in rates:
         folder = out_dir / f"rate-{rate:g}"
         examples, info = poisoned_examples(
-            base, clean, temps, vals, axis, group, rate, progress=progress, contrast_groups=contrast
+            base, clean, temps, vals, axis, group, rate, progress=progress, contrast=contrast
         )
         # train_lora puts the adapter into the model it is given: train a copy, keep the base clean
         trainee = copy.copy(base)
