@@ -265,7 +265,6 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
     assert (
         seed0["config"]["seed"] == 0 and seed3["config"]["seed"] == 3 and seed0["fingerprint"] != seed3["fingerprint"]
     )
-    assert seed3["examples"].get("trigger", 0) <= 4  # K bounds (c)'s look-alikes
 
 
 @pytest.mark.integration
