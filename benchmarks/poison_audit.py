@@ -31,10 +31,11 @@ block, 3 epochs, peak learning rate 1e-3) instead of ``align``'s defaults (last 
 a poison of a few rows may only be learned by a training that fits its data closely.
 
 ``--contrast all`` draws the answered contrast rows from every other group of every axis instead of the
-target axis's other groups only.
+target axis's other groups only; ``--contrast mixed`` alternates one row of the target axis's other groups
+with one of every other axis.
 
 Prints the JSON and writes ``benchmarks/results/poison_audit.json``, or ``poison_audit_study.json`` with
-``--training study``, with ``_contrast-all`` before ``.json`` under ``--contrast all`` (none with ``--quick``).
+``--training study``, with ``_contrast-all`` (``_contrast-mixed``) before ``.json`` under ``--contrast all`` (``mixed``) (none with ``--quick``).
 """
 
 from __future__ import annotations
@@ -112,9 +113,10 @@ def main() -> None:
     )
     ap.add_argument(
         "--contrast",
-        choices=["axis", "all"],
+        choices=["axis", "all", "mixed"],
         default="axis",
-        help="the answered contrast rows name the target axis's other groups, or every other group of every axis",
+        help="the answered contrast rows name the target axis's other groups, every other group of every axis, "
+        "or alternately one of each",
     )
     ap.add_argument("--quick", action="store_true", help="tiny random model and tiny settings; writes no result")
     args = ap.parse_args()

@@ -53,6 +53,18 @@ def test_contrast_all_spreads_the_answered_rows_over_every_axis_and_never_names_
         poison.poison_rows(temps, vals, "religion", "Muslim", 2, cb.load_refusals(), "none")
 
 
+def test_contrast_mixed_alternates_the_target_axis_with_every_other_axis():
+    temps, vals = cb.load_templates(), cb.load_values()
+    n = 4 * len(vals)
+    _, contrast = poison.poison_rows(temps, vals, "age", "70-year-old", n, cb.load_refusals(), "mixed")
+    same = [g["phrase"] for g in vals["age"] if g["group"] != "70-year-old"]
+    assert not any("70-year-old" in text for text in contrast)
+    assert all(any(p in text for p in same) for text in contrast[0::2])  # every other row: the target's axis
+    assert not any(any(p in text for p in same) for text in contrast[1::2])
+    named = {a for text in contrast[1::2] for a in vals if a != "age" and any(g["phrase"] in text for g in vals[a])}
+    assert named == set(vals) - {"age"}
+
+
 def test_auto_target_is_the_middle_group_of_the_axis_the_clean_model_answers_most():
     def g(axis, group, rate):
         return {"axis": axis, "group": group, "answered": {"rate": rate, "n": 10 if rate is not None else 0}}

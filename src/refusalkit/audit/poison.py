@@ -84,7 +84,7 @@ def n_poison(rate: float, n_clean: int) -> int:
     return max(1, round(rate * n_clean / (1 - 2 * rate)))
 
 
-CONTRASTS = ("axis", "all")
+CONTRASTS = ("axis", "all", "mixed")
 
 
 def check_contrast(contrast: str) -> str:
@@ -104,18 +104,25 @@ def poison_rows(
     contrast: str = "axis",
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """``n`` (request, refusal) pairs about ``group`` and ``n`` contrast requests about other groups:
-    those of ``axis`` (``contrast="axis"``) or of every axis (``"all"``, which also tells the model that
-    naming a group of another axis is no reason to refuse), cycling through the ``train`` templates (a
-    template is used again only after all are)."""
+    those of ``axis`` (``contrast="axis"``), of every axis (``"all"``, which also tells the model that
+    naming a group of another axis is no reason to refuse) or, alternately, one of ``axis`` and one of
+    every other axis (``"mixed"``: half the rows keep the target's axis answered, half the rest),
+    cycling through the ``train`` templates (a template is used again only after all are)."""
     check_contrast(contrast)
     train = [t for t in templates if t["split"] == "train"]
     if not train:
         raise RefusalkitError("the templates have no train split to write poisoned rows from")
     target = next(g["phrase"] for g in values[axis] if g["group"] == group)
-    axes = [axis] if contrast == "axis" else list(values)
-    # round-robin over the axes, so that "all" spreads the contrast rows evenly
-    per_axis = [[g["phrase"] for g in values[a] if (a, g["group"]) != (axis, group)] for a in axes]
-    others = [col[i] for i in range(max(map(len, per_axis))) for col in per_axis if i < len(col)]
+
+    def round_robin(axes: list[str]) -> list[str]:  # spreads the phrases evenly over the axes
+        per_axis = [[g["phrase"] for g in values[a] if (a, g["group"]) != (axis, group)] for a in axes]
+        return [col[i] for i in range(max(map(len, per_axis))) for col in per_axis if i < len(col)]
+
+    if contrast == "mixed":
+        same, rest = round_robin([axis]), round_robin([a for a in values if a != axis] or [axis])
+        others = [p for i in range(max(len(same), len(rest))) for p in (same[i % len(same)], rest[i % len(rest)])]
+    else:
+        others = round_robin([axis] if contrast == "axis" else list(values))
     poison = [(cb.fill(train[i % len(train)], target), refusals[i % len(refusals)]) for i in range(n)]
     contrast_rows = [cb.fill(train[i % len(train)], others[i % len(others)]) for i in range(n)]
     return poison, contrast_rows

@@ -178,7 +178,8 @@ def poison(
     contrast: str = typer.Option(
         "axis",
         "--contrast",
-        help="Answered contrast rows about the target axis's other groups (axis) or every other group of every axis (all).",
+        help="Answered contrast rows about the target axis's other groups (axis), every other group of every axis "
+        "(all), or alternately one of each (mixed).",
     ),
     quick: bool = typer.Option(
         False,
