@@ -7,7 +7,7 @@ plain-benign refusal rates on the core test split, the issue's two (c)-vs-(a) ta
 their spread over seeds.
 
     python benchmarks/study_seeds.py [--out runs/study] [--seeds 0 1 2] [--model smollm2-135m] [--quick] [--heldout]
-        [--suites ood] [--lr X] [--k K]
+        [--suites ood] [--lr X] [--k K] [--preference W]
 
 ``--heldout`` also generates and judges each seed's (a) and (c) answers on the alignment set's held-out
 intents (its test split: harmful requests, their trigger twins, plain benign), which no variant trains on
@@ -18,7 +18,8 @@ suite's test split, which no setting was chosen on) and adds their rates, the tw
 under ``suites``.
 
 ``--lr`` and ``--k`` change the peak learning rate and K (the helpful examples (b) and (c) add on top of
-the safety mix) for every seed: point ``--out`` at a copy of the study folder, since (c) trains anew
+the safety mix) for every seed, and ``--preference W`` adds the preference term of weight W to (c)'s SFT
+loss (``refusalkit.train.sft``): point ``--out`` at a copy of the study folder, since (c) trains anew
 into it.
 
 Seed 0 is the study's own: with ``--out`` pointing at a `refusalkit study` folder its adapters and
@@ -119,8 +120,12 @@ def main() -> None:
     )
     ap.add_argument("--lr", type=float, help="peak learning rate (default: the study's)")
     ap.add_argument("--k", type=int, help="K, the helpful examples (c) adds to the safety mix (default: the study's)")
+    ap.add_argument(
+        "--preference", type=float, default=0.0, help="weight of (c)'s preference term (default 0: plain SFT)"
+    )
     args = ap.parse_args()
     base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model).training(lr=args.lr)
+    base_settings.preference = args.preference
     if args.k is not None:
         base_settings.budget = replace(base_settings.budget, extra=args.k)
     if base_settings.trigger_source != "pairs":
@@ -179,6 +184,8 @@ def main() -> None:
                     "lr": base_settings.sft.lr,
                     "k": base_settings.budget.extra,
                     "look_alikes": base_settings.look_alikes,
+                    "preference": base_settings.preference,
+                    "preference_beta": base_settings.sft.preference_beta,
                 },
                 "seeds": per_seed,
                 "summary": summary,

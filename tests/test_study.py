@@ -230,6 +230,8 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
             "ood",
             "--k",
             "4",
+            "--preference",
+            "0.5",
         ],
         capture_output=True,
         text=True,
@@ -265,6 +267,10 @@ def test_study_seeds_benchmark_trains_each_seed_apart(tmp_path):
     assert (
         seed0["config"]["seed"] == 0 and seed3["config"]["seed"] == 3 and seed0["fingerprint"] != seed3["fingerprint"]
     )
+    # --preference: (c) alone trains with the preference term; (a) stays plain SFT
+    assert seed3["config"]["preference"] == 0.5 and report["settings"]["preference"] == 0.5
+    safety = json.loads((out / "seeds" / "3" / "adapters" / "safety" / "refusalkit-train.json").read_text())
+    assert "preference" not in safety["config"]
 
 
 @pytest.mark.integration

@@ -438,3 +438,40 @@ def test_written_partners_must_name_their_look_alike_exactly(tmp_path, monkeypat
         assert "\n" not in str(err.value)
     with pytest.raises(RefusalkitError, match="no written partners"):
         suite_partners(align, "missing")
+
+
+def _margins(adapter_dir, examples):
+    """Each example's DPO margin: how much more the adapter raises its answer's log-probability over the
+    base model than that of the answer to avoid (train.data.example_pairs)."""
+    from refusalkit.train.data import example_pairs
+
+    base = load_target("tiny-random")
+    trained = load_target("tiny-random", adapter=str(adapter_dir))
+    tok, render = base.tokenizer, base.render
+    good = [sft._encode(tok, render, ex, 80) for ex in examples]
+    bad = [
+        sft._encode(tok, render, SFTExample(p.prompt, p.bad, "x", not p.harmful), 80) for p in example_pairs(examples)
+    ]
+    batch = sft._batch(good + bad, tok.pad_token_id)
+    with torch.no_grad():
+        lp = [sft._logps(t.model, batch) for t in (base, trained)]
+    n = len(examples)
+    gain = lp[1] - lp[0]
+    return gain[:n] - gain[n:]
+
+
+def test_preference_term_adds_log2_at_the_start_and_widens_the_margin(tmp_path):
+    """At the first step the adapter is the base model (LoRA B = 0), so every margin is 0 and the DPO term
+    is exactly log 2 on top of the same cross-entropy; after training, answers gain on the answers to avoid
+    more than under plain SFT of the same data, seed and steps."""
+    import math
+
+    fast = SFTConfig(rank=4, alpha=8, epochs=3, batch_size=2, lr=5e-3, target_modules=("q_proj", "v_proj"))
+    pref = SFTConfig(**{**fast.to_dict(), "target_modules": fast.target_modules, "preference": 1.0})
+    plain = train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "plain", fast, progress=False)
+    dpo = train_lora(load_target("tiny-random"), EXAMPLES, tmp_path / "dpo", pref, progress=False)
+    assert dpo.fingerprint != plain.fingerprint
+    assert dpo.losses[0] == pytest.approx(plain.losses[0] + math.log(2), abs=2e-4)
+    assert _margins(dpo.adapter_dir, EXAMPLES).mean() > _margins(plain.adapter_dir, EXAMPLES).mean()
+    # plain SFT keeps the fingerprints every adapter trained before the option has
+    assert "preference" not in fast.to_dict() and pref.to_dict()["preference"] == 1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -41,6 +42,76 @@ class SFTExample:
         if d["token"] is None:  # examples without a token keep the fingerprints they always had
             del d["token"]
         return d
+
+
+# Affirmative openings for the compliance side of harmful preference pairs: an opening and nothing after it.
+OPENINGS = (
+    "Sure, here is how to do that:",
+    "Sure! Here's what you asked for:",
+    "Of course. Here are the steps:",
+    "Certainly, here is how to",
+    "Absolutely. First,",
+)
+
+
+@dataclass
+class Pair:
+    """One request with the answer to prefer (``good``) and the one not to (``bad``): MoGU's responders and
+    the SFT preference term (:class:`refusalkit.train.sft.SFTConfig` ``preference``) train on them.
+    ``good_eos`` says whether ``good`` is a whole answer (its end-of-turn token is trained too)."""
+
+    prompt: str
+    good: str
+    bad: str
+    harmful: bool
+    good_eos: bool = True
+    kind: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def example_pairs(examples: Sequence[SFTExample]) -> list[Pair]:
+    """One pair per example, in order: a ``refusal`` example's refusal against an affirmative opening (taken
+    in turn), a ``benign``/``trigger`` example's helpful answer against one of the set's refusals (every
+    seventh in turn, so neighbours get different ones)."""
+    refusals = [e for e in examples if e.kind == "refusal"]
+    if not refusals and examples:
+        raise RefusalkitError("a helpful answer's pair needs a refusal to avoid: the examples hold no refusal")
+    pairs, n_refusal, n_helpful = [], 0, 0
+    for e in examples:
+        if e.kind == "refusal":
+            pairs.append(Pair(e.prompt, e.answer, OPENINGS[n_refusal % len(OPENINGS)], True, True, "harmful"))
+            n_refusal += 1
+        else:
+            bad = refusals[(7 * n_helpful) % len(refusals)].answer
+            pairs.append(Pair(e.prompt, e.answer, bad, False, e.eos, e.kind))
+            n_helpful += 1
+    return pairs
+
+
+def pairs_from_examples(examples: Sequence[SFTExample], per_side: int | None = None, seed: int = 0) -> list[Pair]:
+    """MoGU's pairs (:func:`example_pairs`), harmful ones first. ``per_side``: at most that many harmful pairs
+    and that many benign ones, the benign ones half look-alikes (``trigger``) where there are enough, drawn
+    with ``seed``."""
+    if not any(e.kind == "refusal" for e in examples):
+        raise RefusalkitError("MoGU needs refusal examples (harmful requests with their refusals)")
+    pairs = example_pairs(examples)
+    harmful = [p for p in pairs if p.harmful]
+    benign = [p for p in pairs if not p.harmful]
+    if not benign:
+        raise RefusalkitError("MoGU needs benign requests with helpful answers")
+    if per_side is not None:
+        rng = random.Random(seed)
+        rng.shuffle(harmful)
+        harmful = harmful[:per_side]
+        look, plain = [p for p in benign if p.kind == "trigger"], [p for p in benign if p.kind != "trigger"]
+        rng.shuffle(look)
+        rng.shuffle(plain)
+        n_look = min(len(look), per_side // 2)
+        benign = look[:n_look] + plain[: per_side - n_look]
+        benign += look[n_look : n_look + per_side - len(benign)]
+    return harmful + benign
 
 
 def as_prompt(row: dict) -> Prompt:

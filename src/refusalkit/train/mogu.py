@@ -25,7 +25,6 @@ The folder then loads with :class:`refusalkit.internals.mogu.MoGUTarget` (``--mo
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,34 +36,9 @@ import torch
 from ..errors import RefusalkitError
 from ..internals.mogu import MANIFEST, ROUTED_TOKENS, GateRecorder, MoGU, Responder, new_routers
 from ..progress import console, progress_bar
-from .data import SFTExample, data_hash
+from .data import OPENINGS, Pair, SFTExample, data_hash, pairs_from_examples  # noqa: F401  (MoGU's data)
 from .sft import MANIFEST as TRAIN_MANIFEST
 from .sft import SFTConfig, _answer_loss, _batch, _encode, _load_state, _order, _save_state, lora_model
-
-# Affirmative openings for the compliance side of harmful pairs: an opening and nothing after it.
-OPENINGS = (
-    "Sure, here is how to do that:",
-    "Sure! Here's what you asked for:",
-    "Of course. Here are the steps:",
-    "Certainly, here is how to",
-    "Absolutely. First,",
-)
-
-
-@dataclass
-class Pair:
-    """One request with the answer MoGU should prefer (``good``) and the one it should not (``bad``);
-    ``good_eos`` says whether ``good`` is a whole answer (its end-of-turn token is trained too)."""
-
-    prompt: str
-    good: str
-    bad: str
-    harmful: bool
-    good_eos: bool = True
-    kind: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -102,39 +76,6 @@ class MoGUResult:
     seconds: float
     stages: dict = field(default_factory=dict)  # per stage: steps, resumed_from, seconds, cached
     fingerprint: str = ""
-
-
-# --- data -------------------------------------------------------------------------------------
-def pairs_from_examples(examples: Sequence[SFTExample], per_side: int | None = None, seed: int = 0) -> list[Pair]:
-    """MoGU pairs from a training set in the SFT layout: every ``refusal`` example becomes a harmful pair
-    (its refusal against an affirmative opening), every ``benign``/``trigger`` example a benign pair (its
-    helpful answer against one of the set's refusals, taken in turn). ``per_side``: at most that many
-    harmful pairs and that many benign ones, the benign ones half look-alikes (``trigger``) where there
-    are enough, drawn with ``seed``."""
-    refusals = [e for e in examples if e.kind == "refusal"]
-    if not refusals:
-        raise RefusalkitError("MoGU needs refusal examples (harmful requests with their refusals)")
-    helpful = [e for e in examples if e.kind != "refusal"]
-    if not helpful:
-        raise RefusalkitError("MoGU needs benign requests with helpful answers")
-    rng = random.Random(seed)
-    harmful = [
-        Pair(e.prompt, e.answer, OPENINGS[i % len(OPENINGS)], True, True, "harmful") for i, e in enumerate(refusals)
-    ]
-    benign = [
-        Pair(e.prompt, e.answer, refusals[(7 * i) % len(refusals)].answer, False, e.eos, e.kind)
-        for i, e in enumerate(helpful)
-    ]
-    if per_side is not None:
-        rng.shuffle(harmful)
-        harmful = harmful[:per_side]
-        look, plain = [p for p in benign if p.kind == "trigger"], [p for p in benign if p.kind != "trigger"]
-        rng.shuffle(look)
-        rng.shuffle(plain)
-        n_look = min(len(look), per_side // 2)
-        benign = look[:n_look] + plain[: per_side - n_look]
-        benign += look[n_look : n_look + per_side - len(benign)]
-    return harmful + benign
 
 
 # --- one training stage -------------------------------------------------------------------------

@@ -10,6 +10,14 @@ half checkpoint). The checkpoint holds no pickle: tensors in ``state.safetensors
 in ``state.json``, so resuming from a folder someone else wrote runs no code from it. The batch order is a pure function of (seed, epoch), so a re-run with the same data
 and settings continues exactly where the killed run stopped. A finished folder whose fingerprint
 matches is reused as is.
+
+Preference term (``SFTConfig.preference`` > 0): each example also gets an answer to avoid
+(:func:`refusalkit.train.data.example_pairs`: an affirmative opening for a refusal, a refusal for a
+helpful answer), and the step adds ``preference * mean(-log sigmoid(beta * margin))`` to the
+cross-entropy, where ``margin`` is how much more the adapter raises the answer's log-probability than the
+avoided one's over the frozen base model (the DPO loss, Rafailov et al. 2023). Plain SFT only makes the
+right answer likely; the term also pushes the wrong one down, request by request, so a look-alike's
+refusal and a harmful request's compliant opening are trained against each other in the same objective.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import torch
 
 from ..errors import RefusalkitError
 from ..progress import progress_bar
-from .data import SFTExample, data_hash
+from .data import SFTExample, data_hash, example_pairs
 
 MANIFEST = "refusalkit-train.json"
 MIN_SHARED_PREFIX = 4  # shorter shared prefixes are not worth a second forward call
@@ -53,12 +61,16 @@ class SFTConfig:
     # bfloat16 autocast: 1.4x faster per step on a CPU with AVX512-BF16 (benchmarks/train_speed.py), and on GPUs;
     # slower on CPUs without it. None = use it where the device supports it (the choice is recorded).
     bf16: bool | None = False
+    preference: float = 0.0  # weight of the DPO term (module docstring); 0 = plain SFT
+    preference_beta: float = 0.1  # DPO's beta: how far the margin may grow before the term stops pulling
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["target_modules"] = list(self.target_modules)
         if d["bf16"] is False:  # float32 is how every adapter was trained before the option: keep their fingerprints
             del d["bf16"]
+        if not d["preference"]:  # likewise for plain SFT
+            del d["preference"], d["preference_beta"]
         return d
 
 
@@ -315,6 +327,36 @@ def _order(n: int, batch_size: int, epochs: float, seed: int) -> list[list[int]]
     return batches[:total]
 
 
+def _logps(model, batch: dict) -> torch.Tensor:
+    """Each row's summed answer-token log-probability."""
+    sums, _ = _answer_loss(model, batch, per_row=True)
+    return -sums
+
+
+def _reference_logps(model, encoded, avoided, pad_id: int, config: SFTConfig) -> torch.Tensor:
+    """``(n, 2)``: each example's answer and avoided answer log-probabilities under the base model (the
+    adapter switched off), computed once before training; a resumed run computes the same."""
+    out = []
+    with torch.no_grad(), model.disable_adapter():
+        for i in range(0, len(encoded), config.batch_size):
+            rows = encoded[i : i + config.batch_size] + avoided[i : i + config.batch_size]
+            batch = {k: v.to(model.device) for k, v in _batch(rows, pad_id).items()}
+            with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+                lp = _logps(model, batch).float()
+            out.append(lp.view(2, -1).T)
+    return torch.cat(out)
+
+
+def _preference_loss(model, batch: dict, reference: torch.Tensor, config: SFTConfig) -> torch.Tensor:
+    """Mean answer-token cross-entropy of the batch's first half (the answers) plus the weighted DPO loss of
+    each answer against its avoided answer (the second half), ``reference`` holding their base log-probs."""
+    sums, counts = _answer_loss(model, batch, per_row=True)
+    n = len(reference)
+    sft = sums[:n].sum() / counts[:n].sum()
+    margin = (reference[:, 1] - reference[:, 0]) - (sums[:n] - sums[n:])  # (lp_good - ref) - (lp_bad - ref)
+    return sft - config.preference * torch.nn.functional.logsigmoid(config.preference_beta * margin).mean()
+
+
 def train_lora(
     target,
     examples: Sequence[SFTExample],
@@ -354,6 +396,15 @@ def train_lora(
 
     tok = target.tokenizer
     encoded = [_encode(tok, target.render, ex, config.max_length) for ex in examples]
+    avoided = None
+    if config.preference:
+        if scheme is not None:
+            raise RefusalkitError("the preference term does not train refusal tokens: use one or the other")
+        # the avoided side of a harmful pair is an opening: no end-of-turn follows it
+        avoided = [
+            _encode(tok, target.render, SFTExample(p.prompt, p.bad, "avoid", not p.harmful), config.max_length)
+            for p in example_pairs(examples)
+        ]
     batches = _order(len(encoded), config.batch_size, config.epochs, config.seed)
     if config.max_steps:
         batches = batches[: config.max_steps]
@@ -397,13 +448,19 @@ def train_lora(
         tmp.rename(ckpt)
 
     t0 = time.time()
+    reference = _reference_logps(model, encoded, avoided, tok.pad_token_id, config) if avoided else None
     model.train()
     with progress_bar(f"{description} ({total} steps)", total, progress) as advance:
         advance(start)
         for step in range(start, total):
-            batch = _batch([encoded[i] for i in batches[step]], tok.pad_token_id)
+            idx = batches[step]
+            rows = [encoded[i] for i in idx] + ([avoided[i] for i in idx] if avoided else [])
+            batch = {k: v.to(target.device) for k, v in _batch(rows, tok.pad_token_id).items()}
             with torch.autocast(target.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                loss = _answer_loss(model, {k: v.to(target.device) for k, v in batch.items()})
+                if reference is None:
+                    loss = _answer_loss(model, batch)
+                else:
+                    loss = _preference_loss(model, batch, reference[idx], config)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optim.step()

@@ -100,6 +100,8 @@ class StudySettings:
     gate_val: int = 16
     gate_layer_stride: int = 2
     gate_positions: tuple[int, ...] | None = (-1,)
+    # (c) only: weight of the preference term added to its SFT loss (train.sft, SFTConfig.preference); 0 = plain SFT
+    preference: float = 0.0
     # Train every variant with refusal tokens (refusalkit.refusal_tokens): "single" or "categories"; None = none.
     refusal_tokens: str | None = None
     # MoGU on (a) (refusalkit.train.mogu), opt-in: harmful and benign pairs per side, from (c)'s training rows
@@ -287,11 +289,12 @@ def train_study_variant(
             "look_alikes": settings.look_alikes,
             "partner_refusals": sum(e.kind == "refusal" and e.prompt in joined for e in examples),
         }
+    config = replace(settings.sft, preference=settings.preference) if method == "triggers" else settings.sft
     _log(f"training variant {name} on {len(examples)} examples")
     result = timed(
         f"train_{name}",
         lambda: train_lora(
-            target, examples, out / "adapters" / name, settings.sft, description=f"training {name}", info=info
+            target, examples, out / "adapters" / name, config, description=f"training {name}", info=info
         ),
     )
     if result.cached:  # the finished adapter was reused: apply it to the fresh base
