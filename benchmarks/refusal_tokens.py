@@ -13,12 +13,15 @@ Stages (each resumable; run them one by one under the CPU lock, or all in order)
 
     python benchmarks/refusal_tokens.py [--out runs/refusal_tokens] [--study runs/study] [--stage train|cost|core|ood|report|all] [--quick]
 
-``report`` prints the JSON and writes ``benchmarks/results/refusal_tokens.json``.
+``report`` prints the JSON and writes ``benchmarks/results/refusal_tokens.json``; ``cost`` prints its own and
+writes ``benchmarks/results/refusal_tokens_cost.json``, with a third side: the tokens configuration under
+peft's own trainable-token forward, which ``refusalkit.train.sft.token_rows_only`` replaces.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import statistics
@@ -29,11 +32,12 @@ from refusalkit.provenance import provenance, run_started
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "refusal_tokens.json"
+COST_RESULT = ROOT / "benchmarks" / "results" / "refusal_tokens_cost.json"
 STUDY = ROOT / "benchmarks" / "results" / "study_tradeoff.json"
 MODE = "categories"
 NAME = "safety-tokens"
 COST_STEPS = 8  # steps per side per round of the cost comparison
-COST_ROUNDS = 4
+COST_ROUNDS = 6
 
 
 QUICK = {"on": False}  # --quick: the study's smoke settings on the tiny random model (numbers not meaningful)
@@ -86,25 +90,31 @@ def stage_train(out: Path) -> None:
     _log(out, "train", {**record, **{k: manifest[k] for k in keys}})
 
 
-def stage_cost(out: Path) -> None:
-    """Seconds per training step of (a)'s configuration and of the tokens one, on the same batches,
-    interleaved round by round (COST_ROUNDS x COST_STEPS steps each; the first step of each run is
-    part of it, as in a real run)."""
+COST_SIDES = ("a", "tokens", "tokens_peft_forward")
+
+
+def stage_cost(out: Path, started: dict | None = None) -> dict:
+    """Seconds per training step of (a)'s configuration, of the tokens one, and of the tokens one with peft's
+    own trainable-token forward (``tokens_peft_forward``, without ``refusalkit.train.sft.token_rows_only``),
+    on the same batches, the sides' order rotating round by round (COST_ROUNDS x COST_STEPS steps each;
+    the first step of each run is part of it, as in a real run). Writes
+    ``benchmarks/results/refusal_tokens_cost.json`` (none with ``--quick``)."""
     import tempfile
     from dataclasses import replace
+    from unittest import mock
 
     from refusalkit.refusal_tokens import prepare
     from refusalkit.targets import load_target
+    from refusalkit.train import sft
     from refusalkit.train.align import variant_examples
-    from refusalkit.train.sft import train_lora
     from refusalkit.train.study import study_rows
 
     s = settings()
     rows, first = study_rows(s)
     cfg = replace(s.sft, max_steps=COST_STEPS, save_every=10_000)
-    sides: dict[str, list[float]] = {"a": [], "tokens": []}
+    sides: dict[str, list[float]] = {side: [] for side in COST_SIDES}
     for r in range(COST_ROUNDS):
-        for side in ("a", "tokens") if r % 2 == 0 else ("tokens", "a"):
+        for side in COST_SIDES[r % 3 :] + COST_SIDES[: r % 3]:
             target = load_target(s.model)
             ex = variant_examples(
                 "safety",
@@ -116,12 +126,34 @@ def stage_cost(out: Path) -> None:
                 first_triggers=first,
                 progress=False,
             )
-            if side == "tokens":
+            if side != "a":
                 ex = prepare(target, ex, rows, MODE)
-            with tempfile.TemporaryDirectory() as d:
-                res = train_lora(target, ex, d, cfg, progress=False)
+            forward = (
+                mock.patch.object(sft, "token_rows_only", lambda model: None) if side == "tokens_peft_forward" else None
+            )
+            with tempfile.TemporaryDirectory() as d, forward or contextlib.nullcontext():
+                res = sft.train_lora(target, ex, d, cfg, progress=False)
             sides[side].append(res.seconds / res.steps)
     _log(out, "cost", {"steps_per_run": COST_STEPS, "seconds_per_step": sides})
+    # the median round: one round slowed by other work on the machine does not move it
+    per_step = {k: round(statistics.median(v), 3) for k, v in sides.items()}
+    result = {
+        "model": s.model,
+        "refusal_tokens": MODE,
+        "config": cfg.to_dict(),
+        "rounds": COST_ROUNDS,
+        "steps_per_run": COST_STEPS,
+        "seconds_per_step": per_step,
+        "seconds_per_step_by_round": sides,
+        "tokens_over_a": round(per_step["tokens"] / per_step["a"], 3),
+        "tokens_peft_forward_over_a": round(per_step["tokens_peft_forward"] / per_step["a"], 3),
+        "training_cost_within_10_percent": per_step["tokens"] / per_step["a"] <= 1.10,
+        "provenance": provenance(started or run_started()),
+    }
+    if not QUICK["on"]:
+        COST_RESULT.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+    return result
 
 
 def _target(out: Path):
@@ -342,7 +374,7 @@ def main() -> None:
     if args.stage in ("train", "all"):
         stage_train(out)
     if args.stage in ("cost", "all"):
-        stage_cost(out)
+        stage_cost(out, started)
     for suite in ("core", "ood"):
         if args.stage in (suite, "all"):
             stage_sweep(out, suite)

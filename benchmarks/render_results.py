@@ -638,6 +638,17 @@ def refusal_tokens() -> str:
         f"interleaved (median of {len(cost['rounds']['a'])} rounds of {cost['steps_per_run']} steps): (a) {num(cost['a'], 2)}, "
         f"tokens {num(cost['tokens'], 2)} ({num(tr['tokens_over_a'], 2)}×).\n"
     )
+    if (RESULTS / "refusal_tokens_cost.json").exists():
+        c = load("refusal_tokens_cost.json")
+        per = c["seconds_per_step"]
+        out.append(
+            f"Training cost measured again (`--stage cost`, median of {c['rounds']} rounds of {c['steps_per_run']} steps, "
+            f"the sides' order rotating): (a) {num(per['a'], 2)} s per step, tokens {num(per['tokens'], 2)} "
+            f"({num(c['tokens_over_a'], 2)}×), tokens with peft's own trainable-token forward "
+            f"{num(per['tokens_peft_forward'], 2)} ({num(c['tokens_peft_forward_over_a'], 2)}×); within 10% of (a): "
+            f"**{'met' if c['training_cost_within_10_percent'] else 'not met'}**.\n"
+        )
+        return "\n".join(out) + source("refusal_tokens.json", "refusal_tokens_cost.json")
     return "\n".join(out) + source("refusal_tokens.json")
 
 

@@ -379,3 +379,55 @@ def test_an_untied_output_layer_trains_the_tokens_output_rows_too(tmp_path):
     train_lora(target, label_examples(EXAMPLES, ROWS, scheme), tmp_path / "a", cfg, progress=False)
     after = target.model.get_output_embeddings().weight.detach()
     assert torch.equal(after[:n], before[:n]) and (after[n:] - before[n:]).abs().amax(1).min() > 1e-3
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_token_rows_forward_matches_peft_in_output_and_gradients(tied):
+    """sft.token_rows_only computes the trainable-token layers from the frozen layer plus the token rows:
+    the loss and the gradients of the token rows and of a LoRA weight equal peft's own forward's."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from refusalkit.targets.hf import HFTarget
+    from refusalkit.targets.refusal_tokens import token_ids
+    from refusalkit.train import sft
+
+    tokenizer = load_target("tiny-random").tokenizer
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        tie_word_embeddings=tied,
+    )
+    torch.manual_seed(0)
+    target = HFTarget(LlamaForCausalLM(config), tokenizer, "tokens")
+    add_tokens(target, TokenScheme.build("categories"))
+    model = sft.lora_model(target, SFTConfig(rank=2, alpha=4, target_modules=("q_proj",)))
+    with torch.no_grad():  # a trained state: token rows and LoRA weights away from their start
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                param.add_(torch.randn_like(param) * 0.1)
+    examples = label_examples(EXAMPLES, ROWS, target.refusal_tokens)
+    batch = sft._batch([sft._encode(tokenizer, target.render, e, 80) for e in examples], tokenizer.pad_token_id)
+    ids = token_ids(tokenizer, target.refusal_tokens).values()
+    assert sum(int((batch["input_ids"] == i).sum()) for i in ids) == len(examples)  # each answer opens with one
+
+    def loss_and_grads():
+        model.zero_grad()
+        loss = sft._answer_loss(model, batch)
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    ours = loss_and_grads()
+    layers = [m for m in model.modules() if "forward" in vars(m)]
+    assert len(layers) == 2  # the embedding and the output layer (tied or not)
+    for m in layers:
+        del m.forward  # peft's own forward again
+    theirs = loss_and_grads()
+    assert torch.allclose(ours[0], theirs[0], atol=1e-5)
+    assert ours[1].keys() == theirs[1].keys() and any("trainable_tokens" in n for n in ours[1])
+    for name in ours[1]:
+        assert torch.allclose(ours[1][name], theirs[1][name], atol=1e-5), name
+        assert ours[1][name].abs().sum() > 0, name

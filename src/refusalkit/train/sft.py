@@ -225,7 +225,7 @@ def lora_model(target, config: SFTConfig):
     layers = None
     if config.top_layers and config.top_layers < n_layers:
         layers = list(range(n_layers - config.top_layers, n_layers))
-    return get_peft_model(
+    model = get_peft_model(
         target.model,
         LoraConfig(
             r=config.rank,
@@ -237,6 +237,48 @@ def lora_model(target, config: SFTConfig):
             trainable_token_indices=trainable_token_rows(target),
         ),
     )
+    token_rows_only(model)
+    return model
+
+
+def _token_rows_forward(layer, x: torch.Tensor) -> torch.Tensor:
+    """peft's trainable-token forward, computed on the token rows alone (:func:`token_rows_only`)."""
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    base, adapters = layer.base_layer, layer.active_adapters
+    plain = isinstance(base, torch.nn.Embedding) and layer._get_embed_scale() is None
+    plain = plain or (isinstance(base, torch.nn.Linear) and base.bias is None)
+    if layer.disable_adapters or layer.merged or len(adapters) != 1 or not plain:
+        return TrainableTokensLayer.forward(layer, x)
+    index = torch.tensor(layer.token_indices[adapters[0]], device=x.device)
+    delta = layer.trainable_tokens_delta[adapters[0]]
+    if isinstance(base, torch.nn.Linear):  # a tied output layer: only the token columns use the trained rows
+        return base(x).index_copy(-1, index, torch.nn.functional.linear(x, delta.to(x.dtype)))
+    out = base(x)
+    hit = x.unsqueeze(-1) == index  # (..., n_tokens): which positions hold which token
+    if not hit.any():
+        return out
+    rows = hit.to(delta.dtype) @ delta
+    return torch.where(hit.any(-1, keepdim=True), rows.to(out.dtype), out)
+
+
+def token_rows_only(model) -> None:
+    """Make peft's trainable-token layers compute their output from the frozen layer plus the token rows.
+
+    peft builds the whole merged matrix (the vocabulary with the trained rows copied in) on every forward
+    pass, of the embedding and of the tied output layer, and its backward then forms the gradient of the
+    whole output matrix (one more vocabulary-sized product per step) to keep a few rows of it. The outputs
+    and gradients are the same when the frozen layer runs as is and only the token rows (input positions
+    holding a token, output columns of a token) use the trained values; ``tests/test_refusal_tokens.py``
+    checks both against peft's own forward. Layers this does not cover (several adapters, merged weights,
+    scaled embeddings, a biased head) keep peft's forward."""
+    import types
+
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    for module in model.modules():
+        if isinstance(module, TrainableTokensLayer):
+            module.forward = types.MethodType(_token_rows_forward, module)
 
 
 STATE_TENSORS, STATE_JSON = "state.safetensors", "state.json"
