@@ -877,6 +877,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "poison-audit": poison_audit,
     "poison-audit-study": lambda: poison_audit("poison_audit_study.json"),
     "poison-audit-study-contrast-all": lambda: poison_audit("poison_audit_study_contrast-all.json"),
+    "poison-audit-study-contrast-mixed": lambda: poison_audit("poison_audit_study_contrast-mixed.json"),
 }
 
 
