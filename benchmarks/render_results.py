@@ -320,6 +320,13 @@ def study_seeds_k() -> str:
     return table(SEED_HEADER, rows) + source(*files)
 
 
+def study_seeds_preference() -> str:
+    """(c) with plain SFT and with the preference term, K=150, under the same two seeds."""
+    files = ("study_seeds_ood_dev.json", "study_seeds_preference.json")
+    rows = _seed_rows(files[0], "plain SFT, ") + _seed_rows(files[1], "with the preference term, ")
+    return table(SEED_HEADER, rows) + source(*files)
+
+
 def study_seeds_all_look_alikes() -> str:
     d = load("study_seeds_all_look_alikes.json")["seeds"]
     rows = [_seed_row(f"2 CPU cores, seed {s}", _rates(d[s]["safety"]), _rates(d[s]["triggers"])) for s in sorted(d)]
@@ -861,6 +868,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "study-seeds": study_seeds,
     "study-seeds-all-look-alikes": study_seeds_all_look_alikes,
     "study-seeds-k": study_seeds_k,
+    "study-seeds-preference": study_seeds_preference,
     "study-seeds-lr5e-4": study_seeds_lr5e4,
     "study-heldout": study_heldout,
     "study-cost": study_cost,

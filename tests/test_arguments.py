@@ -130,6 +130,11 @@ CASES = [
         ["study", "--out", "{new}", "--look-alikes", "some"],
         "--look-alikes must be one of all, paired, partnered, got 'some'",
     ),
+    (["study", "--out", "{new}", "--preference", "-1"], "--preference must be at least 0, got -1.0"),
+    (
+        ["study", "--out", "{new}", "--refusal-tokens", "single", "--preference", "1"],
+        "--preference does not train refusal tokens",
+    ),
 ]
 
 

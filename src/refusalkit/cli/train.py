@@ -268,6 +268,11 @@ def study(
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
     refusal_tokens: Optional[str] = REFUSAL_TOKENS,
+    preference: float = typer.Option(
+        0.0,
+        "--preference",
+        help="Weight of a DPO term in (c)'s loss: each answer against one to avoid (a refusal for a helpful answer, an affirmative opening for a refusal); 0 = plain SFT.",
+    ),
     mogu: bool = typer.Option(
         False,
         "--mogu/--no-mogu",
@@ -295,6 +300,10 @@ def study(
 
     if look_alikes not in LOOK_ALIKES:
         raise RefusalkitError(f"--look-alikes must be one of {', '.join(LOOK_ALIKES)}, got '{look_alikes}'")
+    if preference < 0:
+        raise RefusalkitError(f"--preference must be at least 0, got {preference}")
+    if preference and refusal_tokens:
+        raise RefusalkitError("--preference does not train refusal tokens: use one or the other")
     kw = dict(
         judge=judge,
         trigger_source=source,
@@ -307,6 +316,7 @@ def study(
         refusal_tokens=_refusal_tokens(refusal_tokens),
         mogu=mogu,
         tokens=tokens,
+        preference=preference,
     )
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:
