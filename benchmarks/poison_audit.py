@@ -35,7 +35,8 @@ target axis's other groups only; ``--contrast mixed`` alternates one row of the 
 with one of every other axis.
 
 Prints the JSON and writes ``benchmarks/results/poison_audit.json``, or ``poison_audit_study.json`` with
-``--training study``, with ``_contrast-all`` (``_contrast-mixed``) before ``.json`` under ``--contrast all`` (``mixed``) (none with ``--quick``).
+``--training study``, with ``_contrast-all`` (``_contrast-mixed``) before ``.json`` under ``--contrast all`` (``mixed``) and ``_TAG``
+under ``--tag TAG`` (none with ``--quick``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ def main() -> None:
         default="axis",
         help="the answered contrast rows name the target axis's other groups, every other group of every axis, "
         "or alternately one of each",
+    )
+    ap.add_argument(
+        "--tag", help="appended to the result file's name (_TAG before .json), so a variant keeps its own file"
     )
     ap.add_argument("--quick", action="store_true", help="tiny random model and tiny settings; writes no result")
     args = ap.parse_args()
@@ -233,7 +237,8 @@ def main() -> None:
     }
     if not args.quick:
         name = "poison_audit" + ("" if args.training == "align" else f"_{args.training}")
-        name += ("" if args.contrast == "axis" else f"_contrast-{args.contrast}") + ".json"
+        name += "" if args.contrast == "axis" else f"_contrast-{args.contrast}"
+        name += (f"_{args.tag}" if args.tag else "") + ".json"
         (RESULTS / name).write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
 
