@@ -782,6 +782,30 @@ def _ood_seed_span(seeds: dict) -> str:
     return f"; over {len(ood)} seeds, look-alikes refused {span('safety')} → {span('triggers')}"
 
 
+def _preference_rows(base: str) -> list[list[str]]:
+    """The ood row of (c) with the preference term, measured over seeds (not yet the study's default)."""
+    if not (RESULTS / "study_seeds_preference.json").exists():
+        return []
+    seeds = load("study_seeds_preference.json")["seeds"]
+    ood = [r["suites"]["ood"] for r in seeds.values() if "ood" in r.get("suites", {})]
+    if not ood:
+        return []
+
+    def span(variant: str, metric: str) -> str:
+        values = sorted(100 * r[variant][metric]["rate"] for r in ood)
+        lo, hi = num(values[0]), num(values[-1])
+        return f"{lo}%" if lo == hi else f"{lo}–{hi}%"
+
+    return [
+        [
+            "[The fix with a preference term](" + base + "study.md) (ood suite, not yet the default)",
+            f"over {len(ood)} seeds, look-alikes refused {span('safety', 'trigger_benign_refusal')} → "
+            f"{span('triggers', 'trigger_benign_refusal')}, harmful refused {span('safety', 'harmful_refusal')} → "
+            f"{span('triggers', 'harmful_refusal')}",
+        ]
+    ]
+
+
 def headline(at: Path = ROOT / "README.md") -> str:
     """The README's table; links are relative to the file ``at`` it is rendered into."""
     base = os.path.relpath(ROOT / "docs" / "results", at.parent).replace(os.sep, "/") + "/"
@@ -837,6 +861,7 @@ def headline(at: Path = ROOT / "README.md") -> str:
             f"(without the written harmful partners: {pct(unpartnered['trigger_benign']['rate'])}% / {pct(unpartnered['harmful']['rate'])}%)"
             + _ood_seed_span(seeds),
         ],
+        *_preference_rows(base),
         [
             "[Harmfulness-gated ablation](" + base + "study.md) (no training)",
             f"trigger-benign refused {pct(a_t)}% → {pct(g_t)}%, harmful {pct(s['gated']['harmful_refusal']['rate'])}%",
