@@ -911,6 +911,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "poison-audit-study": lambda: poison_audit("poison_audit_study.json"),
     "poison-audit-study-contrast-all": lambda: poison_audit("poison_audit_study_contrast-all.json"),
     "poison-audit-study-contrast-mixed": lambda: poison_audit("poison_audit_study_contrast-mixed.json"),
+    "poison-audit-study-contrast-mixed-36": lambda: poison_audit("poison_audit_study_contrast-mixed_36-templates.json"),
 }
 
 
