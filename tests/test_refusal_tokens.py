@@ -355,23 +355,28 @@ def test_prefill_follows_each_prompt_through_a_gated_steered_target(tiny_target)
     assert [f.prompt_tokens - p.prompt_tokens for p, f in zip(plain, filled)] == [0, 1, 0, 1]
 
 
-def test_an_untied_output_layer_trains_the_tokens_output_rows_too(tmp_path):
+def _llama_target(tied: bool, layers: int, name: str):
+    """A tiny Llama with the tiny random model's tokenizer (its own copy: adding tokens changes it)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from refusalkit.targets.hf import HFTarget
 
-    tokenizer = load_target("tiny-random").tokenizer  # its own copy: adding tokens changes it
-    n = len(tokenizer)
+    tokenizer = load_target("tiny-random").tokenizer
     config = LlamaConfig(
-        vocab_size=n,
+        vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
-        num_hidden_layers=1,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         num_key_value_heads=2,
-        tie_word_embeddings=False,
+        tie_word_embeddings=tied,
     )
-    target = HFTarget(LlamaForCausalLM(config), tokenizer, "untied")
+    return HFTarget(LlamaForCausalLM(config), tokenizer, name)
+
+
+def test_an_untied_output_layer_trains_the_tokens_output_rows_too(tmp_path):
+    target = _llama_target(tied=False, layers=1, name="untied")
+    n = len(target.tokenizer)
     scheme = TokenScheme.build("single")
     add_tokens(target, scheme)
     before = target.model.get_output_embeddings().weight.detach().clone()
@@ -385,24 +390,12 @@ def test_an_untied_output_layer_trains_the_tokens_output_rows_too(tmp_path):
 def test_token_rows_forward_matches_peft_in_output_and_gradients(tied):
     """sft.token_rows_only computes the trainable-token layers from the frozen layer plus the token rows:
     the loss and the gradients of the token rows and of a LoRA weight equal peft's own forward's."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from refusalkit.targets.hf import HFTarget
     from refusalkit.targets.refusal_tokens import token_ids
     from refusalkit.train import sft
 
-    tokenizer = load_target("tiny-random").tokenizer
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        tie_word_embeddings=tied,
-    )
     torch.manual_seed(0)
-    target = HFTarget(LlamaForCausalLM(config), tokenizer, "tokens")
+    target = _llama_target(tied=tied, layers=2, name="tokens")
+    tokenizer = target.tokenizer
     add_tokens(target, TokenScheme.build("categories"))
     model = sft.lora_model(target, SFTConfig(rank=2, alpha=4, target_modules=("q_proj",)))
     with torch.no_grad():  # a trained state: token rows and LoRA weights away from their start
