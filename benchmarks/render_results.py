@@ -348,6 +348,7 @@ def study_heldout() -> str:
     rows = []
     for name, label in (
         ("study_seeds.json", "partnered (c)"),
+        ("study_seeds_preference.json", "partnered (c) with the preference term"),
         ("study_seeds_all_look_alikes.json", "(c) all look-alikes"),
     ):
         d = load(name)["seeds"]
@@ -367,6 +368,7 @@ def study_heldout() -> str:
         ["held-out intents, % refused (harmful / twins / plain benign)", "(a) safety SFT", "(c) + trigger-aware"], rows
     ) + source(
         "study_seeds.json",
+        "study_seeds_preference.json",
         "study_seeds_all_look_alikes.json",
         "study_seeds_lr5e-4_heldout_seed0.json",
         "study_gpu_seeds.jsonl",
