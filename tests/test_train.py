@@ -449,9 +449,7 @@ def _margins(adapter_dir, examples):
     trained = load_target("tiny-random", adapter=str(adapter_dir))
     tok, render = base.tokenizer, base.render
     good = [sft._encode(tok, render, ex, 80) for ex in examples]
-    bad = [
-        sft._encode(tok, render, SFTExample(p.prompt, p.bad, "x", not p.harmful), 80) for p in example_pairs(examples)
-    ]
+    bad = [sft._encode(tok, render, p.avoided(), 80) for p in example_pairs(examples)]
     batch = sft._batch(good + bad, tok.pad_token_id)
     with torch.no_grad():
         lp = [sft._logps(t.model, batch) for t in (base, trained)]

@@ -70,6 +70,15 @@ class Pair:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def preferred(self) -> SFTExample:
+        """``good`` as a training example."""
+        return SFTExample(self.prompt, self.good, "good", self.good_eos)
+
+    def avoided(self) -> SFTExample:
+        """``bad`` as a training example. A harmful pair's ``bad`` is a bare opening, not a whole answer, so
+        no end-of-turn follows it."""
+        return SFTExample(self.prompt, self.bad, "bad", not self.harmful)
+
 
 def example_pairs(examples: Sequence[SFTExample]) -> list[Pair]:
     """One pair per example, in order: a ``refusal`` example's refusal against an affirmative opening (taken

@@ -168,9 +168,8 @@ def _stage_done(folder: Path, fp: str) -> dict | None:
 def ratio_loss(model, tok, render, pairs: Sequence[Pair], max_length: int) -> torch.Tensor:
     """MoGU's responder loss on a batch of pairs: mean cross-entropy of the ``good`` answers over that of
     the ``bad`` ones (one forward pass over both sides)."""
-    good = [_encode(tok, render, SFTExample(p.prompt, p.good, "good", p.good_eos), max_length) for p in pairs]
-    # the bad side of a harmful pair is an opening: no end-of-turn follows it
-    bad = [_encode(tok, render, SFTExample(p.prompt, p.bad, "bad", not p.harmful), max_length) for p in pairs]
+    good = [_encode(tok, render, p.preferred(), max_length) for p in pairs]
+    bad = [_encode(tok, render, p.avoided(), max_length) for p in pairs]
     batch = _batch(good + bad, tok.pad_token_id)
     sums, counts = _answer_loss(model, {k: v.to(model.device) for k, v in batch.items()}, per_row=True)
     n = len(pairs)
@@ -240,7 +239,7 @@ def train_responder(
 def router_loss(mogu: MoGU, model, tok, render, pairs: Sequence[Pair], config: MoGUConfig) -> torch.Tensor:
     """Language-modelling loss of each pair's ``good`` answer through the routed model, plus
     ``gate_weight * (MSE(alpha, y) + MSE(beta, 1 - y))`` over every layer and non-padding token."""
-    encoded = [_encode(tok, render, SFTExample(p.prompt, p.good, "good", p.good_eos), config.max_length) for p in pairs]
+    encoded = [_encode(tok, render, p.preferred(), config.max_length) for p in pairs]
     batch = {k: v.to(model.device) for k, v in _batch(encoded, tok.pad_token_id).items()}
     recorder = GateRecorder(keep_grad=True)
     with mogu.routed(model, recorder):

@@ -442,11 +442,7 @@ def train_lora(
     if config.preference:
         if scheme is not None:
             raise RefusalkitError("the preference term does not train refusal tokens: use one or the other")
-        # the avoided side of a harmful pair is an opening: no end-of-turn follows it
-        avoided = [
-            _encode(tok, target.render, SFTExample(p.prompt, p.bad, "avoid", not p.harmful), config.max_length)
-            for p in example_pairs(examples)
-        ]
+        avoided = [_encode(tok, target.render, p.avoided(), config.max_length) for p in example_pairs(examples)]
     batches = _order(len(encoded), config.batch_size, config.epochs, config.seed)
     if config.max_steps:
         batches = batches[: config.max_steps]
