@@ -46,6 +46,7 @@ import json
 import time
 from pathlib import Path
 
+from refusalkit.audit.poison import CONTRASTS
 from refusalkit.provenance import provenance, run_started
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +115,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--contrast",
-        choices=["axis", "all", "mixed"],
+        choices=CONTRASTS,
         default="axis",
         help="the answered contrast rows name the target axis's other groups, every other group of every axis, "
         "or alternately one of each",

@@ -114,7 +114,8 @@ def stage_cost(out: Path, started: dict | None = None) -> dict:
     cfg = replace(s.sft, max_steps=COST_STEPS, save_every=10_000)
     sides: dict[str, list[float]] = {side: [] for side in COST_SIDES}
     for r in range(COST_ROUNDS):
-        for side in COST_SIDES[r % 3 :] + COST_SIDES[: r % 3]:
+        turn = r % len(COST_SIDES)
+        for side in COST_SIDES[turn:] + COST_SIDES[:turn]:
             target = load_target(s.model)
             ex = variant_examples(
                 "safety",
