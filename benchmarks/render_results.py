@@ -771,39 +771,39 @@ def _optional_rows(base: str) -> list[list[str]]:
     return rows
 
 
+def _ood_of_seeds(seeds: dict) -> list[dict]:
+    """Each seed's ood-suite rates, for the seeds measured there."""
+    return [r["suites"]["ood"] for r in seeds.values() if "ood" in r.get("suites", {})]
+
+
+def _seed_span(ood: list[dict], variant: str, metric: str = "trigger_benign_refusal") -> str:
+    """``44.4–47.5%`` over the seeds' rates (one figure when they agree)."""
+    values = sorted(100 * r[variant][metric]["rate"] for r in ood)
+    lo, hi = num(values[0]), num(values[-1])
+    return f"{lo}%" if lo == hi else f"{lo}–{hi}%"
+
+
 def _ood_seed_span(seeds: dict) -> str:
     """``; over 2 seeds look-alikes refused 44.4–47.5% → 22.2–25.3%`` from the seeds measured on the ood suite."""
-    ood = [r["suites"]["ood"] for r in seeds.values() if "ood" in r.get("suites", {})]
+    ood = _ood_of_seeds(seeds)
     if len(ood) < 2:
         return ""
-
-    def span(variant: str) -> str:
-        values = sorted(100 * r[variant]["trigger_benign_refusal"]["rate"] for r in ood)
-        return f"{num(values[0])}–{num(values[-1])}%"
-
-    return f"; over {len(ood)} seeds, look-alikes refused {span('safety')} → {span('triggers')}"
+    return f"; over {len(ood)} seeds, look-alikes refused {_seed_span(ood, 'safety')} → {_seed_span(ood, 'triggers')}"
 
 
 def _preference_rows(base: str) -> list[list[str]]:
     """The ood row of (c) with the preference term, measured over seeds (not yet the study's default)."""
     if not (RESULTS / "study_seeds_preference.json").exists():
         return []
-    seeds = load("study_seeds_preference.json")["seeds"]
-    ood = [r["suites"]["ood"] for r in seeds.values() if "ood" in r.get("suites", {})]
+    ood = _ood_of_seeds(load("study_seeds_preference.json")["seeds"])
     if not ood:
         return []
-
-    def span(variant: str, metric: str) -> str:
-        values = sorted(100 * r[variant][metric]["rate"] for r in ood)
-        lo, hi = num(values[0]), num(values[-1])
-        return f"{lo}%" if lo == hi else f"{lo}–{hi}%"
-
     return [
         [
             "[The fix with a preference term](" + base + "study.md) (ood suite, not yet the default)",
-            f"over {len(ood)} seeds, look-alikes refused {span('safety', 'trigger_benign_refusal')} → "
-            f"{span('triggers', 'trigger_benign_refusal')}, harmful refused {span('safety', 'harmful_refusal')} → "
-            f"{span('triggers', 'harmful_refusal')}",
+            f"over {len(ood)} seeds, look-alikes refused {_seed_span(ood, 'safety')} → {_seed_span(ood, 'triggers')}, "
+            f"harmful refused {_seed_span(ood, 'safety', 'harmful_refusal')} → "
+            f"{_seed_span(ood, 'triggers', 'harmful_refusal')}",
         ]
     ]
 
