@@ -18,9 +18,9 @@ suite's test split, which no setting was chosen on) and adds their rates, the tw
 under ``suites``.
 
 ``--lr`` and ``--k`` change the peak learning rate and K (the helpful examples (b) and (c) add on top of
-the safety mix) for every seed, and ``--preference W`` adds the preference term of weight W to (c)'s SFT
-loss (``refusalkit.train.sft``): point ``--out`` at a copy of the study folder, since (c) trains anew
-into it.
+the safety mix) for every seed, and ``--preference W`` sets the weight of the preference term in (c)'s SFT
+loss (``refusalkit.train.sft``; default the study's, 0 = plain SFT): point ``--out`` at a copy of the study
+folder when it differs from the study's, since (c) trains anew into it.
 
 Seed 0 is the study's own: with ``--out`` pointing at a `refusalkit study` folder its adapters and
 answers are reused. Other seeds go to ``OUT/seeds/N``. On 2 CPU cores each new seed takes about 20
@@ -121,7 +121,10 @@ def main() -> None:
     ap.add_argument("--lr", type=float, help="peak learning rate (default: the study's)")
     ap.add_argument("--k", type=int, help="K, the helpful examples (c) adds to the safety mix (default: the study's)")
     ap.add_argument(
-        "--preference", type=float, default=0.0, help="weight of (c)'s preference term (default 0: plain SFT)"
+        "--preference",
+        type=float,
+        default=StudySettings.preference,
+        help=f"weight of (c)'s preference term (default {StudySettings.preference}, the study's; 0: plain SFT)",
     )
     args = ap.parse_args()
     base_settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model).training(lr=args.lr)

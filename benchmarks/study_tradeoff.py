@@ -110,6 +110,7 @@ def main() -> None:
             "lr": sft["lr"],
             "top_layers": sft["top_layers"],
             "bf16": sft.get("bf16", False),
+            "preference": study["settings"].get("preference", 0.0),  # weight of (c)'s preference term
         },
         "timings_s": study["timings_s"],
         "provenance": provenance(started),

@@ -268,10 +268,10 @@ def study(
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of every variant's LoRA (default 1e-3)."),
     refusal_tokens: Optional[str] = REFUSAL_TOKENS,
-    preference: float = typer.Option(
-        0.0,
+    preference: Optional[float] = typer.Option(
+        None,
         "--preference",
-        help="Weight of a DPO term in (c)'s loss: each answer against one to avoid (a refusal for a helpful answer, an affirmative opening for a refusal); 0 = plain SFT.",
+        help="Weight of a DPO term in (c)'s loss: each answer against one to avoid (a refusal for a helpful answer, an affirmative opening for a refusal); default 1, or 0 with --refusal-tokens; 0 = plain SFT.",
     ),
     mogu: bool = typer.Option(
         False,
@@ -300,10 +300,12 @@ def study(
 
     if look_alikes not in LOOK_ALIKES:
         raise RefusalkitError(f"--look-alikes must be one of {', '.join(LOOK_ALIKES)}, got '{look_alikes}'")
-    if preference < 0:
+    if preference is not None and preference < 0:
         raise RefusalkitError(f"--preference must be at least 0, got {preference}")
     if preference and refusal_tokens:
         raise RefusalkitError("--preference does not train refusal tokens: use one or the other")
+    if preference is None:
+        preference = 0.0 if refusal_tokens else StudySettings.preference
     kw = dict(
         judge=judge,
         trigger_source=source,

@@ -100,8 +100,10 @@ class StudySettings:
     gate_val: int = 16
     gate_layer_stride: int = 2
     gate_positions: tuple[int, ...] | None = (-1,)
-    # (c) only: weight of the preference term added to its SFT loss (train.sft, SFTConfig.preference); 0 = plain SFT
-    preference: float = 0.0
+    # (c) only: weight of the preference term added to its SFT loss (train.sft, SFTConfig.preference); 0 = plain SFT.
+    # 1: chosen on ood-dev by a rule fixed before its runs (docs/results/study.md). Not applied under refusal
+    # tokens: the term pairs answers without their control token.
+    preference: float = 1.0
     # Train every variant with refusal tokens (refusalkit.refusal_tokens): "single" or "categories"; None = none.
     refusal_tokens: str | None = None
     # MoGU on (a) (refusalkit.train.mogu), opt-in: harmful and benign pairs per side, from (c)'s training rows
@@ -289,7 +291,8 @@ def train_study_variant(
             "look_alikes": settings.look_alikes,
             "partner_refusals": sum(e.kind == "refusal" and e.prompt in joined for e in examples),
         }
-    config = replace(settings.sft, preference=settings.preference) if method == "triggers" else settings.sft
+    preference = settings.preference if method == "triggers" and not settings.refusal_tokens else 0.0
+    config = replace(settings.sft, preference=preference)
     _log(f"training variant {name} on {len(examples)} examples")
     result = timed(
         f"train_{name}",
