@@ -13,7 +13,10 @@ point's rates (Wilson 95%), look-alike refusal at matched harmful refusal ((a)'s
 --drops) with its reduction against (a), and the mean gap between curves, each with a paired
 bootstrap 95% interval over prompts; writes OUT/curves.html with one plot per suite.
 
-    python benchmarks/study_curves.py --out runs/study [--ks 50 150] [--epochs 1 2 3] [--paired] [--all-look-alikes] [--coarse c] [--suites core ood] [--quick]
+    python benchmarks/study_curves.py --out runs/study [--ks 50 150] [--epochs 1 2 3] [--paired] [--all-look-alikes] [--coarse c] [--suites core ood] [--preference W] [--quick]
+
+--preference sets the weight of the preference term in (c)'s loss (default the study's; 0 trains plain SFT (c),
+as the curves in benchmarks/results/study_curves.json were).
 
 The generic pool holds 189 plain benign requests, so (b) stops there (K <= 189).
 """
@@ -57,6 +60,13 @@ def main() -> None:
         help="curves traced only at K=0 and the study's own K (to spend training time on the others)",
     )
     ap.add_argument("--drops", type=float, nargs="+", default=[0.05, 0.10])
+    ap.add_argument(
+        "--preference",
+        type=float,
+        default=StudySettings.preference,
+        help=f"weight of (c)'s preference term (default {StudySettings.preference}, the study's; 0: plain SFT); points "
+        "cached in OUT under another weight are retrained over, so give each weight its own --out",
+    )
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument(
         "--from-runs",
@@ -64,7 +74,7 @@ def main() -> None:
         help="no training or generation: read finished points from OUT's run folders",
     )
     args = ap.parse_args()
-    settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model)
+    settings = (StudySettings.quick if args.quick else StudySettings)(model=args.model, preference=args.preference)
 
     def ks(curve: str) -> tuple[float, ...]:
         return (
@@ -96,6 +106,7 @@ def main() -> None:
     ]  # (x, y): positive gap = y better
     result: dict = {
         "model": settings.model,
+        "preference": settings.preference,  # weight of the preference term in (c)'s loss (0: plain SFT)
         "y_axis": "benign look-alike refusal (every benign type but plain)",
         "suites": {},
         "curves": {},

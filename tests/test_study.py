@@ -29,6 +29,13 @@ def test_study_quick_end_to_end(tmp_path):
             >= study["n_eval_prompts"] - 1
         )
     assert study["train_sizes"]["generic"] == study["train_sizes"]["triggers"]  # same data budget
+    # (c) trains with the preference term by default; (a) and (b) with plain SFT
+    config = {
+        n: json.loads((out / "adapters" / n / "refusalkit-train.json").read_text())["config"]
+        for n in ("safety", "generic", "triggers")
+    }
+    assert study["settings"]["preference"] == 1.0 and config["triggers"]["preference"] == 1.0
+    assert "preference" not in config["safety"] and "preference" not in config["generic"]
     # partnered is the default, but a look-alike the tiny model answers with nothing brings no partner
     assert study["partner_refusals"] == 0
     assert study["trigger_data"]["pairs"]["accepted"] > 0
@@ -426,3 +433,13 @@ def test_tokens_with_refusal_tokens_categories_is_one_clear_error(tmp_path):
     assert res.exit_code == 1 and isinstance(res.exception, RefusalkitError)
     assert "drop one of them" in str(res.exception) and "\n" not in str(res.exception)
     assert not (out / "runs").exists()  # nothing evaluated
+
+
+def test_study_settings_drop_the_preference_term_under_refusal_tokens():
+    """The preference term pairs answers without their control token, so a study under refusal tokens
+    trains (c) with plain SFT (and records weight 0), while the default study keeps it."""
+    from refusalkit.train.study import StudySettings
+
+    assert StudySettings().resolved().preference == 1.0
+    assert StudySettings(refusal_tokens="single").resolved().preference == 0.0
+    assert StudySettings(refusal_tokens="categories", preference=0.5).resolved().preference == 0.0

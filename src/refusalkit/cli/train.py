@@ -304,8 +304,6 @@ def study(
         raise RefusalkitError(f"--preference must be at least 0, got {preference}")
     if preference and refusal_tokens:
         raise RefusalkitError("--preference does not train refusal tokens: use one or the other")
-    if preference is None:
-        preference = 0.0 if refusal_tokens else StudySettings.preference
     kw = dict(
         judge=judge,
         trigger_source=source,
@@ -318,7 +316,7 @@ def study(
         refusal_tokens=_refusal_tokens(refusal_tokens),
         mogu=mogu,
         tokens=tokens,
-        preference=preference,
+        **({} if preference is None else {"preference": preference}),
     )
     settings = StudySettings.quick(model, **kw) if quick else StudySettings(model=model, **kw)
     if limit is not None:

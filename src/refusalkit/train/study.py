@@ -101,8 +101,8 @@ class StudySettings:
     gate_layer_stride: int = 2
     gate_positions: tuple[int, ...] | None = (-1,)
     # (c) only: weight of the preference term added to its SFT loss (train.sft, SFTConfig.preference); 0 = plain SFT.
-    # 1: chosen on ood-dev by a rule fixed before its runs (docs/results/study.md). Not applied under refusal
-    # tokens: the term pairs answers without their control token.
+    # 1: chosen on ood-dev by a rule fixed before its runs (docs/results/study.md). run_study sets it to 0 under
+    # refusal tokens: the term pairs answers without their control token.
     preference: float = 1.0
     # Train every variant with refusal tokens (refusalkit.refusal_tokens): "single" or "categories"; None = none.
     refusal_tokens: str | None = None
@@ -131,6 +131,14 @@ class StudySettings:
             self.sft.top_layers = top_layers
         if bf16 is not None:
             self.sft.bf16 = bf16
+        return self
+
+    def resolved(self) -> "StudySettings":
+        """The settings a run trains with: under refusal tokens (c) trains with plain SFT, since the preference
+        term pairs answers without their control token."""
+        if self.refusal_tokens and self.preference:
+            _log("the preference term does not pair refusal-token answers: (c) trains with plain SFT")
+            return replace(self, preference=0.0)
         return self
 
     @classmethod
@@ -291,8 +299,7 @@ def train_study_variant(
             "look_alikes": settings.look_alikes,
             "partner_refusals": sum(e.kind == "refusal" and e.prompt in joined for e in examples),
         }
-    preference = settings.preference if method == "triggers" and not settings.refusal_tokens else 0.0
-    config = replace(settings.sft, preference=preference)
+    config = replace(settings.sft, preference=settings.preference) if method == "triggers" else settings.sft
     _log(f"training variant {name} on {len(examples)} examples")
     result = timed(
         f"train_{name}",
@@ -324,6 +331,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None) -> dic
     from ..harm import PromptHarmClassifier
 
     settings = settings or StudySettings()
+    settings = settings.resolved()
     if settings.tokens and settings.refusal_tokens == TOKENS_MODE:
         raise RefusalkitError(
             f"--tokens trains (a) with {TOKENS_MODE} refusal tokens, which --refusal-tokens {TOKENS_MODE} already makes "
