@@ -177,9 +177,9 @@ def _ci_value(x: dict, scale: float = 100, missing: str = "not reached") -> str:
     return f"{num(x['value'] * scale)}{bounds}"
 
 
-def study_curves() -> str:
+def study_curves(file: str = "study_curves.json") -> str:
     """Each curve's points, then look-alike refusal at matched harmful refusal and the gaps between curves."""
-    d = load("study_curves.json")
+    d = load(file)
     out = []
     for suite, curves in d["curves"].items():
         rows = [
@@ -220,7 +220,7 @@ def study_curves() -> str:
             f"Mean gap between curves ({suite}; look-alike refusal, points; positive = the second curve over-refuses less):\n\n"
             + table(["curves", "mean gap [95%]"], rows)
         )
-    return "\n".join(out) + source("study_curves.json")
+    return "\n".join(out) + source(file)
 
 
 def study_checks() -> str:
@@ -378,8 +378,11 @@ def study_heldout() -> str:
 def study_cost() -> str:
     rows = []
     for name, label in [
-        ("study_tradeoff.json", "caches warm, ood suite too, cores shared with other jobs"),
-        ("study_tradeoff_empty_cache.json", "empty cache, idle machine"),
+        (
+            "study_tradeoff.json",
+            "no adapter cached, ood suite too, (c) with the preference term, a test run sharing the cores during (b)",
+        ),
+        ("study_tradeoff_empty_cache.json", "empty cache, idle machine, before the ood suite and the preference term"),
     ]:
         t = load(name)["timings_s"]
         total = t["total_this_run"]
@@ -783,29 +786,17 @@ def _seed_span(ood: list[dict], variant: str, metric: str = "trigger_benign_refu
     return f"{lo}%" if lo == hi else f"{lo}–{hi}%"
 
 
-def _ood_seed_span(seeds: dict) -> str:
-    """``; over 2 seeds look-alikes refused 44.4–47.5% → 22.2–25.3%`` from the seeds measured on the ood suite."""
+def _ood_seed_spans(seeds: dict, what: str) -> str:
+    """``look-alikes refused 44.4–47.5% → 12.3–16.7%, harmful refused 89.5% → 85.7–86.7%`` over the seeds
+    measured on the ood suite, prefixed by ``what`` (empty with fewer than two seeds)."""
     ood = _ood_of_seeds(seeds)
     if len(ood) < 2:
         return ""
-    return f"; over {len(ood)} seeds, look-alikes refused {_seed_span(ood, 'safety')} → {_seed_span(ood, 'triggers')}"
-
-
-def _preference_rows(base: str) -> list[list[str]]:
-    """The ood row of (c) with the preference term, measured over seeds (not yet the study's default)."""
-    if not (RESULTS / "study_seeds_preference.json").exists():
-        return []
-    ood = _ood_of_seeds(load("study_seeds_preference.json")["seeds"])
-    if not ood:
-        return []
-    return [
-        [
-            "[The fix with a preference term](" + base + "study.md) (ood suite, not yet the default)",
-            f"over {len(ood)} seeds, look-alikes refused {_seed_span(ood, 'safety')} → {_seed_span(ood, 'triggers')}, "
-            f"harmful refused {_seed_span(ood, 'safety', 'harmful_refusal')} → "
-            f"{_seed_span(ood, 'triggers', 'harmful_refusal')}",
-        ]
-    ]
+    return (
+        f"{what.format(n=len(ood))}look-alikes refused {_seed_span(ood, 'safety')} → {_seed_span(ood, 'triggers')}, "
+        f"harmful refused {_seed_span(ood, 'safety', 'harmful_refusal')} → "
+        f"{_seed_span(ood, 'triggers', 'harmful_refusal')}"
+    )
 
 
 def headline(at: Path = ROOT / "README.md") -> str:
@@ -818,12 +809,8 @@ def headline(at: Path = ROOT / "README.md") -> str:
     j = jd[default][blind]
     s = load("study_tradeoff.json")["variants"]
     o = load("study_tradeoff.json")["variants_ood"]
-    unpartnered = next(
-        p
-        for p in load("study_curves.json")["curves"]["ood"]["(c) all look-alikes, no partners"]
-        if p["point"].endswith("K=150")
-    )
-    seeds = load("study_seeds.json")["seeds"]
+    seeds = load("study_seeds_preference.json")["seeds"]  # the study's (c): with the preference term
+    plain_seeds = load("study_seeds.json")["seeds"]  # (c) with plain SFT, as before the term
     e = load("evolve_predict.json")["evolve"]
     p = load("evolve_predict_predictor.json")["predictor"]["nested_cv_all_default"]
 
@@ -850,20 +837,25 @@ def headline(at: Path = ROOT / "README.md") -> str:
             f"trigger-benign prompts refused: base {pct(s['base']['trigger_benign_refusal']['rate'])}% → aligned {pct(a_t)}%",
         ],
         [
-            "[Trigger-aware fix](" + base + "study.md) (150 look-alikes and their written harmful partners)",
+            "[Trigger-aware fix]("
+            + base
+            + "study.md) (150 look-alikes, their written harmful partners, a preference term)",
             f"trigger-benign refused {pct(a_t)}% → {pct(c_t)}%, harmful refused {pct(a_h)}% → {pct(c_h)}% "
-            f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds)",
+            + (
+                f"(none lost in any of {len(seeds)} seeds)"
+                if worst_gap <= 0
+                else f"(at most {num(worst_gap * 100)} points lost over {len(seeds)} seeds)"
+            ),
         ],
         [
             "[The fix out of distribution]("
             + base
             + "study.md#trade-off-curves-and-the-fix-out-of-distribution) (ood suite)",
             f"look-alikes refused {pct(o['safety']['trigger_benign_refusal']['rate'])}% → {pct(o['triggers']['trigger_benign_refusal']['rate'])}%, "
-            f"harmful refused {pct(o['safety']['harmful_refusal']['rate'])}% → {pct(o['triggers']['harmful_refusal']['rate'])}% "
-            f"(without the written harmful partners: {pct(unpartnered['trigger_benign']['rate'])}% / {pct(unpartnered['harmful']['rate'])}%)"
-            + _ood_seed_span(seeds),
+            f"harmful refused {pct(o['safety']['harmful_refusal']['rate'])}% → {pct(o['triggers']['harmful_refusal']['rate'])}%"
+            + _ood_seed_spans(seeds, "; over {n} seeds, ")
+            + (f" (with plain SFT: {plain})" if (plain := _ood_seed_spans(plain_seeds, "")) else ""),
         ],
-        *_preference_rows(base),
         [
             "[Harmfulness-gated ablation](" + base + "study.md) (no training)",
             f"trigger-benign refused {pct(a_t)}% → {pct(g_t)}%, harmful {pct(s['gated']['harmful_refusal']['rate'])}%",
@@ -891,6 +883,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "study-checks": study_checks,
     "study-ood": lambda: study_variants(block="variants_ood"),
     "study-curves": study_curves,
+    "study-curves-preference": lambda: study_curves("study_curves_preference.json"),
     "study-first-token": study_first_token,
     "study-seeds": study_seeds,
     "study-seeds-all-look-alikes": study_seeds_all_look_alikes,
