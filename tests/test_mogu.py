@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from refusalkit.errors import RefusalkitError
-from refusalkit.internals.hooks import count_hooks, decoder_layers
+from refusalkit.internals.hooks import count_hooks, decoder_layers, hooked
 from refusalkit.internals.mogu import MANIFEST, GateRecorder, MoGU, MoGUTarget, gate_summary
 from refusalkit.train.mogu import OPENINGS, MoGUConfig, Pair, pairs_from_examples, ratio_loss, train_mogu
 from refusalkit.train.data import SFTExample
@@ -156,6 +156,61 @@ def test_routed_answer_starts_like_a_fully_routed_one(trained):
         assert tok(s.text)["input_ids"][:2] == tok(f.text)["input_ids"][:2]
 
 
+def test_cache_continuation_equals_routing_only_the_first_positions(trained):
+    """Cache continuation: one call whose answer is the greedy answer of a model routed at the prompt and
+    the first m - 1 answer tokens' positions (the passes that chose tokens 1..m) and plain after them."""
+    target, folder, _, _ = trained
+    m = 3
+    wrapped = MoGUTarget(target, folder, routed_tokens=m, continuation="cache")
+    assert wrapped.id.endswith("-m3-cache") and MoGUTarget(target, folder).id.endswith("-m5")
+    for responder in (wrapped.mogu.glad, wrapped.mogu.unwilling):  # responders two steps old barely move argmax
+        responder.scaling *= 1e4
+    enc = target.encode([target.render("hello")])
+    seqs = wrapped._sequences(enc, GenParams(max_new_tokens=8, batch_size=1), None)
+    prompt_len = enc["input_ids"].shape[1]
+    assert seqs.shape[1] == prompt_len + 8  # tiny-random does not end this answer early
+    assert wrapped._gates.shape == (1, len(decoder_layers(target.model)), 2)
+    cut = prompt_len + m - 1
+
+    def spliced(fn):
+        def post(module, args, output):
+            return torch.cat([fn(module, args, output)[:, :cut], output[:, cut:]], dim=1)
+
+        return post
+
+    specs = [(module, kind, spliced(fn)) for module, kind, fn in wrapped.mogu.hooks(target.model)]
+    with torch.no_grad(), hooked(specs):
+        logits = target.model(input_ids=seqs[:, :-1], attention_mask=torch.ones_like(seqs[:, :-1])).logits
+    assert torch.equal(logits[0, prompt_len - 1 :].argmax(-1), seqs[0, prompt_len:])
+    assert count_hooks(target.model) == 0
+
+
+def test_routing_for_a_number_of_passes_records_only_those(trained):
+    """``passes`` bounds the routed forward passes: later passes run plain and record no gates."""
+    target, folder, _, _ = trained
+    mogu = MoGU.load(folder)
+    enc = target.encode([target.render("hello there")])
+    recorder = GateRecorder()
+    with torch.no_grad():
+        plain = target.model(**enc).logits
+        with mogu.routed(target.model, recorder, passes=2):
+            outs = [target.model(**enc).logits for _ in range(4)]
+    assert len(recorder.calls) == 2
+    assert not torch.allclose(outs[0], plain) and torch.equal(outs[0], outs[1])
+    assert torch.equal(outs[2], plain) and torch.equal(outs[3], plain)
+
+
+def test_continuation_comes_from_the_folder_unless_given(trained):
+    target, folder, _, _ = trained
+    assert json.loads((folder / MANIFEST).read_text())["continuation"] == SMALL.continuation == "replay"
+    mogu = MoGU.load(folder)
+    mogu.info["continuation"] = "cache"  # as `mogu train --continuation cache` writes it
+    assert MoGUTarget(target, mogu).continuation == "cache"
+    assert MoGUTarget(target, mogu, continuation="replay").continuation == "replay"
+    with pytest.raises(RefusalkitError, match="continuation must be one of replay, cache"):
+        MoGUTarget(target, folder, continuation="rewind")
+
+
 def test_hooks_removed_when_generation_raises(trained, monkeypatch):
     target, folder, _, _ = trained
     wrapped = MoGUTarget(target, folder)
@@ -282,6 +337,7 @@ def test_eval_with_mogu_records_gates(trained, tmp_path):
         (["--pairs", "0"], "--pairs"),
         (["--epochs", "0"], "--epochs"),
         (["--adapter", "/nonexistent/adapter"], "no such folder"),
+        (["--continuation", "rewind"], "--continuation must be one of replay, cache"),
     ],
 )
 def test_mogu_train_checks_options_before_loading(tmp_path, args, message):

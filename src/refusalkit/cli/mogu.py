@@ -25,6 +25,13 @@ def train(
     router_epochs: float = typer.Option(1.0, "--router-epochs", help="Passes over all pairs for the router."),
     max_length: int = typer.Option(64, "--max-length", help="Tokens per example (prompt + answer)."),
     routed_tokens: int = typer.Option(5, "--routed-tokens", help="Answer tokens routed at inference (m)."),
+    continuation: Optional[str] = typer.Option(
+        None,
+        "--continuation",
+        help="How the plain model writes the rest at inference: replay (re-reads prompt and routed tokens, "
+        "as in the paper) or cache (goes on from the routed pass's cache: no second prefill). Default: "
+        "refusalkit's (see the MoGU docs page).",
+    ),
     max_steps: Optional[int] = typer.Option(
         None, "--max-steps", help="Stop each stage after this many steps (smoke runs)."
     ),
@@ -36,6 +43,7 @@ def train(
     refusal vs a bare affirmative opening). Evaluate with `refusalkit eval --model M --adapter A --mogu OUT`."""
     from ..checks import at_least, output_dir
     from ..errors import RefusalkitError
+    from ..internals.mogu import CONTINUATION, CONTINUATIONS
     from ..targets import load_target
     from ..train.mogu import MoGUConfig, train_mogu
     from ..train.study import study_pairs
@@ -51,6 +59,9 @@ def train(
     for value, option in ((epochs, "--epochs"), (router_epochs, "--router-epochs")):
         if not value > 0:
             raise RefusalkitError(f"{option} must be above 0, got {value}")
+    continuation = continuation or CONTINUATION
+    if continuation not in CONTINUATIONS:
+        raise RefusalkitError(f"--continuation must be one of {', '.join(CONTINUATIONS)}; got {continuation!r}")
     if adapter and not Path(adapter).is_dir():
         raise RefusalkitError(f"--adapter {adapter}: no such folder")
     config = MoGUConfig(
@@ -58,6 +69,7 @@ def train(
         router_epochs=router_epochs,
         max_length=max_length,
         routed_tokens=routed_tokens,
+        continuation=continuation,
         max_steps=max_steps,
         seed=seed,
     )

@@ -44,6 +44,11 @@ KIND = "refusalkit-mogu"
 RESPONDERS = ("glad", "unwilling")
 ROUTER_FILE = "router.safetensors"
 ROUTED_TOKENS = 5
+# How the plain model writes the rest of the answer after the routed tokens: "replay" re-reads the prompt
+# and the routed tokens without the responders (the paper's two calls), "cache" goes on from the routed
+# pass's key/value cache in the same call (no second prefill).
+CONTINUATIONS = ("replay", "cache")
+CONTINUATION = "replay"
 
 
 class Router(nn.Module):
@@ -153,6 +158,10 @@ class MoGU:
     def routed_tokens(self) -> int:
         return int(self.info.get("routed_tokens", ROUTED_TOKENS))
 
+    @property
+    def continuation(self) -> str:
+        return str(self.info.get("continuation", CONTINUATION))
+
     @staticmethod
     def read_manifest(folder: str | Path) -> dict:
         """The manifest of a finished MoGU folder; one clear error for anything else."""
@@ -214,11 +223,19 @@ class MoGU:
         self.unwilling.to(device)
         return self
 
-    def hooks(self, model: nn.Module, recorder: GateRecorder | None = None) -> list[HookSpec]:
-        """One forward hook per block on ``o_proj``: adds ``alpha * unwilling(x) + beta * glad(x)``."""
+    def hooks(
+        self, model: nn.Module, recorder: GateRecorder | None = None, passes: int | None = None
+    ) -> list[HookSpec]:
+        """One forward hook per block on ``o_proj``: adds ``alpha * unwilling(x) + beta * glad(x)``; with
+        ``passes``, only in the first ``passes`` forward passes of the model (later ones run plain)."""
+        seen = [0]
 
         def make(layer: int):
             def post(module, args, output):
+                if layer == 0:
+                    seen[0] += 1
+                if passes is not None and seen[0] > passes:
+                    return output
                 x = args[0]
                 gates = self.routers[layer](x)
                 if recorder is not None:
@@ -231,9 +248,12 @@ class MoGU:
         return [(out_proj(block_parts(block)[0]), "post", make(i)) for i, block in enumerate(decoder_layers(model))]
 
     @contextmanager
-    def routed(self, model: nn.Module, recorder: GateRecorder | None = None) -> Iterator[None]:
-        """Route every forward pass of ``model`` inside the block; the hooks go when it ends or raises."""
-        with hooked(self.hooks(model, recorder)):
+    def routed(
+        self, model: nn.Module, recorder: GateRecorder | None = None, passes: int | None = None
+    ) -> Iterator[None]:
+        """Route every forward pass of ``model`` inside the block (with ``passes``, only the first ones);
+        the hooks go when it ends or raises."""
+        with hooked(self.hooks(model, recorder, passes)):
             yield
 
 
@@ -243,7 +263,13 @@ class MoGUTarget(HFTarget):
     its interface (``generate``, ``generate_messages``, ``next_token_logits``...), so ``eval``, ``serve``
     and the study use it as any target."""
 
-    def __init__(self, base, mogu: MoGU | str | Path, routed_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        base,
+        mogu: MoGU | str | Path,
+        routed_tokens: int | None = None,
+        continuation: str | None = None,
+    ) -> None:
         require_whitebox(base, "MoGU")
         if not isinstance(base, HFTarget) or isinstance(base, MoGUTarget):
             raise CapabilityError(
@@ -254,9 +280,16 @@ class MoGUTarget(HFTarget):
         self.routed_tokens = self.mogu.routed_tokens if routed_tokens is None else int(routed_tokens)
         if self.routed_tokens < 1:
             raise RefusalkitError(f"MoGU routes at least 1 answer token; got {self.routed_tokens}")
+        self.continuation = self.mogu.continuation if continuation is None else continuation
+        if self.continuation not in CONTINUATIONS:
+            raise RefusalkitError(
+                f"MoGU continuation must be one of {', '.join(CONTINUATIONS)}; got {self.continuation!r}"
+            )
         self.base = base
+        # replay keeps the id it always had, so stored runs stay valid; cache answers are other answers
+        suffix = "" if self.continuation == "replay" else f"-{self.continuation}"
         super().__init__(
-            base.model, base.tokenizer, f"{base.id}+mogu-{self.mogu.fingerprint[:8]}-m{self.routed_tokens}"
+            base.model, base.tokenizer, f"{base.id}+mogu-{self.mogu.fingerprint[:8]}-m{self.routed_tokens}{suffix}"
         )
         self.mogu.to(self.device)
         self._gates: torch.Tensor | None = None
@@ -266,6 +299,15 @@ class MoGUTarget(HFTarget):
         decoding = self._decoding(params)  # seeds sampling once for both stages
         prompt_len = enc["input_ids"].shape[1]
         recorder = GateRecorder(last_only=True)
+        if self.continuation == "cache":
+            # Pass k chooses answer token k + 1: routing the first m passes routes the prompt and the
+            # first m tokens' choices; the plain model reads token m onwards over the routed cache.
+            with self.mogu.routed(self.model, recorder, passes=self.routed_tokens):
+                seqs = self.model.generate(
+                    **enc, max_new_tokens=params.max_new_tokens, stopping_criteria=criteria, **decoding
+                )
+            self._gates = self._mean_gates(recorder.steps(), seqs[:, prompt_len:])
+            return seqs
         with self.mogu.routed(self.model, recorder):
             first = self.model.generate(
                 **enc, max_new_tokens=min(self.routed_tokens, params.max_new_tokens), **decoding

@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..errors import RefusalkitError
-from ..internals.mogu import MANIFEST, ROUTED_TOKENS, GateRecorder, MoGU, Responder, new_routers
+from ..internals.mogu import CONTINUATION, MANIFEST, ROUTED_TOKENS, GateRecorder, MoGU, Responder, new_routers
 from ..progress import console, progress_bar
 from .data import OPENINGS, Pair, SFTExample, data_hash, pairs_from_examples  # noqa: F401  (MoGU's data)
 from .sft import MANIFEST as TRAIN_MANIFEST
@@ -57,14 +57,15 @@ class MoGUConfig:
     batch_size: int = 8
     max_length: int = 64
     routed_tokens: int = ROUTED_TOKENS
+    continuation: str = CONTINUATION
     seed: int = 0
     save_every: int = 10
     max_steps: int | None = None  # per stage (tests, smoke runs)
 
     def key(self) -> dict:
-        """The settings that change what is trained (not ``routed_tokens``, an inference choice)."""
+        """The settings that change what is trained (not ``routed_tokens`` or ``continuation``, inference choices)."""
         d = asdict(self)
-        for k in ("save_every", "routed_tokens"):
+        for k in ("save_every", "routed_tokens", "continuation"):
             d.pop(k)
         return d
 
@@ -338,6 +339,7 @@ def train_mogu(
             "d_in": out_proj(block_parts(decoder_layers(model)[0])[0]).in_features,
             "router_rank": config.router_rank,
             "routed_tokens": config.routed_tokens,
+            "continuation": config.continuation,
             "config": asdict(config),
             "pairs": counts,
             "stages": stages,
