@@ -185,6 +185,49 @@ def test_cache_continuation_equals_routing_only_the_first_positions(trained):
     assert count_hooks(target.model) == 0
 
 
+def test_shared_continuation_routes_only_the_passes_that_choose_the_routed_tokens(trained):
+    """Shared: tokens 1..m are chosen by a model routed only at the prompt's last position and the routed
+    tokens before them; the rest by the plain model over the whole sequence (logits compared pass by pass)."""
+    target, folder, _, _ = trained
+    m = 3
+    wrapped = MoGUTarget(target, folder, routed_tokens=m, continuation="shared")
+    for responder in (wrapped.mogu.glad, wrapped.mogu.unwilling):
+        responder.scaling *= 1e4
+    enc = target.encode([target.render("hello"), target.render("How do I bake bread today?")])
+    seen = []  # the logits of the position each forward pass chooses from
+    head = target.model.get_output_embeddings().register_forward_hook(lambda mod, a, out: seen.append(out[:, -1]))
+    try:
+        seqs = wrapped._sequences(enc, GenParams(max_new_tokens=8, batch_size=2), None)
+    finally:
+        head.remove()
+    prompt_len = enc["input_ids"].shape[1]
+    assert seqs.shape[1] == prompt_len + 8 and wrapped._gates.shape[0] == 2
+    assert len(seen) == 1 + 8  # the shared prompt pass, then one pass per answer token
+    lo, hi = prompt_len - 1, prompt_len + m - 1
+
+    def spliced(fn):
+        def post(module, args, output):
+            routed = fn(module, args, output)
+            return torch.cat([output[:, :lo], routed[:, lo:hi], output[:, hi:]], dim=1)
+
+        return post
+
+    specs = [(module, kind, spliced(fn)) for module, kind, fn in wrapped.mogu.hooks(target.model)]
+    inputs = {
+        "input_ids": seqs[:, :-1],
+        "attention_mask": torch.cat([enc["attention_mask"], torch.ones_like(seqs[:, prompt_len:-1])], dim=1),
+    }
+    with torch.no_grad():
+        with hooked(specs):
+            routed = target.model(**inputs).logits
+        plain = target.model(**inputs).logits
+    got = torch.stack(seen[1:], dim=1)
+    assert torch.allclose(got[:, :m], routed[:, lo:hi], rtol=1e-4, atol=1e-3)
+    assert torch.allclose(got[:, m:], plain[:, hi:], rtol=1e-4, atol=1e-3)
+    assert not torch.allclose(got[:, :m], plain[:, lo:hi], rtol=1e-4, atol=1e-3)  # routing chose those tokens
+    assert count_hooks(target.model) == 0
+
+
 def test_routing_for_a_number_of_passes_records_only_those(trained):
     """``passes`` bounds the routed forward passes: later passes run plain and record no gates."""
     target, folder, _, _ = trained
@@ -207,7 +250,7 @@ def test_continuation_comes_from_the_folder_unless_given(trained):
     mogu.info["continuation"] = "cache"  # as `mogu train --continuation cache` writes it
     assert MoGUTarget(target, mogu).continuation == "cache"
     assert MoGUTarget(target, mogu, continuation="replay").continuation == "replay"
-    with pytest.raises(RefusalkitError, match="continuation must be one of replay, cache"):
+    with pytest.raises(RefusalkitError, match="continuation must be one of replay, cache, shared"):
         MoGUTarget(target, folder, continuation="rewind")
 
 
@@ -337,7 +380,7 @@ def test_eval_with_mogu_records_gates(trained, tmp_path):
         (["--pairs", "0"], "--pairs"),
         (["--epochs", "0"], "--epochs"),
         (["--adapter", "/nonexistent/adapter"], "no such folder"),
-        (["--continuation", "rewind"], "--continuation must be one of replay, cache"),
+        (["--continuation", "rewind"], "--continuation must be one of replay, cache, shared"),
     ],
 )
 def test_mogu_train_checks_options_before_loading(tmp_path, args, message):

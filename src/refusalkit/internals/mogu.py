@@ -13,7 +13,10 @@ A MoGU folder (written by ``refusalkit mogu train``, :mod:`refusalkit.train.mogu
 
 :class:`MoGUTarget` wraps a local target (the aligned model the responders were trained on) and
 routes only the prompt and the first ``m`` answer tokens (default 5); the plain model then writes
-the rest from those tokens, re-reading them without the responders, as in the paper. Each
+the rest from those tokens. By default it re-reads prompt and routed tokens without the responders,
+as in the paper (``replay``: a second prefill); with ``continuation="cache"`` it goes on from the
+routed pass's key/value cache in the same call, which skips that prefill but lets the routed states
+of the prompt steer the rest of the answer. Each
 response carries the gates it was routed with in ``Response.extra["mogu"]``: per layer, the mean
 ``alpha`` and ``beta`` over the positions that chose the routed answer tokens. :func:`gate_summary`
 and :func:`gate_figure` read them back from a run's rows.
@@ -47,8 +50,24 @@ ROUTED_TOKENS = 5
 # How the plain model writes the rest of the answer after the routed tokens: "replay" re-reads the prompt
 # and the routed tokens without the responders (the paper's two calls), "cache" goes on from the routed
 # pass's key/value cache in the same call (no second prefill).
-CONTINUATIONS = ("replay", "cache")
+# "shared" reads the prompt once, plain, and routes only the passes that choose the first m tokens (the
+# prompt's last position and the routed tokens); the plain model re-reads those m + 1 positions over the
+# shared prompt cache and writes the rest.
+CONTINUATIONS = ("replay", "cache", "shared")
 CONTINUATION = "replay"
+
+
+def _cache_keyword() -> str:
+    """The ``generate`` keyword for a key/value cache: ``cache`` in newer transformers, ``past_key_values``
+    before it."""
+    try:
+        from transformers.generation.utils import ALL_CACHE_NAMES
+    except ImportError:
+        return "past_key_values"
+    return "cache" if "cache" in ALL_CACHE_NAMES else "past_key_values"
+
+
+CACHE_KEYWORD = _cache_keyword()
 
 
 class Router(nn.Module):
@@ -308,6 +327,8 @@ class MoGUTarget(HFTarget):
                 )
             self._gates = self._mean_gates(recorder.steps(), seqs[:, prompt_len:])
             return seqs
+        if self.continuation == "shared":
+            return self._shared(enc, params, criteria, decoding, recorder)
         with self.mogu.routed(self.model, recorder):
             first = self.model.generate(
                 **enc, max_new_tokens=min(self.routed_tokens, params.max_new_tokens), **decoding
@@ -341,6 +362,45 @@ class MoGUTarget(HFTarget):
         out[:, : first.shape[1]] = first
         out[alive] = second
         return out
+
+    def _shared(self, enc, params, criteria, decoding, recorder: GateRecorder) -> torch.Tensor:
+        """The "shared" continuation: one plain pass over the prompt but its last token, whose cache both
+        the routed tokens and the plain continuation build on (a copy each)."""
+        import copy
+
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        prompt_len = ids.shape[1]
+        head = self.model.generate(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            max_new_tokens=1,
+            return_dict_in_generate=True,
+            **decoding,
+        )  # the token it picks is dropped: only its cache of the prompt's first prompt_len - 1 positions is kept
+        prefix = head.get("cache", head.get("past_key_values"))
+        plain_prefix = copy.deepcopy(prefix)
+        with self.mogu.routed(self.model, recorder):
+            first = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=min(self.routed_tokens, params.max_new_tokens),
+                **{CACHE_KEYWORD: prefix},
+                **decoding,
+            )
+        new = first[:, prompt_len:]
+        self._gates = self._mean_gates(recorder.steps(), new)
+        left = params.max_new_tokens - new.shape[1]
+        if left <= 0:
+            return first
+        # rows that ended among the routed tokens run on too; the answer is cut at its first end-of-turn
+        return self.model.generate(
+            input_ids=first,
+            attention_mask=torch.cat([mask, torch.ones_like(new)], dim=1),
+            max_new_tokens=left,
+            stopping_criteria=criteria,
+            **{CACHE_KEYWORD: plain_prefix},
+            **decoding,
+        )
 
     def _mean_gates(self, steps: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
         """Per row, the gates averaged over the passes that chose its routed tokens, up to its end-of-turn."""
