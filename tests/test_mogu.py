@@ -79,10 +79,24 @@ def test_router_stage_trains_only_the_router(trained, tmp_path):
     assert all(torch.equal(before[k], v) for k, v in target.model.state_dict().items())
 
 
-def test_finished_folder_is_reused(trained):
+def test_finished_folder_is_reused(trained, tmp_path):
+    import dataclasses
+    import shutil
+
     target, folder, _, _ = trained
     again = train_mogu(target, PAIRS, folder, SMALL, progress=False)
     assert again.cached and again.fingerprint == trained[2].fingerprint
+    # other inference choices reuse the trained folder and are written into its manifest
+    copy = shutil.copytree(folder, tmp_path / "copy")
+    other = dataclasses.replace(SMALL, routed_tokens=2, continuation="shared")
+    assert train_mogu(target, PAIRS, copy, other, progress=False).cached
+    info = json.loads((copy / MANIFEST).read_text())
+    assert (
+        (info["routed_tokens"], info["continuation"])
+        == (2, "shared")
+        == tuple(info["config"][k] for k in ("routed_tokens", "continuation"))
+    )
+    assert MoGU.load(copy).continuation == "shared"
 
 
 def test_gate_shapes_and_hooks_removed(trained):

@@ -29,8 +29,8 @@ def train(
         None,
         "--continuation",
         help="How the plain model writes the rest at inference: replay (re-reads prompt and routed tokens, "
-        "as in the paper) or cache (goes on from the routed pass's cache: no second prefill). Default: "
-        "refusalkit's (see the MoGU docs page).",
+        "as in the paper), cache (goes on from the routed pass's cache) or shared (reads the prompt once, "
+        "plain; routes only the passes choosing the routed tokens). Default: refusalkit's (see the MoGU docs page).",
     ),
     max_steps: Optional[int] = typer.Option(
         None, "--max-steps", help="Stop each stage after this many steps (smoke runs)."

@@ -288,6 +288,11 @@ def train_mogu(
     if manifest.exists():
         info = json.loads(manifest.read_text())
         if info.get("fingerprint") == fp:
+            # the inference choices are not part of what was trained: a rerun with other ones rewrites them
+            choices = {"routed_tokens": config.routed_tokens, "continuation": config.continuation}
+            if any(info.get(k) != v for k, v in choices.items()):
+                info = {**info, **choices, "config": {**info.get("config", {}), **choices}}
+                manifest.write_text(json.dumps(info, indent=1))
             return MoGUResult(folder, True, 0.0, info.get("stages", {}), fp)
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
