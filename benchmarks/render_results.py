@@ -665,31 +665,44 @@ def refusal_tokens() -> str:
 
 
 def mogu() -> str:
-    """Per suite: (a), (b), (c) from the study's answers and MoGU on (a), the same prompts and detector; the router."""
+    """Per suite: (a), (b), (c) from the study's answers and MoGU on (a) with each continuation, the same
+    prompts and detector; the router; generation time."""
     d = load("mogu.json")
     out = []
     names = {"safety": "(a) safety SFT", "generic": "(b) + generic benign", "triggers": "(c) + trigger-aware"}
     groups = ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")
+    default = d["default_continuation"]
     for suite, b in d["suites"].items():
         benign = "trigger-benign" if suite == "core" else "benign look-alikes"
         rows = [
-            [names[k], *(_rate_ci(v[g]) for g in groups)] for k, v in b["same_detector_from_study_answers"].items() if v
+            [names[k], *(_rate_ci(v[g]) for g in groups)]
+            for k, v in b.get("same_detector_from_study_answers", {}).items()
+            if v
         ]
-        rows.append(["**(a) + MoGU**", *(_rate_ci(b["mogu"][g]) for g in groups)])
+        for c, r in b["continuations"].items():
+            name = f"(a) + MoGU, {c}" + (" (default)" if c == default else "")
+            unfinished = "" if r["finished"] else f", {r['n_prompts']} prompts"
+            rows.append([f"**{name}**{unfinished}", *(_rate_ci(r["mogu"][g]) for g in groups)])
         g = b["gates"]
         out.append(
             f"**{suite} suite** ({b['n_prompts']} prompts{'' if b['finished'] else ', run unfinished'}; detector `{b['detector'].split('@')[0]}`), refused (%):\n\n"
             + table(["variant", "harmful", benign, "plain benign"], rows)
-            + f"\nRouter: AUROC of alpha - beta between harmful and benign prompts {num(g['auroc_alpha_minus_beta'], 3)}; "
+            + f"\nRouter ({default}): AUROC of alpha - beta between harmful and benign prompts {num(g['auroc_alpha_minus_beta'], 3)}; "
             f"routed harmful (alpha > beta): {pct(g['routed_harmful']['harmful'])}% of harmful, {pct(g['routed_harmful']['benign'])}% of benign prompts; "
             f"the route agrees with the final verdict on {pct(g['route_agrees_with_verdict'])}% of answers.\n"
         )
     t = d["generation_timing"]
     if t:
         sec = t["seconds_per_answer_best_round"]
+        median = t["ratio_over_a_same_round_median"]
+        each = "; ".join(
+            f"{c} {num(sec[c], 3)} s ({num(r, 2)}×, same-round median {num(median[c], 2)}×)"
+            for c, r in t["ratio_over_a"].items()
+        )
         out.append(
-            f"Generation, same {t['prompts']} prompts, (a) and MoGU alternately ({t['rounds']} rounds, best round): "
-            f"{num(sec['a'], 3)} s vs {num(sec['mogu'], 3)} s per answer ({num(t['ratio_mogu_over_a'], 2)}×).\n"
+            f"Generation, same {t['prompts']} prompts, (a) and MoGU's continuations alternately ({t['rounds']} rounds), "
+            f"per answer in the best round: (a) {num(sec['a'], 3)} s; MoGU {each}. The same-round median is the "
+            "median over rounds of a continuation's time over (a)'s in the same round.\n"
         )
     return "\n".join(out) + source("mogu.json")
 
