@@ -13,11 +13,17 @@ A MoGU folder (written by ``refusalkit mogu train``, :mod:`refusalkit.train.mogu
 
 :class:`MoGUTarget` wraps a local target (the aligned model the responders were trained on) and
 routes only the prompt and the first ``m`` answer tokens (default 5); the plain model then writes
-the rest from those tokens. By default it re-reads prompt and routed tokens without the responders,
-as in the paper (``replay``: a second prefill); with ``continuation="cache"`` it goes on from the
-routed pass's key/value cache in the same call, which skips that prefill but lets the routed states
-of the prompt steer the rest of the answer. Each
-response carries the gates it was routed with in ``Response.extra["mogu"]``: per layer, the mean
+the rest from those tokens. How it goes on is the *continuation* (:data:`CONTINUATIONS`):
+
+- ``replay`` (the default, as in the paper): it re-reads prompt and routed tokens without the
+  responders in a second call (a second prefill);
+- ``cache``: it goes on from the routed pass's key/value cache in the same call, so the routed states
+  of the prompt keep steering the answer;
+- ``shared``: the prompt is read once, plain; only the passes that choose the routed tokens (the
+  prompt's last position and the routed tokens) are routed, and the plain model re-reads those
+  positions over the shared prompt cache.
+
+Each response carries the gates it was routed with in ``Response.extra["mogu"]``: per layer, the mean
 ``alpha`` and ``beta`` over the positions that chose the routed answer tokens. :func:`gate_summary`
 and :func:`gate_figure` read them back from a run's rows.
 
@@ -27,6 +33,7 @@ so they are removed when the call that installed them ends, also when it raises.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from contextlib import contextmanager
@@ -47,12 +54,7 @@ KIND = "refusalkit-mogu"
 RESPONDERS = ("glad", "unwilling")
 ROUTER_FILE = "router.safetensors"
 ROUTED_TOKENS = 5
-# How the plain model writes the rest of the answer after the routed tokens: "replay" re-reads the prompt
-# and the routed tokens without the responders (the paper's two calls), "cache" goes on from the routed
-# pass's key/value cache in the same call (no second prefill).
-# "shared" reads the prompt once, plain, and routes only the passes that choose the first m tokens (the
-# prompt's last position and the routed tokens); the plain model re-reads those m + 1 positions over the
-# shared prompt cache and writes the rest.
+# How the plain model writes the rest of the answer after the routed tokens (see the module docstring).
 CONTINUATIONS = ("replay", "cache", "shared")
 CONTINUATION = "replay"
 
@@ -305,7 +307,7 @@ class MoGUTarget(HFTarget):
                 f"MoGU continuation must be one of {', '.join(CONTINUATIONS)}; got {self.continuation!r}"
             )
         self.base = base
-        # replay keeps the id it always had, so stored runs stay valid; cache answers are other answers
+        # replay keeps the id it always had, so stored runs stay valid; other continuations answer otherwise
         suffix = "" if self.continuation == "replay" else f"-{self.continuation}"
         super().__init__(
             base.model, base.tokenizer, f"{base.id}+mogu-{self.mogu.fingerprint[:8]}-m{self.routed_tokens}{suffix}"
@@ -313,22 +315,16 @@ class MoGUTarget(HFTarget):
         self.mogu.to(self.device)
         self._gates: torch.Tensor | None = None
 
-    # --- decoding in two stages ---------------------------------------------------------------
+    # --- decoding: routed tokens, then the plain model ----------------------------------------
     def _sequences(self, enc, params, criteria) -> torch.Tensor:
-        decoding = self._decoding(params)  # seeds sampling once for both stages
-        prompt_len = enc["input_ids"].shape[1]
+        decoding = self._decoding(params)  # seeds sampling once for every stage
         recorder = GateRecorder(last_only=True)
-        if self.continuation == "cache":
-            # Pass k chooses answer token k + 1: routing the first m passes routes the prompt and the
-            # first m tokens' choices; the plain model reads token m onwards over the routed cache.
-            with self.mogu.routed(self.model, recorder, passes=self.routed_tokens):
-                seqs = self.model.generate(
-                    **enc, max_new_tokens=params.max_new_tokens, stopping_criteria=criteria, **decoding
-                )
-            self._gates = self._mean_gates(recorder.steps(), seqs[:, prompt_len:])
-            return seqs
-        if self.continuation == "shared":
-            return self._shared(enc, params, criteria, decoding, recorder)
+        decode = {"replay": self._replay, "cache": self._cache, "shared": self._shared}[self.continuation]
+        return decode(enc, params, criteria, decoding, recorder)
+
+    def _replay(self, enc, params, criteria, decoding, recorder: GateRecorder) -> torch.Tensor:
+        """Route prompt and first m tokens; the plain model re-reads both in a second call and goes on."""
+        prompt_len = enc["input_ids"].shape[1]
         with self.mogu.routed(self.model, recorder):
             first = self.model.generate(
                 **enc, max_new_tokens=min(self.routed_tokens, params.max_new_tokens), **decoding
@@ -363,11 +359,19 @@ class MoGUTarget(HFTarget):
         out[alive] = second
         return out
 
-    def _shared(self, enc, params, criteria, decoding, recorder: GateRecorder) -> torch.Tensor:
-        """The "shared" continuation: one plain pass over the prompt but its last token, whose cache both
-        the routed tokens and the plain continuation build on (a copy each)."""
-        import copy
+    def _cache(self, enc, params, criteria, decoding, recorder: GateRecorder) -> torch.Tensor:
+        """One call: pass k chooses answer token k + 1, so routing the first m passes routes the prompt and
+        the choices of the first m tokens; the plain model reads token m onwards over the routed cache."""
+        with self.mogu.routed(self.model, recorder, passes=self.routed_tokens):
+            seqs = self.model.generate(
+                **enc, max_new_tokens=params.max_new_tokens, stopping_criteria=criteria, **decoding
+            )
+        self._gates = self._mean_gates(recorder.steps(), seqs[:, enc["input_ids"].shape[1] :])
+        return seqs
 
+    def _shared(self, enc, params, criteria, decoding, recorder: GateRecorder) -> torch.Tensor:
+        """One plain pass over the prompt but its last token, whose cache both the routed tokens and the
+        plain continuation build on (a copy each)."""
         ids, mask = enc["input_ids"], enc["attention_mask"]
         prompt_len = ids.shape[1]
         head = self.model.generate(
