@@ -457,6 +457,46 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert result.stages["glad"]["resumed_from"] == 2 and not (tmp_path / "checkpoint-glad").exists()
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--mogu-continuation", "cache"], "--mogu-continuation needs --mogu DIR"),
+        (["--mogu", "FOLDER", "--mogu-continuation", "rewind"], "--mogu-continuation must be one of"),
+    ],
+)
+def test_mogu_continuation_option_errors(trained, tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+
+    _, folder, _, _ = trained
+    args = [str(folder) if a == "FOLDER" else a for a in args]
+    for command in (["eval", "--out", str(tmp_path / "r")], ["serve"]):
+        result = CliRunner().invoke(app, [*command, "--model", "tiny-random", *args])
+        assert result.exit_code != 0 and message in str(result.exception)
+
+
+def test_eval_cli_with_a_chosen_continuation(trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from refusalkit.cli import app
+    from refusalkit.run import load_run
+
+    _, folder, _, _ = trained
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "b", "text": "How do I bake bread?", "label": "benign"}) + "\n")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--model", "tiny-random", "--prompts", str(prompts), "--out", str(out), "--judge", "prefix"]
+        + ["--max-new-tokens", "6", "--mogu", str(folder), "--mogu-continuation", "cache"],
+    )
+    # tiny-random's answers may all be blank (unscored: exit 1 after the run is written)
+    assert result.exit_code == 0 or "unscored" in str(result.exception), result.output
+    summary, rows = load_run(out)
+    assert summary["run"]["target"].endswith("-m5-cache") and "mogu" in rows[0]["extra"]
+
+
 def test_serve_with_mogu(trained):
     from fastapi.testclient import TestClient
 

@@ -19,7 +19,7 @@ from ..run.evaluate import DEFAULT_MAX_UNSCORED, check_unscored
 from ..types import GenParams
 from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 from .tokens import BIAS, CATEGORY_THRESHOLD, TEMPERATURE, THRESHOLD, control_from_options
-from .mogu import MOGU
+from .mogu import MOGU, MOGU_CONTINUATION, check_mogu, with_mogu
 
 out = Console()
 
@@ -89,6 +89,7 @@ def run_eval(
     system_prompts: Optional[List[Optional[str]]] = None,
     refusal_control=None,
     mogu: Optional[Path] = None,
+    mogu_continuation: Optional[str] = None,
 ) -> dict:
     """Shared by `eval` and `demo`: check the arguments, load prompts, target and judge, evaluate,
     print the headline. A run whose every row is unscored is an error (exit 1) after its outputs are
@@ -124,12 +125,7 @@ def run_eval(
             raise RefusalkitError(
                 f"--steer {steer}: {directions} does not exist (make it with `refusalkit directions`)"
             )
-    if mogu:
-        from ..internals.mogu import MoGU
-
-        if steer:
-            raise RefusalkitError("--mogu and --steer both wrap the model; use one of them")
-        MoGU.read_manifest(mogu)  # not a MoGU folder: fails before the model loads
+    check_mogu(mogu, mogu_continuation, steer)
     specs = prompt_sets(prompts)
     names = [set_name(s) for s in specs]
     if len(set(names)) != len(names):
@@ -149,7 +145,7 @@ def run_eval(
 
     target = wrap_tokens(target, refusal_control)
     if mogu:
-        target = with_mogu(target, mogu)
+        target = with_mogu(target, mogu, mogu_continuation)
     detector = detector_of(target)
     if len(sets) > 1 or system_prompts:
         return _run_sets(
@@ -217,17 +213,6 @@ def print_token_agreement(rows: list, detector) -> dict:
             f"({100 * agree['rate']:.1f}%, [{100 * agree['lo']:.1f}, {100 * agree['hi']:.1f}])"
         )
     return agree
-
-
-def with_mogu(target, folder: Path):
-    """``target`` answered through the MoGU in ``folder``; warns when it was trained on another model."""
-    from ..internals.mogu import MoGUTarget
-
-    wrapped = MoGUTarget(target, folder)
-    trained_on = wrapped.mogu.info.get("base")
-    if trained_on and trained_on != target.id:
-        typer.echo(f"warning: {folder} was trained on {trained_on}; applying it to {target.id}", err=True)
-    return wrapped
 
 
 def prompt_sets(prompts: str) -> List[str]:
@@ -383,6 +368,7 @@ def eval_command(
     refusal_bias: Optional[float] = BIAS,
     first_token_temperature: Optional[float] = TEMPERATURE,
     mogu: Optional[Path] = MOGU,
+    mogu_continuation: Optional[str] = MOGU_CONTINUATION,
     client=None,
 ) -> None:
     """Generate, judge and score a prompt set; re-running the same command resumes where it stopped."""
@@ -416,6 +402,7 @@ def eval_command(
             refusal_threshold, category_threshold, refusal_bias, first_token_temperature
         ),
         mogu=mogu,
+        mogu_continuation=mogu_continuation,
     )
 
 

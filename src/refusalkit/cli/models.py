@@ -13,7 +13,7 @@ from ..errors import RefusalkitError
 from ..types import GenParams, Prompt
 from .app import ADAPTER, MODEL, app, openai_options, target_from_options
 from .tokens import BIAS, CATEGORY_THRESHOLD, TEMPERATURE, THRESHOLD, control_from_options
-from .mogu import MOGU
+from .mogu import MOGU, MOGU_CONTINUATION, check_mogu, with_mogu
 
 out = Console()
 
@@ -122,6 +122,7 @@ def serve(
     refusal_bias: Optional[float] = BIAS,
     first_token_temperature: Optional[float] = TEMPERATURE,
     mogu: Optional[Path] = MOGU,
+    mogu_continuation: Optional[str] = MOGU_CONTINUATION,
 ) -> None:
     """Serve a local model over an OpenAI-compatible /v1/chat/completions API.
 
@@ -141,17 +142,10 @@ def serve(
             "model; set $REFUSALKIT_API_KEY or --api-key-file",
             err=True,
         )
-    if mogu:
-        from ..internals.mogu import MoGU
-
-        if steer:
-            raise RefusalkitError("--mogu and --steer both wrap the model; use one of them")
-        MoGU.read_manifest(mogu)  # not a MoGU folder: fails before the model loads
+    check_mogu(mogu, mogu_continuation, steer)  # before the model loads
     target = wrap_tokens(load_target_with_steer(model, steer, adapter=adapter), control)
     if mogu:
-        from .eval import with_mogu
-
-        target = with_mogu(target, mogu)
+        target = with_mogu(target, mogu, mogu_continuation)
     app_ = create_app(target, api_key=key, max_body_bytes=max_body_bytes)
     typer.echo(
         f"serving {target.id} on http://{host}:{port}/v1 ({'API key required' if key else 'no API key'})", err=True

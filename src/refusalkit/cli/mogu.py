@@ -94,3 +94,36 @@ MOGU = typer.Option(
     "--mogu",
     help="Answer through a MoGU folder from `refusalkit mogu train` (a local model, with the --adapter it was trained on).",
 )
+MOGU_CONTINUATION = typer.Option(
+    None,
+    "--mogu-continuation",
+    help="With --mogu: how the plain model writes the rest of the answer (replay, cache or shared); "
+    "default the folder's (`mogu train --continuation`).",
+)
+
+
+def check_mogu(folder: Optional[Path], continuation: Optional[str], steer: Optional[str]) -> None:
+    """The --mogu options' checks that need no model (one line each), run before the model loads."""
+    from ..errors import RefusalkitError
+    from ..internals.mogu import CONTINUATIONS, MoGU
+
+    if continuation is not None and not folder:
+        raise RefusalkitError("--mogu-continuation needs --mogu DIR")
+    if not folder:
+        return
+    if steer:
+        raise RefusalkitError("--mogu and --steer both wrap the model; use one of them")
+    if continuation is not None and continuation not in CONTINUATIONS:
+        raise RefusalkitError(f"--mogu-continuation must be one of {', '.join(CONTINUATIONS)}; got {continuation!r}")
+    MoGU.read_manifest(folder)  # not a MoGU folder
+
+
+def with_mogu(target, folder: Path, continuation: Optional[str] = None):
+    """``target`` answered through the MoGU in ``folder``; warns when it was trained on another model."""
+    from ..internals.mogu import MoGUTarget
+
+    wrapped = MoGUTarget(target, folder, continuation=continuation)
+    trained_on = wrapped.mogu.info.get("base")
+    if trained_on and trained_on != target.id:
+        typer.echo(f"warning: {folder} was trained on {trained_on}; applying it to {target.id}", err=True)
+    return wrapped
