@@ -7,11 +7,12 @@ Stages (each resumable; run the heavy ones one at a time under the CPU lock):
     python benchmarks/mogu.py --stage eval-ood  # MoGU on the ood suite (OUT/runs_ood/mogu)
     python benchmarks/mogu.py --stage eval-ood-dev  # on ood-dev, the suite for choices (OUT/runs_ood-dev/mogu)
     python benchmarks/mogu.py --stage timing    # generation time per answer, (a) and MoGU, same prompts, same run
-
-The eval stages take ``--continuation replay|cache`` (how the plain model writes the rest of the answer;
-default refusalkit's); a continuation other than replay is stored beside it (OUT/runs/mogu-cache). The
-timing stage times (a) and both continuations alternately.
     python benchmarks/mogu.py                   # (--stage report) prints the JSON, writes benchmarks/results/mogu.json
+
+The eval stages take ``--continuation replay|cache|shared`` (how the plain model writes the rest of the
+answer; default refusalkit's); a continuation other than replay is stored beside it (OUT/runs/mogu-cache).
+The timing stage times (a) and every continuation alternately; the report shows each continuation that was
+evaluated, its top-level rates being the default continuation's.
 
 Every evaluation uses the study's settings (refusalkit.train.study: greedy, 32 new tokens, the
 default detector, its early stop). (a), (b) and (c) are rated from the study's stored answers
@@ -359,7 +360,9 @@ def main() -> None:
         "--stage", default="report", choices=("train", "eval-core", "eval-ood", "eval-ood-dev", "timing", "report")
     )
     ap.add_argument(
-        "--continuation", default=None, help="Eval stages: replay or cache (default: refusalkit's, see docs/mogu.md)."
+        "--continuation",
+        default=None,
+        help="Eval stages: replay, cache or shared (default: refusalkit's, see docs/mogu.md).",
     )
     ap.add_argument("--out", type=Path, default=Path("runs/mogu"))
     ap.add_argument("--study", type=Path, default=Path("runs/study"), help="A finished `refusalkit study` folder.")
