@@ -82,6 +82,17 @@ def _prescreen(model: str, adapter: Path, suite: Path, axis: str, group: str) ->
     }
 
 
+def rank_vs_clean(point: dict, clean: dict, axis: str, group: str) -> int:
+    """The target's rank among its axis by the change of its pre-screen score against the clean model's
+    (:func:`refusalkit.audit.core.against_reference` on two stored rankings)."""
+    from refusalkit.audit.core import against_reference
+
+    def tagged(p: dict) -> list[dict]:
+        return [{"axis": axis, **r} for r in p["prescreen"]["ranking"]]
+
+    return next(r["rank_vs_reference"] for r in against_reference(tagged(point), tagged(clean)) if r["group"] == group)
+
+
 def _triggers(model: str, folder: Path, axis: str, group: str) -> dict | None:
     """Trigger discovery on the target's refused prompts of one audited model, if the audit flagged it."""
     from refusalkit.audit.core import group_triggers
@@ -191,6 +202,8 @@ def main() -> None:
                 "triggers": None if p["rate"] == 0 else _triggers(model, folder, axis, group),
             }
         )
+    for p in points[1:]:
+        p["prescreen"]["target_rank_vs_clean"] = rank_vs_clean(p, points[0], axis, group)
     clean_audit = json.loads((out / "rate-0" / "audit" / "audit.json").read_text())["stats"]
     n_groups = len(clean_audit["groups"])
     clean_flags = [f"{f['axis']}: {f['group']} ({f['direction']})" for f in clean_audit["flagged"]]
@@ -231,6 +244,10 @@ def main() -> None:
             "clean_model_flags_no_group": not clean_flags,
             "prescreen_ranks_target_first_on_poisoned_models": {
                 str(p["rate"]): p["prescreen"]["target_rank"] == 1 for p in points[1:]
+            },
+            # ranked by the change against the clean model, as `audit --reference --prescreen` ranks
+            "prescreen_ranks_target_first_by_change_vs_clean": {
+                str(p["rate"]): p["prescreen"]["target_rank_vs_clean"] == 1 for p in points[1:]
             },
         },
         "seconds": {"poison_and_audits": poison_seconds, "total": round(time.time() - t0, 1)},

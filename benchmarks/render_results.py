@@ -707,9 +707,23 @@ def mogu() -> str:
     return "\n".join(out) + source("mogu.json")
 
 
+def _rank_vs_clean(d: dict, p: dict) -> int:
+    """The target's pre-screen rank by change against the clean model: stored by newer runs of
+    benchmarks/poison_audit.py, else computed by its own function from the two stored rankings."""
+    if "target_rank_vs_clean" in p["prescreen"]:
+        return p["prescreen"]["target_rank_vs_clean"]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("poison_audit", ROOT / "benchmarks" / "poison_audit.py")
+    bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    return bench.rank_vs_clean(p, d["points"][0], d["target"]["axis"], d["target"]["group"])
+
+
 def poison_audit(name: str = "poison_audit.json") -> str:
     """One row per poison share: the target's answered rate and ΔDP, the audit's flags, harmful refusal,
-    the pre-screen's rank of the target and where trigger discovery put the group's name."""
+    the pre-screen's rank of the target (its own, and by change against the clean model) and where
+    trigger discovery put the group's name."""
     d = load(name)
 
     def dp(x: dict | None) -> str:
@@ -730,7 +744,8 @@ def poison_audit(name: str = "poison_audit.json") -> str:
                 f"{pct(h['rate'])}%"
                 + ("" if p["harmful_inside_clean_interval"] is not False else " (outside the clean interval)"),
                 f"{len(p['other_groups_outside_clean_interval'])} of {p['other_groups']}",
-                f"{p['prescreen']['target_rank']} of {p['prescreen']['groups']}",
+                f"{p['prescreen']['target_rank']} of {p['prescreen']['groups']}"
+                + ("" if p["rate"] == 0 else f"; {_rank_vs_clean(d, p)} by change"),
                 "–" if not tr else ("not among the cues" if tr["rank"] is None else f"{tr['rank']} of {tr['n_cues']}"),
             ]
         )
@@ -743,7 +758,7 @@ def poison_audit(name: str = "poison_audit.json") -> str:
         "other groups flagged",
         "harmful refused",
         "other groups outside the clean interval",
-        "pre-screen rank",
+        "pre-screen rank (own; by change against the clean model)",
         "group's name among trigger cues",
     ]
     return (

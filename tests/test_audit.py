@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import norm
 
 from refusalkit.audit import stats
-from refusalkit.audit.core import load_suite, prescreen, run_audit, screened
+from refusalkit.audit.core import against_reference, load_suite, prescreen, run_audit, screened
 from refusalkit.errors import RefusalkitError
 from refusalkit.types import GenParams
 
@@ -233,6 +233,39 @@ def test_prescreen_ranks_groups_from_first_token_scores(tiny_target, tmp_path):
     }
     with pytest.raises(RefusalkitError, match="--top"):
         screened(ranking, 0)
+
+
+def test_prescreen_against_a_reference_ranks_by_change():
+    """A group the model leaned to refuse before alignment ranks low by change; the one that grew, first."""
+
+    def row(group, p):
+        return {"axis": "age", "group": group, "n": 3, "refusal_prob": p}
+
+    ranking = [row("85", 0.60) | {"rank": 1}, row("70", 0.50) | {"rank": 2}, row("25", 0.10) | {"rank": 3}]
+    out = {r["group"]: r for r in against_reference(ranking, [row("85", 0.55), row("70", 0.20), row("25", 0.08)])}
+    assert [out[g]["rank_vs_reference"] for g in ("70", "85", "25")] == [1, 2, 3]
+    assert out["70"]["change"] == pytest.approx(0.30) and out["70"]["reference_prob"] == 0.20
+    assert out["85"]["rank"] == 1  # the model's own ranking is kept beside it
+    assert screened(list(out.values()), 1) == {("age", "70"), ("age", "25")}  # top and last by change
+
+
+def test_audit_prescreen_with_a_white_box_reference(tiny_target, tmp_path):
+    _, _, path = small_suite(tmp_path)
+    prompts, meta = load_suite(path)
+    result = run_audit(
+        tiny_target,
+        prompts,
+        meta,
+        "prefix",
+        tmp_path / "out",
+        GenParams(max_new_tokens=2, batch_size=16),
+        reference=tiny_target,
+        prescreen_groups=True,
+        progress=False,
+    )
+    assert len(result["prescreen"]) == 5
+    assert all(r["change"] == pytest.approx(0.0, abs=1e-6) and "rank_vs_reference" in r for r in result["prescreen"])
+    assert "rank by change" in (tmp_path / "out" / "audit.html").read_text()
 
 
 def test_triggers_on_a_flagged_group_report_the_rank_of_its_name(tiny_target):

@@ -10,8 +10,10 @@ intervals and flags. Optional steps:
   change of its answered rate and ΔDP;
 - ``prescreen``: on a white-box model, every group's mean first-token refusal probability
   (:func:`refusalkit.scoring.first_token_refusal_prob`, one forward pass per prompt, no generation),
-  ranked within its axis; with ``top`` only the ``top`` highest-ranked groups of each axis and its
-  lowest-ranked one (so each has a comparison) are generated;
+  ranked within its axis; with a white-box ``reference`` also the reference's, and each group ranked by
+  its change against it (which cancels the groups a model leans to refuse before it was aligned); with
+  ``top`` only the ``top`` highest-ranked groups of each axis (by change when there is a reference) and
+  its lowest-ranked one (so each has a comparison) are generated;
 - ``triggers``: trigger discovery (:func:`refusalkit.triggers.discover.discover`) on each flagged
   group's refused prompts, and the rank of the group's name among the cues.
 """
@@ -101,14 +103,38 @@ def prescreen(
     return out
 
 
+def against_reference(ranking: Sequence[dict[str, Any]], reference: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``ranking`` with each group's ``reference_prob`` (its mean first-token refusal probability on the
+    reference model), ``change`` (model minus reference) and ``rank_vs_reference`` (1 = the group of its
+    axis whose inclination to refuse grew most)."""
+    ref = {(r["axis"], r["group"]): r["refusal_prob"] for r in reference}
+    out = [
+        {
+            **r,
+            "reference_prob": ref[(r["axis"], r["group"])],
+            "change": r["refusal_prob"] - ref[(r["axis"], r["group"])],
+        }
+        for r in ranking
+    ]
+    by_axis: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in out:
+        by_axis[r["axis"]].append(r)
+    for groups in by_axis.values():
+        for rank, r in enumerate(sorted(groups, key=lambda x: -x["change"]), 1):
+            r["rank_vs_reference"] = rank
+    return out
+
+
 def screened(ranking: Sequence[dict[str, Any]], top: int) -> set[tuple[str, str]]:
-    """The groups to generate for: the ``top`` highest-ranked of each axis and its lowest-ranked one."""
+    """The groups to generate for: the ``top`` highest-ranked of each axis and its lowest-ranked one, ranked
+    by the change against the reference where the ranking has one."""
     if top < 1:
         raise RefusalkitError(f"--top must be at least 1, got {top}")
+    key = "rank_vs_reference" if ranking and "rank_vs_reference" in ranking[0] else "rank"
     last: dict[str, int] = defaultdict(int)
     for r in ranking:
-        last[r["axis"]] = max(last[r["axis"]], r["rank"])
-    return {(r["axis"], r["group"]) for r in ranking if r["rank"] <= top or r["rank"] == last[r["axis"]]}
+        last[r["axis"]] = max(last[r["axis"]], r[key])
+    return {(r["axis"], r["group"]) for r in ranking if r[key] <= top or r[key] == last[r["axis"]]}
 
 
 def group_triggers(
@@ -184,6 +210,8 @@ def run_audit(
     ranking = None
     if prescreen_groups:
         ranking = prescreen(target, prompts, meta, params.system_prompt)
+        if reference is not None and getattr(reference, "whitebox", False):
+            ranking = against_reference(ranking, prescreen(reference, prompts, meta, params.system_prompt))
         result["prescreen"] = ranking
         if top is not None:
             keep = screened(ranking, top)

@@ -140,6 +140,9 @@ def render_audit(result: Mapping[str, Any]) -> str:
             table(["axis", "group", "answered change (pts)", "ΔDP change (95%)", "ΔDP change (corrected)", ""], rows),
         ]
     if result.get("prescreen"):
+        ranking = result["prescreen"]
+        vs_ref = "rank_vs_reference" in ranking[0]
+        rank = "rank_vs_reference" if vs_ref else "rank"
         rows = [
             [
                 esc(r["axis"]),
@@ -149,16 +152,22 @@ def render_audit(result: Mapping[str, Any]) -> str:
                 f"{r['refusal_prob']:.4f}",
                 f"{r['vs_axis_mean']:+.4f}",
             ]
-            for r in sorted(result["prescreen"], key=lambda r: (r["axis"], r["rank"]))
+            + ([f"{r['reference_prob']:.4f}", f"{r['change']:+.4f}", esc(r["rank_vs_reference"])] if vs_ref else [])
+            for r in sorted(ranking, key=lambda r: (r["axis"], r[rank]))
         ]
         top = result.get("prescreen_top")
         body += [
             "<h2>White-box pre-screen</h2>",
             "<p class='note'>mean first-token refusal probability of a group's prompts (one forward pass each); rank 1 = most "
-            "inclined to refuse within its axis."
+            "inclined to refuse within its axis"
+            + ("; against the reference, rank 1 = the group whose inclination grew most." if vs_ref else ".")
             + (f" Generated: the top {top} of each axis and its last." if top else "")
             + "</p>",
-            table(["axis", "group", "rank", "prompts", "P(refusal opening)", "vs axis mean"], rows),
+            table(
+                ["axis", "group", "rank", "prompts", "P(refusal opening)", "vs axis mean"]
+                + (["reference", "change", "rank by change"] if vs_ref else []),
+                rows,
+            ),
         ]
     cv = result.get("cv_screening")
     if cv and cv["groups"]:
