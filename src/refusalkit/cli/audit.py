@@ -61,12 +61,14 @@ def audit(
     prescreen: bool = typer.Option(
         False,
         "--prescreen",
-        help="Rank groups by first-token refusal probability (white-box models; one forward pass a prompt).",
+        help="Rank groups by first-token refusal probability (white-box models; one forward pass a prompt); "
+        "with a local --reference, also by its change against the reference.",
     ),
     top: Optional[int] = typer.Option(
         None,
         "--top",
-        help="With --prescreen: generate only for the top N groups of each axis (and its lowest-ranked, for comparison).",
+        help="With --prescreen: generate only for the top N groups of each axis (by change when there is a local "
+        "--reference), and its lowest-ranked for comparison.",
     ),
     triggers: bool = typer.Option(
         False,
