@@ -43,7 +43,7 @@ def train(
     refusal vs a bare affirmative opening). Evaluate with `refusalkit eval --model M --adapter A --mogu OUT`."""
     from ..checks import at_least, output_dir
     from ..errors import RefusalkitError
-    from ..internals.mogu import CONTINUATION, CONTINUATIONS
+    from ..internals.mogu import CONTINUATION, check_continuation
     from ..targets import load_target
     from ..train.mogu import MoGUConfig, train_mogu
     from ..train.study import study_pairs
@@ -59,9 +59,7 @@ def train(
     for value, option in ((epochs, "--epochs"), (router_epochs, "--router-epochs")):
         if not value > 0:
             raise RefusalkitError(f"{option} must be above 0, got {value}")
-    continuation = continuation or CONTINUATION
-    if continuation not in CONTINUATIONS:
-        raise RefusalkitError(f"--continuation must be one of {', '.join(CONTINUATIONS)}; got {continuation!r}")
+    continuation = check_continuation(continuation or CONTINUATION, "--continuation")
     if adapter and not Path(adapter).is_dir():
         raise RefusalkitError(f"--adapter {adapter}: no such folder")
     config = MoGUConfig(
@@ -105,7 +103,7 @@ MOGU_CONTINUATION = typer.Option(
 def check_mogu(folder: Optional[Path], continuation: Optional[str], steer: Optional[str]) -> None:
     """The --mogu options' checks that need no model (one line each), run before the model loads."""
     from ..errors import RefusalkitError
-    from ..internals.mogu import CONTINUATIONS, MoGU
+    from ..internals.mogu import MoGU, check_continuation
 
     if continuation is not None and not folder:
         raise RefusalkitError("--mogu-continuation needs --mogu DIR")
@@ -113,8 +111,8 @@ def check_mogu(folder: Optional[Path], continuation: Optional[str], steer: Optio
         return
     if steer:
         raise RefusalkitError("--mogu and --steer both wrap the model; use one of them")
-    if continuation is not None and continuation not in CONTINUATIONS:
-        raise RefusalkitError(f"--mogu-continuation must be one of {', '.join(CONTINUATIONS)}; got {continuation!r}")
+    if continuation is not None:
+        check_continuation(continuation, "--mogu-continuation")
     MoGU.read_manifest(folder)  # not a MoGU folder
 
 

@@ -59,6 +59,13 @@ CONTINUATIONS = ("replay", "cache", "shared")
 CONTINUATION = "replay"
 
 
+def check_continuation(value: str, what: str = "MoGU continuation") -> str:
+    """``value`` when it names a continuation, else one error line naming ``what`` (an option, say)."""
+    if value not in CONTINUATIONS:
+        raise RefusalkitError(f"{what} must be one of {', '.join(CONTINUATIONS)}; got {value!r}")
+    return value
+
+
 def _cache_keyword() -> str:
     """The ``generate`` keyword for a key/value cache: ``cache`` in newer transformers, ``past_key_values``
     before it."""
@@ -301,11 +308,7 @@ class MoGUTarget(HFTarget):
         self.routed_tokens = self.mogu.routed_tokens if routed_tokens is None else int(routed_tokens)
         if self.routed_tokens < 1:
             raise RefusalkitError(f"MoGU routes at least 1 answer token; got {self.routed_tokens}")
-        self.continuation = self.mogu.continuation if continuation is None else continuation
-        if self.continuation not in CONTINUATIONS:
-            raise RefusalkitError(
-                f"MoGU continuation must be one of {', '.join(CONTINUATIONS)}; got {self.continuation!r}"
-            )
+        self.continuation = check_continuation(self.mogu.continuation if continuation is None else continuation)
         self.base = base
         # replay keeps the id it always had, so stored runs stay valid; other continuations answer otherwise
         suffix = "" if self.continuation == "replay" else f"-{self.continuation}"
