@@ -16,6 +16,7 @@ tests/test_docs.py runs the check, so committed docs cannot drift from the commi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -707,17 +708,23 @@ def mogu() -> str:
     return "\n".join(out) + source("mogu.json")
 
 
-def _rank_vs_clean(d: dict, p: dict) -> int:
-    """The target's pre-screen rank by change against the clean model: stored by newer runs of
-    benchmarks/poison_audit.py, else computed by its own function from the two stored rankings."""
-    if "target_rank_vs_clean" in p["prescreen"]:
-        return p["prescreen"]["target_rank_vs_clean"]
+@functools.lru_cache(maxsize=None)
+def _poison_benchmark():
+    """benchmarks/poison_audit.py as a module (loaded once)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("poison_audit", ROOT / "benchmarks" / "poison_audit.py")
     bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(bench)  # type: ignore[union-attr]
-    return bench.rank_vs_clean(p, d["points"][0], d["target"]["axis"], d["target"]["group"])
+    return bench
+
+
+def _rank_vs_clean(d: dict, p: dict) -> int:
+    """The target's pre-screen rank by change against the clean model: stored by newer runs of
+    benchmarks/poison_audit.py, else computed by its own function from the two stored rankings."""
+    if "target_rank_vs_clean" in p["prescreen"]:
+        return p["prescreen"]["target_rank_vs_clean"]
+    return _poison_benchmark().rank_vs_clean(p, d["points"][0], d["target"]["axis"], d["target"]["group"])
 
 
 def poison_audit(name: str = "poison_audit.json") -> str:
