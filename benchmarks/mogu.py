@@ -9,6 +9,9 @@ Stages (each resumable; run the heavy ones one at a time under the CPU lock):
     python benchmarks/mogu.py --stage timing    # generation time per answer, (a) and MoGU, same prompts, same run
     python benchmarks/mogu.py                   # (--stage report) prints the JSON, writes benchmarks/results/mogu.json
 
+The train stage takes the pairs from (c)'s data with every look-alike and no written partners (what was
+measured); ``--look-alikes partnered`` takes them as ``refusalkit mogu train`` does, and ``--matched`` puts
+the harmful requests of the chosen look-alikes first on the harmful side (docs/mogu.md, "Choices").
 The eval stages take ``--continuation replay|cache|shared`` (how the plain model writes the rest of the
 answer; default refusalkit's); a continuation other than replay is stored beside it (OUT/runs/mogu-cache).
 The timing stage times (a) and every continuation alternately; the report shows each continuation that was
@@ -63,8 +66,8 @@ def stage_train(args) -> None:
         max_length=args.max_length,
         save_every=args.save_every,
     )
-    # the pairs MoGU was measured with: (c)'s data with every look-alike and no written partners
-    pairs = study_pairs(args.model, per_side=args.pairs, look_alikes="all")
+    # default: the pairs MoGU was measured with, (c)'s data with every look-alike and no written partners
+    pairs = study_pairs(args.model, per_side=args.pairs, look_alikes=args.look_alikes, matched=args.matched)
     target, adapter = aligned(args.study, args.model)
     t0 = time.time()
     result = train_mogu(
@@ -369,6 +372,17 @@ def main() -> None:
     ap.add_argument("--study-json", type=Path, default=ROOT / "results" / "study_tradeoff.json")
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--pairs", type=int, default=200, help="Harmful pairs, and benign pairs.")
+    ap.add_argument(
+        "--look-alikes",
+        default="all",
+        choices=("all", "paired", "partnered"),
+        help="(c)'s look-alike selection the pairs come from (refusalkit.train.align.trigger_twins).",
+    )
+    ap.add_argument(
+        "--matched",
+        action="store_true",
+        help="The harmful side takes the harmful requests of the chosen look-alikes first.",
+    )
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--router-epochs", type=float, default=1.0)
     ap.add_argument("--lr", type=float, default=1e-3)

@@ -315,6 +315,26 @@ def test_pairs_never_carry_content_on_the_harmful_side():
         pairs_from_examples(examples[1:])
 
 
+def test_matched_pairs_take_the_look_alikes_harmful_requests_first():
+    harmful = [SFTExample(f"harmful {i}", "I can't help with that.", "refusal") for i in range(6)]
+    looks = [SFTExample(f"look-alike {i}", "A helpful answer.", "trigger") for i in range(4)]
+    plain = [SFTExample(f"plain {i}", "A helpful answer.", "benign") for i in range(4)]
+    examples = harmful + looks + plain
+    match = {f"look-alike {i}": f"harmful {i + 2}" for i in range(4)}
+    unmatched = pairs_from_examples(examples, per_side=4, seed=3)
+    pairs = pairs_from_examples(examples, per_side=4, seed=3, matched=match)
+    chosen = [p.prompt for p in pairs if p.kind == "trigger"]
+    assert [p.prompt for p in pairs if not p.harmful] == [p.prompt for p in unmatched if not p.harmful]
+    harmful_side = [p.prompt for p in pairs if p.harmful]
+    assert len(chosen) == 2 and len(harmful_side) == 4
+    assert set(harmful_side[:2]) == {match[c] for c in chosen}  # the chosen look-alikes' requests come first
+    assert {match[c] for c in chosen} != set([p.prompt for p in unmatched if p.harmful][:2])
+    # without a match the harmful side is the seeded draw it always was
+    assert [p.prompt for p in unmatched] == [p.prompt for p in pairs_from_examples(examples, per_side=4, seed=3)]
+    everything = pairs_from_examples(examples, per_side=6, seed=3, matched=match)
+    assert sorted(p.prompt for p in everything if p.harmful) == sorted(e.prompt for e in harmful)
+
+
 def test_gate_summary_auroc_and_agreement():
     rows = [
         {

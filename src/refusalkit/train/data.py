@@ -13,7 +13,7 @@ import json
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..data.align import load_align_rows  # noqa: F401  (training code and its users read it here)
 from ..errors import RefusalkitError
@@ -99,10 +99,17 @@ def example_pairs(examples: Sequence[SFTExample]) -> list[Pair]:
     return pairs
 
 
-def pairs_from_examples(examples: Sequence[SFTExample], per_side: int | None = None, seed: int = 0) -> list[Pair]:
+def pairs_from_examples(
+    examples: Sequence[SFTExample],
+    per_side: int | None = None,
+    seed: int = 0,
+    matched: Mapping[str, str] | None = None,
+) -> list[Pair]:
     """MoGU's pairs (:func:`example_pairs`), harmful ones first. ``per_side``: at most that many harmful pairs
     and that many benign ones, the benign ones half look-alikes (``trigger``) where there are enough, drawn
-    with ``seed``."""
+    with ``seed``. ``matched`` maps a look-alike's text to its harmful request (the twin's source, or its
+    written partner): the harmful side then takes the requests of the chosen look-alikes first, so the
+    router sees each look-alike beside the harmful request it resembles, and fills up at random."""
     if not any(e.kind == "refusal" for e in examples):
         raise RefusalkitError("MoGU needs refusal examples (harmful requests with their refusals)")
     pairs = example_pairs(examples)
@@ -113,13 +120,16 @@ def pairs_from_examples(examples: Sequence[SFTExample], per_side: int | None = N
     if per_side is not None:
         rng = random.Random(seed)
         rng.shuffle(harmful)
-        harmful = harmful[:per_side]
         look, plain = [p for p in benign if p.kind == "trigger"], [p for p in benign if p.kind != "trigger"]
         rng.shuffle(look)
         rng.shuffle(plain)
         n_look = min(len(look), per_side // 2)
         benign = look[:n_look] + plain[: per_side - n_look]
         benign += look[n_look : n_look + per_side - len(benign)]
+        if matched:
+            wanted = {matched[p.prompt] for p in benign if p.prompt in matched}
+            harmful = [p for p in harmful if p.prompt in wanted] + [p for p in harmful if p.prompt not in wanted]
+        harmful = harmful[:per_side]
     return harmful + benign
 
 

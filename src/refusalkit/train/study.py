@@ -570,19 +570,23 @@ def study_pairs(
     seed: int = 0,
     progress: bool = True,
     look_alikes: str | None = None,
+    matched: bool = False,
 ) -> list[Pair]:
     """Pairs from the study's default data: variant (c)'s training set (the study's rows, budget and
     trigger-aware look-alikes, selected by ``look_alikes``, default the study's), with helpful answers of
-    the base model ``model`` (cached; generated once)."""
+    the base model ``model`` (cached; generated once). ``matched``: the harmful side takes the harmful
+    requests of the chosen look-alikes first (:func:`refusalkit.train.data.pairs_from_examples`)."""
     from ..harm import PromptHarmClassifier
     from ..targets import load_target
     from ..triggers import data as tdata
+    from .align import suite_partners
     from .mogu import pairs_from_examples
 
     settings = StudySettings(model=model)
     rows, first_triggers = study_rows(settings)
     twins = tdata.build(settings.trigger_source, rows, PromptHarmClassifier.from_align_rows(rows))
     base = load_target(model)
+    look_alikes = look_alikes or settings.look_alikes
     examples = variant_examples(
         "triggers",
         base,
@@ -593,9 +597,15 @@ def study_pairs(
         progress,
         settings.answer_tokens,
         first_triggers,
-        look_alikes or settings.look_alikes,
+        look_alikes,
     )
-    return pairs_from_examples(examples, per_side, seed)
+    match = None
+    if matched:
+        match = {r["trigger_benign"]: r["text"] for r in rows if r["label"] == "harmful" and r.get("trigger_benign")}
+        match.update({twin: harmful for harmful, twin in twins.pairs})
+        if look_alikes == "partnered":
+            match.update({look: row["text"] for look, row in suite_partners(rows).items()})
+    return pairs_from_examples(examples, per_side, seed, match)
 
 
 def mogu_gates(out: Path, ood: bool = True) -> dict:
