@@ -11,11 +11,16 @@ configurations on the same batches in this run, interleaved (``cost``), next to 
 
 Stages (each resumable; run them one by one under the CPU lock, or all in order):
 
-    python benchmarks/refusal_tokens.py [--out runs/refusal_tokens] [--study runs/study] [--stage train|cost|core|ood|report|all] [--quick]
+    python benchmarks/refusal_tokens.py [--out runs/refusal_tokens] [--study runs/study] [--stage train|cost|core|ood|ood-dev|report|all] [--forced-every N] [--quick]
 
 ``report`` prints the JSON and writes ``benchmarks/results/refusal_tokens.json``; ``cost`` prints its own and
 writes ``benchmarks/results/refusal_tokens_cost.json``, with a third side: the tokens configuration under
 peft's own trainable-token forward, which ``refusalkit.train.sft.token_rows_only`` replaces.
+
+``--stage ood-dev`` sweeps the suite for choices (never part of the report). ``--forced-every N`` trains a
+candidate with every N-th plain benign example once more as a refusal behind a given token
+(``refusalkit.targets.refusal_tokens.forced_refusals``); give it a separate ``--out``. It was judged on
+ood-dev and not chosen (docs/refusal-tokens.md, "Choices").
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ COST_ROUNDS = 6
 
 
 QUICK = {"on": False}  # --quick: the study's smoke settings on the tiny random model (numbers not meaningful)
+FORCED = {"every": 0}  # --forced-every: StudySettings.forced_refusal_every of the tokens training
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,6 +59,7 @@ def settings():
     from refusalkit.train.study import StudySettings
 
     s = StudySettings.quick("tiny-random", refusal_tokens=MODE) if QUICK["on"] else StudySettings(refusal_tokens=MODE)
+    s.forced_refusal_every = FORCED["every"]
     if s.sft.bf16 is None:
         s.sft = replace(s.sft, bf16=bf16_supported(load_target(s.model).device))
     return s
@@ -365,11 +372,18 @@ def main() -> None:
     started = run_started()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/refusal_tokens")
-    ap.add_argument("--stage", default="all", choices=("train", "cost", "core", "ood", "report", "all"))
+    ap.add_argument("--stage", default="all", choices=("train", "cost", "core", "ood", "ood-dev", "report", "all"))
     ap.add_argument("--study", default="runs/study", help="The study's output folder: (a)'s adapter and runs.")
     ap.add_argument("--quick", action="store_true", help="Smoke run on the tiny random model; writes no result file.")
+    ap.add_argument(
+        "--forced-every",
+        type=int,
+        default=0,
+        help="Train with every N-th plain benign example once more as a refusal behind a given token (0 = none).",
+    )
     args = ap.parse_args()
     QUICK["on"] = args.quick
+    FORCED["every"] = args.forced_every
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.stage in ("train", "all"):
@@ -379,6 +393,8 @@ def main() -> None:
     for suite in ("core", "ood"):
         if args.stage in (suite, "all"):
             stage_sweep(out, suite)
+    if args.stage == "ood-dev":  # the suite for choices: swept on demand, never in the report
+        stage_sweep(out, "ood-dev")
     if args.stage in ("report", "all"):
         stage_report(out, started, Path(args.study))
 

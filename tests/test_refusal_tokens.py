@@ -5,13 +5,14 @@ the refusal-token detector and the command-line errors."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from refusalkit.errors import RefusalkitError
-from refusalkit.refusal_tokens import RESPOND, TokenScheme, add_tokens, label_examples
+from refusalkit.refusal_tokens import RESPOND, TokenScheme, add_tokens, forced_refusals, label_examples
 from refusalkit.refusal_tokens.target import Control, RefusalTokenTarget, decide, first_token_probs
 from refusalkit.targets import load_target
 from refusalkit.train.data import SFTExample
@@ -63,6 +64,32 @@ def test_examples_get_their_category_token():
     assert odd[0].token == scheme.token_of(scheme.fallback)
     # examples without a token hash as before the field existed (cached adapters stay valid)
     assert "token" not in EXAMPLES[0].to_dict() and labelled[0].to_dict()["token"] == "[refuse:violence]"
+
+
+def test_forced_refusals_give_the_token_and_train_only_what_follows():
+    from refusalkit.train.sft import _encode
+
+    scheme = TokenScheme.build("categories")
+    more = [SFTExample(f"Benign request {i}?", f"Answer {i}.", "benign") for i in range(6)]
+    labelled = label_examples(EXAMPLES + more, ROWS, scheme)
+    forced = forced_refusals(labelled, scheme, 3)
+    benign = [e.prompt for e in labelled if e.kind == "benign"]  # 8: every third is the 3rd and 6th
+    assert [e.prompt for e in forced] == [benign[2], benign[5]]
+    assert all(e.forced and e.kind == "refusal" for e in forced)
+    assert [e.token for e in forced] == list(scheme.refusal_tokens.values())[:2]  # the tokens in turn
+    assert {e.answer for e in forced} <= {"I can't help with that.", "I won't help with this."}
+    # learned tokens keep their fingerprints; a forced one is part of its example's
+    assert "forced" not in labelled[0].to_dict() and forced[0].to_dict()["forced"] is True
+    with pytest.raises(RefusalkitError, match="at least 1"):
+        forced_refusals(labelled, scheme, 0)
+
+    fresh = load_target("tiny-random")
+    add_tokens(fresh, scheme)
+    ids, labels = _encode(fresh.tokenizer, fresh.render, forced[0], 64)
+    learned_ids, learned = _encode(fresh.tokenizer, fresh.render, replace(forced[0], forced=False), 64)
+    first = next(i for i, x in enumerate(learned) if x != -100)  # the token's position
+    assert ids == learned_ids and learned[first] == fresh.tokenizer.convert_tokens_to_ids(forced[0].token)
+    assert labels[first] == -100 and labels[first + 1 :] == learned[first + 1 :]
 
 
 def test_only_the_token_rows_train_and_the_output_rows_follow(trained):

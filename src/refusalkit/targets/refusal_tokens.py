@@ -188,14 +188,39 @@ def label_examples(examples: Sequence, rows: Sequence[dict], scheme: TokenScheme
     ]
 
 
-def prepare(target, examples: Sequence, rows: Sequence[dict], mode: str | None) -> list:
+def prepare(target, examples: Sequence, rows: Sequence[dict], mode: str | None, forced_every: int = 0) -> list:
     """For training with refusal tokens (``mode`` single or categories; None changes nothing): add the
-    scheme's tokens to ``target`` and return the examples labelled with them."""
+    scheme's tokens to ``target`` and return the examples labelled with them, plus
+    :func:`forced_refusals` when ``forced_every`` is above 0."""
     if mode is None:
         return list(examples)
     scheme = TokenScheme.build(mode)
     add_tokens(target, scheme)
-    return label_examples(examples, rows, scheme)
+    labelled = label_examples(examples, rows, scheme)
+    return labelled + forced_refusals(labelled, scheme, forced_every) if forced_every else labelled
+
+
+def forced_refusals(examples: Sequence, scheme: TokenScheme, every: int) -> list:
+    """Every ``every``-th plain benign example once more, as a refusal behind a refusal token (the scheme's
+    tokens in turn; the refusal wordings of ``examples`` in turn), with the token given rather than learned
+    (``forced``: its own position carries no loss, so the model is not taught to choose it for benign
+    requests). Trained refusals otherwise always follow a refusal token on a harmful request, so the text can
+    learn to refuse from the request alone, and forcing ``[respond]`` then leaves it refusing; these rows
+    show the same text following the token on requests that are answered otherwise. No harmful request
+    gets anything but a refusal."""
+    if every < 1:
+        raise RefusalkitError(f"forced refusals: every must be at least 1, got {every}")
+    refusals = [e.answer for e in examples if e.kind == "refusal" and not e.forced]
+    benign = [e for e in examples if e.kind == "benign"][every - 1 :: every]
+    if benign and not refusals:
+        raise RefusalkitError("forced refusals need refusal examples to take their wording from")
+    tokens = list(scheme.refusal_tokens.values())
+    return [
+        replace(
+            e, answer=refusals[(7 * i) % len(refusals)], kind="refusal", eos=True, token=tokens[i % len(tokens)], forced=True
+        )
+        for i, e in enumerate(benign)
+    ]
 
 
 def require_scheme(target, what: str) -> TokenScheme:

@@ -29,6 +29,8 @@ class SFTExample:
     a helpful answer cut at the generation budget is trained without it. ``kind`` is
     ``refusal``, ``benign`` or ``trigger`` (for counts and reports). ``token`` is the control token
     trained before the answer (refusal tokens, :mod:`refusalkit.refusal_tokens`), None for none.
+    ``forced``: the token is given, not learned: the answer after it is trained, the token's own
+    position is not (as when inference forces a token the model would not choose).
     """
 
     prompt: str
@@ -36,11 +38,15 @@ class SFTExample:
     kind: str
     eos: bool = True
     token: str | None = None
+    forced: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if d["token"] is None:  # examples without a token keep the fingerprints they always had
+        # examples without a token, or with a learned one, keep the fingerprints they always had
+        if d["token"] is None:
             del d["token"]
+        if not d["forced"]:
+            del d["forced"]
         return d
 
 

@@ -130,7 +130,10 @@ def _encode(tokenizer, render, ex: SFTExample, max_length: int) -> tuple[list[in
         answer_ids = answer_ids + [tokenizer.eos_token_id]
     prompt_ids = prompt_ids[-(max_length - 8) :]  # only an overlong request loses its start
     answer_ids = answer_ids[: max(1, max_length - len(prompt_ids))]
-    return prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids
+    labels = list(answer_ids)
+    if ex.token and ex.forced:  # a given token: what follows it is trained, not the choice of it
+        labels[0] = -100
+    return prompt_ids + answer_ids, [-100] * len(prompt_ids) + labels
 
 
 def _batch(encoded, pad_id: int):

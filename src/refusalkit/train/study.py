@@ -106,6 +106,9 @@ class StudySettings:
     preference: float = 1.0
     # Train every variant with refusal tokens (refusalkit.refusal_tokens): "single" or "categories"; None = none.
     refusal_tokens: str | None = None
+    # With refusal tokens: every N-th plain benign example once more as a refusal behind a given token
+    # (targets.refusal_tokens.forced_refusals), so the text follows the token; 0 = none.
+    forced_refusal_every: int = 0
     # MoGU on (a) (refusalkit.train.mogu), opt-in: harmful and benign pairs per side, from (c)'s training rows
     mogu: bool = False
     mogu_pairs: int = 200
@@ -291,7 +294,9 @@ def train_study_variant(
         ),
     )
     # the partners' harm categories name their refusal tokens, as the alignment rows' do
-    examples = prepare_tokens(target, examples, [*rows, *partners.values()], settings.refusal_tokens)
+    examples = prepare_tokens(
+        target, examples, [*rows, *partners.values()], settings.refusal_tokens, settings.forced_refusal_every
+    )
     info = None
     if method == "triggers":
         joined = {r["text"] for r in partners.values()}
