@@ -12,7 +12,8 @@ Stages (each resumable; run the heavy ones one at a time under the CPU lock):
 The train stage takes the pairs from (c)'s data with every look-alike and no written partners (what was
 measured); ``--look-alikes partnered`` takes them as ``refusalkit mogu train`` does, and ``--matched`` puts
 the harmful requests of the chosen look-alikes first on the harmful side (docs/mogu.md, "Choices").
-The eval stages take ``--continuation replay|cache|shared`` (how the plain model writes the rest of the
+The eval stages take ``--routed-tokens N`` (stored apart, as OUT/runs_ood-dev/mogu-mN, never in the report) and
+``--continuation replay|cache|shared`` (how the plain model writes the rest of the
 answer; default refusalkit's); a continuation other than replay is stored beside it (OUT/runs/mogu-cache).
 The timing stage times (a) and every continuation alternately; the report shows each continuation that was
 evaluated, its top-level rates being the default continuation's.
@@ -135,8 +136,10 @@ def stage_eval(args, suite: str) -> None:
 
     settings = StudySettings(model=args.model)
     target, _ = aligned(args.study, args.model)
-    mogu = MoGUTarget(target, args.out / "mogu", continuation=args.continuation)
+    mogu = MoGUTarget(target, args.out / "mogu", routed_tokens=args.routed_tokens, continuation=args.continuation)
     folder = run_folder(args.out, suite, mogu.continuation)
+    if args.routed_tokens is not None:  # a choice, stored apart from the report's runs
+        folder = folder.with_name(f"{folder.name}-m{mogu.routed_tokens}")
     t0 = time.time()
     _evaluate(mogu, _suite(None, suite), settings, folder, suite)
     gate_page(load_run(folder)[1], folder / "mogu.html", f"MoGU gates ({suite}, {mogu.continuation})")
@@ -366,6 +369,12 @@ def main() -> None:
         "--continuation",
         default=None,
         help="Eval stages: replay, cache or shared (default: refusalkit's, see docs/mogu.md).",
+    )
+    ap.add_argument(
+        "--routed-tokens",
+        type=int,
+        default=None,
+        help="Eval stages: route this many answer tokens instead of the folder's (stored as OUT/runs*/mogu-mN).",
     )
     ap.add_argument("--out", type=Path, default=Path("runs/mogu"))
     ap.add_argument("--study", type=Path, default=Path("runs/study"), help="A finished `refusalkit study` folder.")
