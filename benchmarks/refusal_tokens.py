@@ -11,13 +11,14 @@ configurations on the same batches in this run, interleaved (``cost``), next to 
 
 Stages (each resumable; run them one by one under the CPU lock, or all in order):
 
-    python benchmarks/refusal_tokens.py [--out runs/refusal_tokens] [--study runs/study] [--stage train|cost|core|ood|ood-dev|report|all] [--forced-every N] [--quick]
+    python benchmarks/refusal_tokens.py [--out runs/refusal_tokens] [--study runs/study] [--stage train|cost|core|ood|ood-dev|decision-rules|report|all] [--forced-every N] [--quick]
 
 ``report`` prints the JSON and writes ``benchmarks/results/refusal_tokens.json``; ``cost`` prints its own and
 writes ``benchmarks/results/refusal_tokens_cost.json``, with a third side: the tokens configuration under
 peft's own trainable-token forward, which ``refusalkit.train.sft.token_rows_only`` replaces.
 
-``--stage ood-dev`` sweeps the suite for choices (never part of the report). ``--forced-every N`` trains a
+``--stage ood-dev`` sweeps the suite for choices (never part of the report); ``--stage decision-rules``
+then compares, from that stored sweep, deciding on the top refusal token's probability or on their sum. ``--forced-every N`` trains a
 candidate with every N-th plain benign example once more as a refusal behind a given token
 (``refusalkit.targets.refusal_tokens.forced_refusals``); give it a separate ``--out``. It was judged on
 ood-dev and not chosen (docs/refusal-tokens.md, "Choices").
@@ -196,6 +197,44 @@ def stage_sweep(out: Path, suite: str) -> None:
     _log(out, f"sweep_{suite}", {"seconds": round(time.time() - t0, 1), "generated": result["generated_this_call"]})
 
 
+def stage_decision_rules(out: Path, suite: str = "ood-dev") -> dict:
+    """Every category under one threshold, decided two ways from a stored sweep (no generation): force the
+    most likely refusal token ``c`` when ``p(c) >= t`` (refusalkit's rule; rebuilding it here gives the
+    sweep's own numbers), or when the refusal tokens' summed probability reaches ``t``. Prints harmful,
+    trigger-benign and plain benign refusal (%) per threshold; a prompt whose needed answer was never
+    generated is counted under ``missing``."""
+    from refusalkit import metrics
+    from refusalkit.refusal_tokens import RESPOND
+    from refusalkit.refusal_tokens.sweep import THRESHOLDS, _token_dir
+
+    folder = out / f"sweep_{suite}"
+    probs = [json.loads(line) for line in (folder / "first_token.jsonl").read_text().splitlines()]
+    answers = {}
+    for tok in probs[0]["p"]:
+        path = folder / "answers" / _token_dir(tok) / "responses.jsonl"
+        if path.exists():
+            answers[tok] = {r["prompt_id"]: r for r in map(json.loads, path.read_text().splitlines())}
+    result: dict = {"suite": suite, "rules": {}}
+    for rule in ("top", "sum"):
+        points = []
+        for t in (x for x in THRESHOLDS if x >= 0):
+            rows, missing = [], 0
+            for rec in probs:
+                refusal = {k: v for k, v in rec["p"].items() if k != RESPOND}
+                top = max(refusal, key=refusal.get)
+                score = refusal[top] if rule == "top" else sum(refusal.values())
+                row = answers.get(top if score >= t else RESPOND, {}).get(rec["prompt_id"])
+                missing += row is None
+                rows += [row] if row else []
+            groups = metrics.summarize(rows)["groups"]
+            rates = {g: groups[g]["any_refusal"]["rate"] for g in ("harmful", "trigger_benign", "plain_benign")}
+            rates = {g: None if r is None else round(100 * r, 1) for g, r in rates.items()}
+            points.append({"threshold": t, **rates, "missing": missing})
+        result["rules"][rule] = points
+    print(json.dumps(result, indent=1))
+    return result
+
+
 def _rate(x: dict | None) -> dict | None:
     if not x or x.get("rate") is None:
         return None
@@ -372,7 +411,11 @@ def main() -> None:
     started = run_started()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/refusal_tokens")
-    ap.add_argument("--stage", default="all", choices=("train", "cost", "core", "ood", "ood-dev", "report", "all"))
+    ap.add_argument(
+        "--stage",
+        default="all",
+        choices=("train", "cost", "core", "ood", "ood-dev", "decision-rules", "report", "all"),
+    )
     ap.add_argument("--study", default="runs/study", help="The study's output folder: (a)'s adapter and runs.")
     ap.add_argument("--quick", action="store_true", help="Smoke run on the tiny random model; writes no result file.")
     ap.add_argument(
@@ -395,6 +438,8 @@ def main() -> None:
             stage_sweep(out, suite)
     if args.stage == "ood-dev":  # the suite for choices: swept on demand, never in the report
         stage_sweep(out, "ood-dev")
+    if args.stage == "decision-rules":
+        stage_decision_rules(out)
     if args.stage in ("report", "all"):
         stage_report(out, started, Path(args.study))
 

@@ -451,3 +451,35 @@ def test_token_rows_forward_matches_peft_in_output_and_gradients(tied):
     for name in ours[1]:
         assert torch.allclose(ours[1][name], theirs[1][name], atol=1e-5), name
         assert ours[1][name].abs().sum() > 0, name
+
+
+def test_benchmark_decision_rules_read_the_stored_sweep(tmp_path, capsys):
+    """benchmarks/refusal_tokens.py --stage decision-rules: from stored first-token probabilities and answers,
+    the top refusal token's probability and the refusal tokens' sum decide differently for a request whose
+    refusal probability is spread over two categories."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_rt", Path(__file__).parents[1] / "benchmarks" / "refusal_tokens.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    folder = tmp_path / "sweep_ood-dev"
+    spread = {"[respond]": 0.2, "[refuse:violence]": 0.45, "[refuse:crime]": 0.35}  # top 0.45, sum 0.8
+    sure = {"[respond]": 0.9, "[refuse:violence]": 0.06, "[refuse:crime]": 0.04}  # top 0.06, sum 0.1
+    probs = [("h", "harmful", "harmful", spread), ("b", "benign", "homonym", sure)]
+    folder.mkdir()
+    (folder / "first_token.jsonl").write_text("".join(json.dumps({"prompt_id": i, "p": p}) + "\n" for i, _, _, p in probs))
+    for tok, verdict in (("[respond]", "compliance"), ("[refuse:violence]", "full_refusal")):
+        sub = folder / "answers" / tok.strip("[]").replace(":", "-")
+        sub.mkdir(parents=True)
+        rows = [{"prompt_id": i, "prompt_label": lab, "type": typ, "verdict": verdict} for i, lab, typ, _ in probs]
+        (sub / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = bench.stage_decision_rules(tmp_path)
+    at = {rule: {p["threshold"]: p for p in pts} for rule, pts in result["rules"].items()}
+    assert at["top"][0.5]["harmful"] == 0.0 and at["sum"][0.5]["harmful"] == 100.0  # 0.45 < 0.5 <= 0.8
+    assert at["top"][0.3]["harmful"] == at["sum"][0.3]["harmful"] == 100.0
+    assert at["sum"][0.05]["trigger_benign"] == 100.0 and at["sum"][0.2]["trigger_benign"] == 0.0
+    assert all(p["missing"] == 0 for pts in result["rules"].values() for p in pts)
+    assert json.loads(capsys.readouterr().out)["suite"] == "ood-dev"
