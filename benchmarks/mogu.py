@@ -66,6 +66,7 @@ def stage_train(args) -> None:
         router_lr=args.router_lr,
         max_length=args.max_length,
         save_every=args.save_every,
+        form=args.form,
     )
     # default: the pairs MoGU was measured with, (c)'s data with every look-alike and no written partners
     pairs = study_pairs(args.model, per_side=args.pairs, look_alikes=args.look_alikes, matched=args.matched)
@@ -392,6 +393,7 @@ def main() -> None:
         action="store_true",
         help="The harmful side takes the harmful requests of the chosen look-alikes first.",
     )
+    ap.add_argument("--form", default="plain", choices=("plain", "paper"), help="refusalkit.internals.mogu.FORMS")
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--router-epochs", type=float, default=1.0)
     ap.add_argument("--lr", type=float, default=1e-3)

@@ -136,6 +136,30 @@ def test_responder_matches_peft(trained):
     assert torch.allclose(routed, expected, atol=1e-5)
 
 
+def test_paper_form_scales_the_base_output_and_doubles_the_responders(trained):
+    """form "paper" (the paper's released code): (alpha + beta) * o_proj(x) + 2 * (alpha * unwilling(x) +
+    beta * glad(x)), against the plain o_proj(x) + alpha * unwilling(x) + beta * glad(x)."""
+    target, folder, _, _ = trained
+    mogu = MoGU.load(folder)
+    assert mogu.form == "plain"  # the folder's, from its manifest
+    module, _, plain_hook = mogu.hooks(target.model)[1]
+    x = torch.randn(2, 3, module.in_features)
+    with torch.no_grad():
+        base = module(x)
+        plain = plain_hook(module, (x,), base)
+        gates = mogu.routers[1](x)
+        mogu.info = {**mogu.info, "form": "paper"}
+        paper = mogu.hooks(target.model)[1][2](module, (x,), base)
+    alpha, beta = gates[..., :1], gates[..., 1:]
+    assert not torch.allclose(plain, base)
+    assert torch.allclose(paper, (alpha + beta) * base + 2 * (plain - base), atol=1e-5)
+    mogu.info["form"] = "other"
+    with pytest.raises(RefusalkitError, match="form 'other'"):
+        mogu.hooks(target.model)
+    # the plain form keeps the fingerprints of folders trained before the choice existed
+    assert "form" not in SMALL.key() and MoGUConfig(form="paper").key()["form"] == "paper"
+
+
 def test_first_m_tokens_are_routed_then_plain(trained, monkeypatch):
     """Routing is on for the prompt and the first m tokens' passes, off for the rest."""
     target, folder, _, _ = trained

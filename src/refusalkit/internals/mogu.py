@@ -8,7 +8,8 @@ A MoGU folder (written by ``refusalkit mogu train``, :mod:`refusalkit.train.mogu
 - ``router.safetensors``: in every block, two scalar gates per token read from the ``o_proj`` input
   ``x`` (a low-rank linear map and a sigmoid each): ``alpha`` weighs the unwilling responder,
   ``beta`` the glad one, and the block's attention output becomes
-  ``o_proj(x) + alpha * unwilling(x) + beta * glad(x)``;
+  ``o_proj(x) + alpha * unwilling(x) + beta * glad(x)`` (the ``plain`` form; ``paper``, the paper's released
+  code, :data:`FORMS`);
 - ``mogu.json``: what the folder was trained on and with which settings.
 
 :class:`MoGUTarget` wraps a local target (the aligned model the responders were trained on) and
@@ -57,6 +58,9 @@ ROUTED_TOKENS = 5
 # How the plain model writes the rest of the answer after the routed tokens (see the module docstring).
 CONTINUATIONS = ("replay", "cache", "shared")
 CONTINUATION = "replay"
+# How the responders join a block's o_proj: "plain", o_proj(x) + alpha*unwilling(x) + beta*glad(x) (the
+# paper's formula), or "paper", (alpha + beta)*o_proj(x) + 2*(alpha*unwilling(x) + beta*glad(x)) (its released code)
+FORMS = ("plain", "paper")
 
 
 def check_continuation(value: str, what: str = "MoGU continuation") -> str:
@@ -190,6 +194,14 @@ class MoGU:
     def continuation(self) -> str:
         return str(self.info.get("continuation", CONTINUATION))
 
+    @property
+    def form(self) -> str:
+        """How the responders join ``o_proj`` (:data:`FORMS`); folders from before the choice are plain."""
+        form = str(self.info.get("form", "plain"))
+        if form not in FORMS:
+            raise RefusalkitError(f"MoGU form '{form}' is not one of {', '.join(FORMS)}")
+        return form
+
     @staticmethod
     def read_manifest(folder: str | Path) -> dict:
         """The manifest of a finished MoGU folder; one clear error for anything else."""
@@ -257,6 +269,7 @@ class MoGU:
         """One forward hook per block on ``o_proj``: adds ``alpha * unwilling(x) + beta * glad(x)``; with
         ``passes``, only in the first ``passes`` forward passes of the model (later ones run plain)."""
         seen = [0]
+        paper = self.form == "paper"
 
         def make(layer: int):
             def post(module, args, output):
@@ -269,7 +282,10 @@ class MoGU:
                 if recorder is not None:
                     recorder.add(layer, gates)
                 alpha, beta = gates[..., :1].to(output.dtype), gates[..., 1:].to(output.dtype)
-                return output + alpha * self.unwilling.delta(layer, x) + beta * self.glad.delta(layer, x)
+                routed = alpha * self.unwilling.delta(layer, x) + beta * self.glad.delta(layer, x)
+                if paper:
+                    return (alpha + beta) * output + 2 * routed
+                return output + routed
 
             return post
 

@@ -58,6 +58,7 @@ class MoGUConfig:
     max_length: int = 64
     routed_tokens: int = ROUTED_TOKENS
     continuation: str = CONTINUATION
+    form: str = "plain"  # how the responders join o_proj: refusalkit.internals.mogu.FORMS
     seed: int = 0
     save_every: int = 10
     max_steps: int | None = None  # per stage (tests, smoke runs)
@@ -67,6 +68,8 @@ class MoGUConfig:
         d = asdict(self)
         for k in ("save_every", "routed_tokens", "continuation"):
             d.pop(k)
+        if d["form"] == "plain":  # folders trained before the choice existed keep their fingerprints
+            d.pop("form")
         return d
 
 
@@ -310,7 +313,7 @@ def train_mogu(
         Responder.from_adapter(folder / "glad", n_layers).to(target.device),
         Responder.from_adapter(folder / "unwilling", n_layers).to(target.device),
         new_routers(model, config.router_rank, config.seed).to(target.device),
-        {},
+        {"form": config.form},
     )
     params = {n: p for n, p in mogu.routers.named_parameters()}
     batches = _order(len(pairs), config.batch_size, config.router_epochs, config.seed + 1)[: config.max_steps or None]
@@ -345,6 +348,7 @@ def train_mogu(
             "router_rank": config.router_rank,
             "routed_tokens": config.routed_tokens,
             "continuation": config.continuation,
+            "form": config.form,
             "config": asdict(config),
             "pairs": counts,
             "stages": stages,
