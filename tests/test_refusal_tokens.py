@@ -470,7 +470,9 @@ def test_benchmark_decision_rules_read_the_stored_sweep(tmp_path, capsys):
     sure = {"[respond]": 0.9, "[refuse:violence]": 0.06, "[refuse:crime]": 0.04}  # top 0.06, sum 0.1
     probs = [("h", "harmful", "harmful", spread), ("b", "benign", "homonym", sure)]
     folder.mkdir()
-    (folder / "first_token.jsonl").write_text("".join(json.dumps({"prompt_id": i, "p": p}) + "\n" for i, _, _, p in probs))
+    (folder / "first_token.jsonl").write_text(
+        "".join(json.dumps({"prompt_id": i, "p": p}) + "\n" for i, _, _, p in probs)
+    )
     for tok, verdict in (("[respond]", "compliance"), ("[refuse:violence]", "full_refusal")):
         sub = folder / "answers" / tok.strip("[]").replace(":", "-")
         sub.mkdir(parents=True)

@@ -217,7 +217,12 @@ def forced_refusals(examples: Sequence, scheme: TokenScheme, every: int) -> list
     tokens = list(scheme.refusal_tokens.values())
     return [
         replace(
-            e, answer=refusals[(7 * i) % len(refusals)], kind="refusal", eos=True, token=tokens[i % len(tokens)], forced=True
+            e,
+            answer=refusals[(7 * i) % len(refusals)],
+            kind="refusal",
+            eos=True,
+            token=tokens[i % len(tokens)],
+            forced=True,
         )
         for i, e in enumerate(benign)
     ]
