@@ -158,6 +158,9 @@ def test_paper_form_scales_the_base_output_and_doubles_the_responders(trained):
         mogu.hooks(target.model)
     # the plain form keeps the fingerprints of folders trained before the choice existed
     assert "form" not in SMALL.key() and MoGUConfig(form="paper").key()["form"] == "paper"
+    with pytest.raises(RefusalkitError, match="form 'other'"):  # before anything trains
+        train_mogu(target, PAIRS, folder.parent / "never", MoGUConfig(form="other"), progress=False)
+    assert not (folder.parent / "never").exists()
 
 
 def test_first_m_tokens_are_routed_then_plain(trained, monkeypatch):

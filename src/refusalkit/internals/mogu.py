@@ -266,8 +266,9 @@ class MoGU:
     def hooks(
         self, model: nn.Module, recorder: GateRecorder | None = None, passes: int | None = None
     ) -> list[HookSpec]:
-        """One forward hook per block on ``o_proj``: adds ``alpha * unwilling(x) + beta * glad(x)``; with
-        ``passes``, only in the first ``passes`` forward passes of the model (later ones run plain)."""
+        """One forward hook per block on ``o_proj``: adds ``alpha * unwilling(x) + beta * glad(x)`` (the
+        ``paper`` form: ``(alpha + beta) * o_proj(x) + 2 * (...)``, :data:`FORMS`); with ``passes``, only in
+        the first ``passes`` forward passes of the model (later ones run plain)."""
         seen = [0]
         paper = self.form == "paper"
 

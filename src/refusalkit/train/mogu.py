@@ -34,7 +34,16 @@ from typing import Callable, Sequence
 import torch
 
 from ..errors import RefusalkitError
-from ..internals.mogu import CONTINUATION, MANIFEST, ROUTED_TOKENS, GateRecorder, MoGU, Responder, new_routers
+from ..internals.mogu import (
+    CONTINUATION,
+    FORMS,
+    MANIFEST,
+    ROUTED_TOKENS,
+    GateRecorder,
+    MoGU,
+    Responder,
+    new_routers,
+)
 from ..progress import console, progress_bar
 from .data import OPENINGS, Pair, SFTExample, data_hash, pairs_from_examples  # noqa: F401  (MoGU's data)
 from .sft import MANIFEST as TRAIN_MANIFEST
@@ -286,6 +295,8 @@ def train_mogu(
             f"MoGU needs harmful and benign pairs; got {len(harmful)} harmful and {len(benign)} benign"
         )
     folder = Path(out_dir)
+    if config.form not in FORMS:
+        raise RefusalkitError(f"MoGU form '{config.form}' is not one of {', '.join(FORMS)}")
     fp = fingerprint(target.id, pairs, config)
     manifest = folder / MANIFEST
     if manifest.exists():
