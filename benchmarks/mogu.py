@@ -362,6 +362,9 @@ def stage_report(args) -> None:
 
 
 def main() -> None:
+    from refusalkit.internals.mogu import FORMS
+    from refusalkit.train.align import LOOK_ALIKES
+
     ap = argparse.ArgumentParser()
     ap.add_argument(
         "--stage", default="report", choices=("train", "eval-core", "eval-ood", "eval-ood-dev", "timing", "report")
@@ -385,7 +388,7 @@ def main() -> None:
     ap.add_argument(
         "--look-alikes",
         default="all",
-        choices=("all", "paired", "partnered"),
+        choices=LOOK_ALIKES,
         help="(c)'s look-alike selection the pairs come from (refusalkit.train.align.trigger_twins).",
     )
     ap.add_argument(
@@ -393,7 +396,7 @@ def main() -> None:
         action="store_true",
         help="The harmful side takes the harmful requests of the chosen look-alikes first.",
     )
-    ap.add_argument("--form", default="plain", choices=("plain", "paper"), help="refusalkit.internals.mogu.FORMS")
+    ap.add_argument("--form", default="plain", choices=FORMS, help="How the responders join o_proj (docs/mogu.md).")
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--router-epochs", type=float, default=1.0)
     ap.add_argument("--lr", type=float, default=1e-3)

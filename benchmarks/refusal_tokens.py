@@ -198,32 +198,38 @@ def stage_sweep(out: Path, suite: str) -> None:
 
 
 def stage_decision_rules(out: Path, suite: str = "ood-dev") -> dict:
-    """Every category under one threshold, decided two ways from a stored sweep (no generation): force the
-    most likely refusal token ``c`` when ``p(c) >= t`` (refusalkit's rule; rebuilding it here gives the
-    sweep's own numbers), or when the refusal tokens' summed probability reaches ``t``. Prints harmful,
-    trigger-benign and plain benign refusal (%) per threshold; a prompt whose needed answer was never
-    generated is counted under ``missing``."""
+    """Every category under one threshold, decided two ways from a stored sweep (no generation): refusalkit's
+    rule (:func:`refusalkit.refusal_tokens.target.decide`: force the most likely refusal token ``c`` when
+    ``p(c) >= t``; rebuilding it here gives the sweep's own numbers), or forcing the same ``c`` when the
+    refusal tokens' summed probability reaches ``t``. Prints harmful, trigger-benign and plain benign
+    refusal (%) per threshold; a prompt whose needed answer was never generated is counted under ``missing``."""
     from refusalkit import metrics
-    from refusalkit.refusal_tokens import RESPOND
+    from refusalkit.refusal_tokens import RESPOND, TokenScheme
     from refusalkit.refusal_tokens.sweep import THRESHOLDS, _token_dir
+    from refusalkit.refusal_tokens.target import Control, decide
 
     folder = out / f"sweep_{suite}"
+    scheme = TokenScheme.from_dict(json.loads((folder / "sweep.json").read_text())["scheme"])
     probs = [json.loads(line) for line in (folder / "first_token.jsonl").read_text().splitlines()]
     answers = {}
-    for tok in probs[0]["p"]:
+    for tok in scheme.tokens:
         path = folder / "answers" / _token_dir(tok) / "responses.jsonl"
         if path.exists():
             answers[tok] = {r["prompt_id"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+    def forced(p: list[float], rule: str, t: float) -> str:
+        if rule == "top":
+            return decide(p, scheme, Control(threshold=t))
+        top = decide(p, scheme, Control(threshold=0.0))  # at t = 0 the most likely refusal token is forced
+        return top if sum(p[1:]) >= t else RESPOND
+
     result: dict = {"suite": suite, "rules": {}}
     for rule in ("top", "sum"):
         points = []
         for t in (x for x in THRESHOLDS if x >= 0):
             rows, missing = [], 0
             for rec in probs:
-                refusal = {k: v for k, v in rec["p"].items() if k != RESPOND}
-                top = max(refusal, key=refusal.get)
-                score = refusal[top] if rule == "top" else sum(refusal.values())
-                row = answers.get(top if score >= t else RESPOND, {}).get(rec["prompt_id"])
+                row = answers.get(forced([rec["p"][tok] for tok in scheme.tokens], rule, t), {}).get(rec["prompt_id"])
                 missing += row is None
                 rows += [row] if row else []
             groups = metrics.summarize(rows)["groups"]

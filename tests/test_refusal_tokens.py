@@ -466,10 +466,13 @@ def test_benchmark_decision_rules_read_the_stored_sweep(tmp_path, capsys):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     folder = tmp_path / "sweep_ood-dev"
-    spread = {"[respond]": 0.2, "[refuse:violence]": 0.45, "[refuse:crime]": 0.35}  # top 0.45, sum 0.8
-    sure = {"[respond]": 0.9, "[refuse:violence]": 0.06, "[refuse:crime]": 0.04}  # top 0.06, sum 0.1
+    scheme = TokenScheme.build("categories")
+    none = dict.fromkeys(scheme.tokens, 0.0)
+    spread = none | {"[respond]": 0.2, "[refuse:violence]": 0.45, "[refuse:crime]": 0.35}  # top 0.45, sum 0.8
+    sure = none | {"[respond]": 0.9, "[refuse:violence]": 0.06, "[refuse:crime]": 0.04}  # top 0.06, sum 0.1
     probs = [("h", "harmful", "harmful", spread), ("b", "benign", "homonym", sure)]
     folder.mkdir()
+    (folder / "sweep.json").write_text(json.dumps({"scheme": scheme.to_dict()}))
     (folder / "first_token.jsonl").write_text(
         "".join(json.dumps({"prompt_id": i, "p": p}) + "\n" for i, _, _, p in probs)
     )

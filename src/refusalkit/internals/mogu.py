@@ -63,6 +63,13 @@ CONTINUATION = "replay"
 FORMS = ("plain", "paper")
 
 
+def check_form(value: str) -> str:
+    """``value`` when it names a form (:data:`FORMS`), else one error line."""
+    if value not in FORMS:
+        raise RefusalkitError(f"MoGU form '{value}' is not one of {', '.join(FORMS)}")
+    return value
+
+
 def check_continuation(value: str, what: str = "MoGU continuation") -> str:
     """``value`` when it names a continuation, else one error line naming ``what`` (an option, say)."""
     if value not in CONTINUATIONS:
@@ -197,10 +204,7 @@ class MoGU:
     @property
     def form(self) -> str:
         """How the responders join ``o_proj`` (:data:`FORMS`); folders from before the choice are plain."""
-        form = str(self.info.get("form", "plain"))
-        if form not in FORMS:
-            raise RefusalkitError(f"MoGU form '{form}' is not one of {', '.join(FORMS)}")
-        return form
+        return check_form(str(self.info.get("form", "plain")))
 
     @staticmethod
     def read_manifest(folder: str | Path) -> dict:

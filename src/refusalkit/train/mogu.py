@@ -36,12 +36,12 @@ import torch
 from ..errors import RefusalkitError
 from ..internals.mogu import (
     CONTINUATION,
-    FORMS,
     MANIFEST,
     ROUTED_TOKENS,
     GateRecorder,
     MoGU,
     Responder,
+    check_form,
     new_routers,
 )
 from ..progress import console, progress_bar
@@ -295,8 +295,7 @@ def train_mogu(
             f"MoGU needs harmful and benign pairs; got {len(harmful)} harmful and {len(benign)} benign"
         )
     folder = Path(out_dir)
-    if config.form not in FORMS:
-        raise RefusalkitError(f"MoGU form '{config.form}' is not one of {', '.join(FORMS)}")
+    check_form(config.form)
     fp = fingerprint(target.id, pairs, config)
     manifest = folder / MANIFEST
     if manifest.exists():

@@ -584,7 +584,6 @@ def study_pairs(
     from ..harm import PromptHarmClassifier
     from ..targets import load_target
     from ..triggers import data as tdata
-    from .align import suite_partners
     from .mogu import pairs_from_examples
 
     settings = StudySettings(model=model)
@@ -606,8 +605,9 @@ def study_pairs(
     )
     match = None
     if matched:
+        # every twin the look-alikes come from is a harmful row's ``trigger_benign`` (twins.pairs holds the
+        # harm-checked ones; the suite's first look-alikes are taken whatever the check said)
         match = {r["trigger_benign"]: r["text"] for r in rows if r["label"] == "harmful" and r.get("trigger_benign")}
-        match.update({twin: harmful for harmful, twin in twins.pairs})
         if look_alikes == "partnered":
             match.update({look: row["text"] for look, row in suite_partners(rows).items()})
     return pairs_from_examples(examples, per_side, seed, match)
