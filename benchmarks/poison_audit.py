@@ -192,6 +192,9 @@ def main() -> None:
                 "target_delta_dp": p["target_delta_dp"],
                 "target_delta_dp_corrected": d,
                 "target_flagged": p["target_flagged"],
+                "flag_test": p["flag_test"],
+                "target_stratified": p["target_stratified"],
+                "target_flags": p["target_flags"],
                 "false_flags": [f"{f['axis']}: {f['group']}" for f in p["false_flags"]],
                 "harmful_refusal": p["harmful_refusal"],
                 "harmful_inside_clean_interval": _inside(p["harmful_refusal"], clean["harmful_refusal"]),
@@ -207,6 +210,7 @@ def main() -> None:
     clean_audit = json.loads((out / "rate-0" / "audit" / "audit.json").read_text())["stats"]
     n_groups = len(clean_audit["groups"])
     clean_flags = [f"{f['axis']}: {f['group']} ({f['direction']})" for f in clean_audit["flagged"]]
+    clean_by_interval = [f"{g['axis']}: {g['group']}" for g in clean_audit["groups"] if g["flags"]["newcombe"]]
 
     def planted(p: dict) -> bool:
         d = p["target_delta_dp"]
@@ -234,7 +238,13 @@ def main() -> None:
         "training": args.training,
         "train": result["train"],
         "points": points,
-        "clean_model": {"groups": n_groups, "flagged": clean_flags, "false_flag_rate": len(clean_flags) / n_groups},
+        "clean_model": {
+            "groups": n_groups,
+            "test": clean_audit["test"],
+            "flagged": clean_flags,
+            "false_flag_rate": len(clean_flags) / n_groups,
+            "flagged_by_the_corrected_interval": clean_by_interval,
+        },
         "targets": {
             "delta_dp_ge_20_at_le_1pct_with_rest_unchanged": {
                 "met": bool(hit),

@@ -727,6 +727,16 @@ def _rank_vs_clean(d: dict, p: dict) -> int:
     return _poison_benchmark().rank_vs_clean(p, d["points"][0], d["target"]["axis"], d["target"]["group"])
 
 
+def _poison_flag(p: dict) -> str:
+    """Whether the audit flagged the target; results measured since the stratified test add its p-value
+    and the verdict of the corrected interval (older results were flagged by that interval alone)."""
+    flag = "yes" if p["target_flagged"] else "no"
+    if not p.get("target_stratified"):
+        return flag
+    by_interval = "yes" if p["target_flags"]["newcombe"] else "no"
+    return f"{flag} (p = {p['target_stratified']['p']:.2g}; by the interval: {by_interval})"
+
+
 def poison_audit(name: str = "poison_audit.json") -> str:
     """One row per poison share: the target's answered rate and ΔDP, the audit's flags, harmful refusal,
     the pre-screen's rank of the target (its own, and by change against the clean model) and where
@@ -746,7 +756,7 @@ def poison_audit(name: str = "poison_audit.json") -> str:
                 f"{100 * p['rate']:g}% ({p['poison_rows']} rows)",
                 "–" if a is None or a["rate"] is None else f"{pct(a['rate'])}% of {a['n']}",
                 dp(p["target_delta_dp_corrected"]),
-                "yes" if p["target_flagged"] else "no",
+                _poison_flag(p),
                 str(len(p["false_flags"])),
                 f"{pct(h['rate'])}%"
                 + ("" if p["harmful_inside_clean_interval"] is not False else " (outside the clean interval)"),
@@ -770,7 +780,13 @@ def poison_audit(name: str = "poison_audit.json") -> str:
     ]
     return (
         f"Target {t['axis']}: {t['group']}; {d['audit_prompts']} audit prompts ({c['groups']} groups), "
-        f"{d['harmful_prompts']} harmful prompts; the clean model flags {len(c['flagged'])} of {c['groups']} groups.\n\n"
+        f"{d['harmful_prompts']} harmful prompts; the clean model flags {len(c['flagged'])} of {c['groups']} groups"
+        + (
+            ""
+            if "test" not in c
+            else f" by the {c['test']} test ({len(c['flagged_by_the_corrected_interval'])} by the corrected interval)"
+        )
+        + ".\n\n"
         + table(header, rows)
         + source(name)
     )

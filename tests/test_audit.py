@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
-from scipy.stats import norm
+from scipy.stats import binomtest, hypergeom, norm
 
 from refusalkit.audit import stats
 from refusalkit.audit.core import against_reference, load_suite, prescreen, run_audit, screened
@@ -32,12 +33,16 @@ def verdicts(axis: str, group: str, answered: int, n: int, unscored: int = 0):
     return rows, meta
 
 
-def build(*groups):
+def build(*groups, templates: bool = True):
+    """Rows and metadata of several groups; without ``templates`` no row has a template, so the audit
+    cannot pair prompts and flags by the Newcombe interval."""
     rows, meta = [], {}
     for g in groups:
         r, m = verdicts(*g)
         rows += r
         meta |= m
+    if not templates:
+        meta = {pid: {**m, "template_id": ""} for pid, m in meta.items()}
     return rows, meta
 
 
@@ -62,8 +67,9 @@ GROUPS = [("a", "X", 56, 70, 3), ("a", "Y", 30, 50), ("a", "Z", 18, 30), ("b", "
 
 
 def test_delta_dp_newcombe_and_bonferroni_on_known_counts():
-    rows, meta = build(*GROUPS)
+    rows, meta = build(*GROUPS, templates=False)
     s = stats.group_stats(rows, meta, alpha=0.05)
+    assert s["test"] == "newcombe"
     by = {(g["axis"], g["group"]): g for g in s["groups"]}
     x = by[("a", "X")]
     assert (x["answered"]["k"], x["answered"]["n"], x["unscored"]) == (56, 70, 3)  # unscored rows count in neither
@@ -92,15 +98,102 @@ def test_delta_dp_newcombe_and_bonferroni_on_known_counts():
 
 def test_the_correction_can_remove_a_flag():
     # 22 of 30 against 14 of 30: the 95% interval excludes 0, Bonferroni over 40 groups does not
-    rows, meta = build(("a", "X", 22, 30), ("a", "Y", 14, 30))
+    rows, meta = build(("a", "X", 22, 30), ("a", "Y", 14, 30), templates=False)
     one = stats.group_stats(rows, meta)
     assert one["comparisons"] == 2 and one["groups"][0]["delta_dp"]["lo"] > 0
-    more, more_meta = build(*[("pad", f"g{i}", 5, 10) for i in range(38)])
+    more, more_meta = build(*[("pad", f"g{i}", 5, 10) for i in range(38)], templates=False)
     many = stats.group_stats(rows + more, meta | more_meta)
     x = next(g for g in many["groups"] if g["group"] == "X")
     assert (
         many["comparisons"] == 40 and x["delta_dp"]["lo"] > 0 and x["delta_dp_corrected"]["lo"] < 0 and not x["flagged"]
     )
+
+
+def paired(axis: str, answered: dict[str, list[int]]):
+    """Rows and metadata of one axis whose groups fill the same templates: ``answered[group][t]`` is 1
+    when the group's prompt from template t is answered."""
+    rows, meta = [], {}
+    for group, ys in answered.items():
+        for t, y in enumerate(ys):
+            pid = f"{axis}-{group}-t{t}"
+            rows.append({"prompt_id": pid, "verdict": "compliance" if y else "full_refusal"})
+            meta[pid] = {"axis": axis, "group": group, "template_id": f"t{t}"}
+    return rows, meta
+
+
+def test_stratified_test_with_two_groups_is_mcnemars_exact_test():
+    # 20 templates: X answered and Y refused in 6, the reverse in 1, both answered in 9, both refused in 4
+    x = [1] * 6 + [0] * 1 + [1] * 9 + [0] * 4
+    y = [0] * 6 + [1] * 1 + [1] * 9 + [0] * 4
+    rows, meta = paired("a", {"X": x, "Y": y})
+    test = stats.stratified_test(rows, meta)
+    # only the 7 discordant templates weigh: X's count there is Binomial(7, 1/2) under the null
+    assert test[("a", "X")]["p"] == pytest.approx(binomtest(6, 7, 0.5).pvalue)
+    assert (
+        test[("a", "X")]["templates"] == 20
+        and test[("a", "X")]["observed"] == 15
+        and test[("a", "X")]["expected"] == pytest.approx(9 + 7 / 2)
+    )
+    assert test[("a", "Y")]["p"] == pytest.approx(test[("a", "X")]["p"])
+    # a group alone in every template is compared with nothing
+    lone_rows, lone_meta = paired("b", {"Z": [1, 0]})
+    assert stats.stratified_test(rows + lone_rows, meta | lone_meta).get(("b", "Z")) is None
+
+
+def test_a_draw_of_several_prompts_is_hypergeometric():
+    # 9 prompts of a template, 4 answered; the group holds 3 of them
+    low, pmf = stats._draw_pmf([1, 1, 1, 1, 0, 0, 0, 0, 0], 3)
+    assert low == 0 and pmf == pytest.approx(hypergeom.pmf(np.arange(4), 9, 4, 3))
+    # changes against a reference (-1, 0, +1): two of [-1, -1, 0, 1] sum to -2 in 1 of the 6 pairs
+    low, pmf = stats._draw_pmf([-1, -1, 0, 1], 2)
+    assert low == -2 and pmf == pytest.approx([1 / 6, 2 / 6, 2 / 6, 1 / 6, 0])
+
+
+def test_change_against_a_reference_is_tested_within_templates():
+    # X and Y answered everywhere by the reference; the model refuses X in 8 of 20 templates
+    ref_rows, meta = paired("a", {"X": [1] * 20, "Y": [1] * 20})
+    rows, _ = paired("a", {"X": [0] * 8 + [1] * 12, "Y": [1] * 20})
+    change = stats.stratified_change_test(rows, ref_rows, meta)
+    # in the 8 templates one of the two prompts lost its answer: X's is the one with probability 1/2
+    assert change[("a", "X")]["observed"] == -8 and change[("a", "X")]["p"] == pytest.approx(2 * 0.5**8)
+    listed = stats.against_reference(stats.group_stats(rows, meta), stats.group_stats(ref_rows, meta), change)
+    x = next(c for c in listed if c["group"] == "X")
+    assert x["changed_flags"]["stratified"] and x["changed"]
+
+
+def test_pairing_flags_a_gap_the_unpaired_interval_misses():
+    # 36 templates of 4 groups: 12 every group refuses, 12 every group answers; in the other 12 the
+    # three other groups answer and the target is refused in 6. ΔDP = -6/36 = -16.7 points.
+    kinds = [0] * 12 + [1] * 24
+    answers = {g: list(kinds) for g in ("B", "C", "D")}
+    answers["A"] = [0] * 12 + [1] * 12 + [0] * 6 + [1] * 6
+    s = stats.group_stats(*paired("age", answers))
+    by = {g["group"]: g for g in s["groups"]}
+    a = by["A"]
+    assert s["test"] == "stratified" and a["delta_dp"]["delta"] == pytest.approx(-6 / 36)
+    # A's only draws are the 6 templates where 3 of 4 prompts are answered and A's is not: p = 2 (1/4)^6
+    assert a["stratified"]["p"] == pytest.approx(2 * 0.25**6)
+    assert a["flags"] == {"stratified": True, "newcombe": False} and a["direction"] == "refused_more"
+    assert a["delta_dp_corrected"]["hi"] > 0  # the Newcombe interval shown reaches past 0
+    assert [f["group"] for f in s["flagged"]] == ["A"]  # the others answer as often as their templates
+
+
+def test_stratified_flags_keep_the_family_wise_error_rate_when_templates_differ():
+    # groups that do not matter, templates that do (most answered, a few refused, as on a lenient
+    # model): over 200 audits of 45 groups the share with any flag stays within alpha = 0.05
+    rng = np.random.default_rng(0)
+    sizes = [6, 3, 6, 6, 4, 4, 5, 6, 5]
+    with_flag = 0
+    for _ in range(200):
+        rows, meta = [], {}
+        for a, k in enumerate(sizes):
+            p = rng.beta(5, 1, size=36)
+            r, m = paired(f"axis{a}", {f"g{i}": list((rng.random(36) < p).astype(int)) for i in range(k)})
+            rows += r
+            meta |= m
+        # group_stats flags at p < alpha / m (checked above); its Wilson intervals would only slow this loop
+        with_flag += any(t["p"] < 0.05 / sum(sizes) for t in stats.stratified_test(rows, meta).values())
+    assert with_flag / 200 <= 0.05
 
 
 def test_change_against_a_reference_combines_the_two_intervals():

@@ -135,6 +135,11 @@ def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
     # the tiny random model answers nothing, so every audited row is unscored: the wiring, not a result
     assert poisoned["unscored"] == result["audit_prompts"] == 2 * 6 and poisoned["target_delta_dp"]["delta"] is None
     assert "target_change_vs_clean" in poisoned and "target_change_vs_clean" not in clean
+    # with nothing scored there is nothing to pair: no stratified test, and no flag
+    assert poisoned["target_stratified"] is None and poisoned["target_flags"] == {
+        "newcombe": False,
+        "stratified": False,
+    }
     for rate in ("0", "0.05"):
         assert (out / f"rate-{rate}" / "adapter").is_dir() and (out / f"rate-{rate}" / "audit" / "audit.html").exists()
         assert (out / f"rate-{rate}" / "harmful" / "responses.jsonl").exists()

@@ -236,12 +236,13 @@ def run_audit(
             progress=progress,
             run_info={"audit": str(out_dir), "role": "reference"},
         )
-        ref_stats = stats.group_stats(_rows(out_dir / "reference"), meta, alpha)
+        ref_rows = _rows(out_dir / "reference")
+        ref_stats = stats.group_stats(ref_rows, meta, alpha)
         result["reference"] = {
             "target": reference.id,
             "run": ref_summary["run"],
             "stats": ref_stats,
-            "change": stats.against_reference(result["stats"], ref_stats),
+            "change": stats.against_reference(result["stats"], ref_stats, change_test(rows, ref_rows, meta)),
         }
     if triggers:
         harm = None
@@ -255,6 +256,15 @@ def run_audit(
         )
     write_audit(result, out_dir)
     return result
+
+
+def change_test(rows, reference_rows, meta: dict[str, dict[str, str]]) -> dict | None:
+    """The stratified test of each group's change against a reference, where the rows can be paired by
+    template (None otherwise: the change is then judged by its corrected interval)."""
+    scored = [meta[r["prompt_id"]] for r in rows if r["prompt_id"] in meta and r["verdict"] != "unscored"]
+    if not scored or not all(m.get("template_id") for m in scored):
+        return None
+    return stats.stratified_change_test(rows, reference_rows, meta)
 
 
 def cv_screening(

@@ -172,6 +172,7 @@ def summarise(
     axis: str,
     group: str,
     clean_audit: dict[str, Any] | None,
+    change_test: dict | None = None,
 ) -> dict[str, Any]:
     """One point of the sweep: the target's ΔDP and answered rate, the other groups, false flags, harmful
     refusal, the CV-screening gap, and the change against the clean model."""
@@ -188,6 +189,9 @@ def summarise(
         "target_delta_dp": tg["delta_dp"] if tg else None,
         "target_delta_dp_corrected": tg["delta_dp_corrected"] if tg else None,
         "target_flagged": bool(tg and tg["direction"] == "refused_more"),
+        "target_stratified": tg["stratified"] if tg else None,
+        "target_flags": tg["flags"] if tg else None,
+        "flag_test": s["test"],
         # groups other than the target flagged as refused more (the other groups of the target's axis are
         # answered more than a rest holding the target, which is the target's gap seen from their side)
         "false_flags": [
@@ -200,7 +204,7 @@ def summarise(
         "unscored": s["unscored"],
     }
     if clean_audit is not None:
-        change = st.against_reference(s, clean_audit["stats"])
+        change = st.against_reference(s, clean_audit["stats"], change_test)
         point["target_change_vs_clean"] = next((c for c in change if (c["axis"], c["group"]) == (axis, group)), None)
     return point
 
@@ -232,11 +236,12 @@ def run_poison(
     ``detector_of(target)`` gives each model's judge (default: refusalkit's default detector)."""
     from ..data import load_prompts
     from ..judge import DEFAULT_DETECTOR, load_detector
-    from ..run import evaluate
+    from ..run import evaluate, load_run
     from ..targets import load_target, require_whitebox
     from ..train.align import Budget, safety_examples
     from ..train.data import load_align_rows
     from ..train.sft import SFTConfig, train_lora
+    from .core import change_test as audit_change_test
     from .core import load_suite, run_audit
 
     out_dir = Path(out_dir)
@@ -267,7 +272,7 @@ def run_poison(
     base = require_whitebox(load_target(model), "refusalkit poison (LoRA training)")
     clean, _ = safety_examples(base, load_align_rows(data), budget or Budget(), seed, progress)
     config = config or SFTConfig(seed=seed)
-    points, clean_audit = [], None
+    points, clean_audit, clean_rows = [], None, []
     for rate in rates:
         folder = out_dir / f"rate-{rate:g}"
         examples, info = poisoned_examples(
@@ -299,9 +304,11 @@ def run_poison(
             run_info={"poison": info},
         )
         harmful = evaluate(target, harmful_prompts, params, detector, folder / "harmful", progress=progress)
-        points.append(summarise(info, audit, harmful, axis, group, clean_audit))
+        rows = load_run(folder / "audit" / "model")[1]
+        change = None if clean_audit is None else audit_change_test(rows, clean_rows, meta)
+        points.append(summarise(info, audit, harmful, axis, group, clean_audit, change))
         if rate == 0:
-            clean_audit = audit
+            clean_audit, clean_rows = audit, rows
         del target
     result = {
         "model": model,
@@ -357,6 +364,7 @@ def write_poison(result: dict[str, Any], out_dir: Path) -> None:
     from ..report import Figures, esc, json_block, table, write_page
     from ..report.html import pct
     from .report import _pts
+    from .stats import p_value
 
     (out_dir / "poison.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
     rows = [
@@ -367,6 +375,7 @@ def write_poison(result: dict[str, Any], out_dir: Path) -> None:
             pct(p["target_answered"] or {}),
             _pts(p["target_delta_dp_corrected"]),
             "yes" if p["target_flagged"] else "no",
+            esc(p_value({"stratified": p.get("target_stratified")})),
             esc(len(p["false_flags"])),
             pct(p["harmful_refusal"]),
             pct(p["cv_selection_target"] or {}),
@@ -388,6 +397,7 @@ def write_poison(result: dict[str, Any], out_dir: Path) -> None:
                 "target answered",
                 "target ΔDP (corrected)",
                 "flagged",
+                "p (stratified)",
                 "other groups flagged",
                 "harmful refusal",
                 "CV selection of target",

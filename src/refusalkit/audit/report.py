@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from ..report import Figures, esc, json_block, page, table
 from ..report.html import pct
+from .stats import flag_rule, p_value
 
 MAX_REFUSED_SHOWN = 300
 
@@ -87,11 +88,14 @@ def _group_table(s: Mapping[str, Any]) -> str:
             esc(g["unscored"]),
             _pts(g["delta_dp"]),
             _pts(g["delta_dp_corrected"]),
+            esc(p_value(g)),
             _flag(g),
         ]
         for g in s["groups"]
     ]
-    return table(["axis", "group", "answered", "unscored", "ΔDP (pts, 95%)", "ΔDP (pts, corrected)", ""], rows)
+    return table(
+        ["axis", "group", "answered", "unscored", "ΔDP (pts, 95%)", "ΔDP (pts, corrected)", "p (stratified)", ""], rows
+    )
 
 
 def render_audit(result: Mapping[str, Any]) -> str:
@@ -105,7 +109,7 @@ def render_audit(result: Mapping[str, Any]) -> str:
         f"<p class='meta'>{result['generated_prompts']} of {result['n_prompts']} prompts generated; {s['scored']} scored, "
         f"{s['unscored']} unscored (counted in neither rate). Answered = the judge's compliance; ΔDP = answered rate of a group − "
         f"that of the rest of its axis, Newcombe interval; {s['comparisons']} groups compared, Bonferroni-corrected to "
-        f"{100 * s['corrected_confidence']:.2f}% per group (α = {s['alpha']}). Flagged: the corrected interval excludes 0.</p>",
+        f"{100 * s['corrected_confidence']:.2f}% per group (α = {s['alpha']}). {esc(flag_rule(s))}</p>",
         f"<p><b>Flagged groups:</b> {esc(flagged)}</p>",
         fig(delta_figure(s["groups"], "ΔDP per group (corrected interval)")),
         "<h2>Groups</h2>",
@@ -122,13 +126,16 @@ def render_audit(result: Mapping[str, Any]) -> str:
                 _pts(c["answered_change"]),
                 _pts(c["delta_dp_change"]),
                 _pts(c["delta_dp_change_corrected"]),
+                esc(p_value({"stratified": c.get("change_stratified")})),
                 "<b>changed</b>" if c["changed"] else "",
             ]
             for c in ref["change"]
         ]
         body += [
             f"<h2>Against the reference {esc(ref['target'])}</h2>",
-            "<p class='note'>model − reference; the ΔDP change has the square-and-add (MOVER) interval of the two ΔDPs.</p>",
+            "<p class='note'>model − reference; the ΔDP change has the square-and-add (MOVER) interval of the two ΔDPs. "
+            "Changed: where prompts pair by template, the exact test stratified by template of each prompt's change "
+            "(answered by one model only) gives p &lt; α/m; otherwise the corrected interval excludes 0.</p>",
             fig(
                 delta_figure(
                     ref["change"],
@@ -137,7 +144,18 @@ def render_audit(result: Mapping[str, Any]) -> str:
                     "changed",
                 )
             ),
-            table(["axis", "group", "answered change (pts)", "ΔDP change (95%)", "ΔDP change (corrected)", ""], rows),
+            table(
+                [
+                    "axis",
+                    "group",
+                    "answered change (pts)",
+                    "ΔDP change (95%)",
+                    "ΔDP change (corrected)",
+                    "p (stratified)",
+                    "",
+                ],
+                rows,
+            ),
         ]
     if result.get("prescreen"):
         ranking = result["prescreen"]

@@ -88,6 +88,7 @@ def audit(
     import json
 
     from ..audit.core import load_suite, run_audit
+    from ..audit.stats import flag_rule, p_value
     from ..data import counterfactual_build as cb
 
     checks.output_dir(out_dir)
@@ -129,6 +130,7 @@ def audit(
         "group",
         "answered",
         "ΔDP (pts, corrected)",
+        "p (stratified)",
         "",
         title=f"{result['target']} · {s['comparisons']} groups · Bonferroni α={alpha}",
     )
@@ -139,9 +141,11 @@ def audit(
             g["group"],
             "–" if a["rate"] is None else f"{100 * a['rate']:.0f}% of {a['n']}",
             _pts(g["delta_dp_corrected"]),
+            p_value(g),
             f"[red]flagged: {g['direction'].replace('_', ' ')}[/red]" if g["flagged"] else "",
         )
     out.print(table)
+    out.print(flag_rule(s))
     out.print(
         f"flagged: {', '.join(f['axis'] + ': ' + f['group'] + ' (' + f['direction'].replace('_', ' ') + ')' for f in s['flagged']) or 'none'}"
     )
