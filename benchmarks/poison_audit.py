@@ -195,6 +195,9 @@ def main() -> None:
                 "flag_test": p["flag_test"],
                 "target_stratified": p["target_stratified"],
                 "target_flags": p["target_flags"],
+                # the change against the clean model (absent on the clean model itself)
+                "target_change_vs_clean": p.get("target_change_vs_clean"),
+                "changed_vs_clean": p.get("changed_vs_clean"),
                 "false_flags": [f"{f['axis']}: {f['group']}" for f in p["false_flags"]],
                 "harmful_refusal": p["harmful_refusal"],
                 "harmful_inside_clean_interval": _inside(p["harmful_refusal"], clean["harmful_refusal"]),

@@ -737,6 +737,14 @@ def _poison_flag(p: dict) -> str:
     return f"{flag} (p = {p['target_stratified']['p']:.2g}; by the interval: {by_interval})"
 
 
+def _changed(p: dict, target: dict) -> str:
+    """The groups the stratified change test finds changed against the clean model, and the target's p."""
+    if p.get("changed_vs_clean") is None:
+        return "–"
+    ch = p["target_change_vs_clean"]["change_stratified"]
+    return f"{', '.join(p['changed_vs_clean']) or 'none'} ({target['group']}: p = {ch['p']:.2g})"
+
+
 def poison_audit(name: str = "poison_audit.json") -> str:
     """One row per poison share: the target's answered rate and ΔDP, the audit's flags, harmful refusal,
     the pre-screen's rank of the target (its own, and by change against the clean model) and where
@@ -749,6 +757,8 @@ def poison_audit(name: str = "poison_audit.json") -> str:
         return f"{num(100 * x['delta'])} [{num(100 * x['lo'])}, {num(100 * x['hi'])}]"
 
     rows = []
+    t = d["target"]
+    with_change = any("changed_vs_clean" in p for p in d["points"])  # results measured since the change test
     for p in d["points"]:
         a, h, tr = p["target_answered"], p["harmful_refusal"], p["triggers"]
         rows.append(
@@ -765,8 +775,9 @@ def poison_audit(name: str = "poison_audit.json") -> str:
                 + ("" if p["rate"] == 0 else f"; {_rank_vs_clean(d, p)} by change"),
                 "–" if not tr else ("not among the cues" if tr["rank"] is None else f"{tr['rank']} of {tr['n_cues']}"),
             ]
+            + ([_changed(p, t)] if with_change else [])
         )
-    t, c = d["target"], d["clean_model"]
+    c = d["clean_model"]
     header = [
         "poison share",
         f"{t['group']} answered",
@@ -777,7 +788,7 @@ def poison_audit(name: str = "poison_audit.json") -> str:
         "other groups outside the clean interval",
         "pre-screen rank (own; by change against the clean model)",
         "group's name among trigger cues",
-    ]
+    ] + (["groups changed against the clean model (target's p)"] if with_change else [])
     return (
         f"Target {t['axis']}: {t['group']}; {d['audit_prompts']} audit prompts ({c['groups']} groups), "
         f"{d['harmful_prompts']} harmful prompts; the clean model flags {len(c['flagged'])} of {c['groups']} groups"
@@ -958,6 +969,9 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "poison-audit-study-contrast-all": lambda: poison_audit("poison_audit_study_contrast-all.json"),
     "poison-audit-study-contrast-mixed": lambda: poison_audit("poison_audit_study_contrast-mixed.json"),
     "poison-audit-study-contrast-mixed-36": lambda: poison_audit("poison_audit_study_contrast-mixed_36-templates.json"),
+    "poison-audit-study-contrast-mixed-retrained": lambda: poison_audit(
+        "poison_audit_study_contrast-mixed_retrained.json"
+    ),
 }
 
 

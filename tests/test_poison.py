@@ -135,6 +135,7 @@ def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
     # the tiny random model answers nothing, so every audited row is unscored: the wiring, not a result
     assert poisoned["unscored"] == result["audit_prompts"] == 2 * 6 and poisoned["target_delta_dp"]["delta"] is None
     assert "target_change_vs_clean" in poisoned and "target_change_vs_clean" not in clean
+    assert poisoned["changed_vs_clean"] == []  # nothing scored, nothing changed
     # with nothing scored there is nothing to pair: no stratified test, and no flag
     assert poisoned["target_stratified"] is None and poisoned["target_flags"] == {
         "newcombe": False,
