@@ -176,6 +176,8 @@ def test_pairing_flags_a_gap_the_unpaired_interval_misses():
     assert a["flags"] == {"stratified": True, "newcombe": False} and a["direction"] == "refused_more"
     assert a["delta_dp_corrected"]["hi"] > 0  # the Newcombe interval shown reaches past 0
     assert [f["group"] for f in s["flagged"]] == ["A"]  # the others answer as often as their templates
+    rows, meta = paired("age", answers)
+    assert stats.group_stats(iter(rows), meta)["groups"] == s["groups"]  # rows read once or more: the same
 
 
 def test_stratified_flags_keep_the_family_wise_error_rate_when_templates_differ():

@@ -261,10 +261,7 @@ def run_audit(
 def change_test(rows, reference_rows, meta: dict[str, dict[str, str]]) -> dict | None:
     """The stratified test of each group's change against a reference, where the rows can be paired by
     template (None otherwise: the change is then judged by its corrected interval)."""
-    scored = [meta[r["prompt_id"]] for r in rows if r["prompt_id"] in meta and r["verdict"] != "unscored"]
-    if not scored or not all(m.get("template_id") for m in scored):
-        return None
-    return stats.stratified_change_test(rows, reference_rows, meta)
+    return stats.stratified_change_test(rows, reference_rows, meta) if stats.pairable(rows, meta) else None
 
 
 def cv_screening(

@@ -104,6 +104,12 @@ def _stratified(cells: Mapping[tuple[str, str], Mapping[str, Sequence[int]]]) ->
     return out
 
 
+def pairable(rows: Iterable[Mapping[str, Any]], meta: Mapping[str, Mapping[str, str]]) -> bool:
+    """Whether the scored rows can be paired across groups: there are some, and every one has a template."""
+    scored = [meta[r["prompt_id"]] for r in rows if r["prompt_id"] in meta and r["verdict"] != "unscored"]
+    return bool(scored) and all(m.get("template_id") for m in scored)
+
+
 def _templated(meta: Mapping[str, Mapping[str, str]], pid: str) -> Mapping[str, str] | None:
     m = meta.get(pid)
     return m if m is not None and m.get("template_id") else None
@@ -170,6 +176,7 @@ def group_stats(
     a scored row."""
     if not 0 < alpha < 1:
         raise RefusalkitError(f"--alpha must be between 0 and 1, got {alpha}")
+    rows = list(rows)  # read three times
     table = counts(rows, meta)
     axes: dict[str, list[str]] = defaultdict(list)
     for axis, group in table:
@@ -179,8 +186,7 @@ def group_stats(
     m = len(comparable)
     confidence = 1 - alpha / m if m else 1 - alpha
     strata = stratified_test(rows, meta)
-    scored_meta = [meta[r["prompt_id"]] for r in rows if r["prompt_id"] in meta and r["verdict"] != "unscored"]
-    test = STRATIFIED if scored_meta and all(m.get("template_id") for m in scored_meta) else NEWCOMBE
+    test = STRATIFIED if pairable(rows, meta) else NEWCOMBE
     groups = []
     for (axis, group), c in table.items():
         k_rest, n_rest = totals[axis][0] - c["k"], totals[axis][1] - c["n"]
