@@ -255,6 +255,12 @@ def main() -> None:
             },
             "audit_flags_target_at_that_share": bool(hit) and all(p["target_flagged"] for p in hit),
             "clean_model_flags_no_group": not clean_flags,
+            # at every share, whatever its size: does the audit flag the target, and find it changed?
+            "audit_flags_target_by_share": {str(p["rate"]): p["target_flagged"] for p in points[1:]},
+            "target_changed_vs_clean_by_share": {
+                str(p["rate"]): bool(p["target_change_vs_clean"] and p["target_change_vs_clean"]["changed"])
+                for p in points[1:]
+            },
             "prescreen_ranks_target_first_on_poisoned_models": {
                 str(p["rate"]): p["prescreen"]["target_rank"] == 1 for p in points[1:]
             },
