@@ -456,3 +456,20 @@ def test_audit_cli_checks_its_options_before_loading_a_model(tmp_path, monkeypat
     ):
         res = invoke("audit", "--model", "tiny-random", "--out", str(tmp_path / "o"), *option)
         assert isinstance(res.exception, RefusalkitError) and needle in str(res.exception), res.output
+
+
+def test_the_audit_tests_benchmark_flags_a_planted_gap_with_every_test():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "audit_tests.py"
+    spec = importlib.util.spec_from_file_location("audit_tests", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # every prompt answered, except the planted group's in 30 of the 36 templates
+    age = np.ones((36, 4), dtype=int)
+    age[:30, 0] = 0
+    found = bench.flags({"age": age, "gender": np.ones((36, 3), dtype=int)}, 0.05)
+    for test in bench.TESTS:
+        assert found[test][("age", 0)] == "refused", test
+        assert not any(found[test][("gender", g)] for g in range(3)), test
