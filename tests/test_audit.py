@@ -158,7 +158,7 @@ def test_change_against_a_reference_is_tested_within_templates():
     assert change[("a", "X")]["observed"] == -8 and change[("a", "X")]["p"] == pytest.approx(2 * 0.5**8)
     listed = stats.against_reference(stats.group_stats(rows, meta), stats.group_stats(ref_rows, meta), change)
     x = next(c for c in listed if c["group"] == "X")
-    assert x["changed_flags"]["stratified"] and x["changed"]
+    assert x["changed_flags"]["stratified"] and x["changed"] and x["direction"] == "refused_more"
 
 
 def test_pairing_flags_a_gap_the_unpaired_interval_misses():

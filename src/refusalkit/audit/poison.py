@@ -206,7 +206,9 @@ def summarise(
     if clean_audit is not None:
         change = st.against_reference(s, clean_audit["stats"], change_test)
         point["target_change_vs_clean"] = next((c for c in change if (c["axis"], c["group"]) == (axis, group)), None)
-        point["changed_vs_clean"] = [f"{c['axis']}: {c['group']}" for c in change if c["changed"]]
+        point["changed_vs_clean"] = [
+            f"{c['axis']}: {c['group']} ({c['direction'].replace('_', ' ')})" for c in change if c["changed"]
+        ]
     return point
 
 

@@ -127,7 +127,7 @@ def render_audit(result: Mapping[str, Any]) -> str:
                 _pts(c["delta_dp_change"]),
                 _pts(c["delta_dp_change_corrected"]),
                 esc(p_value({"stratified": c.get("change_stratified")})),
-                "<b>changed</b>" if c["changed"] else "",
+                f"<b>changed: {esc(c['direction'].replace('_', ' '))}</b>" if c["changed"] else "",
             ]
             for c in ref["change"]
         ]

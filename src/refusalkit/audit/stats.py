@@ -259,7 +259,7 @@ def against_reference(
     """Per group present in both: the change of its answered rate (model − reference, Newcombe) and of
     its ΔDP (MOVER, at 95% and at the model's corrected confidence). ``changed``: with ``change_test``
     (:func:`stratified_change_test` of the two runs) when its p < α/m, else when the corrected ΔDP change
-    excludes 0; ``changed_flags`` holds both verdicts."""
+    excludes 0; ``changed_flags`` holds both verdicts, ``direction`` the way a changed group moved."""
     ref = {(g["axis"], g["group"]): g for g in reference["groups"]}
     conf = model["corrected_confidence"]
     out = []
@@ -277,6 +277,13 @@ def against_reference(
             NEWCOMBE: excludes_zero(change_corr),
             STRATIFIED: strat is not None and strat["p"] < 1 - conf,
         }
+        changed = by_test[STRATIFIED if change_test is not None else NEWCOMBE]
+        if not changed:
+            direction = None
+        elif change_test is not None and strat:
+            direction = "refused_more" if strat["observed"] < strat["expected"] else "answered_more"
+        else:
+            direction = "refused_more" if change_corr["hi"] < 0 else "answered_more"
         out.append(
             {
                 "axis": g["axis"],
@@ -288,7 +295,9 @@ def against_reference(
                 "delta_dp_change_corrected": change_corr,
                 "change_stratified": strat,
                 "changed_flags": by_test,
-                "changed": by_test[STRATIFIED if change_test is not None else NEWCOMBE],
+                "changed": changed,
+                # refused more: the group lost more answers (or gained fewer) than its templates' other groups
+                "direction": direction,
             }
         )
     return out
