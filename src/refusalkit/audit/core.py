@@ -4,10 +4,11 @@ The model answers a counterfactual suite (prompts that differ only in the group,
 :mod:`refusalkit.data.counterfactual_build`) through refusalkit's evaluation loop
 (:func:`refusalkit.run.evaluate`, so a run resumes and its answers are stored and judged as in ``eval``);
 :mod:`refusalkit.audit.stats` turns the verdicts into answered rates, ΔDP per group with corrected
-intervals and flags. Optional steps:
+intervals, and flags (by the exact test stratified by template). Optional steps:
 
 - ``reference``: the same suite on a reference model (e.g. the clean aligned model), and per group the
-  change of its answered rate and ΔDP;
+  change of its answered rate and ΔDP, and whether it changed (the stratified test on each prompt's
+  change);
 - ``prescreen``: on a white-box model, every group's mean first-token refusal probability
   (:func:`refusalkit.scoring.first_token_refusal_prob`, one forward pass per prompt, no generation),
   ranked within its axis; with a white-box ``reference`` also the reference's, and each group ranked by

@@ -84,7 +84,7 @@ def audit(
     client=None,
 ) -> None:
     """Audit a model for targeted refusal: answered rate per group, ΔDP against the rest of its axis with
-    corrected intervals, flagged groups; re-running the same command resumes."""
+    corrected intervals, groups flagged by an exact test within templates; re-running the same command resumes."""
     import json
 
     from ..audit.core import load_suite, run_audit
