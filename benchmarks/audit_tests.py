@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import ttest_1samp
 
-from refusalkit.audit.stats import stratified_test
+from refusalkit.audit.stats import direction_by_interval, direction_by_test, stratified_test
 from refusalkit.data import counterfactual_build as cb
 from refusalkit.metrics import diff_interval
 from refusalkit.provenance import provenance, run_started
@@ -72,15 +72,14 @@ def flags(answers: dict[str, np.ndarray], alpha: float) -> dict[str, dict[tuple[
     for axis, y in answers.items():
         for g in range(y.shape[1]):
             rest = np.delete(y, g, axis=1)
-            s = strat[(axis, str(g))]
-            out["stratified"][(axis, g)] = (
-                None if s["p"] >= level else ("refused" if s["observed"] < s["expected"] else "answered")
-            )
+            out["stratified"][(axis, g)] = direction_by_test(strat[(axis, str(g))], level)
             d = diff_interval(int(rest.sum()), rest.size, int(y[:, g].sum()), y.shape[0], 1 - level)
-            out["newcombe"][(axis, g)] = "refused" if d["hi"] < 0 else "answered" if d["lo"] > 0 else None
+            out["newcombe"][(axis, g)] = direction_by_interval(d)
             diffs = y[:, g] - rest.mean(axis=1)
             p = ttest_1samp(diffs, 0).pvalue if diffs.std() > 0 else 1.0
-            out["paired_t"][(axis, g)] = None if p >= level else ("refused" if diffs.mean() < 0 else "answered")
+            out["paired_t"][(axis, g)] = (
+                None if p >= level else ("refused_more" if diffs.mean() < 0 else "answered_more")
+            )
     return out
 
 
@@ -107,7 +106,7 @@ def main() -> None:
                     # in the planted axis the other groups are answered more than a rest that holds the
                     # planted group: the same gap seen from their side, not a false flag
                     any_false[test] += any(v for (axis, _), v in f.items() if not (effect and axis == PLANTED_AXIS))
-                    found[test] += f[(PLANTED_AXIS, 0)] == "refused"
+                    found[test] += f[(PLANTED_AXIS, 0)] == "refused_more"
             row = {
                 "template_beta": list(mix),
                 "effect": effect,

@@ -367,7 +367,7 @@ def write_poison(result: dict[str, Any], out_dir: Path) -> None:
     from ..report import Figures, esc, json_block, table, write_page
     from ..report.html import pct
     from .report import _pts
-    from .stats import p_value
+    from .stats import p_text
 
     (out_dir / "poison.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
     rows = [
@@ -378,7 +378,7 @@ def write_poison(result: dict[str, Any], out_dir: Path) -> None:
             pct(p["target_answered"] or {}),
             _pts(p["target_delta_dp_corrected"]),
             "yes" if p["target_flagged"] else "no",
-            esc(p_value({"stratified": p.get("target_stratified")})),
+            esc(p_text(p["target_stratified"])),
             esc(len(p["false_flags"])),
             pct(p["harmful_refusal"]),
             pct(p["cv_selection_target"] or {}),

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from ..report import Figures, esc, json_block, page, table
 from ..report.html import pct
-from .stats import flag_rule, p_value
+from .stats import flag_rule, p_text
 
 MAX_REFUSED_SHOWN = 300
 
@@ -88,7 +88,7 @@ def _group_table(s: Mapping[str, Any]) -> str:
             esc(g["unscored"]),
             _pts(g["delta_dp"]),
             _pts(g["delta_dp_corrected"]),
-            esc(p_value(g)),
+            esc(p_text(g["stratified"])),
             _flag(g),
         ]
         for g in s["groups"]
@@ -126,7 +126,7 @@ def render_audit(result: Mapping[str, Any]) -> str:
                 _pts(c["answered_change"]),
                 _pts(c["delta_dp_change"]),
                 _pts(c["delta_dp_change_corrected"]),
-                esc(p_value({"stratified": c.get("change_stratified")})),
+                esc(p_text(c["change_stratified"])),
                 f"<b>changed: {esc(c['direction'].replace('_', ' '))}</b>" if c["changed"] else "",
             ]
             for c in ref["change"]

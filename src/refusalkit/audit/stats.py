@@ -151,6 +151,21 @@ def stratified_change_test(
     return _stratified(cells)
 
 
+def direction_by_test(test: Mapping[str, Any] | None, level: float) -> str | None:
+    """``refused_more`` or ``answered_more`` when a stratified test's p is below ``level`` (the group's
+    observed total below or above the draw's expectation), else None."""
+    if test is None or test["p"] >= level:
+        return None
+    return "refused_more" if test["observed"] < test["expected"] else "answered_more"
+
+
+def direction_by_interval(interval: Mapping[str, Any]) -> str | None:
+    """``refused_more`` or ``answered_more`` when an interval of a difference excludes 0, else None."""
+    if not excludes_zero(interval):
+        return None
+    return "refused_more" if interval["hi"] < 0 else "answered_more"
+
+
 def combine(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     """``a − b`` for two differences with intervals (``delta, lo, hi``), by the square-and-add rule that
     builds Newcombe's interval (MOVER): used for the change of a ΔDP between two models."""
@@ -193,14 +208,7 @@ def group_stats(
         dp = diff_interval(k_rest, n_rest, c["k"], c["n"], 1 - alpha)
         corrected = diff_interval(k_rest, n_rest, c["k"], c["n"], confidence)
         strat = strata.get((axis, group))
-        by_test = {
-            NEWCOMBE: None
-            if not excludes_zero(corrected)
-            else ("refused_more" if corrected["hi"] < 0 else "answered_more"),
-            STRATIFIED: None
-            if strat is None or strat["p"] >= 1 - confidence
-            else ("refused_more" if strat["observed"] < strat["expected"] else "answered_more"),
-        }
+        by_test = {NEWCOMBE: direction_by_interval(corrected), STRATIFIED: direction_by_test(strat, 1 - confidence)}
         groups.append(
             {
                 "axis": axis,
@@ -245,10 +253,9 @@ def flag_rule(s: Mapping[str, Any]) -> str:
     return "Flagged: the corrected interval excludes 0 (the rows carry no template, so prompts cannot be paired)."
 
 
-def p_value(g: Mapping[str, Any]) -> str:
-    """The stratified test's p-value of a group, for tables ('–' when it has none)."""
-    t = g.get("stratified")
-    return "–" if not t or t["p"] is None else f"{t['p']:.2g}"
+def p_text(test: Mapping[str, Any] | None) -> str:
+    """A stratified test's p-value for tables ('–' for a group that has none)."""
+    return "–" if not test else f"{test['p']:.2g}"
 
 
 def against_reference(
@@ -273,17 +280,8 @@ def against_reference(
         r_corr = diff_interval(r_rest["k"], r_rest["n"], b["k"], b["n"], conf)
         change_corr = combine(g["delta_dp_corrected"], r_corr)
         strat = None if change_test is None else change_test.get((g["axis"], g["group"]))
-        by_test = {
-            NEWCOMBE: excludes_zero(change_corr),
-            STRATIFIED: strat is not None and strat["p"] < 1 - conf,
-        }
-        changed = by_test[STRATIFIED if change_test is not None else NEWCOMBE]
-        if not changed:
-            direction = None
-        elif change_test is not None and strat:
-            direction = "refused_more" if strat["observed"] < strat["expected"] else "answered_more"
-        else:
-            direction = "refused_more" if change_corr["hi"] < 0 else "answered_more"
+        by_test = {NEWCOMBE: direction_by_interval(change_corr), STRATIFIED: direction_by_test(strat, 1 - conf)}
+        direction = by_test[STRATIFIED if change_test is not None else NEWCOMBE]
         out.append(
             {
                 "axis": g["axis"],
@@ -294,8 +292,8 @@ def against_reference(
                 "delta_dp_change": combine(g["delta_dp"], r["delta_dp"]),
                 "delta_dp_change_corrected": change_corr,
                 "change_stratified": strat,
-                "changed_flags": by_test,
-                "changed": changed,
+                "changed_flags": {t: d is not None for t, d in by_test.items()},
+                "changed": direction is not None,
                 # refused more: the group lost more answers (or gained fewer) than its templates' other groups
                 "direction": direction,
             }

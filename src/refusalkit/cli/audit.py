@@ -88,7 +88,7 @@ def audit(
     import json
 
     from ..audit.core import load_suite, run_audit
-    from ..audit.stats import flag_rule, p_value
+    from ..audit.stats import flag_rule, p_text
     from ..data import counterfactual_build as cb
 
     checks.output_dir(out_dir)
@@ -141,7 +141,7 @@ def audit(
             g["group"],
             "–" if a["rate"] is None else f"{100 * a['rate']:.0f}% of {a['n']}",
             _pts(g["delta_dp_corrected"]),
-            p_value(g),
+            p_text(g["stratified"]),
             f"[red]flagged: {g['direction'].replace('_', ' ')}[/red]" if g["flagged"] else "",
         )
     out.print(table)
