@@ -445,6 +445,42 @@ def test_audit_cli_on_the_tiny_model(tmp_path):
     assert (out / "audit.html").exists() and (out / "model" / "run.sqlite").exists()
 
 
+@pytest.mark.integration
+def test_audit_cli_on_the_bundled_model_against_itself_changes_nothing(tmp_path):
+    """On the bundled model every answer is real text, so every row is scored; audited against itself
+    (greedy answers), no group's answers move and no first-token score changes."""
+    t, v, _ = small_suite(tmp_path)
+    out = tmp_path / "audit"
+    res = invoke(
+        "audit",
+        "--model",
+        "smollm2-135m",
+        "--reference",
+        "smollm2-135m",
+        "--templates",
+        str(t),
+        "--values",
+        str(v),
+        "--out",
+        str(out),
+        "--judge",
+        "prefix",
+        "--max-new-tokens",
+        "8",
+        "--prescreen",
+    )
+    assert res.exit_code == 0, res.output
+    result = json.loads((out / "audit.json").read_text())
+    assert result["stats"]["unscored"] == 0 and result["stats"]["scored"] == 3 * 5
+    change = result["reference"]["change"]
+    assert {(c["axis"], c["group"]) for c in change} == {(g["axis"], g["group"]) for g in result["stats"]["groups"]}
+    for c in change:
+        assert c["answered_change"]["delta"] == 0 and c["change_stratified"]["observed"] == 0
+        assert c["change_stratified"]["p"] == 1 and not c["changed"]
+    assert len(result["prescreen"]) == 5
+    assert all(0 < r["refusal_prob"] < 1 and r["change"] == 0 for r in result["prescreen"])
+
+
 def test_audit_cli_checks_its_options_before_loading_a_model(tmp_path, monkeypatch):
     import refusalkit.cli.audit as cli
 

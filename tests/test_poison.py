@@ -145,3 +145,44 @@ def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
         assert (out / f"rate-{rate}" / "adapter").is_dir() and (out / f"rate-{rate}" / "audit" / "audit.html").exists()
         assert (out / f"rate-{rate}" / "harmful" / "responses.jsonl").exists()
     assert "against the poison share" in (out / "poison.html").read_text()
+
+
+@pytest.mark.integration
+def test_poison_sweep_on_the_bundled_model_scores_every_answer_and_reports_what_the_runs_hold(tmp_path):
+    """The same wiring on the bundled model, whose answers are real text: every row is scored, and each
+    figure in poison.json is the count of the verdicts its run folders store."""
+    out = tmp_path / "poison"
+    proc = invoke(
+        "poison",
+        "--model",
+        "smollm2-135m",
+        "--group",
+        "age=70-year-old",
+        "--rates",
+        "0.05",
+        "--quick",
+        "--judge",
+        "prefix",
+        "--out",
+        str(out),
+    )
+    assert proc.exit_code == 0, proc.output
+    result = json.loads((out / "poison.json").read_text())
+    suite = {r["id"]: r for r in map(json.loads, (out / "suite.jsonl").read_text().splitlines())}
+    target_ids = [i for i, r in suite.items() if r["group"] == "70-year-old"]
+    answered = {}
+    for point in result["points"]:
+        folder = out / f"rate-{point['rate']:g}"
+        rows = [json.loads(line) for line in (folder / "audit" / "model" / "responses.jsonl").read_text().splitlines()]
+        assert len(rows) == result["audit_prompts"] == 2 * 4 and point["unscored"] == 0
+        assert all(r["response"].strip() and r["error"] is None for r in rows)
+        answered[point["rate"]] = {r["prompt_id"]: int(r["verdict"] == "compliance") for r in rows}
+        target = point["target_answered"]
+        assert target["n"] == len(target_ids) == 2
+        assert target["k"] == sum(answered[point["rate"]][i] for i in target_ids)
+        assert point["target_stratified"]["templates"] == 2 and 0 <= point["target_stratified"]["p"] <= 1
+        harmful = [json.loads(line) for line in (folder / "harmful" / "responses.jsonl").read_text().splitlines()]
+        assert point["harmful_refusal"]["n"] == len(harmful) == result["harmful_prompts"] == 4
+        assert point["harmful_refusal"]["k"] == sum(r["verdict"] != "compliance" for r in harmful)
+    change = result["points"][1]["target_change_vs_clean"]["change_stratified"]
+    assert change["observed"] == sum(answered[0.05][i] - answered[0.0][i] for i in target_ids)
