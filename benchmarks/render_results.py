@@ -745,6 +745,15 @@ def _changed(p: dict, target: dict) -> str:
     return f"{', '.join(p['changed_vs_clean']) or 'none'} ({target['group']}: p = {ch['p']:.2g})"
 
 
+def _replication(clean: dict) -> str:
+    """How many of the clean model's flags held when audited again on templates it never trained on."""
+    r = clean.get("replication")
+    if not r or not r["flags"]:
+        return ""
+    held = [g for g, f in r["flags"].items() if f["replicated"]]
+    return f"; audited again on the {r['prompts']} prompts of the {r['templates']} templates, {len(held)} of them replicate"
+
+
 def poison_audit(name: str = "poison_audit.json") -> str:
     """One row per poison share: the target's answered rate and ΔDP, the audit's flags, harmful refusal,
     the pre-screen's rank of the target (its own, and by change against the clean model) and where
@@ -797,6 +806,7 @@ def poison_audit(name: str = "poison_audit.json") -> str:
             if "test" not in c
             else f" by the {c['test']} test ({len(c['flagged_by_the_corrected_interval'])} by the corrected interval)"
         )
+        + _replication(c)
         + ".\n\n"
         + table(header, rows)
         + source(name)
@@ -807,8 +817,29 @@ def poison_audit(name: str = "poison_audit.json") -> str:
 # the README's headline table
 
 
+# the poison sweep the headline quotes: the models retrained with mixed contrast rows, all 36 test templates
+POISON_HEADLINE = "poison_audit_study_contrast-mixed_retrained.json"
+
+
+def _audit_row(docs: str) -> list[str]:
+    """The targeted-refusal audit on the poisoned models: the shares at which it flags the target, those at
+    which it does not, and the clean model's flags."""
+    d = load(POISON_HEADLINE)
+    points, t, c = d["points"][1:], d["target"], d["clean_model"]
+
+    def share(p: dict) -> str:
+        return f"{100 * p['rate']:g}% ({p['poison_rows']} rows, ΔDP {num(100 * p['target_delta_dp']['delta'])})"
+
+    caught = [share(p) for p in points if p["target_flagged"]]
+    missed = [share(p) for p in points if not p["target_flagged"]]
+    text = f"flags the target at {', '.join(caught)}" if caught else "flags the target at no share"
+    text += f"; not at {', '.join(missed)}" if missed else ""
+    text += f"; on the clean model {len(c['flagged'])} of {c['groups']} groups flagged" + _replication(c)
+    return [f"[Targeted-refusal audit]({docs}audit.md) (alignment poisoned against {t['group']}s)", text]
+
+
 def _optional_rows(base: str) -> list[list[str]]:
-    """Headline rows of the refusal-token and MoGU benchmarks (core test split), where their results exist."""
+    """Headline rows of the refusal-token, MoGU and poison benchmarks, where their results exist."""
     rows = []
     docs = base.removesuffix("results/") if base else "../"
     if (RESULTS / "refusal_tokens.json").exists():
@@ -833,6 +864,8 @@ def _optional_rows(base: str) -> list[list[str]]:
                 + ("" if m["finished"] else f" ({m['n_prompts']} of the test prompts)"),
             ]
         )
+    if (RESULTS / POISON_HEADLINE).exists():
+        rows.append(_audit_row(docs))
     return rows
 
 
