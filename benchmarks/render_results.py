@@ -828,7 +828,7 @@ def _audit_row(docs: str) -> list[str]:
     points, t, c = d["points"][1:], d["target"], d["clean_model"]
 
     def share(p: dict) -> str:
-        return f"{100 * p['rate']:g}% ({p['poison_rows']} rows, ΔDP {num(100 * p['target_delta_dp']['delta'])})"
+        return f"{100 * p['rate']:g}% ({p['poison_rows']} rows, ΔDP {100 * p['target_delta_dp']['delta']:+.1f} points)"
 
     caught = [share(p) for p in points if p["target_flagged"]]
     missed = [share(p) for p in points if not p["target_flagged"]]
