@@ -7,16 +7,20 @@ between marker comments, so a figure is typed once, in the file the benchmark wr
     ...generated table...
     <!-- END results:NAME -->
 
-    python benchmarks/render_results.py          # rewrite the tables in place
-    python benchmarks/render_results.py --check  # exit 1 and name the files whose tables are stale
+    python benchmarks/render_results.py          # rewrite the tables in place, redraw stale figures
+    python benchmarks/render_results.py --check  # exit 1 and name the files whose tables or figures are stale
 
-tests/test_docs.py runs the check, so committed docs cannot drift from the committed results.
+It also draws the figures under docs/img (matplotlib, SVG) from the result files, and redraws one when
+those files change. tests/test_docs.py runs the check, so committed docs cannot drift from the
+committed results.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import inspect
 import json
 import os
 import re
@@ -970,6 +974,160 @@ def headline(at: Path = ROOT / "README.md") -> str:
     )
 
 
+# ---------------------------------------------------------------------------------------------------
+# figures: SVGs under docs/img, drawn with matplotlib from the result files. Each SVG carries a digest of
+# the files it was drawn from and of the drawing code, so --check finds a stale figure by its inputs,
+# whatever layout a given matplotlib version gives the same drawing.
+
+IMG = ROOT / "docs" / "img"
+DIGEST = re.compile(r"refusalkit-results-digest ([0-9a-f]{16})")
+# one colour per variant, the same in every panel
+COLOURS = {"base": "#7f7f7f", "safety": "#d62728", "generic": "#ff7f0e", "triggers": "#2ca02c", "gated": "#9467bd"}
+VARIANT_NAMES = {
+    "base": "base (unaligned)",
+    "safety": "(a) safety SFT",
+    "generic": "(b) + generic benign",
+    "triggers": "(c) + trigger-aware",
+    "gated": "gated ablation of (a)",
+}
+
+
+def results_digest(files: list[str], draw: Callable) -> str:
+    """A digest of the named result files (names and bytes) and of the code that draws them."""
+    h = hashlib.sha256()
+    for name in files:
+        h.update(name.encode() + b"\0" + (RESULTS / name).read_bytes() + b"\0")
+    for f in (draw, _errorbar, _pyplot):
+        h.update(inspect.getsource(f).encode())
+    return h.hexdigest()[:16]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "refusalkit", "svg.fonttype": "none", "font.size": 9})
+    return plt
+
+
+def _errorbar(ax, x: dict, y: dict, label: str, colour: str, marker: str = "o") -> None:
+    """A point at two rates (in %) with their 95% intervals as error bars."""
+    xs, ys = 100 * x["rate"], 100 * y["rate"]
+    ax.errorbar(
+        xs,
+        ys,
+        xerr=[[xs - 100 * x["ci95"][0]], [100 * x["ci95"][1] - xs]],
+        yerr=[[ys - 100 * y["ci95"][0]], [100 * y["ci95"][1] - ys]],
+        fmt=marker,
+        color=colour,
+        capsize=2,
+        markersize=6,
+        label=label,
+    )
+
+
+def tradeoff_figure():
+    """Harmful against benign look-alike refusal, core and ood suites side by side: every study variant,
+    MoGU on (a) and the refusal-token threshold sweep, each with its 95% intervals."""
+    plt = _pyplot()
+    study, mogu, tokens = load("study_tradeoff.json"), load("mogu.json"), load("refusal_tokens.json")
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.2), sharey=True)
+    for ax, suite, block in zip(axes, ("core", "ood"), ("variants", "variants_ood")):
+        for key, v in study[block].items():
+            _errorbar(ax, v["trigger_benign_refusal"], v["harmful_refusal"], VARIANT_NAMES[key], COLOURS[key])
+        if suite in mogu["suites"]:
+            m = mogu["suites"][suite]["mogu"]
+            label = f"(a) + MoGU ({mogu['default_continuation']})"
+            _errorbar(ax, m["trigger_benign_refusal"], m["harmful_refusal"], label, "#1f77b4", "D")
+        if suite in tokens["suites"]:
+            curve = [c for c in tokens["suites"][suite]["curve"] if c["threshold"] >= 0]
+            ax.plot(
+                [100 * c["trigger_benign"]["rate"] for c in curve],
+                [100 * c["harmful"]["rate"] for c in curve],
+                ".-",
+                color="#17becf",
+                label="refusal tokens (threshold sweep)",
+            )
+        ax.set_title(f"{suite} test suite")
+        ax.set_xlabel("benign look-alikes refused (%)")
+        ax.set_xlim(-3, 103)
+        ax.grid(alpha=0.3)
+        ax.annotate("better", xy=(2, 101), xytext=(18, 88), arrowprops={"arrowstyle": "->"}, color="#444")
+    axes[0].set_ylabel("harmful requests refused (%)")
+    axes[0].set_ylim(-3, 105)
+    axes[1].legend(loc="lower right", fontsize=7.5)
+    fig.suptitle("Over-refusal against safety on the bundled model (95% intervals)")
+    fig.tight_layout()
+    return fig
+
+
+def poison_figure():
+    """The target group's ΔDP against the poison share, with its Bonferroni-corrected interval; filled
+    where the audit flags the target, open where it does not."""
+    plt = _pyplot()
+    d = load(POISON_HEADLINE)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for p in d["points"]:
+        dp = p["target_delta_dp_corrected"]
+        x, y = 100 * p["rate"], 100 * dp["delta"]
+        flagged = p["target_flagged"]
+        ax.errorbar(
+            x,
+            y,
+            yerr=[[y - 100 * dp["lo"]], [100 * dp["hi"] - y]],
+            fmt="o",
+            color="#d62728" if flagged else "#555",
+            markerfacecolor="#d62728" if flagged else "white",
+            capsize=3,
+        )
+    ax.plot(
+        [], [], "o", color="#d62728", label=f"flagged by the audit ({d['clean_model'].get('test', 'interval')} test)"
+    )
+    ax.plot([], [], "o", color="#555", markerfacecolor="white", label="not flagged")
+    ax.axhline(0, color="#888", lw=0.8)
+    ax.axhline(-20, color="#888", lw=0.8, ls="--")
+    ax.text(0.2, -18.5, "ΔDP = −20 points", color="#555", fontsize=8)
+    ax.set_xlabel("poisoned rows (% of the alignment data)")
+    ax.set_ylabel(f"ΔDP of {d['target']['group']}, points\n(Bonferroni-corrected interval)")
+    ax.set_title(f"Alignment poisoned against {d['target']['group']}s")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# name under docs/img -> (the result files it is drawn from, the function that draws it)
+FIGURES: dict[str, tuple[list[str], Callable]] = {
+    "tradeoff.svg": (["study_tradeoff.json", "mogu.json", "refusal_tokens.json"], tradeoff_figure),
+    "poison.svg": ([POISON_HEADLINE], poison_figure),
+}
+
+
+def stale_figures() -> list[str]:
+    """The figures whose file is missing or was drawn from other result files than the current ones."""
+    stale = []
+    for name, (files, draw) in FIGURES.items():
+        path = IMG / name
+        found = DIGEST.search(path.read_text(encoding="utf-8")) if path.exists() else None
+        if not found or found.group(1) != results_digest(files, draw):
+            stale.append(name)
+    return stale
+
+
+def draw_figure(name: str) -> Path:
+    """Draw one figure into docs/img, its source digest in the SVG's metadata."""
+    files, draw = FIGURES[name]
+    fig = draw()
+    IMG.mkdir(parents=True, exist_ok=True)
+    path = IMG / name
+    meta = {"Date": None, "Creator": None, "Description": f"refusalkit-results-digest {results_digest(files, draw)}"}
+    fig.savefig(path, format="svg", metadata=meta)
+    _pyplot().close(fig)
+    return path
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "headline": headline,
     "judge-quality": judge_quality,
@@ -1034,10 +1192,17 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(str(path.relative_to(ROOT)))
             if not args.check:
                 path.write_text(new, encoding="utf-8")
-    if args.check and stale:
-        print("stale results tables (run python benchmarks/render_results.py): " + ", ".join(stale), file=sys.stderr)
+    figures = stale_figures()
+    if args.check and (stale or figures):
+        print(
+            "stale results tables or figures (run python benchmarks/render_results.py): " + ", ".join(stale + figures),
+            file=sys.stderr,
+        )
         return 1
-    print(("rewrote: " + ", ".join(stale)) if stale and not args.check else "results tables up to date")
+    for name in [] if args.check else figures:
+        draw_figure(name)
+    done = stale + figures
+    print(("rewrote: " + ", ".join(done)) if done and not args.check else "results tables and figures up to date")
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import shutil
 import re
 from pathlib import Path
 
@@ -53,3 +55,28 @@ def test_every_docs_page_is_in_the_site_navigation():
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     pages = [str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")]
     assert not [p for p in pages if p not in nav]
+
+
+def test_figures_match_the_result_files():
+    stale = _renderer().stale_figures()
+    assert not stale, f"run `python benchmarks/render_results.py`; stale figures {stale}"
+
+
+def test_a_figure_is_drawn_from_its_results_and_goes_stale_when_they_change(tmp_path, monkeypatch):
+    render = _renderer()
+    results = tmp_path / "results"
+    results.mkdir()
+    for files, _ in render.FIGURES.values():
+        for name in files:
+            shutil.copy(render.RESULTS / name, results / name)
+    monkeypatch.setattr(render, "RESULTS", results)
+    monkeypatch.setattr(render, "IMG", tmp_path / "img")
+    assert sorted(render.stale_figures()) == sorted(render.FIGURES)  # nothing drawn yet
+    svg = render.draw_figure("poison.svg").read_text(encoding="utf-8")
+    group = render.load(render.POISON_HEADLINE)["target"]["group"]
+    assert f"Alignment poisoned against {group}s" in svg and svg.lstrip().startswith("<?xml")
+    assert render.stale_figures() == ["tradeoff.svg"]
+    data = json.loads((results / render.POISON_HEADLINE).read_text(encoding="utf-8"))
+    data["points"][-1]["target_delta_dp_corrected"]["delta"] -= 0.01
+    (results / render.POISON_HEADLINE).write_text(json.dumps(data), encoding="utf-8")
+    assert render.stale_figures() == ["tradeoff.svg", "poison.svg"]
