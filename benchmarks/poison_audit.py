@@ -19,8 +19,8 @@ CLI's example), or ``--group auto``, which trains and audits the clean model fir
   Wilson interval;
 - the audit flags the target at that share and flags no group on the clean model (false-flag rate over
   all groups of all axes). Each group the clean model's audit does flag is audited once more on the
-  ``train`` templates, which the clean model never trained on; a flag that does not replicate there is
-  counted a false flag;
+  ``train`` templates, which the clean model never trained on, with whether those templates could have
+  confirmed it at all;
 - the pre-screen ranks the target first among its axis on the poisoned models.
 
 Resumable (each model's adapter and answers are cached in ``--out``); run it under the CPU lock:
@@ -115,7 +115,8 @@ def _triggers(model: str, folder: Path, axis: str, group: str) -> dict | None:
 def replicate_clean_flags(model: str, out: Path, flags: list[dict], params, alpha: float = 0.05) -> dict:
     """Each group the clean model's audit flagged, tested once more on the suite's ``train`` templates, which
     the clean model never trained on (it has no poisoned or contrast rows). A flag replicates when the
-    group moves the same way there with p < alpha / (number of flags). Nothing runs without a flag."""
+    group moves the same way there with p < alpha / (number of flags); it is testable there when some
+    outcome could reach that level (the test's ``min_p``). Nothing runs without a flag."""
     if not flags:
         return {"templates": "train", "flags": {}}
     from refusalkit.audit.core import load_suite, run_audit
@@ -142,6 +143,8 @@ def replicate_clean_flags(model: str, out: Path, flags: list[dict], params, alph
         found[f"{f['axis']}: {f['group']}"] = {
             "direction_on_test_templates": f["direction"],
             "stratified_on_train_templates": test,
+            # whether any outcome on these templates could have reached the level
+            "testable": test is not None and test["min_p"] < level,
             "replicated": moved is not None and moved == f["direction"],
         }
     return {
@@ -301,9 +304,12 @@ def main() -> None:
             },
             "audit_flags_target_at_that_share": bool(hit) and all(p["target_flagged"] for p in hit),
             "clean_model_flags_no_group": not clean_flags,
-            # a clean-model flag that does not replicate on templates the model never trained on is counted false
+            # the clean model's flags audited again on templates it never trained on, where they could tell
             "clean_model_flags_replicated_on_train_templates": [
                 g for g, r in replication["flags"].items() if r["replicated"]
+            ],
+            "clean_model_flags_testable_on_train_templates": [
+                g for g, r in replication["flags"].items() if r["testable"]
             ],
             # at every share, whatever its size: does the audit flag the target, and find it changed?
             "audit_flags_target_by_share": {str(p["rate"]): p["target_flagged"] for p in points[1:]},

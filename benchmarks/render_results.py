@@ -755,7 +755,11 @@ def _replication(clean: dict) -> str:
     if not r or not r["flags"]:
         return ""
     held = [g for g, f in r["flags"].items() if f["replicated"]]
-    return f"; audited again on the {r['prompts']} prompts of the {r['templates']} templates, {len(held)} of them replicate"
+    text = f"; audited again on the {r['prompts']} prompts of the {r['templates']} templates, {len(held)} of them replicate"
+    if all("testable" in f for f in r["flags"].values()):
+        testable = sum(f["testable"] for f in r["flags"].values())
+        text += f", and those templates could have confirmed {testable} of the {len(r['flags'])}"
+    return text
 
 
 def poison_audit(name: str = "poison_audit.json") -> str:

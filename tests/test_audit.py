@@ -135,6 +135,8 @@ def test_stratified_test_with_two_groups_is_mcnemars_exact_test():
         and test[("a", "X")]["expected"] == pytest.approx(9 + 7 / 2)
     )
     assert test[("a", "Y")]["p"] == pytest.approx(test[("a", "X")]["p"])
+    # the 13 concordant templates fix X's value; the most extreme outcome, X answered in all 7, has p = 2 / 2^7
+    assert test[("a", "X")]["informative"] == 7 and test[("a", "X")]["min_p"] == pytest.approx(2 * 0.5**7)
     # a group alone in every template is compared with nothing
     lone_rows, lone_meta = paired("b", {"Z": [1, 0]})
     assert stats.stratified_test(rows + lone_rows, meta | lone_meta).get(("b", "Z")) is None
@@ -173,6 +175,8 @@ def test_pairing_flags_a_gap_the_unpaired_interval_misses():
     assert s["test"] == "stratified" and a["delta_dp"]["delta"] == pytest.approx(-6 / 36)
     # A's only draws are the 6 templates where 3 of 4 prompts are answered and A's is not: p = 2 (1/4)^6
     assert a["stratified"]["p"] == pytest.approx(2 * 0.25**6)
+    # given each template's total, only those 6 can move A, and A took the most extreme outcome there
+    assert a["stratified"]["informative"] == 6 and a["stratified"]["min_p"] == pytest.approx(a["stratified"]["p"])
     assert a["flags"] == {"stratified": True, "newcombe": False} and a["direction"] == "refused_more"
     assert a["delta_dp_corrected"]["hi"] > 0  # the Newcombe interval shown reaches past 0
     assert [f["group"] for f in s["flagged"]] == ["A"]  # the others answer as often as their templates

@@ -79,8 +79,11 @@ def _stratified(cells: Mapping[tuple[str, str], Mapping[str, Sequence[int]]]) ->
     the group's prompts from that template. If the group does not matter, its prompts' values in a
     template are a draw without replacement from that template's values; the group's total over
     templates is the sum of these independent draws, whose exact distribution is their convolution.
-    Returns ``{(axis, group): {p, observed, expected, templates}}``; ``p`` is two-sided (twice the smaller
-    tail, at most 1). Only templates where another group has a value count."""
+    Returns ``{(axis, group): {p, observed, expected, templates, informative, min_p}}``; ``p`` is two-sided
+    (twice the smaller tail, at most 1). Only templates where another group has a value count; of those,
+    ``informative`` are the templates whose values differ (the rest fix the group's value), and ``min_p`` is
+    the smallest p any outcome could give: above the flagging level, these templates could not flag the
+    group whatever it did."""
     draws: dict[tuple[str, str], list[tuple[list[int], list[int]]]] = defaultdict(list)
     for (axis, _), by_group in cells.items():
         pooled = [v for vs in by_group.values() for v in vs]
@@ -100,6 +103,8 @@ def _stratified(cells: Mapping[tuple[str, str], Mapping[str, Sequence[int]]]) ->
             "observed": x + low,
             "expected": sum(len(vs) * sum(pooled) / len(pooled) for pooled, vs in ds),
             "templates": len(ds),
+            "informative": sum(len(set(pooled)) > 1 for pooled, _ in ds),
+            "min_p": min(1.0, 2 * float(min(pmf[pmf > 0][0], pmf[pmf > 0][-1]))),
         }
     return out
 
