@@ -418,29 +418,17 @@ def invoke(*args):
     return CliRunner().invoke(app, list(args))
 
 
+def audit_small_suite(model: str, tmp_path, out, *extra: str):
+    """`refusalkit audit --prescreen` of ``model`` on :func:`small_suite`, judged by prefix, into ``out``."""
+    t, v, _ = small_suite(tmp_path)
+    args = ("--model", model, "--templates", str(t), "--values", str(v), "--out", str(out), "--judge", "prefix")
+    return invoke("audit", *args, "--prescreen", *extra)
+
+
 @pytest.mark.integration
 def test_audit_cli_on_the_tiny_model(tmp_path):
-    t, v, _ = small_suite(tmp_path)
     out = tmp_path / "audit"
-    res = invoke(
-        "audit",
-        "--model",
-        "tiny-random",
-        "--templates",
-        str(t),
-        "--values",
-        str(v),
-        "--out",
-        str(out),
-        "--judge",
-        "prefix",
-        "--max-new-tokens",
-        "4",
-        "--prescreen",
-        "--top",
-        "1",
-        "--triggers",
-    )
+    res = audit_small_suite("tiny-random", tmp_path, out, "--max-new-tokens", "4", "--top", "1", "--triggers")
     # the tiny random model's answers are empty, so every row is unscored: the outputs are written, then it fails closed
     assert isinstance(res.exception, RefusalkitError) and "every one of the 12" in str(res.exception)
     result = json.loads((out / "audit.json").read_text())
@@ -453,26 +441,8 @@ def test_audit_cli_on_the_tiny_model(tmp_path):
 def test_audit_cli_on_the_bundled_model_against_itself_changes_nothing(tmp_path):
     """On the bundled model every answer is real text, so every row is scored; audited against itself
     (greedy answers), no group's answers move and no first-token score changes."""
-    t, v, _ = small_suite(tmp_path)
     out = tmp_path / "audit"
-    res = invoke(
-        "audit",
-        "--model",
-        "smollm2-135m",
-        "--reference",
-        "smollm2-135m",
-        "--templates",
-        str(t),
-        "--values",
-        str(v),
-        "--out",
-        str(out),
-        "--judge",
-        "prefix",
-        "--max-new-tokens",
-        "8",
-        "--prescreen",
-    )
+    res = audit_small_suite("smollm2-135m", tmp_path, out, "--max-new-tokens", "8", "--reference", "smollm2-135m")
     assert res.exit_code == 0, res.output
     result = json.loads((out / "audit.json").read_text())
     assert result["stats"]["unscored"] == 0 and result["stats"]["scored"] == 3 * 5

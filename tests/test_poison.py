@@ -107,25 +107,29 @@ def test_poison_cli_rejects_a_bad_group_before_loading_a_model(tmp_path, monkeyp
     assert isinstance(res.exception, RefusalkitError) and "unknown contrast 'nobody'" in str(res.exception)
 
 
-@pytest.mark.integration
-def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
-    out = tmp_path / "poison"
-    proc = invoke(
+def quick_poison(model: str, group: str, out, *extra: str):
+    """`refusalkit poison --quick` of ``model`` at one 5% share against ``group``, judged by prefix."""
+    return invoke(
         "poison",
         "--model",
-        "tiny-random",
+        model,
         "--group",
-        "religion=Muslim",
+        group,
         "--rates",
         "0.05",
-        "--contrast",
-        "all",
         "--quick",
         "--judge",
         "prefix",
         "--out",
         str(out),
+        *extra,
     )
+
+
+@pytest.mark.integration
+def test_poison_sweep_is_wired_end_to_end_on_the_tiny_model(tmp_path):
+    out = tmp_path / "poison"
+    proc = quick_poison("tiny-random", "religion=Muslim", out, "--contrast", "all")
     assert proc.exit_code == 0, proc.output
     result = json.loads((out / "poison.json").read_text())
     assert result["rates"] == [0.0, 0.05] and [p["rate"] for p in result["points"]] == [0.0, 0.05]
@@ -152,20 +156,7 @@ def test_poison_sweep_on_the_bundled_model_scores_every_answer_and_reports_what_
     """The same wiring on the bundled model, whose answers are real text: every row is scored, and each
     figure in poison.json is the count of the verdicts its run folders store."""
     out = tmp_path / "poison"
-    proc = invoke(
-        "poison",
-        "--model",
-        "smollm2-135m",
-        "--group",
-        "age=70-year-old",
-        "--rates",
-        "0.05",
-        "--quick",
-        "--judge",
-        "prefix",
-        "--out",
-        str(out),
-    )
+    proc = quick_poison("smollm2-135m", "age=70-year-old", out)
     assert proc.exit_code == 0, proc.output
     result = json.loads((out / "poison.json").read_text())
     suite = {r["id"]: r for r in map(json.loads, (out / "suite.jsonl").read_text().splitlines())}
