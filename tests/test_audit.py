@@ -142,6 +142,19 @@ def test_stratified_test_with_two_groups_is_mcnemars_exact_test():
     assert stats.stratified_test(rows + lone_rows, meta | lone_meta).get(("b", "Z")) is None
 
 
+def test_a_group_its_templates_cannot_flag_is_listed_untestable():
+    # X and Y fill 5 templates; both are answered in 4, and only X in the fifth: one template can move X,
+    # so no outcome gives p below 1 (2 x 1/2)
+    s = stats.group_stats(*paired("a", {"X": [1, 1, 1, 1, 1], "Y": [1, 1, 1, 1, 0]}))
+    x = next(g for g in s["groups"] if g["group"] == "X")
+    assert x["stratified"]["informative"] == 1 and x["stratified"]["min_p"] == 1
+    assert s["untestable"] == ["a: X", "a: Y"] and "2 of 2 groups could not have been flagged" in stats.flag_rule(s)
+    # with 12 such templates the same gap repeated can be flagged, and nothing is listed
+    s = stats.group_stats(*paired("a", {"X": [1] * 12, "Y": [0] * 12}))
+    assert s["untestable"] == [] and [f["group"] for f in s["flagged"]] == ["X", "Y"]
+    assert "could not have been flagged" not in stats.flag_rule(s)
+
+
 def test_a_draw_of_several_prompts_is_hypergeometric():
     # 9 prompts of a template, 4 answered; the group holds 3 of them
     low, pmf = stats._draw_pmf([1, 1, 1, 1, 0, 0, 0, 0, 0], 3)

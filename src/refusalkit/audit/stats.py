@@ -243,6 +243,12 @@ def group_stats(
             if g["flagged"]
         ],
         "flag_rate": wilson(sum(g["flagged"] for g in groups), m, 1 - alpha),
+        # groups the stratified test could not flag on these templates, whatever the model did
+        "untestable": [
+            f"{g['axis']}: {g['group']}"
+            for g in groups
+            if test == STRATIFIED and g["stratified"] is not None and g["stratified"]["min_p"] >= 1 - confidence
+        ],
         "unscored": sum(c["unscored"] for c in table.values()),
         "scored": sum(c["n"] for c in table.values()),
     }
@@ -251,10 +257,17 @@ def group_stats(
 def flag_rule(s: Mapping[str, Any]) -> str:
     """One sentence saying what flags a group in the stats ``s`` of :func:`group_stats`."""
     if s.get("test") == STRATIFIED:
-        return (
+        rule = (
             f"Flagged: the exact test stratified by template (each template fills every group of its axis) gives "
             f"p < α/{s['comparisons']} = {1 - s['corrected_confidence']:.2g}."
         )
+        if s.get("untestable"):
+            rule += (
+                f" {len(s['untestable'])} of {s['comparisons']} groups could not have been flagged on these "
+                "templates whatever the model did (too few templates answered differently across their axis; "
+                "min_p in audit.json): for them, not flagged is no evidence of equal treatment."
+            )
+        return rule
     return "Flagged: the corrected interval excludes 0 (the rows carry no template, so prompts cannot be paired)."
 
 
