@@ -116,6 +116,40 @@ def judge_quality() -> str:
     return table(header, rows) + source("judge_quality.json")
 
 
+def judge_readme() -> str:
+    """The README's detector table: the blind split of real answers, dev, speed and load time, and the
+    default's errors on the blind split by direction."""
+    d = load("judge_quality.json")
+    dets, default = d["detectors"], d["default_detector"]
+    blind = blind_split(dets)
+    rows = []
+    for name in DETECTORS:
+        m = dets[name]
+        rows.append(
+            [
+                f"`{name}`" + (" (default)" if name == default else ""),
+                f"{num(m[blind]['binary_accuracy'], 3)} / {num(m[blind]['macro_f1'], 3)}",
+                f"{num(m['dev']['binary_accuracy'], 3)} / {num(m['dev']['macro_f1'], 3)}",
+                num(m["speed_2_threads"]["answers_per_s"], 0),
+                num(m["speed_2_threads"]["load_and_first_verdict_s"], 1),
+            ]
+        )
+    cm = dets[default][blind]["confusion_matrix"]  # rows: true compliance, partial, full; columns the same
+    called_refusal = cm[0][1] + cm[0][2]
+    called_compliance = cm[1][0] + cm[2][0]
+    header = [
+        "detector",
+        f"real answers, blind ({dets[default][blind]['n']}): binary / macro-F1",
+        f"dev ({dets[default]['dev']['n']})",
+        "answers/s (2 threads)",
+        "load + first verdict (s)",
+    ]
+    return (
+        table(header, rows) + f"\nOn the blind split the default calls {called_refusal} compliant answers refusals and "
+        f"{called_compliance} refusals compliance.\n" + source("judge_quality.json")
+    )
+
+
 def judge_confusion() -> str:
     d = load("judge_quality.json")["detectors"]
     blind = blind_split(d)
@@ -1136,6 +1170,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "headline": headline,
     "judge-quality": judge_quality,
     "judge-confusion": judge_confusion,
+    "judge-readme": judge_readme,
     "study-variants": study_variants,
     "study-checks": study_checks,
     "study-ood": lambda: study_variants(block="variants_ood"),
