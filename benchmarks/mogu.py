@@ -64,6 +64,7 @@ def stage_train(args) -> None:
         router_epochs=args.router_epochs,
         lr=args.lr,
         router_lr=args.router_lr,
+        gate_weight=args.gate_weight,
         max_length=args.max_length,
         save_every=args.save_every,
         form=args.form,
@@ -401,6 +402,9 @@ def main() -> None:
     ap.add_argument("--router-epochs", type=float, default=1.0)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--router-lr", type=float, default=5e-3)
+    ap.add_argument(
+        "--gate-weight", type=float, default=2.0, help="Weight of the router's pull of alpha and beta towards 1 and 0."
+    )
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--save-every", type=int, default=5, help="Checkpoint every N steps (not part of the fingerprint).")
     ap.add_argument("--a-steps", type=int, default=6, help="(a)'s SFT steps timed in the train stage.")

@@ -99,6 +99,23 @@ def test_finished_folder_is_reused(trained, tmp_path):
     assert MoGU.load(copy).continuation == "shared"
 
 
+def test_other_router_settings_reuse_the_trained_responders(trained, tmp_path):
+    import dataclasses
+    import shutil
+
+    target, folder, result, _ = trained
+    copy = shutil.copytree(folder, tmp_path / "copy")
+    router_only = dataclasses.replace(SMALL, gate_weight=8.0, router_epochs=2.0)
+    again = train_mogu(target, PAIRS, copy, router_only, progress=False)
+    assert not again.cached and again.fingerprint != result.fingerprint  # a new MoGU: its router trained anew
+    assert again.stages["glad"]["cached"] and again.stages["unwilling"]["cached"]
+    assert "cached" not in again.stages["router"]
+    # a responder setting retrains the responders
+    other = shutil.copytree(folder, tmp_path / "other")
+    lr = train_mogu(target, PAIRS, other, dataclasses.replace(SMALL, lr=5e-4), progress=False)
+    assert not lr.stages["glad"].get("cached") and not lr.stages["unwilling"].get("cached")
+
+
 def test_gate_shapes_and_hooks_removed(trained):
     target, folder, _, _ = trained
     mogu = MoGU.load(folder)

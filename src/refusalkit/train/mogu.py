@@ -266,11 +266,23 @@ def router_loss(mogu: MoGU, model, tok, render, pairs: Sequence[Pair], config: M
     return lm + config.gate_weight * mse
 
 
+def _pair_rows(pairs: Sequence[Pair]) -> list[SFTExample]:
+    return [SFTExample(p.prompt, p.good + "\x00" + p.bad, str(p.harmful), p.good_eos) for p in pairs]
+
+
 def fingerprint(base_id: str, pairs: Sequence[Pair], config: MoGUConfig) -> str:
-    return data_hash(
-        [SFTExample(p.prompt, p.good + "\x00" + p.bad, str(p.harmful), p.good_eos) for p in pairs],
-        {"base": base_id, "mogu": config.key()},
-    )
+    return data_hash(_pair_rows(pairs), {"base": base_id, "mogu": config.key()})
+
+
+# what a responder's training depends on, besides the aligned model and its own pairs
+RESPONDER_SETTINGS = ("rank", "alpha", "lr", "epochs", "batch_size", "max_length", "seed", "max_steps")
+
+
+def responder_fingerprint(base_id: str, kind: str, pairs: Sequence[Pair], config: MoGUConfig) -> str:
+    """The ``glad`` or ``unwilling`` stage's fingerprint: its pairs and the responder settings only, so that
+    a folder trained again with other router settings (or another form) reuses its finished responders."""
+    settings = {k: getattr(config, k) for k in RESPONDER_SETTINGS}
+    return data_hash(_pair_rows(pairs), {"base": base_id, "responder": kind, "settings": settings})
 
 
 def train_mogu(
@@ -312,8 +324,10 @@ def train_mogu(
     for p in target.model.parameters():
         p.requires_grad_(False)
     stages = {
-        "glad": train_responder(target, "glad", benign, folder, config, f"{fp}-glad", progress),
-        "unwilling": train_responder(target, "unwilling", harmful, folder, config, f"{fp}-unwilling", progress),
+        kind: train_responder(
+            target, kind, side, folder, config, responder_fingerprint(target.id, kind, side, config), progress
+        )
+        for kind, side in (("glad", benign), ("unwilling", harmful))
     }
     model = target.model
     for p in model.parameters():
