@@ -8,6 +8,7 @@ Stages (each resumable; run the heavy ones one at a time under the CPU lock):
     python benchmarks/mogu.py --stage eval-ood-dev  # on ood-dev, the suite for choices (OUT/runs_ood-dev/mogu)
     python benchmarks/mogu.py --stage timing    # generation time per answer, (a) and MoGU, same prompts, same run
     python benchmarks/mogu.py                   # (--stage report) prints the JSON, writes benchmarks/results/mogu.json
+                                                # (mogu_TAG.json with --tag TAG)
 
 The train stage takes the pairs from (c)'s data with every look-alike and no written partners (what was
 measured); ``--look-alikes partnered`` takes them as ``refusalkit mogu train`` does, and ``--matched`` puts
@@ -233,6 +234,9 @@ def baseline_rates(args, suite: str, judge: str, phash: str, ids: set | None = N
     out = {}
     for variant in VARIANTS:
         src = runs_dir(args.study, suite) / variant / "run.sqlite"
+        if not src.exists():  # a study folder may hold (a) alone (docs/mogu.md, the gate weight's measurement)
+            out[variant] = None
+            continue
         dst = args.out / "baselines" / suite / variant
         dst.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, dst / "run.sqlite")  # the store gains a column when opened: never open the study's own
@@ -358,7 +362,8 @@ def stage_report(args) -> None:
     }
     text = json.dumps(result, indent=1)
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "mogu.json").write_text(text + "\n")
+    name = "mogu" + (f"_{args.tag}" if args.tag else "") + ".json"
+    (ROOT / "results" / name).write_text(text + "\n")
     print(text)
 
 
@@ -382,6 +387,7 @@ def main() -> None:
         help="Eval stages: route this many answer tokens instead of the folder's (stored as OUT/runs*/mogu-mN).",
     )
     ap.add_argument("--out", type=Path, default=Path("runs/mogu"))
+    ap.add_argument("--tag", help="Report stage: write results/mogu_TAG.json instead of results/mogu.json.")
     ap.add_argument("--study", type=Path, default=Path("runs/study"), help="A finished `refusalkit study` folder.")
     ap.add_argument("--study-json", type=Path, default=ROOT / "results" / "study_tradeoff.json")
     ap.add_argument("--model", default="smollm2-135m")
@@ -403,7 +409,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--router-lr", type=float, default=5e-3)
     ap.add_argument(
-        "--gate-weight", type=float, default=2.0, help="Weight of the router's pull of alpha and beta towards 1 and 0."
+        "--gate-weight", type=float, default=8.0, help="Weight of the router's pull of alpha and beta towards 1 and 0."
     )
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--save-every", type=int, default=5, help="Checkpoint every N steps (not part of the fingerprint).")

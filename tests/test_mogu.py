@@ -105,7 +105,7 @@ def test_other_router_settings_reuse_the_trained_responders(trained, tmp_path):
 
     target, folder, result, _ = trained
     copy = shutil.copytree(folder, tmp_path / "copy")
-    router_only = dataclasses.replace(SMALL, gate_weight=8.0, router_epochs=2.0)
+    router_only = dataclasses.replace(SMALL, gate_weight=SMALL.gate_weight * 4, router_epochs=2.0)
     again = train_mogu(target, PAIRS, copy, router_only, progress=False)
     assert not again.cached and again.fingerprint != result.fingerprint  # a new MoGU: its router trained anew
     assert again.stages["glad"]["cached"] and again.stages["unwilling"]["cached"]
