@@ -409,7 +409,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--router-lr", type=float, default=5e-3)
     ap.add_argument(
-        "--gate-weight", type=float, default=8.0, help="Weight of the router's pull of alpha and beta towards 1 and 0."
+        "--gate-weight", type=float, default=2.0, help="Weight of the router's pull of alpha and beta towards 1 and 0."
     )
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--save-every", type=int, default=5, help="Checkpoint every N steps (not part of the fingerprint).")

@@ -746,6 +746,32 @@ def mogu() -> str:
     return "\n".join(out) + source("mogu.json")
 
 
+def mogu_gate_weight(files: tuple[str, ...] = ("mogu_gate2-retrained.json", "mogu_gate8.json")) -> str:
+    """MoGU with each gate weight on the same retrained (a), every suite, beside (a) itself."""
+    runs = [load(f) for f in files]
+    suites = [s for s in ("core", "ood", "ood-dev") if all(s in r["suites"] for r in runs)]
+
+    def cell(x: dict | None) -> str:
+        if not x:
+            return "–"
+        return " / ".join(
+            pct(x[g]["rate"]) for g in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")
+        )
+
+    a = runs[0]["suites"]
+    rows = [
+        [f"(a) `{a['core']['same_detector_from_study_answers']['safety']['target'].split('+')[1]}`"]
+        + [cell((a[s].get("same_detector_from_study_answers") or {}).get("safety")) for s in suites]
+    ]
+    for r in runs:
+        gw = r["training"]["config"]["gate_weight"]
+        rows.append([f"(a) + MoGU, gate weight {gw:g}"] + [cell(r["suites"][s]["mogu"]) for s in suites])
+    header = ["variant"] + [
+        f"{s} ({runs[0]['suites'][s]['n_prompts']}): harmful / look-alikes / plain benign" for s in suites
+    ]
+    return table(header, rows) + source(*files)
+
+
 @functools.lru_cache(maxsize=None)
 def _poison_benchmark():
     """benchmarks/poison_audit.py as a module (loaded once)."""
@@ -1194,6 +1220,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "serve-scaleout": serve_scaleout,
     "refusal-tokens": refusal_tokens,
     "mogu": mogu,
+    "mogu-gate-weight": mogu_gate_weight,
     "poison-audit": poison_audit,
     "poison-audit-study": lambda: poison_audit("poison_audit_study.json"),
     "poison-audit-study-contrast-all": lambda: poison_audit("poison_audit_study_contrast-all.json"),

@@ -62,7 +62,7 @@ class MoGUConfig:
     router_rank: int = 8
     router_lr: float = 5e-3
     router_epochs: float = 1.0
-    gate_weight: float = 8.0  # the paper's 2.0 over ten router epochs; one epoch here needs a stronger pull
+    gate_weight: float = 2.0
     batch_size: int = 8
     max_length: int = 64
     routed_tokens: int = ROUTED_TOKENS
