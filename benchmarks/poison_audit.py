@@ -121,14 +121,10 @@ def replicate_clean_flags(model: str, out: Path, flags: list[dict], params, alph
         return {"templates": "train", "flags": {}}
     from refusalkit.audit.core import load_suite, run_audit
     from refusalkit.audit.stats import direction_by_test
-    from refusalkit.data import counterfactual_build as cb
     from refusalkit.judge import DEFAULT_DETECTOR, load_detector
     from refusalkit.targets import load_target
 
-    suite = out / "suite-train.jsonl"
-    rows = [r for r in cb.build_counterfactual() if r["split"] == "train"]
-    suite.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    prompts, meta = load_suite(suite)
+    prompts, meta = load_suite("counterfactual", split="train")
     t0 = time.time()
     target = load_target(model, adapter=str(out / "rate-0" / "adapter"))
     audit = run_audit(

@@ -89,6 +89,11 @@ def blind_split(dets: dict) -> str:
     return "blind_real" if "blind_real" in dets["learned"] else "test7"
 
 
+def _bin_f1(split: dict) -> str:
+    """A detector's binary accuracy / 3-class macro-F1 on one split."""
+    return f"{num(split['binary_accuracy'], 3)} / {num(split['macro_f1'], 3)}"
+
+
 def judge_quality() -> str:
     d = load("judge_quality.json")
     dets = d["detectors"]
@@ -103,7 +108,7 @@ def judge_quality() -> str:
     for name in DETECTORS:
         m = dets[name]
         label = f"`{name}`" + (" (default)" if name == d["default_detector"] else "")
-        cells = [f"{num(m[k]['binary_accuracy'], 3)} / {num(m[k]['macro_f1'], 3)}" for k, _ in splits]
+        cells = [_bin_f1(m[k]) for k, _ in splits]
         cells = [f"**{c}**" if k == blind else c for c, (k, _) in zip(cells, splits)]
         rows.append(
             [
@@ -128,8 +133,8 @@ def judge_readme() -> str:
         rows.append(
             [
                 f"`{name}`" + (" (default)" if name == default else ""),
-                f"{num(m[blind]['binary_accuracy'], 3)} / {num(m[blind]['macro_f1'], 3)}",
-                f"{num(m['dev']['binary_accuracy'], 3)} / {num(m['dev']['macro_f1'], 3)}",
+                _bin_f1(m[blind]),
+                _bin_f1(m["dev"]),
                 num(m["speed_2_threads"]["answers_per_s"], 0),
                 num(m["speed_2_threads"]["load_and_first_verdict_s"], 1),
             ]
@@ -752,11 +757,7 @@ def mogu_gate_weight(files: tuple[str, ...] = ("mogu_gate2-retrained.json", "mog
     suites = [s for s in ("core", "ood", "ood-dev") if all(s in r["suites"] for r in runs)]
 
     def cell(x: dict | None) -> str:
-        if not x:
-            return "–"
-        return " / ".join(
-            pct(x[g]["rate"]) for g in ("harmful_refusal", "trigger_benign_refusal", "plain_benign_refusal")
-        )
+        return "–" if not x else _three(_rates(x))
 
     a = runs[0]["suites"]
     rows = [
@@ -814,12 +815,12 @@ def _replication(clean: dict) -> str:
     r = clean.get("replication")
     if not r or not r["flags"]:
         return ""
-    held = [g for g, f in r["flags"].items() if f["replicated"]]
-    text = f"; audited again on the {r['prompts']} prompts of the {r['templates']} templates, {len(held)} of them replicate"
-    if all("testable" in f for f in r["flags"].values()):
-        testable = sum(f["testable"] for f in r["flags"].values())
-        text += f", and those templates could have confirmed {testable} of the {len(r['flags'])}"
-    return text
+    held = sum(f["replicated"] for f in r["flags"].values())
+    testable = sum(f["testable"] for f in r["flags"].values())
+    return (
+        f"; audited again on the {r['prompts']} prompts of the {r['templates']} templates, {held} of them replicate, "
+        f"and those templates could have confirmed {testable} of the {len(r['flags'])}"
+    )
 
 
 def poison_audit(name: str = "poison_audit.json") -> str:

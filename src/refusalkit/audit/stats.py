@@ -98,13 +98,14 @@ def _stratified(cells: Mapping[tuple[str, str], Mapping[str, Sequence[int]]]) ->
             low, pmf = low + lo, np.convolve(pmf, part)
         x = sum(sum(vs) for _, vs in ds) - low
         lower, upper = float(pmf[: x + 1].sum()), float(pmf[x:].sum())
+        possible = pmf[pmf > 0]
         out[key] = {
             "p": min(1.0, 2 * min(lower, upper)),
             "observed": x + low,
             "expected": sum(len(vs) * sum(pooled) / len(pooled) for pooled, vs in ds),
             "templates": len(ds),
             "informative": sum(len(set(pooled)) > 1 for pooled, _ in ds),
-            "min_p": min(1.0, 2 * float(min(pmf[pmf > 0][0], pmf[pmf > 0][-1]))),
+            "min_p": min(1.0, 2 * float(min(possible[0], possible[-1]))),
         }
     return out
 
@@ -124,7 +125,8 @@ def stratified_test(
     rows: Iterable[Mapping[str, Any]], meta: Mapping[str, Mapping[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Per group, the exact test of "within a template, the group does not change which prompts are
-    answered": ``{(axis, group): {p, observed, expected, templates}}``, ``observed`` the group's answered
+    answered": ``{(axis, group): {p, observed, expected, templates, informative, min_p}}`` (see
+    :func:`_stratified`), ``observed`` the group's answered
     prompts. A template with N scored prompts of an axis, S answered, holds n of the group's: if the group
     does not matter, its answered count there is hypergeometric (N, S, n). Unscored rows and rows without
     a ``template_id`` are left out; a group with no template shared with another group has no entry."""
